@@ -1,0 +1,105 @@
+"""The decoding loop: one forward pass per token over a KV cache, greedy or sampled.
+
+This is the course notebook's hand-written greedy loop done right. The notebook fed the whole
+sequence back in at every step (quadratic: 3.5 tok/s at 128 tokens, 1.5 at 512 on a 2-core CPU);
+with the cache each step feeds one token. Written by hand rather than through ``model.generate`` so
+that every step can report the probability of the chosen token and its runners-up, and check for
+cancellation, without a LogitsProcessor/streamer/thread round-trip per token.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from .settings import GenerationSettings
+
+TOP_ALTERNATIVES = 5
+
+
+@dataclass
+class Step:
+    """One chosen token with the model's probability for it and the most likely alternatives."""
+
+    token_id: int
+    prob: float
+    top_ids: list[int]
+    top_probs: list[float]
+
+
+def make_generator(seed: int | None, device: torch.device) -> torch.Generator | None:
+    """A seeded generator so that a sampled reply can be reproduced from its stored seed."""
+    if seed is None:
+        return None
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+
+
+def filter_logits(logits: torch.Tensor, settings: GenerationSettings) -> torch.Tensor:
+    """Apply temperature, top-k and top-p to one row of logits (sampling only)."""
+    logits = logits / settings.temperature
+    if settings.top_k and settings.top_k < logits.size(-1):
+        kth = torch.topk(logits, settings.top_k).values[..., -1, None]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if settings.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # Drop a token when the tokens before it already cover top_p; the first always survives.
+        drop = probs.cumsum(-1) - probs > settings.top_p
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    return logits
+
+
+def penalize_repetition(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL-style penalty: make every token already in the text less likely."""
+    scores = logits.gather(-1, seen)
+    scores = torch.where(scores > 0, scores / penalty, scores * penalty)
+    return logits.scatter(-1, seen, scores)
+
+
+@torch.inference_mode()
+def decode(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    settings: GenerationSettings,
+    *,
+    eos_ids: set[int],
+    window: int,
+    cancel: threading.Event | None = None,
+    generator: torch.Generator | None = None,
+    cache: object | None = None,
+) -> Iterator[Step]:
+    """Yield tokens one by one until EOS, ``max_new_tokens``, the context window, or ``cancel``."""
+    from transformers import DynamicCache
+
+    cache = cache if cache is not None else DynamicCache(config=model.config)
+    ids = input_ids  # the whole prompt on the first step (prefill), then one token at a time
+    seen = input_ids
+    length = input_ids.size(-1)
+    for _ in range(settings.max_new_tokens):
+        if (cancel is not None and cancel.is_set()) or length >= window:
+            return
+        # Forward only the new tokens; the cache holds keys and values of everything before.
+        logits = model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :].float()
+        # The model's own confidence, before any sampling filter, is what /probs shows.
+        probs = torch.softmax(logits, dim=-1)
+        if settings.repetition_penalty != 1.0:
+            logits = penalize_repetition(logits, seen, settings.repetition_penalty)
+        if settings.is_greedy:
+            next_id = torch.argmax(logits, dim=-1, keepdim=True)
+        else:
+            sample_probs = torch.softmax(filter_logits(logits, settings), dim=-1)
+            next_id = torch.multinomial(sample_probs, 1, generator=generator)
+        top = torch.topk(probs, TOP_ALTERNATIVES, dim=-1)
+        token_id = int(next_id)
+        yield Step(token_id, float(probs[0, token_id]), top.indices[0].tolist(), top.values[0].tolist())
+        if token_id in eos_ids:
+            return
+        ids = next_id
+        length += 1
+        if settings.repetition_penalty != 1.0:
+            seen = torch.cat([seen, next_id], dim=-1)

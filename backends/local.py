@@ -1,0 +1,178 @@
+"""The local backend: a transformers model on this machine, streamed through ``decoding.decode``."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Any, Iterator
+
+from .base import GenerationStats, Message, Reply, TokenChoice
+from .errors import BackendError
+from .loading import DEFAULT_MODEL, LoadedModel, Progress, load, resolve
+from .settings import GenerationSettings
+from .text_stream import Detokenizer, StopFilter
+
+
+class LocalBackend:
+    """Chat models get the conversation through their chat template; completion models get raw text."""
+
+    name = "local"
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto",
+                 progress: Progress | None = None) -> None:
+        self.model_name = model
+        self.device = device
+        self.dtype = dtype
+        self.progress = progress
+        self._loaded: LoadedModel | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedModel) -> "LocalBackend":
+        """Wrap an already loaded model (tests, benchmarks, a fine-tuning run's result)."""
+        backend = cls(loaded.source.name, loaded.device, loaded.dtype)
+        backend._loaded = loaded
+        return backend
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self) -> LoadedModel:
+        """Load on first use; safe to call from several threads (the UI preloads in the background)."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = load(resolve(self.model_name), self.device, self.dtype, self.progress)
+            return self._loaded
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.load().tokenizer
+
+    @property
+    def context_window(self) -> int:
+        return self.load().window
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"backend": self.name, "model": self.model_name}
+        if self._loaded is not None:
+            loaded = self._loaded
+            info.update(device=loaded.device, dtype=loaded.dtype, context_window=loaded.window,
+                        mode="chat" if loaded.is_chat else "completion")
+        return info
+
+    # -- prompts ---------------------------------------------------------------------------------
+
+    def prompt_ids(self, messages: list[Message], settings: GenerationSettings) -> tuple[list[int], int, int]:
+        """Token ids of the prompt, trimmed to fit the window: (ids, dropped messages, dropped tokens).
+
+        The oldest turns go first (the system prompt stays); if the last message alone is still too
+        long, its beginning is cut.
+        """
+        loaded = self.load()
+        # Leave room for the reply, but never let a huge max_new_tokens squeeze the prompt to nothing.
+        budget = loaded.window - min(settings.max_new_tokens, loaded.window // 2)
+        if not loaded.is_chat:
+            ids = loaded.tokenizer(completion_text(messages), add_special_tokens=False).input_ids
+            return (ids[-budget:], 0, max(0, len(ids) - budget))
+        messages = with_system(messages, settings.system)
+        dropped = 0
+        while True:
+            ids = self._chat_ids(loaded, messages)
+            droppable = [i for i, m in enumerate(messages[:-1]) if m.role != "system"]
+            if len(ids) <= budget or not droppable:
+                break
+            del messages[droppable[0]]
+            dropped += 1
+        if len(ids) > budget:
+            return ids[-budget:], dropped, len(ids) - budget
+        return ids, dropped, 0
+
+    @staticmethod
+    def _chat_ids(loaded: LoadedModel, messages: list[Message]) -> list[int]:
+        # A conversation ending in an assistant turn is a /continue: extend that turn, don't open one.
+        continuing = messages[-1].role == "assistant"
+        text = loaded.tokenizer.apply_chat_template(
+            [m.to_dict() for m in messages], tokenize=False,
+            add_generation_prompt=not continuing, continue_final_message=continuing)
+        return loaded.tokenizer(text, add_special_tokens=False).input_ids
+
+    # -- generation ------------------------------------------------------------------------------
+
+    def stream(self, messages: list[Message], settings: GenerationSettings,
+               cancel: threading.Event | None = None) -> Reply:
+        stats = GenerationStats(backend=self.name, model=self.model_name)
+        tokens: list[TokenChoice] = []
+        return Reply(self._generate(messages, settings, cancel, stats, tokens), stats, tokens)
+
+    def _generate(self, messages: list[Message], settings: GenerationSettings,
+                  cancel: threading.Event | None, stats: GenerationStats,
+                  tokens: list[TokenChoice]) -> Iterator[str]:
+        import torch
+
+        from .decoding import decode, make_generator
+
+        loaded = self.load()
+        started = time.perf_counter()  # after loading: timings describe generation alone
+        ids, stats.dropped_messages, stats.dropped_tokens = self.prompt_ids(messages, settings)
+        stats.prompt_tokens = len(ids)
+        if not settings.is_greedy:
+            # Always sample from a known seed so that any reply can be reproduced from history.
+            stats.seed = settings.seed if settings.seed is not None else secrets.randbits(63)
+        generator = make_generator(stats.seed, torch.device(loaded.device))
+        input_ids = torch.tensor([ids], device=loaded.device)
+        detok, stops = Detokenizer(loaded.tokenizer), StopFilter(settings.stop)
+        stats.finish_reason = "length"
+        try:
+            for step in decode(loaded.model, input_ids, settings, eos_ids=loaded.eos_ids,
+                               window=loaded.window, cancel=cancel, generator=generator):
+                stats.completion_tokens += 1
+                if stats.time_to_first_token is None:
+                    stats.time_to_first_token = time.perf_counter() - started
+                tokens.append(_token_choice(loaded.tokenizer, step))
+                if step.token_id in loaded.eos_ids:
+                    stats.finish_reason = "stop"
+                    break
+                text = stops.push(detok.push(step.token_id))
+                if text:
+                    yield text
+                if stops.stopped:
+                    stats.finish_reason = "stop"
+                    break
+            if cancel is not None and cancel.is_set():
+                stats.finish_reason = "cancelled"
+            if tail := stops.flush():
+                yield tail
+        except RuntimeError as error:  # torch raises RuntimeError for out-of-memory, bad shapes, ...
+            stats.finish_reason = "error"
+            raise BackendError(f"generation failed: {str(error).splitlines()[0]}") from error
+        finally:
+            stats.seconds = time.perf_counter() - started
+
+
+def completion_text(messages: list[Message]) -> str:
+    """The raw text a completion model continues: the last prompt, plus the reply being continued."""
+    start = max((i for i, m in enumerate(messages) if m.role == "user"), default=0)
+    return "".join(m.content for m in messages[start:] if m.role != "system")
+
+
+def with_system(messages: list[Message], system: str | None) -> list[Message]:
+    """A copy of ``messages`` in which the settings' system prompt, if any, replaces the first one."""
+    messages = list(messages)
+    if system is None:
+        return messages
+    if messages and messages[0].role == "system":
+        messages[0] = Message("system", system)
+    else:
+        messages.insert(0, Message("system", system))
+    return messages
+
+
+def _token_choice(tokenizer: Any, step: Any) -> TokenChoice:
+    decode = tokenizer.decode
+    return TokenChoice(step.token_id, decode([step.token_id]), step.prob,
+                       [(decode([i]), p) for i, p in zip(step.top_ids, step.top_probs)])
+

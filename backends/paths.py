@@ -1,0 +1,93 @@
+"""Where parrot keeps its files: per-user config, data and cache folders.
+
+``PARROT_HOME`` moves all three under one folder (tests use it so they never touch the real home).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+APP = "parrot"
+
+
+def _home() -> Path | None:
+    value = os.environ.get("PARROT_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    """Folder for config.toml."""
+    if home := _home():
+        return _ensure(home / "config")
+    import platformdirs
+
+    return _ensure(Path(platformdirs.user_config_dir(APP)))
+
+
+def data_dir() -> Path:
+    """Folder for history, prompt history and fine-tuned checkpoints."""
+    if home := _home():
+        return _ensure(home / "data")
+    import platformdirs
+
+    return _ensure(Path(platformdirs.user_data_dir(APP)))
+
+
+def cache_dir() -> Path:
+    """Folder for converted model copies and other things that can be rebuilt."""
+    if home := _home():
+        return _ensure(home / "cache")
+    import platformdirs
+
+    return _ensure(Path(platformdirs.user_cache_dir(APP)))
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding=encoding) as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``final``; rename it into place only if the block succeeds.
+
+    A process killed half-way leaves a ``.tmp`` folder that nothing loads, never a half ``final``.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if final.exists():
+            import shutil
+
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,38 @@
+"""One table from backend names to factories. A new backend is one class and one line here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .base import Backend
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    description: str
+    factory: Callable[..., Backend]
+
+
+def _local(model: str | None = None, **options: Any) -> Backend:
+    from .local import LocalBackend
+    from .loading import DEFAULT_MODEL
+
+    keep = {k: v for k, v in options.items() if k in {"device", "dtype", "progress"}}
+    return LocalBackend(model or DEFAULT_MODEL, **keep)
+
+
+BACKENDS: dict[str, BackendEntry] = {
+    "local": BackendEntry("a transformers model on this machine (default: the embedded SmolLM2)", _local),
+}
+
+DEFAULT_BACKEND = "local"
+
+
+def create(name: str, model: str | None = None, **options: Any) -> Backend:
+    """Build backend ``name`` for ``model``; options each factory does not use are ignored."""
+    entry = BACKENDS.get(name)
+    if entry is None:
+        raise UsageError(f"unknown backend {name!r}", f"choose from {', '.join(BACKENDS)}")
+    return entry.factory(model, **options)

@@ -1,0 +1,1 @@
+"""Everything that trains: data sources, packing, the Trainer run, background jobs, tokenizer training."""

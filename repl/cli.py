@@ -1,0 +1,134 @@
+"""The ``parrot`` command: reads arguments, picks the mode, maps errors to exit codes.
+
+Modes: one-shot (a prompt argument, ``-p``, or piped stdin), ``--script``, ``--plain``, or the
+Textual app. Subcommands (``parrot tokens``, ``parrot finetune`` ...) run the same functions as the
+slash-commands. Nothing heavy is imported here so that ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Callable, Sequence
+
+from backends.errors import ParrotError, SettingsError, UsageError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    sub_help = "\n".join(f"  parrot {name:<10} {summary}" for name, (_, summary) in SUBCOMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="parrot",
+        description="A chat-style terminal assistant for code models.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  parrot                                   chat in the terminal app\n"
+            "  parrot -p 'Write a Python function that adds two numbers'\n"
+            "  cat f.py | parrot 'explain this'         answer once, on stdout\n"
+            "  echo 'def add(a, b):' | parrot -m codeparrot --greedy\n"
+            + (f"\nsubcommands (each has --help):\n{sub_help}\n" if sub_help else "")
+            + "\nexit codes: 0 ok, 1 backend or model failure, 2 usage error, 130 interrupted"
+        ),
+    )
+    parser.add_argument("prompt", nargs="*", help="answer this once and exit (piped stdin is sent before it)")
+    parser.add_argument("-p", "--prompt", dest="prompt_option", metavar="TEXT", help="answer TEXT once and exit")
+    source = parser.add_argument_group("model")
+    source.add_argument("-b", "--backend", help="backend name (default: local)")
+    source.add_argument("-m", "--model", help="preset (smollm2, codeparrot, js), Hub id, folder or .gguf file")
+    source.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
+    gen = parser.add_argument_group("generation")
+    gen.add_argument("-t", "--temperature", type=float, help="0 to 5; 0 means greedy")
+    gen.add_argument("--top-p", type=float, help="nucleus sampling, (0, 1]")
+    gen.add_argument("--top-k", type=int, help="sample from the k most likely tokens; 0 = off")
+    gen.add_argument("-n", "--max-tokens", type=int, dest="max_new_tokens", help="longest reply in tokens")
+    gen.add_argument("--repetition-penalty", type=float, help="0.5 to 3; 1 = off")
+    gen.add_argument("--seed", type=int, help="random seed for reproducible sampling")
+    gen.add_argument("--greedy", action="store_true", default=None, help="always take the most likely token")
+    gen.add_argument("--stop", action="append", help="stop when this string is produced (repeatable)")
+    gen.add_argument("-s", "--system", help="system prompt for chat models")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="one-shot: print one JSON object with text, tokens, timing")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
+    return parser
+
+
+SETTING_FLAGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "seed", "greedy", "system")
+
+
+def settings_from_args(base, args: argparse.Namespace):
+    """Layer command-line flags over the config file's settings."""
+    changes = {name: getattr(args, name) for name in SETTING_FLAGS if getattr(args, name, None) is not None}
+    if args.stop:
+        changes["stop"] = tuple(args.stop)
+    return base.updated(**changes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return _run_subcommand(argv[0], argv[1:])
+        return _run_chat(build_parser().parse_args(argv))
+    except KeyboardInterrupt:
+        print("parrot: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (UsageError, SettingsError) as error:
+        print(f"parrot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ParrotError as error:
+        print(f"parrot: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _run_subcommand(name: str, argv: list[str]) -> int:
+    target, _ = SUBCOMMANDS[name]
+    module, _, function = target.partition(":")
+    run: Callable[[list[str]], int] = getattr(importlib.import_module(module), function)
+    return run(argv)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from .config import load_config
+
+    config = load_config()
+    settings = settings_from_args(config.settings, args)
+    options = {"device": args.device or config.device, "dtype": args.dtype or config.dtype}
+    if config.base_url:
+        options["base_url"] = config.base_url
+    backend = args.backend or config.backend
+    model = args.model or config.model
+    prompt = " ".join(args.prompt) if args.prompt else None
+    if args.prompt_option is not None:
+        if prompt:
+            raise UsageError("give the prompt either as an argument or with -p, not both")
+        prompt = args.prompt_option
+    stdin_is_pipe = sys.stdin is not None and not sys.stdin.isatty()
+    if prompt is not None or stdin_is_pipe:
+        from .oneshot import answer_once, read_stdin
+
+        piped = read_stdin() if stdin_is_pipe else None
+        return answer_once(backend, model, settings, options, prompt, piped, as_json=args.json, quiet=args.quiet)
+    if args.json:
+        raise UsageError("--json needs a prompt", "pass one with -p TEXT or pipe text in")
+    from .app import run_app
+
+    return run_app(backend, model, settings, options)
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,62 @@
+"""The commands every mode needs: help, quit, and the generation settings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from backends.errors import UsageError
+from backends.settings import SPECS, GenerationSettings
+
+from .table import COMMANDS, Context, command, lookup
+
+
+@command("help", "/help [COMMAND]", "list commands, or show one command's usage", group="general", aliases=("h", "?"))
+def help_(ctx: Context, args: list[str]) -> None:
+    if args:
+        cmd = lookup(args[0].lstrip("/"))
+        ctx.ui.show(f"{cmd.usage}\n  {cmd.summary}")
+        return
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column()
+    for group in sorted({c.group for c in COMMANDS.values()}):
+        table.add_row(f"[dim]{group}[/dim]", "")
+        for cmd in sorted((c for c in COMMANDS.values() if c.group == group), key=lambda c: c.name):
+            table.add_row(cmd.usage, cmd.summary)
+    ctx.ui.show(table)
+
+
+@command("quit", "/quit", "leave parrot (the conversation is saved)", group="general", aliases=("exit", "q"))
+def quit_(ctx: Context, args: list[str]) -> None:
+    ctx.ui.quit()
+
+
+def settings_table(settings: GenerationSettings, backend: dict) -> Table:
+    """Every setting with its value and default, and the backend's facts."""
+    defaults = GenerationSettings()
+    table = Table(box=None, pad_edge=False)
+    table.add_column("setting", style="bold")
+    table.add_column("value")
+    table.add_column("default", style="dim")
+    table.add_column("meaning", style="dim")
+    for name, spec in SPECS.items():
+        value, default = getattr(settings, name), getattr(defaults, name)
+        shown = ",".join(value) if isinstance(value, tuple) else str(value)
+        table.add_row(name, shown, ",".join(default) if isinstance(default, tuple) else str(default), spec.help)
+    for key, value in backend.items():
+        table.add_row(key, str(value), "", "")
+    return table
+
+
+@command("settings", "/settings", "show every generation setting, its default, and the backend", group="settings")
+def settings_(ctx: Context, args: list[str]) -> None:
+    ctx.ui.show(settings_table(ctx.session.settings, ctx.session.backend.describe()))
+
+
+@command("set", "/set KEY=VALUE ...", "change settings, e.g. /set temp=0.2 top_p=0.9 seed=1", group="settings")
+def set_(ctx: Context, args: list[str]) -> None:
+    if not args or any("=" not in a for a in args):
+        raise UsageError("give one or more KEY=VALUE pairs")
+    pairs = dict(a.split("=", 1) for a in args)
+    ctx.session.settings = ctx.session.settings.updated_from_text(pairs)
+    ctx.ui.show(", ".join(f"{k} = {v}" for k, v in pairs.items()))

@@ -1,0 +1,89 @@
+"""The state every mode shares: the backend, the settings and the conversation.
+
+The Textual app, the plain REPL and scripts each own one Session and differ only in how they show
+it. Generation itself runs wherever the caller iterates the Reply (a worker thread in the app).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from backends import registry
+from backends.base import Backend, GenerationStats, Message, Reply, TokenChoice
+from backends.settings import GenerationSettings
+
+
+@dataclass
+class Turn:
+    """One message, and for assistant turns how it was produced."""
+
+    message: Message
+    stats: GenerationStats | None = None
+    settings: GenerationSettings | None = None
+    tokens: list[TokenChoice] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+
+    @property
+    def cut_off(self) -> bool:
+        return self.stats is not None and self.stats.finish_reason in {"cancelled", "length", "error"}
+
+
+@dataclass
+class Conversation:
+    turns: list[Turn] = field(default_factory=list)
+    id: int | None = None  # the history row, once stored
+    title: str = ""
+
+    @property
+    def messages(self) -> list[Message]:
+        return [t.message for t in self.turns]
+
+    def last(self, role: str) -> Turn | None:
+        return next((t for t in reversed(self.turns) if t.message.role == role), None)
+
+
+class Session:
+    """Backend + settings + conversation, and the operations slash-commands perform on them."""
+
+    def __init__(self, backend_name: str = registry.DEFAULT_BACKEND, model: str | None = None,
+                 settings: GenerationSettings | None = None, progress: Callable[[str], None] | None = None,
+                 **backend_options: Any) -> None:
+        self.settings = settings or GenerationSettings()
+        self.progress = progress
+        self.backend_options = dict(backend_options)
+        self.conversation = Conversation()
+        self.backend_name = backend_name
+        self.model = model
+        self.backend: Backend = registry.create(backend_name, model, progress=progress, **backend_options)
+        self.on_turn: list[Callable[[Session, Turn], None]] = []  # e.g. the history store
+
+    def use_backend(self, name: str, model: str | None = None, **options: Any) -> None:
+        """Switch backend (and model); the conversation is kept."""
+        self.backend_options.update(options)
+        backend = registry.create(name, model, progress=self.progress, **self.backend_options)
+        self.backend, self.backend_name, self.model = backend, name, model
+
+    def add(self, turn: Turn) -> Turn:
+        self.conversation.turns.append(turn)
+        for callback in self.on_turn:
+            callback(self, turn)
+        return turn
+
+    def ask(self, prompt: str, cancel: threading.Event | None = None) -> Reply:
+        """Add the user's prompt and start the reply; call ``finish_reply`` once it is consumed."""
+        self.add(Turn(Message("user", prompt)))
+        return self.reply(cancel)
+
+    def reply(self, cancel: threading.Event | None = None) -> Reply:
+        """Start a reply to the conversation as it stands (also used by /retry and /continue)."""
+        return self.backend.stream(self.conversation.messages, self.settings, cancel)
+
+    def finish_reply(self, reply: Reply) -> Turn:
+        """Record a consumed (or cancelled, or failed part-way) reply as an assistant turn."""
+        settings = self.settings
+        if reply.stats.seed is not None and settings.seed is None:
+            settings = settings.updated(seed=reply.stats.seed)  # stored so the turn can be replayed
+        return self.add(Turn(Message("assistant", reply.text), reply.stats, settings, reply.tokens))

@@ -1,0 +1,52 @@
+import pytest
+
+from backends import loading
+from backends.errors import ModelUnavailable
+
+
+def test_presets_folders_gguf_and_hub_ids_resolve(tiny_gpt2, tmp_path):
+    assert loading.resolve(str(tiny_gpt2)).kind == "folder"
+    assert loading.resolve("codeparrot").location == "codeparrot/codeparrot-small"
+    assert loading.resolve("org/some-model") == loading.ModelSource("org/some-model", "hub", "org/some-model")
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert loading.resolve(str(gguf)).gguf_file == "m.gguf"
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("./missing-folder", "no such folder"), ("missing.gguf", "no such file"), ("js", "/finetune js"),
+])
+def test_bad_model_names_say_how_to_fix_them(spec, words):
+    with pytest.raises(ModelUnavailable, match=words):
+        loading.resolve(spec)
+
+
+def test_folder_without_config_is_refused(tmp_path):
+    with pytest.raises(ModelUnavailable, match="config.json"):
+        loading.resolve(str(tmp_path))
+
+
+def test_hub_model_not_cached_while_offline_names_the_offline_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(ModelUnavailable) as caught:
+        loading.load(loading.resolve("someone/not-a-cached-model"), device="cpu")
+    message = str(caught.value)
+    assert "someone/not-a-cached-model" in message and "smollm2" in message
+    assert "\n" not in message
+
+
+def test_eos_ids_outside_the_vocabulary_are_ignored(tiny_gpt2):
+    loaded = loading.load(loading.resolve(str(tiny_gpt2)), device="cpu")
+    loaded.model.generation_config.eos_token_id = 50256  # what codeparrot-small's config says
+    vocab = loaded.model.get_output_embeddings().weight.shape[0]
+    assert loading.eos_token_ids(loaded.model, loaded.tokenizer) == {loaded.tokenizer.eos_token_id}
+    assert all(i < vocab for i in loading.eos_token_ids(loaded.model, loaded.tokenizer))
+
+
+def test_device_choice_falls_back_to_cpu_and_refuses_missing_cuda():
+    import torch
+
+    if not torch.cuda.is_available():
+        assert loading.choose_device("auto") in {"cpu", "mps"}
+        with pytest.raises(ModelUnavailable, match="--device cpu"):
+            loading.choose_device("cuda")
