@@ -30,6 +30,9 @@ class UI(Protocol):
     def clear(self) -> None:
         """Forget what is on screen (the conversation itself is the session's)."""
 
+    def read_secret(self, prompt: str) -> str | None:
+        """Ask for a secret without echo (a token for /login); None if the person cancels."""
+
 
 @dataclass
 class Context:
