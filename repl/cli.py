@@ -19,6 +19,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "tokens": ("repl.tokens_cli:tokens_main", "show how text becomes tokens (--json for scripts)"),
+    "tokenizer": ("repl.tokens_cli:tokenizer_main", "train a WordPiece/BPE tokenizer (tokenizer train --help)"),
 }
 
 
