@@ -55,7 +55,9 @@ def load_tokenizer(spec: str) -> NamedTokenizer:
     if spec and "/" not in spec and (trained_dir(spec) / "tokenizer.json").is_file():
         return NamedTokenizer(spec, Tokenizer.from_file(str(trained_dir(spec) / "tokenizer.json")))
     path = Path(spec).expanduser()
-    if path.is_file() and path.suffix == ".json":
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise ModelUnavailable(f"no such file: {spec}", "check the path to the tokenizer.json")
         return NamedTokenizer(spec, _read_tokenizer_file(path))
     if path.is_dir() and (path / "tokenizer.json").is_file() and not (path / "config.json").is_file():
         return NamedTokenizer(spec, _read_tokenizer_file(path / "tokenizer.json"))

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from backends.base import TokenChoice
 from backends.tokenizer_source import NamedTokenizer
-from backends.tokenview import Span, visible
+from backends.tokenview import NEWLINE_MARK, Span, visible
 
 # Two alternating backgrounds mark where one token ends and the next begins.
 TOKEN_STYLES = ("black on #a6d8ff", "black on #ffd59e")
@@ -89,6 +89,14 @@ def tokens_json(named: NamedTokenizer, spans: list[Span]) -> dict[str, Any]:
     return {"tokenizer": named.name, "count": len(tokens), "context_window": named.window, "tokens": tokens}
 
 
+def label(text: str) -> str:
+    """A produced token as a table cell: whitespace visible, control characters escaped, never blank."""
+    shown = visible(text)
+    if not shown.isprintable():
+        shown = shown.encode("unicode_escape").decode("ascii")
+    return shown or "∅"
+
+
 def _confidence_style(prob: float) -> Style:
     # Red for a guess, green for certainty: the background blends between the two.
     low, high = (0xF4, 0x8F, 0x8F), (0x9F, 0xE0, 0x9F)
@@ -100,23 +108,24 @@ def probs_text(tokens: list[TokenChoice]) -> Text:
     """The answer with each token shaded by the probability the model gave it."""
     text = Text()
     for token in tokens:
-        text.append(token.text, _confidence_style(token.prob))
+        # A newline has no background to shade, so a token ending a line shows a visible mark first.
+        text.append(token.text.replace("\n", f"{NEWLINE_MARK}\n"), _confidence_style(token.prob))
     return text
 
 
 def alternatives_table(tokens: list[TokenChoice], position: int) -> Table:
     """The five tokens the model found most likely at ``position``, the chosen one marked."""
     chosen = tokens[position]
-    table = Table(box=None, pad_edge=False, title=f"position {position}: {visible(chosen.text)!s}",
+    table = Table(box=None, pad_edge=False, title=f"position {position}: {label(chosen.text)}",
                   title_justify="left")
     table.add_column("rank", justify="right", style="dim")
     table.add_column("token")
     table.add_column("probability", justify="right")
     table.add_column("")
     for rank, (text, prob) in enumerate(chosen.top, 1):
-        table.add_row(str(rank), visible(text), f"{prob:.1%}", "chosen" if text == chosen.text else "")
+        table.add_row(str(rank), label(text), f"{prob:.1%}", "chosen" if text == chosen.text else "")
     if all(text != chosen.text for text, _ in chosen.top):
-        table.add_row("-", visible(chosen.text), f"{chosen.prob:.1%}", "chosen (sampled)")
+        table.add_row("-", label(chosen.text), f"{chosen.prob:.1%}", "chosen (sampled)")
     return table
 
 
@@ -131,8 +140,8 @@ def least_confident_table(tokens: list[TokenChoice], count: int = 5) -> Table:
     for i in sorted(worst):
         token = tokens[i]
         runner = next(((t, p) for t, p in token.top if t != token.text), None)
-        table.add_row(str(i), visible(token.text), f"{token.prob:.1%}",
-                      f"{visible(runner[0])} {runner[1]:.1%}" if runner else "")
+        table.add_row(str(i), label(token.text), f"{token.prob:.1%}",
+                      f"{label(runner[0])} {runner[1]:.1%}" if runner else "")
     return table
 
 

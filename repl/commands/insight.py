@@ -63,11 +63,11 @@ def tokenizer_(ctx: Context, args: list[str]) -> None:
         raise UsageError("a tokenizer is already being trained", "wait for it to finish")
     thread = threading.Thread(target=_train, args=(ctx, parsed), name="parrot-tokenizer-training", daemon=True)
     ctx.extras["tokenizer_training"] = thread
+    if not parsed.wait:
+        ctx.ui.show(Text("training in the background; progress follows, keep chatting", "dim"))
     thread.start()
     if parsed.wait:
         thread.join()
-    else:
-        ctx.ui.show(Text("training in the background; progress follows, keep chatting", "dim"))
 
 
 def _train(ctx: Context, parsed) -> None:
