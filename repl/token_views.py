@@ -21,6 +21,7 @@ from backends.tokenview import NEWLINE_MARK, Span, visible
 # Two alternating backgrounds mark where one token ends and the next begins.
 TOKEN_STYLES = ("black on #a6d8ff", "black on #ffd59e")
 GAP_STYLE = "dim"
+MAX_ROWS = 200  # a long message's table would bury the coloured text above it
 
 
 def spans_text(spans: list[Span]) -> Text:
@@ -49,18 +50,18 @@ def count_line(count: int, window: int | None) -> Text:
 
 
 def tokens_table(spans: list[Span]) -> Table:
-    """One row per token: position, token as the vocabulary spells it, id, character offsets."""
+    """One row per token (the first MAX_ROWS): position, token as the vocabulary spells it, id, offsets."""
     table = Table(box=None, pad_edge=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("token")
     table.add_column("id", justify="right")
     table.add_column("offsets", justify="right", style="dim")
-    index = 0
-    for span in spans:
-        if span.is_token:
-            table.add_row(str(index), Text(span.token, TOKEN_STYLES[index % 2]), str(span.token_id),
-                          f"{span.start}-{span.end}")
-            index += 1
+    tokens = [s for s in spans if s.is_token]
+    for index, span in enumerate(tokens[:MAX_ROWS]):
+        table.add_row(str(index), Text(span.token, TOKEN_STYLES[index % 2]), str(span.token_id),
+                      f"{span.start}-{span.end}")
+    if len(tokens) > MAX_ROWS:
+        table.add_row("", Text(f"... {len(tokens) - MAX_ROWS:,} more (parrot tokens --json lists all)", "dim"), "", "")
     return table
 
 

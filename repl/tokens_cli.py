@@ -79,7 +79,7 @@ def tokens_main(argv: Sequence[str]) -> int:
     parser = tokens_parser()
     parser.add_argument("-m", "--model", help=f"the model whose tokenizer '{MODEL}' means (default: from config)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(list(argv))
+    args = parser.parse_intermixed_args(list(argv))
     if args.text:
         text = " ".join(args.text)
     elif sys.stdin is not None and not sys.stdin.isatty():

@@ -35,7 +35,7 @@ def tokens_(ctx: Context, args: list[str]) -> None:
 
     from ..token_views import compare_view, tokens_view
 
-    parsed = tokens_parser("/tokens", add_help=False).parse_args(args)
+    parsed = tokens_parser("/tokens", add_help=False).parse_intermixed_args(args)
     if parsed.text:
         text = " ".join(parsed.text)
     elif ctx.session.conversation.turns:

@@ -165,3 +165,26 @@ def test_parrot_tokens_json_matches_the_tokenizer(tiny_llama, tiny_gpt2):
     assert counts == [len(encoding.ids), own_count(str(tiny_gpt2), text)]
     bad = run_parrot(["tokens", "--compare", ",", "hi"])
     assert bad.returncode == 2 and "--compare needs tokenizer names" in bad.stderr.decode()
+
+
+def test_options_may_come_between_words_and_long_tables_are_cut(session, ui, wordpiece):
+    shown = run(f"/tokens Hello --tokenizer {wordpiece} world", session, ui).splitlines()
+    assert shown[:2] == [f"tokenizer {wordpiece}", "Hello world"]
+    long = " ".join(str(n) for n in range(100))  # 190 digits, each its own token
+    shown = run(f'/tokens --tokenizer {wordpiece} "{long} {long}"', session, ui).splitlines()
+    assert shown[-1] == "380 tokens"
+    assert shown[-2].split() == ["...", "180", "more", "(parrot", "tokens", "--json", "lists", "all)"]
+
+
+@pytest.mark.slow
+def test_spans_under_the_embedded_models_own_tokenizer():
+    from backends.tokenizer_source import model_tokenizer
+    from backends.tokenview import token_spans
+
+    named = model_tokenizer("smollm2")
+    assert named.window == 8192
+    for text in ["Hello, world!", "🦜 東京 café\tdef f():\n    return 1\n", ""]:
+        spans = token_spans(named.tokenizer, text)
+        assert "".join(s.text for s in spans) == text
+        assert [s.token_id for s in spans] == named.tokenizer.encode(text, add_special_tokens=False).ids
+    assert [s.token for s in token_spans(named.tokenizer, "Hello world")] == ["Hello", "␣world"]
