@@ -105,12 +105,16 @@ def _confidence_style(prob: float) -> Style:
     return Style(color="black", bgcolor=Color.from_rgb(*rgb))
 
 
-def probs_text(tokens: list[TokenChoice]) -> Text:
-    """The answer with each token shaded by the probability the model gave it."""
+def probs_text(tokens: list[TokenChoice], pieces: list[str] | None = None) -> Text:
+    """The answer with each token shaded by the probability the model gave it.
+
+    ``pieces`` (one per token, from incremental decoding) keep characters split over several tokens
+    whole; without them each token's own text is shown, which turns such halves into U+FFFD.
+    """
     text = Text()
-    for token in tokens:
+    for token, piece in zip(tokens, pieces or [t.text for t in tokens]):
         # A newline has no background to shade, so a token ending a line shows a visible mark first.
-        text.append(token.text.replace("\n", f"{NEWLINE_MARK}\n"), _confidence_style(token.prob))
+        text.append(piece.replace("\n", f"{NEWLINE_MARK}\n"), _confidence_style(token.prob))
     return text
 
 
@@ -146,9 +150,9 @@ def least_confident_table(tokens: list[TokenChoice], count: int = 5) -> Table:
     return table
 
 
-def probs_view(tokens: list[TokenChoice], position: int | None = None) -> Group:
+def probs_view(tokens: list[TokenChoice], position: int | None = None, pieces: list[str] | None = None) -> Group:
     """The /probs answer: the shaded text, then one position's alternatives or the least sure ones."""
     mean = sum(t.prob for t in tokens) / len(tokens)
     summary = Text(f"{len(tokens)} tokens, mean probability {mean:.1%} (red: unsure, green: sure)", "dim")
     detail = alternatives_table(tokens, position) if position is not None else least_confident_table(tokens)
-    return Group(probs_text(tokens), summary, detail)
+    return Group(probs_text(tokens, pieces), summary, detail)

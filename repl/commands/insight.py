@@ -8,7 +8,7 @@ from rich.text import Text
 
 from backends.errors import ParrotError, UsageError
 
-from ..session import Session
+from ..session import Session, Turn
 from ..tokens_cli import MODEL, tokenizer_parser, tokenizer_specs, tokens_parser
 from .table import Context, command, require
 
@@ -108,4 +108,18 @@ def probs_(ctx: Context, args: list[str]) -> None:
         if not 0 <= position < len(turn.tokens):
             raise UsageError(f"there is no position {args[0]}",
                              f"give a position from 0 to {len(turn.tokens) - 1} (the # column)")
-    ctx.ui.show(probs_view(turn.tokens, position))
+    ctx.ui.show(probs_view(turn.tokens, position, answer_pieces(ctx.session, turn)))
+
+
+def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
+    """Per-token text that keeps split characters whole, when the turn's own tokenizer is at hand."""
+    from backends.text_stream import Detokenizer
+
+    backend = session.backend
+    same_model = turn.stats is not None and turn.stats.model == getattr(backend, "model_name", None)
+    if not (same_model and getattr(backend, "is_loaded", False)):
+        return None  # another model's ids would decode to the wrong text
+    tokenizer = backend.tokenizer
+    detokenizer, special = Detokenizer(tokenizer), set(tokenizer.all_special_ids)
+    # The first half of a split character decodes to nothing; the token that completes it shows it.
+    return [detokenizer.push(t.token_id) or (t.text if t.token_id in special else "") for t in turn.tokens]

@@ -188,3 +188,17 @@ def test_spans_under_the_embedded_models_own_tokenizer():
         assert "".join(s.text for s in spans) == text
         assert [s.token_id for s in spans] == named.tokenizer.encode(text, add_special_tokens=False).ids
     assert [s.token for s in token_spans(named.tokenizer, "Hello world")] == ["Hello", "␣world"]
+
+
+def test_probs_keeps_characters_split_over_tokens_whole(session, ui):
+    """The tiny model seldom answers in emoji, so the turn holds the real ids of a known text."""
+    from backends.base import TokenChoice
+
+    session.ask("hi").finish()  # loads the model; the reply itself is not used
+    tokenizer = session.backend.tokenizer
+    ids = tokenizer("🦜 東京", add_special_tokens=False).input_ids
+    assert len(ids) > 3, "the tiny vocabulary splits these characters into bytes"
+    tokens = [TokenChoice(i, tokenizer.decode([i]), 0.5, [(tokenizer.decode([i]), 0.5)]) for i in ids]
+    assert "\ufffd" in "".join(t.text for t in tokens)
+    session.add(Turn(Message("assistant", "🦜 東京"), GenerationStats(model=session.backend.model_name), tokens=tokens))
+    assert run("/probs", session, ui).splitlines()[0] == "🦜 東京"
