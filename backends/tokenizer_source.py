@@ -1,9 +1,9 @@
 """Find a tokenizer by name without loading any model weights.
 
 A name is, in this order: a tokenizer parrot trained (``/tokenizer train --name NAME``), a
-``tokenizer.json`` file or a folder holding one, or a model as ``--model`` takes it (preset, .gguf
-file, folder, Hub id). Only the tokenizer and the model's config are read, so ``parrot tokens`` answers
-in about a second for a converted or local model.
+``tokenizer.json`` file or a folder holding only one, or a model as ``--model`` takes it (preset, .gguf
+file, folder, Hub id). A model's tokenizer is loaded with AutoTokenizer, as the model itself loads it,
+and only its config is read besides: no weights, so ``parrot tokens`` answers in a few seconds.
 """
 
 from __future__ import annotations
@@ -88,11 +88,19 @@ def _read_tokenizer_file(path: Path) -> Any:
 
 
 def _from_folder(name: str, folder: Path) -> NamedTokenizer:
+    """A model folder: AutoTokenizer, exactly as the model loads it (its config may adjust tokenizer.json)."""
+    from transformers import AutoTokenizer
+
     window = None
     config = folder / "config.json"
-    if config.is_file():
+    if config.is_file():  # read as JSON: building a config object would import the model's code
         window = context_window(SimpleNamespace(**json.loads(config.read_text(encoding="utf-8"))))
-    return NamedTokenizer(name, _read_tokenizer_file(folder / "tokenizer.json"), window)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"could not load the tokenizer in {folder}: {str(error).strip().splitlines()[0]}",
+                               "point at a folder written by save_pretrained") from None
+    return from_fast(name, tokenizer, window)
 
 
 def _from_transformers(name: str, source: ModelSource) -> NamedTokenizer:

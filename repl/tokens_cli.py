@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Sequence
+from typing import Sequence
 
 from backends.errors import UsageError
 
@@ -89,8 +89,8 @@ def tokens_main(argv: Sequence[str]) -> int:
     else:
         raise UsageError("nothing to tokenize", 'pass the text, e.g. parrot tokens "Hello, world!", or pipe it in')
     model = args.model or load_config().model
-    load: Callable[[str], object] = lambda spec: model_tokenizer(model) if spec == MODEL else load_tokenizer(spec)
-    results = [(named, token_spans(named.tokenizer, text)) for named in map(load, tokenizer_specs(args))]
+    loaded = [model_tokenizer(model) if spec == MODEL else load_tokenizer(spec) for spec in tokenizer_specs(args)]
+    results = [(named, token_spans(named.tokenizer, text)) for named in loaded]
     if args.json:
         if args.compare is None:
             payload = {"text": text, **tokens_json(*results[0])}

@@ -21,6 +21,9 @@ def session_tokenizer(session: Session, spec: str):
         return load_tokenizer(spec)
     backend = session.backend
     name = getattr(backend, "model_name", None) or session.model
+    if not name:
+        raise UsageError(f"the {session.backend_name} backend names no model whose tokenizer to use",
+                         "pick one with --tokenizer NAME|PATH")
     if getattr(backend, "is_loaded", False):
         return from_fast(name, backend.tokenizer, backend.context_window)
     # Loading the weights only to count tokens would take seconds; the tokenizer alone is enough.
@@ -79,6 +82,9 @@ def _train(ctx: Context, parsed) -> None:
                        progress=lambda message: ctx.ui.show(Text(f"tokenizer: {message}", "dim")))
     except ParrotError as error:
         ctx.ui.show(Text(f"tokenizer training failed: {error}", "red"))
+        return
+    except Exception as error:  # noqa: BLE001  nobody waits on this thread: say it failed, never vanish
+        ctx.ui.show(Text(f"tokenizer training failed: {type(error).__name__}: {error}", "red"))
         return
     ctx.ui.show(f"tokenizer {result.name!r} is ready: /tokens --tokenizer {result.name} TEXT, "
                 f"or /tokens --compare {MODEL},{result.name} TEXT")
