@@ -23,6 +23,7 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 HUB_DATASET, HUB_CONFIG, HUB_SPLIT = "Salesforce/wikitext", "wikitext-103-raw-v1", "train[:20%]"
 MODELS = ("wordpiece", "bpe")
 BATCH = 1000  # texts per batch handed to the trainer
+LIMIT_ALPHABET = 1000  # characters kept as single tokens; rarer ones become [UNK]
 REPORT_EVERY = 10  # percent of the data between two progress lines
 
 
@@ -63,10 +64,14 @@ def build_tokenizer(model: str = "wordpiece"):
 def build_trainer(model: str, vocab_size: int):
     from tokenizers import trainers
 
+    # Without a limit every distinct character of the corpus enters the vocabulary, twice (with and
+    # without "##"): on source code or wikitext that alone can exceed 12,000 and leave no room for
+    # a single merge. 1,000 is the limit the tokenizers library's own BERT WordPiece recipe uses.
+    options = dict(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                   limit_alphabet=LIMIT_ALPHABET)
     if model == "wordpiece":
-        return trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False)
-    return trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                               continuing_subword_prefix="##")
+        return trainers.WordPieceTrainer(**options)
+    return trainers.BpeTrainer(**options, continuing_subword_prefix="##")
 
 
 def hub_texts(progress: Progress | None = None) -> tuple[Iterable[str], int]:

@@ -94,3 +94,13 @@ def test_parrot_tokenizer_train_then_tokens_in_subprocesses(corpus, parrot_home)
     assert data["count"] == 8 and data["context_window"] is None
     bad = run_parrot(["tokenizer", "train", "--model", "unigram"], env=env)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr.decode()
+
+
+def test_a_corpus_with_thousands_of_characters_still_learns_words(tmp_path):
+    """Every distinct character would otherwise fill the vocabulary before the first merge."""
+    rare = " ".join(chr(0x4E00 + i) for i in range(3000))
+    (tmp_path / "mixed.txt").write_text(rare + "\n" + "\n".join(SENTENCES * 30), encoding="utf-8")
+    result = train([str(tmp_path / "mixed.txt")], vocab_size=2500)
+    tokenizer = load_tokenizer(result.name).tokenizer
+    assert result.vocab_size <= 2500
+    assert tokenizer.encode("hello toaster").tokens == ["hello", "toaster"]
