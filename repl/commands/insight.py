@@ -30,8 +30,8 @@ def session_tokenizer(session: Session, spec: str):
     return model_tokenizer(name)
 
 
-@command("tokens", "/tokens [TEXT] [--tokenizer NAME|PATH] [--compare A,B,...]",
-         "show TEXT (default: the last message) as tokens: spans, ids, offsets, count against the window",
+@command("tokens", "/tokens [TEXT] [--tokenizer T|--compare A,B]",
+         "TEXT (default: the last message) as tokens, ids, offsets, and its share of the window",
          group="inside the model")
 def tokens_(ctx: Context, args: list[str]) -> None:
     from backends.tokenview import token_spans
@@ -50,8 +50,8 @@ def tokens_(ctx: Context, args: list[str]) -> None:
     ctx.ui.show(compare_view(results) if parsed.compare is not None else tokens_view(*results[0]))
 
 
-@command("tokenizer", "/tokenizer train [--data hub|PATH ...] [--vocab N] [--model wordpiece|bpe] [--name NAME] [--wait]",
-         "train a WordPiece/BPE tokenizer in the background (use it with /tokens --tokenizer NAME); /tokenizer list",
+@command("tokenizer", "/tokenizer train|list [OPTIONS]",
+         "train WordPiece/BPE in the background: --data hub|PATH.. --vocab N --model wordpiece|bpe --name NAME --wait",
          group="inside the model", arguments=("train", "list"))
 def tokenizer_(ctx: Context, args: list[str]) -> None:
     from backends.tokenizer_source import trained_names
@@ -90,8 +90,7 @@ def _train(ctx: Context, parsed) -> None:
                 f"or /tokens --compare {MODEL},{result.name} TEXT")
 
 
-@command("probs", "/probs [N]",
-         "the last answer shaded by the model's confidence; N: the top five alternatives at position N",
+@command("probs", "/probs [N]", "the last answer shaded by confidence; N: the top five at position N",
          group="inside the model")
 def probs_(ctx: Context, args: list[str]) -> None:
     from ..token_views import probs_view

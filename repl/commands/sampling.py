@@ -56,7 +56,7 @@ def _setting_command(short: str, name: str) -> None:
         _report(ctx, name, old)
 
     handler.__name__ = f"{short}_"
-    command(short, f"/{short} [VALUE]", f"{spec.help} ({spec.allowed})", group="settings")(handler)
+    command(short, f"/{short} [VALUE]", f"{name}: {spec.allowed}", group="settings")(handler)
 
 
 for _short, _name in [("temp", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("max", "max_new_tokens"),
@@ -64,8 +64,7 @@ for _short, _name in [("temp", "temperature"), ("top_p", "top_p"), ("top_k", "to
     _setting_command(_short, _name)
 
 
-@command("stop", "/stop [STRING ...|none]",
-         "end replies when one of these strings is produced (\\n for a newline); none clears them",
+@command("stop", "/stop [STRING ...|none]", "end replies at any of these strings (\\n for a newline)",
          group="settings")
 def stop_(ctx: Context, args: list[str]) -> None:
     if not args:
@@ -77,7 +76,7 @@ def stop_(ctx: Context, args: list[str]) -> None:
     _report(ctx, "stop", old)
 
 
-@command("greedy", "/greedy", "always take the most likely token (reproducible; /sample undoes it)", group="settings")
+@command("greedy", "/greedy", "always take the most likely token (/sample undoes it)", group="settings")
 def greedy_(ctx: Context, args: list[str]) -> None:
     require(args, 0)
     old = ctx.session.settings.greedy
@@ -85,8 +84,7 @@ def greedy_(ctx: Context, args: list[str]) -> None:
     _report(ctx, "greedy", old)
 
 
-@command("sample", "/sample", "sample with temperature, top-p and top-k again (undoes /greedy and /temp 0)",
-         group="settings")
+@command("sample", "/sample", "sample again (undoes /greedy and /temp 0)", group="settings")
 def sample_(ctx: Context, args: list[str]) -> None:
     require(args, 0)
     settings = ctx.session.settings
