@@ -31,7 +31,7 @@ def session_tokenizer(session: Session, spec: str):
 
 
 @command("tokens", "/tokens [TEXT] [--tokenizer T|--compare A,B]",
-         "TEXT (default: the last message) as tokens, ids, offsets, and its share of the window",
+         "TEXT (default: the last message) as tokens, ids, offsets, share of window",
          group="inside the model")
 def tokens_(ctx: Context, args: list[str]) -> None:
     from backends.tokenview import token_spans
@@ -51,7 +51,7 @@ def tokens_(ctx: Context, args: list[str]) -> None:
 
 
 @command("tokenizer", "/tokenizer train|list [OPTIONS]",
-         "train WordPiece/BPE in the background: --data hub|PATH.. --vocab N --model wordpiece|bpe --name NAME --wait",
+         "train WordPiece/BPE in the background (options: parrot tokenizer train --help)",
          group="inside the model", arguments=("train", "list"))
 def tokenizer_(ctx: Context, args: list[str]) -> None:
     from backends.tokenizer_source import trained_names

@@ -56,7 +56,8 @@ def _setting_command(short: str, name: str) -> None:
         _report(ctx, name, old)
 
     handler.__name__ = f"{short}_"
-    command(short, f"/{short} [VALUE]", f"{name}: {spec.allowed}", group="settings")(handler)
+    note = " (0 = greedy)" if name == "temperature" else ""
+    command(short, f"/{short} [VALUE]", f"{name}: {spec.allowed}{note}", group="settings")(handler)
 
 
 for _short, _name in [("temp", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("max", "max_new_tokens"),
