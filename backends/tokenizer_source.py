@@ -16,7 +16,7 @@ from typing import Any
 
 from . import paths
 from .errors import ModelUnavailable
-from .loading import DEFAULT_MODEL, ModelSource, context_window, converted_dir, resolve
+from .loading import DEFAULT_MODEL, ModelSource, context_window, converted_dir, hub_reachable, resolve
 
 
 @dataclass
@@ -108,17 +108,19 @@ def _from_transformers(name: str, source: ModelSource) -> NamedTokenizer:
     from transformers import AutoConfig, AutoTokenizer
 
     options: dict[str, Any] = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+    hint = "give a tokenizer parrot trained, a tokenizer.json, a local folder, or a Hub id in the local cache"
     tokenizer = None
     for local_only in (True, False):  # the local Hugging Face cache first: no network round trips
+        if not local_only and not hub_reachable():  # fail at once rather than after the Hub client's retries
+            raise ModelUnavailable(f"could not load the tokenizer of {name}: it is not in the local Hugging Face "
+                                   "cache and the Hub cannot be reached", hint)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local_only, **options)
             break
         except (OSError, ValueError) as error:
             if not local_only:
                 raise ModelUnavailable(
-                    f"could not load the tokenizer of {name}: {str(error).strip().splitlines()[0]}",
-                    "give a tokenizer parrot trained, a tokenizer.json, a local folder, or a Hub id in the local cache",
-                ) from None
+                    f"could not load the tokenizer of {name}: {str(error).strip().splitlines()[0]}", hint) from None
     window = None
     try:
         window = context_window(AutoConfig.from_pretrained(source.location, local_files_only=True, **options))

@@ -76,6 +76,11 @@ def build_trainer(model: str, vocab_size: int):
 
 def hub_texts(progress: Progress | None = None) -> tuple[Iterable[str], int]:
     """The first 20% of wikitext-103's train split (about 360,000 lines) and how many there are."""
+    from backends.loading import hub_reachable
+
+    if not hub_reachable():  # the datasets client would retry for about a minute first
+        raise ModelUnavailable(f"could not load {HUB_DATASET}: the Hugging Face Hub cannot be reached",
+                               "train on local text instead: --data PATH (files or folders)")
     try:
         from datasets import load_dataset
 

@@ -104,3 +104,12 @@ def test_a_corpus_with_thousands_of_characters_still_learns_words(tmp_path):
     tokenizer = load_tokenizer(result.name).tokenizer
     assert result.vocab_size <= 2500
     assert tokenizer.encode("hello toaster").tokens == ["hello", "toaster"]
+
+
+def test_without_the_hub_the_default_data_says_to_use_local_text(parrot_home):
+    result = run_parrot(["tokenizer", "train"], env={"PARROT_HOME": str(parrot_home), "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == (
+        "parrot: could not load Salesforce/wikitext: the Hugging Face Hub cannot be reached "
+        "(train on local text instead: --data PATH (files or folders))")
+    assert not trained_dir("wordpiece").exists()
