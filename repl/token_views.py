@@ -77,7 +77,7 @@ def compare_view(results: list[tuple[NamedTokenizer, list[Span]]]) -> Table:
     table = Table(show_lines=False, pad_edge=False, expand=False)
     for named, spans in results:
         count = sum(1 for s in spans if s.is_token)
-        table.add_column(f"{named.name}\n{count:,} token{'s' if count != 1 else ''}", overflow="fold")
+        table.add_column(Text(f"{named.name}\n{count:,} token{'s' if count != 1 else ''}"), overflow="fold")
     table.add_row(*(spans_text(spans) for _, spans in results))
     table.add_row(*(Text(" ".join(s.token for s in spans if s.is_token), "dim") for _, spans in results))
     return table
@@ -121,16 +121,16 @@ def probs_text(tokens: list[TokenChoice], pieces: list[str] | None = None) -> Te
 def alternatives_table(tokens: list[TokenChoice], position: int) -> Table:
     """The five tokens the model found most likely at ``position``, the chosen one marked."""
     chosen = tokens[position]
-    table = Table(box=None, pad_edge=False, title=f"position {position}: {label(chosen.text)}",
+    table = Table(box=None, pad_edge=False, title=Text(f"position {position}: {label(chosen.text)}"),
                   title_justify="left")
     table.add_column("rank", justify="right", style="dim")
     table.add_column("token")
     table.add_column("probability", justify="right")
     table.add_column("")
     for rank, (text, prob) in enumerate(chosen.top, 1):
-        table.add_row(str(rank), label(text), f"{prob:.1%}", "chosen" if text == chosen.text else "")
+        table.add_row(str(rank), Text(label(text)), f"{prob:.1%}", "chosen" if text == chosen.text else "")
     if all(text != chosen.text for text, _ in chosen.top):
-        table.add_row("-", label(chosen.text), f"{chosen.prob:.1%}", "chosen (sampled)")
+        table.add_row("-", Text(label(chosen.text)), f"{chosen.prob:.1%}", "chosen (sampled)")
     return table
 
 
@@ -145,8 +145,8 @@ def least_confident_table(tokens: list[TokenChoice], count: int = 5) -> Table:
     for i in sorted(worst):
         token = tokens[i]
         runner = next(((t, p) for t, p in token.top if t != token.text), None)
-        table.add_row(str(i), label(token.text), f"{token.prob:.1%}",
-                      f"{label(runner[0])} {runner[1]:.1%}" if runner else "")
+        table.add_row(str(i), Text(label(token.text)), f"{token.prob:.1%}",
+                      Text(f"{label(runner[0])} {runner[1]:.1%}" if runner else ""))
     return table
 
 

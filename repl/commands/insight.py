@@ -59,7 +59,7 @@ def tokenizer_(ctx: Context, args: list[str]) -> None:
     parsed = tokenizer_parser("/tokenizer", add_help=False, background=True).parse_args(args)
     if parsed.action == "list":
         names = trained_names()
-        ctx.ui.show("\n".join(names) if names else "no tokenizers trained yet: /tokenizer train --data PATH")
+        ctx.ui.show(Text("\n".join(names) if names else "no tokenizers trained yet: /tokenizer train --data PATH"))
         return
     running = ctx.extras.get("tokenizer_training")
     if isinstance(running, threading.Thread) and running.is_alive():
@@ -86,8 +86,8 @@ def _train(ctx: Context, parsed) -> None:
     except Exception as error:  # noqa: BLE001  nobody waits on this thread: say it failed, never vanish
         ctx.ui.show(Text(f"tokenizer training failed: {type(error).__name__}: {error}", "red"))
         return
-    ctx.ui.show(f"tokenizer {result.name!r} is ready: /tokens --tokenizer {result.name} TEXT, "
-                f"or /tokens --compare {MODEL},{result.name} TEXT")
+    ctx.ui.show(Text(f"tokenizer {result.name!r} is ready: /tokens --tokenizer {result.name} TEXT, "
+                     f"or /tokens --compare {MODEL},{result.name} TEXT"))
 
 
 @command("probs", "/probs [N]", "the last answer shaded by confidence; N: the top five at position N",
@@ -101,8 +101,8 @@ def probs_(ctx: Context, args: list[str]) -> None:
         raise UsageError("there is no answer yet", "ask something first, then /probs")
     if not turn.tokens:
         backend = turn.stats.backend if turn.stats and turn.stats.backend else ctx.session.backend_name
-        ctx.ui.show(f"per-token probabilities are not available for this backend ({backend}): "
-                    "it did not return log-probabilities")
+        ctx.ui.show(Text(f"per-token probabilities are not available for this backend ({backend}): "
+                         "it did not return log-probabilities"))
         return
     position = None
     if args:

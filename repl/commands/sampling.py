@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from rich.text import Text
+
 from backends.settings import SPECS, GenerationSettings
 
 from .table import Context, command, require
@@ -33,14 +35,14 @@ def _report(ctx: Context, name: str, old: object) -> None:
         line += "; 0 means greedy: always the most likely token"
     elif name in {"temperature", "top_p", "top_k"} and ctx.session.settings.greedy:
         line += "; greedy is on, so this applies after /sample"
-    ctx.ui.show(line)
+    ctx.ui.show(Text(line))  # Text, not markup: a stop string may hold '[' and ']'
 
 
 def _current(ctx: Context, name: str) -> None:
     spec = SPECS[name]
     default = getattr(GenerationSettings(), name)
-    ctx.ui.show(f"{name} = {shown(getattr(ctx.session.settings, name))} (default {shown(default)}; "
-                f"{spec.allowed}): {spec.help}")
+    ctx.ui.show(Text(f"{name} = {shown(getattr(ctx.session.settings, name))} (default {shown(default)}; "
+                     f"{spec.allowed}): {spec.help}"))
 
 
 def _setting_command(short: str, name: str) -> None:
@@ -94,6 +96,6 @@ def sample_(ctx: Context, args: list[str]) -> None:
         changes["temperature"] = GenerationSettings().temperature
     ctx.session.settings = settings.updated(**changes)
     new = ctx.session.settings
-    ctx.ui.show(f"sampling: temperature = {new.temperature}, top_p = {new.top_p}, top_k = {new.top_k}, "
-                f"seed = {shown(new.seed)}" + (" (temperature was 0, set back to the default)"
-                                              if "temperature" in changes else ""))
+    ctx.ui.show(Text(f"sampling: temperature = {new.temperature}, top_p = {new.top_p}, top_k = {new.top_k}, "
+                     f"seed = {shown(new.seed)}" + (" (temperature was 0, set back to the default)"
+                                                   if "temperature" in changes else "")))

@@ -213,3 +213,16 @@ def test_probs_keeps_characters_split_over_tokens_whole(session, ui):
     assert "\ufffd" in "".join(t.text for t in tokens)
     session.add(Turn(Message("assistant", "🦜 東京"), GenerationStats(model=session.backend.model_name), tokens=tokens))
     assert run("/probs", session, ui).splitlines()[0] == "🦜 東京"
+
+
+def test_tokens_that_look_like_markup_are_shown_as_typed(session, ui, wordpiece):
+    text = "[/] [bold]x[/bold]"
+    assert run(f'/tokens "{text}"', session, ui).splitlines()[1] == text
+    tokens = " ".join(run(f'/tokens --compare model,{wordpiece} "{text}"', session, ui).split())
+    assert "[ / ]" in tokens or "[/]" in tokens
+    from backends.base import TokenChoice
+
+    session.add(Turn(Message("assistant", "[/]"), GenerationStats(backend="local", model="other"),
+                     tokens=[TokenChoice(1, "[/]", 0.9, [("[/]", 0.9), ("[b]", 0.1)])]))
+    shown = run("/probs 0", session, ui)
+    assert shown.splitlines()[0] == "[/]" and "[b]" in shown

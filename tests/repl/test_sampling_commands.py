@@ -118,3 +118,8 @@ def test_settings_reach_the_model(session, ui):
     assert greedy.stats.seed is None
     assert all(t.prob == pytest.approx(max(p for _, p in t.top)) for t in greedy.tokens)
     assert "temperature" in run("/settings", session, ui) and "1.5" in ui.texts[-1]
+
+
+def test_text_that_looks_like_markup_is_shown_as_typed(session, ui):
+    assert run('/stop "[/]" "[bold]x"', session, ui) == "stop = '[/]', '[bold]x' (was none)"
+    assert run("/stop", session, ui).startswith("stop = '[/]', '[bold]x' (default none;")
