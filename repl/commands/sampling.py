@@ -6,20 +6,11 @@ allowed range; with a value it validates through GenerationSettings, whose error
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-from backends.settings import SPECS, GenerationSettings
+from backends.settings import SPECS, GenerationSettings, unescape
 
 from .table import Context, command, require
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
-
-
-def unescape(text: str) -> str:
-    r"""Turn typed ``\n``, ``\t``, ``\r`` and ``\\`` into the characters; leave everything else alone."""
-    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
 
 
 def shown(value: object) -> str:

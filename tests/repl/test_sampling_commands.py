@@ -123,3 +123,13 @@ def test_settings_reach_the_model(session, ui):
 def test_text_that_looks_like_markup_is_shown_as_typed(session, ui):
     assert run('/stop "[/]" "[bold]x"', session, ui) == "stop = '[/]', '[bold]x' (was none)"
     assert run("/stop", session, ui).startswith("stop = '[/]', '[bold]x' (default none;")
+
+
+def test_set_stop_keeps_accents_and_reads_escapes(session, ui):
+    assert run(r"/set stop=café,\n\n,[/]", session, ui) == r"stop = café,\n\n,[/]"
+    assert session.settings.stop == ("café", "\n\n", "[/]")
+
+
+def test_stop_typed_without_quotes_keeps_its_backslashes(session, ui):
+    assert run(r"/stop \n\n ###", session, ui) == r"stop = '\n\n', '###' (was none)"
+    assert session.settings.stop == ("\n\n", "###")
