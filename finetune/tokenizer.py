@@ -159,6 +159,8 @@ def train(data: list[str] | None = None, *, vocab_size: int = 12_000, model: str
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum() or name.startswith("."):
         raise UsageError(f"{name!r} is not a usable name", "use letters, digits, '-', '_' and '.'")
     tokenizer, trainer = build_tokenizer(model), build_trainer(model, vocab_size)
+    if data and "hub" in data and len(data) > 1:
+        raise UsageError("'hub' cannot be mixed with local files", "train on one or the other")
     if not data or data == ["hub"]:
         texts, total = hub_texts(progress)
     else:

@@ -71,6 +71,7 @@ def test_retraining_replaces_the_file_atomically(corpus):
     ({"vocab_size": 5}, "vocabulary size 5 is out of range"),
     ({"model": "sentencepiece"}, "unknown tokenizer model"),
     ({"name": "../escape"}, "not a usable name"),
+    ({"data": ["hub", "."]}, "'hub' cannot be mixed with local files"),
 ])
 def test_bad_requests_say_how_to_fix_them(corpus, kwargs, message):
     kwargs.setdefault("data", [str(corpus)])
