@@ -15,6 +15,7 @@ TEXTS = [
     "   leading and trailing   ",
     "ﬁne İstanbul straße",  # lowercasing and NFD change the length of these
     "def add(a, b):\n    return a + b  # 2026\n",
+    "<|im_start|>user\nhi<|im_end|>",  # special tokens written in the text
 ]
 
 
