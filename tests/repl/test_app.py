@@ -1,0 +1,147 @@
+"""The Textual app driven through App.run_test() and Pilot, against tiny real models."""
+
+from __future__ import annotations
+
+import pytest
+
+from apphelpers import ExplodingBackend, HeldBackend, screen_text, type_text, wait_until
+from backends import registry
+from backends.settings import GenerationSettings
+from repl.app import AssistantMessage, ChatApp, UserMessage
+from repl.commands import completions
+from repl.prompt_input import PromptInput
+
+SIZE = (110, 36)
+
+
+def make_app(model, backend="local", **settings) -> ChatApp:
+    settings = GenerationSettings(greedy=True, max_new_tokens=12).updated(**settings)
+    return ChatApp(backend, str(model) if model else None, settings, {"device": "cpu"})
+
+
+async def send(pilot, text: str) -> None:
+    await type_text(pilot, text)
+    await pilot.press("enter")
+
+
+async def ready(pilot) -> None:
+    await wait_until(pilot, lambda: pilot.app.loading_since is None)
+
+
+async def reply_done(pilot) -> None:
+    await wait_until(pilot, lambda: not pilot.app.replying)
+
+
+async def test_prompt_streams_a_markdown_answer(tiny_llama):
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "hello parrot")
+        await pilot.pause()
+        await reply_done(pilot)
+        answer = app.session.conversation.turns[-1]
+        assert answer.message.role == "assistant" and answer.message.content
+        widget = app.query_one(AssistantMessage)
+        assert widget.markdown.source == answer.message.content  # everything streamed arrived
+        screen = screen_text(app)
+        assert "hello parrot" in screen
+        assert f"{answer.stats.completion_tokens} tokens" in screen
+        assert "tok/s" in screen.splitlines()[-1]  # the status bar reports the speed
+        assert app.query_one(PromptInput).text == ""
+
+
+async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama):
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        assert app.loading_since is not None  # the window is up before the model
+        await send(pilot, "early")
+        await reply_done(pilot)
+        assert [t.message.role for t in app.session.conversation.turns] == ["user", "assistant"]
+
+
+async def test_cancel_keeps_the_partial_answer_marked(tiny_llama, monkeypatch):
+    backends: list[HeldBackend] = []
+
+    def factory(model=None, **options):
+        backends.append(HeldBackend(model, **options))
+        return backends[-1]
+
+    monkeypatch.setitem(registry.BACKENDS, "held", registry.BackendEntry("test", factory))
+    app = make_app(tiny_llama, backend="held", max_new_tokens=60)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await send(pilot, "tell me a long story")
+        await wait_until(pilot, backends[0].first_chunk.is_set)
+        await pilot.press("escape")
+        await reply_done(pilot)
+        turn = app.session.conversation.turns[-1]
+        assert turn.stats.finish_reason == "cancelled"
+        assert 1 <= turn.stats.completion_tokens < 60
+        assert app.query_one(AssistantMessage).markdown.source == turn.message.content
+        assert "cut off: cancelled" in screen_text(app)
+        assert app.is_running  # Esc stopped the reply, not the app
+
+
+@pytest.mark.parametrize("prefix", ["/he", "/se", "/ex"])
+async def test_command_suggestions_appear_while_typing(prefix, tiny_llama):
+    expected = completions(prefix)
+    assert expected  # the prefixes name existing commands
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await type_text(pilot, prefix)
+        await pilot.pause()
+        screen = screen_text(app)
+        for name in expected:
+            assert name in screen
+        assert app.query_one(PromptInput).suggestion == expected[0][len(prefix):]
+        await pilot.press("tab")  # accepts the inline suggestion
+        assert app.query_one(PromptInput).text == expected[0]
+
+
+async def test_backend_failure_notifies_and_gives_the_prompt_back(monkeypatch):
+    monkeypatch.setitem(registry.BACKENDS, "exploding",
+                        registry.BackendEntry("test", lambda model=None, **o: ExplodingBackend(model)))
+    app = make_app(None, backend="exploding")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "are you there")
+        await reply_done(pilot)
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "RuntimeError: the server went" in screen  # the toast wraps the rest
+        assert app.query_one(PromptInput).text == "are you there"
+        assert app.session.conversation.turns == []
+        assert not app.query(UserMessage) and not app.query(AssistantMessage)
+        await pilot.press("enter")  # the chat goes on: the same prompt can be sent again
+        await reply_done(pilot)
+        assert app.query_one(PromptInput).text == "are you there"
+
+
+async def test_model_switch_keeps_the_conversation(tiny_llama, tiny_gpt2):
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "first question")
+        await reply_done(pilot)
+        await send(pilot, f"/model {tiny_gpt2}")
+        await wait_until(pilot, lambda: app.session.model == str(tiny_gpt2))
+        await ready(pilot)
+        assert "completion" in screen_text(app).splitlines()[-1]  # the status bar shows the new model
+        await send(pilot, "second question")
+        await reply_done(pilot)
+        turns = app.session.conversation.turns
+        assert [t.message.content for t in turns[::2]] == ["first question", "second question"]
+        assert turns[1].stats.model == str(tiny_llama) and turns[3].stats.model == str(tiny_gpt2)
+        assert "first question" in screen_text(app)
+
+
+async def test_undo_and_retry_update_the_log(tiny_llama):
+    app = make_app(tiny_llama, greedy=False, temperature=1.0)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "one")
+        await reply_done(pilot)
+        await send(pilot, "/retry")
+        await wait_until(pilot, lambda: len(app.query(AssistantMessage)) == 1 and not app.replying
+                         and app.query_one(AssistantMessage).turn is app.session.conversation.turns[-1])
+        assert len(app.session.conversation.turns) == 2
+        await send(pilot, "/undo")
+        await wait_until(pilot, lambda: not app.query(UserMessage))
+        assert app.session.conversation.turns == []
+        assert "forgot 2 message(s)" in screen_text(app)
