@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -468,7 +469,10 @@ class ChatApp(App[int]):
 
     def on_text_area_changed(self, event: PromptInput.Changed) -> None:
         text = event.text_area.text
-        box = self.query_one("#suggestions", Static)
+        try:
+            box = self.query_one("#suggestions", Static)
+        except NoMatches:  # a dialog is on top, or the app is closing
+            return
         found = commands.completions(text) if "\n" not in text and " " not in text else []
         lines = [f"[b]{name}[/b]  [dim]{commands.lookup(name[1:]).summary}[/dim]" for name in found[:8]
                  if name[1:] in COMMANDS]

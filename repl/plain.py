@@ -80,7 +80,10 @@ class PlainRepl:
             except EOFError:
                 break
             if entry.strip():
-                self.handle(entry)
+                try:
+                    self.handle(entry)
+                except KeyboardInterrupt:  # a Ctrl-C that landed between two steps of a reply
+                    self.out.write("\n")
         return 0
 
     def read_entry(self) -> str:
@@ -103,7 +106,7 @@ class PlainRepl:
 
     def reply(self, prompt: str | None) -> None:
         """Stream a reply in a thread; Ctrl-C here stops it and keeps what was written."""
-        cancel = threading.Event()
+        cancel, finished = threading.Event(), threading.Event()
         outcome: dict[str, Any] = {}
 
         def work() -> None:
@@ -111,12 +114,16 @@ class PlainRepl:
                 outcome["turn"], _ = stream_reply(self.session, prompt, cancel, self._write, self.store)
             except ParrotError as error:
                 outcome["error"] = error
+            finally:
+                finished.set()
 
         thread = threading.Thread(target=work, name="parrot-reply", daemon=True)
         thread.start()
-        while thread.is_alive():
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
+        # looking finished while it still runs (CPython issue 90882).
+        while not finished.is_set():
             try:
-                thread.join(0.1)
+                finished.wait(0.1)
             except KeyboardInterrupt:
                 cancel.set()
         self.out.write("\n")

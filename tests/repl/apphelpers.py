@@ -78,3 +78,14 @@ class ExplodingBackend:
             raise RuntimeError("the server went away")
 
         return Reply(chunks(), GenerationStats(backend=self.name, model=self.model))
+
+
+def svg_text(svg: str) -> str:
+    """The visible text of a screenshot saved by ``App.save_screenshot``, one line per terminal row."""
+    import html
+    import re
+
+    rows: dict[int, list[str]] = {}
+    for line, text in re.findall(r'<text [^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>(.*?)</text>', svg, re.S):
+        rows.setdefault(int(line), []).append(html.unescape(text).replace("\xa0", " "))
+    return "\n".join("".join(rows[i]).rstrip() for i in sorted(rows))
