@@ -71,13 +71,15 @@ class ModelProgress(Message):
 
 
 class ModelReady(Message):
-    pass
+    def __init__(self, backend: Any) -> None:
+        super().__init__()
+        self.backend = backend
 
 
 class ModelFailed(Message):
-    def __init__(self, error: ParrotError) -> None:
+    def __init__(self, backend: Any, error: ParrotError) -> None:
         super().__init__()
-        self.error = error
+        self.backend, self.error = backend, error
 
 
 class CommandDone(Message):
@@ -215,11 +217,11 @@ class ChatApp(App[int]):
             if load is not None:
                 load()
         except ParrotError as error:
-            self.post_message(ModelFailed(error))
+            self.post_message(ModelFailed(backend, error))
         except Exception as error:  # noqa: BLE001  shown to the person; the chat goes on
-            self.post_message(ModelFailed(BackendError(f"loading failed: {type(error).__name__}: {error}")))
+            self.post_message(ModelFailed(backend, BackendError(f"loading failed: {type(error).__name__}: {error}")))
         else:
-            self.post_message(ModelReady())
+            self.post_message(ModelReady(backend))
 
     def _report_progress(self, text: str) -> None:
         self.post_message(ModelProgress(text))  # thread-safe: called from the loading worker
@@ -229,10 +231,14 @@ class ChatApp(App[int]):
         self._refresh_status()
 
     def on_model_ready(self, message: ModelReady) -> None:
+        if message.backend is not self.session.backend:
+            return  # a model switched away from while it loaded
         self.loading_since = None
         self._refresh_status()
 
     def on_model_failed(self, message: ModelFailed) -> None:
+        if message.backend is not self.session.backend:
+            return
         self.loading_since = None
         self.load_message = "model not loaded"
         self.notify(str(message.error), title="could not load the model", severity="error", timeout=10)
