@@ -18,11 +18,9 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
-from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Markdown, Static
+from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from backends.errors import BackendError, ParrotError
@@ -31,117 +29,16 @@ from backends.settings import GenerationSettings
 from . import commands
 from .commands.table import COMMANDS, Context
 from .history import HistoryStore
+from .messages import (Chunk, CommandDone, ModelFailed, ModelProgress, ModelReady, ResponseFailed,
+                       ResponseFinished, ResponseStarted)
 from .prompt_input import PromptInput
-from .replies import describe_end, stream_reply
+from .replies import stream_reply
 from .session import Session, Turn
+from .widgets import AssistantMessage, Note, SecretScreen, UserMessage
 
 WELCOME = ("**parrot** · Enter sends · Ctrl-J new line · Up/Down history · Esc cancels a reply · "
            "`/help` lists commands · Ctrl-Q quits")
 QUIT_AGAIN_SECONDS = 3.0
-
-
-# -- messages from the worker threads ----------------------------------------------------------
-
-class ResponseStarted(Message):
-    """The backend is working on the reply (after waiting for the model, if it had to)."""
-
-
-class Chunk(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-
-class ResponseFinished(Message):
-    def __init__(self, turn: Turn, stats: Any) -> None:
-        super().__init__()
-        self.turn, self.stats = turn, stats
-
-
-class ResponseFailed(Message):
-    def __init__(self, error: ParrotError, prompt: str | None) -> None:
-        super().__init__()
-        self.error, self.prompt = error, prompt
-
-
-class ModelProgress(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-
-class ModelReady(Message):
-    def __init__(self, backend: Any) -> None:
-        super().__init__()
-        self.backend = backend
-
-
-class ModelFailed(Message):
-    def __init__(self, backend: Any, error: ParrotError) -> None:
-        super().__init__()
-        self.backend, self.error = backend, error
-
-
-class CommandDone(Message):
-    pass
-
-
-# -- widgets -------------------------------------------------------------------------------------
-
-class UserMessage(Static):
-    def __init__(self, text: str, turn: Turn | None = None) -> None:
-        super().__init__(Text(text), classes="user")
-        self.turn = turn
-
-
-class AssistantMessage(Vertical):
-    """One reply: Markdown that grows as it streams, and a line saying how it ended."""
-
-    def __init__(self, text: str = "", turn: Turn | None = None) -> None:
-        super().__init__(classes="assistant")
-        self.turn = turn
-        self.initial = text
-        self.markdown = Markdown(text)
-        self.meta = Static("", classes="meta")
-
-    def compose(self) -> ComposeResult:
-        yield self.markdown
-        yield self.meta
-
-    def on_mount(self) -> None:
-        if self.turn is not None:
-            self.show_end(self.turn)
-
-    def show_end(self, turn: Turn) -> None:
-        self.turn = turn
-        self.meta.update(describe_end(turn))
-        self.set_class(turn.cut_off, "cut-off")
-
-
-class Note(Static):
-    """Output of a command: text or any Rich renderable."""
-
-    def __init__(self, renderable: Any) -> None:
-        super().__init__(renderable, classes="note")
-
-
-class SecretScreen(ModalScreen[str | None]):
-    """Asks for a secret (a token for /login) without showing it."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
-
-    def __init__(self, prompt: str) -> None:
-        super().__init__()
-        self.prompt = prompt
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="secret-box"):
-            yield Label(self.prompt)
-            yield Input(password=True, id="secret")
-            yield Label("Enter to confirm, Esc to cancel", classes="hint")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value or None)
 
 
 # -- the app -------------------------------------------------------------------------------------
@@ -174,6 +71,7 @@ class ChatApp(App[int]):
         self._reply_widget: AssistantMessage | None = None
         self._user_widget: UserMessage | None = None
         self._last_interrupt = 0.0
+        self._first_note_after_clear: Note | None = None  # turns of a /load go above its message
         self._shown_conversation = self.session.conversation
         self._backend = self.session.backend
         self._main_thread = threading.get_ident()
@@ -447,8 +345,6 @@ class ChatApp(App[int]):
         await self.query_one("#log", VerticalScroll).mount(note)
         if self._first_note_after_clear is None:
             self._first_note_after_clear = note
-
-    _first_note_after_clear: Note | None = None
 
     async def _clear_log(self) -> None:
         log = self.query_one("#log", VerticalScroll)
