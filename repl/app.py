@@ -71,6 +71,7 @@ class ChatApp(App[int]):
         self._reply_widget: AssistantMessage | None = None
         self._user_widget: UserMessage | None = None
         self._last_interrupt = 0.0
+        self._prompt_history: Any = None
         self._first_note_after_clear: Note | None = None  # turns of a /load go above its message
         self._shown_conversation = self.session.conversation
         self._backend = self.session.backend
@@ -81,7 +82,7 @@ class ChatApp(App[int]):
         with VerticalScroll(id="log"):
             yield Markdown(WELCOME, classes="welcome")
         yield Static("", id="suggestions")
-        yield PromptInput(prompt_history=self._load_prompt_history(), id="prompt")
+        yield PromptInput(id="prompt")
         yield Static("", id="status")
 
     def on_mount(self) -> None:
@@ -98,6 +99,7 @@ class ChatApp(App[int]):
                 self._mount_turns(self.session.conversation.turns)
         self.set_interval(0.5, self._refresh_status)
         self.start_loading()
+        self.call_after_refresh(self._load_prompt_history)  # prompt_toolkit's import waits for the first paint
 
     # -- model loading -------------------------------------------------------------------------
 
@@ -403,16 +405,20 @@ class ChatApp(App[int]):
             parts.append("replying (Esc stops)")
         self.query_one("#status", Static).update(Text(" · ".join(parts)))
 
-    def _load_prompt_history(self) -> list[str]:
+    def _load_prompt_history(self) -> None:
+        """Share the plain REPL's prompt history file, so Up finds prompts from either mode."""
         from prompt_toolkit.history import FileHistory
 
-        from .plain import prompt_history_path
+        from .history import prompt_history_path
 
         self._prompt_history = FileHistory(str(prompt_history_path()))
-        return list(reversed(list(self._prompt_history.load_history_strings())))
+        earlier = list(reversed(list(self._prompt_history.load_history_strings())))
+        prompt_input = self.query_one(PromptInput)
+        prompt_input.prompt_history[:0] = earlier
 
     def _add_prompt_history(self, text: str) -> None:
-        self._prompt_history.store_string(text)
+        if self._prompt_history is not None:
+            self._prompt_history.store_string(text)
 
 
 def can_host_app() -> bool:

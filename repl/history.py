@@ -56,6 +56,11 @@ def history_path() -> Path:
     return paths.data_dir() / "history.sqlite3"
 
 
+def prompt_history_path() -> Path:
+    """The prompt-toolkit history file shared by the plain REPL and the app (Up/Down)."""
+    return paths.data_dir() / "prompt_history"
+
+
 @dataclass(frozen=True)
 class ConversationInfo:
     """One line of ``/history``."""

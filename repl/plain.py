@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import sys
 import threading
-from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 from prompt_toolkit import PromptSession
@@ -19,22 +18,16 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.history import FileHistory
 from rich.console import Console
 
-from backends import paths
 from backends.errors import ParrotError
 from backends.settings import GenerationSettings
 
 from . import commands
 from .commands.table import Context
-from .history import HistoryStore
+from .history import HistoryStore, prompt_history_path
 from .replies import describe_end, stream_reply
 from .session import Session
 
 BLOCK = '"""'
-
-
-def prompt_history_path() -> Path:
-    """The prompt history shared by the plain REPL and the app (Up/Down)."""
-    return paths.data_dir() / "prompt_history"
 
 
 class CommandCompleter(Completer):

@@ -145,3 +145,44 @@ async def test_undo_and_retry_update_the_log(tiny_llama):
         await wait_until(pilot, lambda: not app.query(UserMessage))
         assert app.session.conversation.turns == []
         assert "forgot 2 message(s)" in screen_text(app)
+
+
+async def test_ctrl_c_twice_quits_and_the_first_only_warns(tiny_llama):
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.is_running and "press Ctrl-C again to quit" in screen_text(app)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_quit_command_exits(tiny_llama):
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "/quit")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0
+
+
+async def test_copy_puts_the_last_answer_on_the_clipboard(tiny_llama):
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "hello")
+        await reply_done(pilot)
+        await send(pilot, "/copy")
+        answer = app.session.conversation.turns[-1].message.content
+        await wait_until(pilot, lambda: app.clipboard == answer)
+        assert f"copied {len(answer)} characters" in screen_text(app)
+
+
+async def test_a_model_that_cannot_load_is_reported_and_the_chat_goes_on(tmp_path):
+    app = make_app(tmp_path / "no-such-model")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_until(pilot, lambda: "could not load the model" in screen_text(app))
+        assert "no such folder" in screen_text(app)
+        await send(pilot, "anyone?")
+        await reply_done(pilot)
+        assert app.query_one(PromptInput).text == "anyone?"
+        assert app.is_running

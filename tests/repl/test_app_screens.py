@@ -132,3 +132,15 @@ async def test_read_secret_asks_in_a_modal_with_a_hidden_input(tiny_llama, monke
         assert "hf_secret" not in screen_text(app)  # typed characters are masked
         await pilot.press("enter")
         await wait_until(pilot, lambda: given == ["hf_secret"])
+
+
+async def test_prompt_history_survives_a_restart(tiny_llama):
+    async with make_app(tiny_llama).run_test(size=SIZE) as pilot:
+        await type_text(pilot, "/settings")
+        await pilot.press("enter")
+        await pilot.pause()
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.query_one(PromptInput).prompt_history)
+        await pilot.press("up")
+        assert app.query_one(PromptInput).text == "/settings"

@@ -11,7 +11,8 @@ from prompt_toolkit.output import DummyOutput
 from backends.settings import GenerationSettings
 from repl.commands import completions
 from repl.history import HistoryStore
-from repl.plain import CommandCompleter, prompt_history_path, run_plain
+from repl.history import prompt_history_path
+from repl.plain import CommandCompleter, run_plain
 
 CTRL_D = "\x04"
 
