@@ -85,7 +85,7 @@ class ChatApp(App[int]):
         yield PromptInput(id="prompt")
         yield Static("", id="status")
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self._main_thread = threading.get_ident()
         self.query_one("#log", VerticalScroll).anchor()
         self.query_one(PromptInput).focus()
@@ -96,7 +96,9 @@ class ChatApp(App[int]):
             else:
                 self.session.conversation = self.history.load(last)
                 self._shown_conversation = self.session.conversation
-                self._mount_turns(self.session.conversation.turns)
+                await self._mount_turns(self.session.conversation.turns)
+                answer = self.session.conversation.last("assistant")
+                self.last_stats = answer.stats if answer else None
         self.set_interval(0.5, self._refresh_status)
         self.start_loading()
         self.call_after_refresh(self._load_prompt_history)  # prompt_toolkit's import waits for the first paint
@@ -337,10 +339,12 @@ class ChatApp(App[int]):
         answered.wait()
         return result[0]
 
-    def _on_ui(self, function: Callable[..., Any], *args: Any) -> Any:
+    def _on_ui(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function`` on the UI thread: wait for it from a worker, queue it from the UI thread."""
         if threading.get_ident() == self._main_thread:
-            return function(*args)
-        return self.call_from_thread(function, *args)
+            self.call_later(function, *args)
+        else:
+            self.call_from_thread(function, *args)
 
     async def _show_note(self, renderable: Any) -> None:
         note = Note(renderable)

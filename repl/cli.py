@@ -131,6 +131,9 @@ def _run_chat(args: argparse.Namespace) -> int:
         raise UsageError("--keep-going only applies to --script", "add --script FILE")
     stdin_is_pipe = sys.stdin is not None and not sys.stdin.isatty()
     if prompt is not None or stdin_is_pipe:
+        if args.resume:
+            raise UsageError("--continue resumes a chat, not a one-shot answer",
+                             "drop the prompt, or use --script - to add prompts to the last conversation")
         from .oneshot import answer_once, read_stdin
 
         piped = read_stdin() if stdin_is_pipe else None

@@ -186,3 +186,21 @@ async def test_a_model_that_cannot_load_is_reported_and_the_chat_goes_on(tmp_pat
         await reply_done(pilot)
         assert app.query_one(PromptInput).text == "anyone?"
         assert app.is_running
+
+
+async def test_continue_flag_shows_the_last_conversation(tiny_llama):
+    app = make_app(tiny_llama)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "remember the milk")
+        await reply_done(pilot)
+    answer = app.session.conversation.turns[-1]
+    resumed = ChatApp("local", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=12),
+                      {"device": "cpu"}, resume=True)
+    async with resumed.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "remember the milk" in screen_text(resumed)
+        assert resumed.query_one(AssistantMessage).markdown.source == answer.message.content
+        await send(pilot, "what did I say?")
+        await reply_done(pilot)
+        assert len(resumed.session.conversation.turns) == 4
+        assert resumed.session.conversation.id == app.session.conversation.id
