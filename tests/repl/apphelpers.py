@@ -61,6 +61,24 @@ class HeldBackend:
         return Reply(chunks(), inner.stats, inner.tokens)
 
 
+class SlowLoadingBackend(HeldBackend):
+    """The real local backend whose loading waits until the test opens ``gate``."""
+
+    name = "slow-loading"
+
+    def __init__(self, model: str, **options: Any) -> None:
+        super().__init__(model, **options)
+        self.gate = threading.Event()
+
+    def load(self) -> Any:
+        self.gate.wait(60)
+        return self.inner.load()
+
+    def stream(self, messages, settings, cancel=None) -> Reply:
+        self.load()
+        return self.inner.stream(messages, settings, cancel)
+
+
 class ExplodingBackend:
     """A backend that breaks in the middle of its answer."""
 

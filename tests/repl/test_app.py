@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apphelpers import ExplodingBackend, HeldBackend, screen_text, type_text, wait_until
+from apphelpers import ExplodingBackend, HeldBackend, SlowLoadingBackend, screen_text, type_text, wait_until
 from backends import registry
 from backends.settings import GenerationSettings
 from repl.app import AssistantMessage, ChatApp, UserMessage
@@ -49,13 +49,21 @@ async def test_prompt_streams_a_markdown_answer(tiny_llama):
         assert app.query_one(PromptInput).text == ""
 
 
-async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama):
-    app = make_app(tiny_llama)
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        assert app.loading_since is not None  # the window is up before the model
-        await send(pilot, "early")
+async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama, monkeypatch):
+    made: list[SlowLoadingBackend] = []
+    monkeypatch.setitem(registry.BACKENDS, "slow-loading", registry.BackendEntry(
+        "test", lambda model=None, **o: made.append(SlowLoadingBackend(model, **o)) or made[-1]))
+    app = make_app(tiny_llama, backend="slow-loading")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.loading_since is not None and "loading" in screen_text(app).splitlines()[-1]
+        await send(pilot, "early")  # the input is live before the model is
+        await pilot.pause()
+        assert "waiting for the model to load" in screen_text(app)
+        made[0].gate.set()
         await reply_done(pilot)
         assert [t.message.role for t in app.session.conversation.turns] == ["user", "assistant"]
+        assert app.loading_since is None
 
 
 async def test_cancel_keeps_the_partial_answer_marked(tiny_llama, monkeypatch):
@@ -121,9 +129,8 @@ async def test_model_switch_keeps_the_conversation(tiny_llama, tiny_gpt2):
         await send(pilot, "first question")
         await reply_done(pilot)
         await send(pilot, f"/model {tiny_gpt2}")
-        await wait_until(pilot, lambda: app.session.model == str(tiny_gpt2))
-        await ready(pilot)
-        assert "completion" in screen_text(app).splitlines()[-1]  # the status bar shows the new model
+        # The status bar shows the new model once it has loaded.
+        await wait_until(pilot, lambda: "completion" in screen_text(app).splitlines()[-1])
         await send(pilot, "second question")
         await reply_done(pilot)
         turns = app.session.conversation.turns
