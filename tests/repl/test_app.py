@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from apphelpers import ExplodingBackend, HeldBackend, SlowLoadingBackend, screen_text, type_text, wait_until
 from backends import registry
 from backends.settings import GenerationSettings
