@@ -192,17 +192,24 @@ class ChatApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reply")
     def generate_reply(self, prompt: str | None, cancel: threading.Event) -> None:
-        self.post_message(ResponseStarted())
+        started = False
+
+        def on_chunk(text: str) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self.post_message(ResponseStarted())
+            self.post_message(Chunk(text))
+
         try:
-            turn, reply = stream_reply(self.session, prompt, cancel, lambda text: self.post_message(Chunk(text)),
-                                       self.history)
+            turn, reply = stream_reply(self.session, prompt, cancel, on_chunk, self.history)
         except ParrotError as error:
             self.post_message(ResponseFailed(error, prompt))
             return
         self.post_message(ResponseFinished(turn, reply.stats))
 
     def on_response_started(self, message: ResponseStarted) -> None:
-        if self._reply_widget is not None and not self.loading_since:
+        if self._reply_widget is not None:
             self._reply_widget.meta.update("…")
 
     async def on_chunk(self, message: Chunk) -> None:

@@ -12,7 +12,7 @@ from .session import Turn
 
 
 class ResponseStarted(Message):
-    """The backend is working on the reply (after waiting for the model, if it had to)."""
+    """The first text of the reply has arrived (after waiting for the model, if it had to)."""
 
 
 class Chunk(Message):

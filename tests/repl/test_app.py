@@ -62,6 +62,7 @@ async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama, monkey
         await reply_done(pilot)
         assert [t.message.role for t in app.session.conversation.turns] == ["user", "assistant"]
         assert app.loading_since is None
+        assert "waiting for the model" not in screen_text(app)
 
 
 async def test_cancel_keeps_the_partial_answer_marked(tiny_llama, monkeypatch):
