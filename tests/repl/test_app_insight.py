@@ -1,4 +1,4 @@
-"""/tokens, /probs, /tokenizer and the setting commands in the Textual app and in scripts, as a person sees them."""
+"""/tokens, /probs, /tokenizer and the setting commands in the Textual app, the plain REPL and scripts."""
 
 from __future__ import annotations
 
@@ -64,3 +64,25 @@ def test_scripts_print_tokens_and_probs_as_plain_text(tiny_llama):
     assert "#  token" in out and "tokens of the 256-token context window" in out
     assert "max_new_tokens = 4 (was 256)" in out
     assert "position 0:" in out and "chosen" in out
+
+
+def test_plain_repl_prints_tokens_probs_and_settings(tiny_llama):
+    import io
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from repl.plain import run_plain
+
+    out = io.StringIO()
+    lines = ["/tokens Hello world", "/temp 0", "/top_p 2", "Hello", "/probs 0", "\x04"]
+    with create_pipe_input() as pipe:
+        pipe.send_text("\r".join(lines))
+        code = run_plain("local", str(tiny_llama), GenerationSettings(max_new_tokens=4), {"device": "cpu"},
+                         input=pipe, output=DummyOutput(), out=out)
+    shown = out.getvalue()
+    assert code == 0
+    assert "#  token" in shown and "tokens of the 256-token context window" in shown
+    assert "temperature = 0.0 (was 0.7); 0 means greedy" in shown
+    assert "top_p = 2.0 is not allowed (use a number greater than 0 and at most 1)" in shown
+    assert "position 0:" in shown and "chosen" in shown
