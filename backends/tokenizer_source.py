@@ -110,7 +110,8 @@ def _from_transformers(name: str, source: ModelSource) -> NamedTokenizer:
     options: dict[str, Any] = {"gguf_file": source.gguf_file} if source.gguf_file else {}
     hint = "give a tokenizer parrot trained, a tokenizer.json, a local folder, or a Hub id in the local cache"
     tokenizer = None
-    for local_only in (True, False):  # the local Hugging Face cache first: no network round trips
+    # The local Hugging Face cache first (no network round trips); only a Hub id may then go online.
+    for local_only in (True, False) if source.kind == "hub" else (True,):
         if not local_only and not hub_reachable():  # fail at once rather than after the Hub client's retries
             raise ModelUnavailable(f"could not load the tokenizer of {name}: it is not in the local Hugging Face "
                                    "cache and the Hub cannot be reached", hint)
@@ -118,7 +119,7 @@ def _from_transformers(name: str, source: ModelSource) -> NamedTokenizer:
             tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local_only, **options)
             break
         except (OSError, ValueError) as error:
-            if not local_only:
+            if not local_only or source.kind != "hub":
                 raise ModelUnavailable(
                     f"could not load the tokenizer of {name}: {str(error).strip().splitlines()[0]}", hint) from None
     window = None
