@@ -19,6 +19,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "finetune": ("repl.commands.finetune:main", "fine-tune a model on JavaScript (Ctrl-C stops; run again to resume)"),
 }
 
 
