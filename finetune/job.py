@@ -90,6 +90,9 @@ def start(config: RunConfig, fresh: bool = False, output: str | Path | None = No
         command += ["--output", str(output)]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # Leave the chat a core: CPU threads that outnumber free cores spin against each other, and
+    # training then runs several times slower while the chat stutters.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
     with open(folder / "train.log", "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)

@@ -69,11 +69,20 @@ def complete_checkpoints(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
+class StoppedEarly(KeyboardInterrupt):
+    """A stop that came before training began: there is nothing to save, so leave at once."""
+
+
 class StopFlag:
-    """Set by SIGTERM or the first Ctrl-C; a second Ctrl-C interrupts at once."""
+    """Set by SIGTERM or the first Ctrl-C; a second Ctrl-C interrupts at once.
+
+    While the Trainer runs, the flag is only noted and the callback stops after the current step
+    with a checkpoint; before that (loading, the first evaluation) the run ends at once.
+    """
 
     def __init__(self) -> None:
         self.is_set = False
+        self.training = False
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,6 +91,8 @@ class StopFlag:
     def _handle(self, signum: int, frame: Any) -> None:
         self.is_set = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not self.training:
+            raise StoppedEarly()
 
 
 def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int):
@@ -153,14 +164,17 @@ def prepare_run(config: RunConfig, folder: Path, fresh: bool, is_main: bool) -> 
     return str(checkpoints[-1]), record
 
 
-def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False, output: str | None = None) -> str:
+def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False, output: str | None = None,
+        stop: StopFlag | None = None) -> str:
     """Train; returns "done" or "stopped". Events go to ``progress_file`` (rank 0 only)."""
     is_main = int(os.environ.get("RANK", "0")) == 0
     emit = EventWriter(progress_file if is_main else None, echo=sys.stderr if is_main else None)
-    stop = StopFlag()
-    stop.install()
+    stop = stop or StopFlag()
     try:
         return _run(config, emit, stop, fresh, Path(output) if output else finetuned_dir(config.name), is_main)
+    except StoppedEarly:
+        emit("stopped", step=0, message="stopped before training began")
+        return "stopped"
     except BaseException as error:
         emit("failed", message=f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}")
         raise
@@ -205,7 +219,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
         per_device_eval_batch_size=config.batch, gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.learning_rate, lr_scheduler_type="cosine", warmup_steps=int(config.warmup * config.steps),
         weight_decay=0.1, logging_steps=1, save_strategy="steps", save_steps=config.save_steps,
-        save_total_limit=2, eval_strategy="no", report_to="none", use_cpu=use_cpu, seed=config.seed,
+        save_total_limit=2, eval_strategy="no", prediction_loss_only=True, report_to="none", use_cpu=use_cpu, seed=config.seed,
         bf16=not use_cpu and torch.cuda.is_bf16_supported(), disable_tqdm=True, dataloader_num_workers=0,
     )
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -223,10 +237,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
                 {"config": asdict(config), "perplexity_before": before}, indent=2))
     else:
         emit("eval", when="before", perplexity=before, loss=math.log(before))
-    if stop.is_set:
-        emit("stopped", step=0, message="stopped before training began")
-        return "stopped"
-
+    stop.training = True  # from here on a stop ends with a checkpoint (or, after training, the result)
     trainer.train(resume_from_checkpoint=resume)
     step = trainer.state.global_step
     if stop.is_set and step < config.steps:
@@ -275,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     options = vars(build_parser().parse_args(argv))
     progress_file, fresh, output = options.pop("progress_file"), options.pop("fresh"), options.pop("output")
-    outcome = run(RunConfig(**options), progress_file, fresh, output)
+    stop = StopFlag()
+    stop.install()
+    outcome = run(RunConfig(**options), progress_file, fresh, output, stop)
     return 0 if outcome in ("done", "stopped") else 1
 
 
