@@ -214,17 +214,26 @@ def build_corpus(documents: Iterable[Document], eval_share: float = 0.05, max_fi
     return corpus
 
 
+HUB_MAX_FILES = 20_000  # github-code holds millions of .js files: a stream needs an end
+
+
 def load_corpus(source: str, eval_share: float = 0.05, max_files: int | None = None) -> Corpus:
     """``hub`` (github-code on the Hub), a parquet file or glob, or a local folder of JavaScript."""
-    skipped: Counter = Counter()
-    if source == "hub":
-        documents: Iterable[Document] = hub_documents()
-    elif source.endswith(".parquet"):
-        documents = hub_documents(source)
-    else:
-        from backends.errors import UsageError
+    from backends.errors import ParrotError, UsageError
 
-        if not Path(source).expanduser().is_dir():
-            raise UsageError(f"no such folder: {source}", "give --data hub or a folder of .js files")
-        documents = tree_documents(source, skipped)
-    return build_corpus(documents, eval_share, max_files, skipped)
+    skipped: Counter = Counter()
+    if source == "hub" or source.endswith(".parquet"):
+        try:
+            return build_corpus(hub_documents(source if source != "hub" else GITHUB_CODE_PARQUET), eval_share,
+                                max_files or HUB_MAX_FILES, skipped)
+        except (OSError, ConnectionError) as error:
+            raise ParrotError(f"could not read {source}: {str(error).splitlines()[0] if str(error) else error!r}",
+                              "use --data with a local folder of JavaScript, e.g. /usr/lib/node_modules") from error
+        except Exception as error:  # httpx/huggingface_hub errors have no common base class we can name
+            if type(error).__module__.split(".")[0] not in ("httpx", "httpx2", "huggingface_hub", "requests"):
+                raise
+            raise ParrotError(f"could not reach the Hugging Face Hub for codeparrot/github-code ({error})",
+                              "use --data with a local folder of JavaScript, e.g. /usr/lib/node_modules") from error
+    if not Path(source).expanduser().is_dir():
+        raise UsageError(f"no such folder: {source}", "give --data hub or a folder of .js files")
+    return build_corpus(tree_documents(source, skipped), eval_share, max_files, skipped)

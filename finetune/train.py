@@ -176,10 +176,19 @@ def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False
         emit("stopped", step=0, message="stopped before training began")
         return "stopped"
     except BaseException as error:
-        emit("failed", message=f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}")
+        emit("failed", message=failure_message(error))
         raise
     finally:
         emit.close()
+
+
+def failure_message(error: BaseException) -> str:
+    """One line: parrot's own errors as they are (they carry a hint), others with their type."""
+    from backends.errors import ParrotError
+
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    return str(error) if isinstance(error, ParrotError) else f"{type(error).__name__}: {text}".rstrip(": ")
 
 
 def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, result: Path, is_main: bool) -> str:
@@ -288,8 +297,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress_file, fresh, output = options.pop("progress_file"), options.pop("fresh"), options.pop("output")
     stop = StopFlag()
     stop.install()
-    outcome = run(RunConfig(**options), progress_file, fresh, output, stop)
-    return 0 if outcome in ("done", "stopped") else 1
+    from backends.errors import ParrotError
+
+    try:
+        run(RunConfig(**options), progress_file, fresh, output, stop)
+    except ParrotError:  # explained already (the "failed" line); no traceback
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def describe(progress: Any) -> str:
     """The status line, plus what to do next when the run has ended."""
     text = progress.line()
     if progress.phase == "done":
-        text += f"\nthe model is ready: /model js (a completion model: give it code to continue)"
+        text += "\nthe model is ready: /model js (a completion model: give it code to continue)"
     elif progress.phase == "stopped":
         text += "\n/finetune js resumes from the last checkpoint"
     elif progress.phase == "failed" and progress.message and progress.message not in text:
