@@ -91,3 +91,34 @@ def test_parrot_finetune_runs_in_the_foreground_and_the_result_answers_as_js(js_
     answer = run_parrot(["-m", "js", "--greedy", "-n", "8", "-p", "class SimpleAdder {"])
     assert answer.returncode == 0, answer.stderr.decode()
     assert answer.stdout.decode().strip()
+
+
+def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(js_tree, tiny_gpt2):
+    import os
+    import sys
+
+    import pexpect
+
+    from helpers import ROOT
+
+    args = ["-m", "repl", "finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32"]
+    child = pexpect.spawn(sys.executable, args + ["--steps", "500"], cwd=str(ROOT), env=dict(os.environ),
+                          timeout=240, encoding="utf-8")
+    child.expect(r"training · step [1-9]")
+    child.sendintr()
+    child.expect(r"stopped at step (\d+)")
+    step = int(child.match.group(1))
+    child.expect("resumes from the last checkpoint")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+
+    resumed = run_parrot(["finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32",
+                          "--steps", str(step + 2)])
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert f"done · step {step + 2}/{step + 2}" in resumed.stderr.decode()
+    from finetune.progress import EventReader
+    from finetune.train import run_dir
+
+    steps = [e["step"] for e in EventReader(run_dir("js") / "progress.jsonl").read() if e["event"] == "step"]
+    assert steps == [step + 1, step + 2]
