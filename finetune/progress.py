@@ -27,6 +27,7 @@ class EventWriter:
         self._file: TextIO | None = None
         self._echo = echo
         self._progress = Progress()
+        self._shown = ""
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._file = open(path, "a", encoding="utf-8")
@@ -35,8 +36,11 @@ class EventWriter:
         record = {"event": event, "time": time.time(), **data}
         if self._echo is not None:
             self._progress.apply(record)
-            self._echo.write(self._progress.line() + "\n")
-            self._echo.flush()
+            line = self._progress.line()
+            if line != self._shown:
+                self._echo.write(line + "\n")
+                self._echo.flush()
+                self._shown = line
         if self._file is not None:
             self._file.write(json.dumps(record) + "\n")
             self._file.flush()

@@ -66,7 +66,11 @@ def run_dir(name: str) -> Path:
 def complete_checkpoints(folder: Path) -> list[Path]:
     """Checkpoints the Trainer finished writing, oldest first; a run killed while saving left none of its half."""
     found = [p for p in folder.glob("checkpoint-*") if (p / MARKER).exists() and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    return int(checkpoint.name.split("-")[-1])
 
 
 class StoppedEarly(KeyboardInterrupt):
@@ -152,7 +156,9 @@ def prepare_run(config: RunConfig, folder: Path, fresh: bool, is_main: bool) -> 
     if record_path.exists():
         record = json.loads(record_path.read_text(encoding="utf-8"))
     checkpoints = complete_checkpoints(folder)
-    if fresh or not checkpoints or not config.same_data(record.get("config", {})):
+    # A run that already reached its steps is finished (its result is published): start over.
+    finished = bool(checkpoints) and checkpoint_step(checkpoints[-1]) >= config.steps
+    if fresh or finished or not checkpoints or not config.same_data(record.get("config", {})):
         if is_main and folder.exists():
             for old in folder.glob("checkpoint-*"):
                 shutil.rmtree(old, ignore_errors=True)

@@ -141,3 +141,12 @@ def test_leftovers_of_a_killed_save_are_never_loaded(tiny_gpt2, js_tree, tmp_pat
     (half / "model.safetensors").write_bytes((result / "model.safetensors").read_bytes()[:1000])
     assert resolve("js").location == str(result)
     assert load(resolve("js"), device="cpu").model is not None
+
+
+def test_a_finished_run_started_again_starts_over(tiny_gpt2, js_tree, tmp_path):
+    config = tiny_config(tiny_gpt2, js_tree, steps=2, save_steps=2)
+    run(config, str(tmp_path / "a.jsonl"))
+    run(config, str(tmp_path / "b.jsonl"))
+    log = events(tmp_path / "b.jsonl")
+    assert next(e for e in log if e["event"] == "start")["resume"] is None
+    assert [e["step"] for e in log if e["event"] == "step"] == [1, 2]
