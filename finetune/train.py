@@ -269,6 +269,9 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
             (tmp / "parrot-finetune.json").write_text(json.dumps(
                 {"config": asdict(config), "steps": step, "perplexity_before": before, "perplexity_after": after},
                 indent=2), encoding="utf-8")
+        # The result is published; the checkpoints (weights plus optimizer state) only take up room.
+        for checkpoint in folder.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint, ignore_errors=True)
     emit("done", step=step, result=str(result),
          message=f"perplexity {before:.2f} -> {after:.2f}; chat with it: /model {config.name}")
     return "done"

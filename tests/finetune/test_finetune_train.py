@@ -13,7 +13,7 @@ import pytest
 from backends.loading import finetuned_dir
 from finetune import job as jobs
 from finetune.progress import EventReader, Progress
-from finetune.train import MARKER, RunConfig, complete_checkpoints, run, run_dir
+from finetune.train import RunConfig, complete_checkpoints, run, run_dir
 
 
 def tiny_config(model: Path, data: Path, **changes) -> RunConfig:
@@ -94,21 +94,24 @@ def test_stop_then_resume_continues_from_the_checkpoint(tiny_gpt2, js_tree):
 
 def test_a_half_written_checkpoint_is_never_resumed_from(tiny_gpt2, js_tree, tmp_path):
     """What a kill during a checkpoint save leaves (a folder without the completion marker) is skipped."""
-    run(tiny_config(tiny_gpt2, js_tree, steps=4, save_steps=2), str(tmp_path / "a.jsonl"))
+    job = jobs.start(tiny_config(tiny_gpt2, js_tree, steps=400, save_steps=1000))
+    wait_for(job, lambda p: p.step >= 2)
+    job.stop()
+    step = job.wait(timeout=120).step
     good = complete_checkpoints(run_dir("js"))[-1]
-    assert good.name == "checkpoint-4"
-    half = run_dir("js") / "checkpoint-6"
+    assert good.name == f"checkpoint-{step}"
+    half = run_dir("js") / f"checkpoint-{step + 1}"
     half.mkdir()
     weights = (good / "model.safetensors").read_bytes()
     (half / "model.safetensors").write_bytes(weights[: len(weights) // 2])
-    assert complete_checkpoints(run_dir("js")) [-1] == good
+    assert complete_checkpoints(run_dir("js"))[-1] == good
 
     progress_file = tmp_path / "b.jsonl"
-    assert run(tiny_config(tiny_gpt2, js_tree, steps=8, save_steps=2), str(progress_file)) == "done"
+    assert run(tiny_config(tiny_gpt2, js_tree, steps=step + 2, save_steps=1000), str(progress_file)) == "done"
     log = events(progress_file)
     assert next(e for e in log if e["event"] == "start")["resume"] == str(good)
-    assert [e["step"] for e in log if e["event"] == "step"][0] == 5
-    assert all((p / MARKER).exists() for p in run_dir("js").glob("checkpoint-*"))
+    assert [e["step"] for e in log if e["event"] == "step"] == [step + 1, step + 2]
+    assert not list(run_dir("js").glob("checkpoint-*"))  # done: the result is published, checkpoints go
 
 
 def test_a_run_killed_while_saving_leaves_a_loadable_result(tiny_gpt2, js_tree, tmp_path):
