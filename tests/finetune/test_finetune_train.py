@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -153,3 +154,45 @@ def test_a_finished_run_started_again_starts_over(tiny_gpt2, js_tree, tmp_path):
     log = events(tmp_path / "b.jsonl")
     assert next(e for e in log if e["event"] == "start")["resume"] is None
     assert [e["step"] for e in log if e["event"] == "step"] == [1, 2]
+
+
+def test_the_hub_path_trains_from_github_code_parquet(tiny_gpt2, tmp_path):
+    """`--data` pointing at parquet files with github-code's columns goes through the hub reader."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from conftest import js_class
+
+    texts = [js_class(i) for i in range(40)]
+    pq.write_table(pa.table({"content": texts, "path": [f"src/f{i}.js" for i in range(40)],
+                             "license": ["mit", "isc", "apache-2.0", "gpl-2.0"] * 10,
+                             "repo_name": [f"org/r{i}" for i in range(40)], "size": [len(t) for t in texts]}),
+                   tmp_path / "train-00000.parquet")
+    progress_file = tmp_path / "p.jsonl"
+    config = tiny_config(tiny_gpt2, tmp_path / "train-*.parquet", steps=3)
+    assert run(config, str(progress_file)) == "done"
+    corpus_line = next(e["message"] for e in events(progress_file) if "training files" in e.get("message", ""))
+    kept, held_out = map(int, re.match(r"(\d+) training files, (\d+) held out", corpus_line).groups())
+    assert kept + held_out == 30  # the gpl-2.0 rows never reach the reader
+    progress = fold(progress_file)
+    assert progress.phase == "done" and progress.perplexity_after is not None
+
+
+def test_runs_unchanged_under_torchrun(tiny_gpt2, js_tree, tmp_path):
+    """Two processes (gloo on the CPU): one progress stream, one result."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    progress_file = tmp_path / "p.jsonl"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "finetune.train",
+               "--base", str(tiny_gpt2), "--data", str(js_tree), "--steps", "3", "--block", "32",
+               "--eval-blocks", "4", "--eval-share", "0.2", "--device", "cpu", "--progress-file", str(progress_file)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    log = events(progress_file)
+    assert [e["step"] for e in log if e["event"] == "step"] == [1, 2, 3]  # rank 0 alone reports
+    assert sum(e["event"] == "done" for e in log) == 1
+    assert (finetuned_dir("js") / "model.safetensors").exists()
