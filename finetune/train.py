@@ -201,6 +201,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
 
+    from backends.errors import UsageError
     from backends.loading import load, resolve
 
     from .data import load_corpus
@@ -217,7 +218,8 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     model, tokenizer = loaded.model, loaded.tokenizer
     tokenizer.chat_template = None  # the result is a completion model: it continues raw JavaScript
     if config.block > loaded.window:
-        raise ValueError(f"--block {config.block} is longer than {config.base}'s window of {loaded.window}")
+        raise UsageError(f"--block {config.block} is longer than {config.base}'s window of {loaded.window} tokens",
+                         f"use --block {loaded.window} or less")
 
     emit("phase", phase="loading", message=f"reading JavaScript from {config.data}")
     corpus = load_corpus(config.data, config.eval_share, config.max_files)

@@ -8,6 +8,7 @@ reports. A mode that can show more (the Textual app) puts a callable under
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
@@ -42,6 +43,8 @@ def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     options = parser.parse_args(args)
     if options.steps < 1 or options.block < 2:
         raise UsageError("--steps must be at least 1 and --block at least 2")
+    if options.data != "hub" and not options.data.endswith(".parquet") and not os.path.isdir(os.path.expanduser(options.data)):
+        raise UsageError(f"no such folder: {options.data}", "give --data hub or a folder of .js files")
     config = RunConfig(name=options.name, base=options.base, data=options.data, steps=options.steps,
                        block=options.block, learning_rate=options.lr, max_files=options.max_files,
                        save_steps=max(1, min(defaults.save_steps, options.steps // 4 or 1)))
@@ -148,7 +151,10 @@ def main(argv: list[str]) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     progress = job.wait(timeout=60) if not interrupted else job.poll()
-    print(describe(progress), file=sys.stderr)
+    final = describe(progress)
+    # The progress line is on screen already; add it only if it changed, then what to do next.
+    if rest := (final if not final.startswith(shown) else final[len(shown):].lstrip("\n")):
+        print(rest, file=sys.stderr)
     if progress.phase == "done":
         return 0
     return 130 if interrupted else 1

@@ -122,3 +122,10 @@ def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(j
 
     steps = [e["step"] for e in EventReader(run_dir("js") / "progress.jsonl").read() if e["event"] == "step"]
     assert steps == [step + 1, step + 2]
+
+
+def test_a_missing_data_folder_is_reported_before_anything_starts(ctx, tmp_path):
+    with pytest.raises(UsageError, match="no such folder") as error:
+        run(f"/finetune js --data {tmp_path / 'nowhere'}", ctx)
+    assert "--data hub or a folder" in str(error.value)
+    assert "finetune_job" not in ctx.extras
