@@ -17,13 +17,15 @@ from backends.errors import UsageError
 
 from .table import Context, command
 
-USAGE = "/finetune js [--steps N] [--data hub|DIR] [--base MODEL] [--block N] [--fresh] | status | stop"
+USAGE = "/finetune js [OPTIONS]|status|stop"  # short: it is a column of the /help table
+OPTIONS = "[--steps N] [--data hub|DIR] [--base MODEL] [--block N] [--fresh]"
+FULL_USAGE = f"/finetune js {OPTIONS} | status | stop"
 NAMES = ("js",)  # what can be fine-tuned: the name is also the model preset the result becomes
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print and exit the whole chat
-        raise UsageError(message)
+        raise UsageError(message, f"usage: {FULL_USAGE}")
 
 
 def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
@@ -42,7 +44,7 @@ def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     parser.add_argument("--fresh", action="store_true")
     options = parser.parse_args(args)
     if options.steps < 1 or options.block < 2:
-        raise UsageError("--steps must be at least 1 and --block at least 2")
+        raise UsageError("--steps must be at least 1 and --block at least 2", f"usage: {FULL_USAGE}")
     if options.data != "hub" and not options.data.endswith(".parquet") and not os.path.isdir(os.path.expanduser(options.data)):
         raise UsageError(f"no such folder: {options.data}", "give --data hub or a folder of .js files")
     config = RunConfig(name=options.name, base=options.base, data=options.data, steps=options.steps,
@@ -67,11 +69,11 @@ def session_base(ctx: Context) -> str:
     return DEFAULT_MODEL
 
 
-@command("finetune", USAGE, "fine-tune a model on JavaScript in the background; then /model js",
+@command("finetune", USAGE, f"fine-tune a model on JavaScript in the background, then /model js; {OPTIONS}",
          group="models", arguments=("js", "status", "stop"))
 def finetune_(ctx: Context, args: list[str]) -> None:
     if not args:
-        raise UsageError("say what to do: js, status or stop")
+        raise UsageError("say what to do: js, status or stop", f"usage: {FULL_USAGE}")
     if args[0] == "status":
         job = current_job(ctx)
         ctx.ui.show(describe(job.poll()) if job else "no fine-tuning run yet; start one with /finetune js")
@@ -117,7 +119,7 @@ def main(argv: list[str]) -> int:
     from finetune.job import attach
 
     if argv in (["-h"], ["--help"]) or not argv:
-        print(f"usage: parrot {USAGE.lstrip('/')}\n\nFine-tune a model (default {DEFAULT_MODEL}) on "
+        print(f"usage: parrot {FULL_USAGE.lstrip('/')}\n\nFine-tune a model (default {DEFAULT_MODEL}) on "
               "JavaScript; Ctrl-C stops with a checkpoint, running it again resumes.", file=sys.stderr)
         return 0 if argv else 2
     if argv[0] in ("status", "stop"):
