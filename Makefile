@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/decode.py
 	$(PY) bench/startup.py
+	$(PY) bench/finetune.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

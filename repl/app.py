@@ -28,6 +28,7 @@ from backends.settings import GenerationSettings
 
 from . import commands
 from .commands.table import COMMANDS, Context
+from .finetune_panel import FinetunePanel
 from .history import HistoryStore
 from .messages import (Chunk, CommandDone, ModelFailed, ModelProgress, ModelReady, ResponseFailed,
                        ResponseFinished, ResponseStarted)
@@ -76,7 +77,8 @@ class ChatApp(App[int]):
         self._shown_conversation = self.session.conversation
         self._backend = self.session.backend
         self._main_thread = threading.get_ident()
-        self.context = Context(self.session, self, {"history": self.history, "clipboard": self._copy})
+        self.context = Context(self.session, self, {"history": self.history, "clipboard": self._copy,
+                                                    "finetune_started": self._follow_finetune})
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="log"):
@@ -102,6 +104,7 @@ class ChatApp(App[int]):
         self.set_interval(0.5, self._refresh_status)
         self.start_loading()
         self.call_after_refresh(self._load_prompt_history)  # prompt_toolkit's import waits for the first paint
+        self.call_after_refresh(self._follow_running_finetune)
 
     # -- model loading -------------------------------------------------------------------------
 
@@ -284,6 +287,30 @@ class ChatApp(App[int]):
 
     def action_copy_answer(self) -> None:
         self.run_command("/copy")
+
+    # -- fine-tuning ---------------------------------------------------------------------------
+
+    def _follow_finetune(self, job: Any) -> None:
+        """/finetune started a run (called from the command's thread): show its progress panel."""
+        self._on_ui(self._mount_finetune_panel, job)
+
+    async def _mount_finetune_panel(self, job: Any) -> None:
+        for old in self.query(FinetunePanel):
+            await old.remove()
+        await self.mount(FinetunePanel(job), before="#suggestions")
+
+    async def _follow_running_finetune(self) -> None:
+        """A run started by an earlier parrot may still be going: follow it too."""
+        from finetune.job import attach
+
+        job = attach("js")
+        if job is not None and job.running:
+            self.context.extras["finetune_job"] = job
+            await self._mount_finetune_panel(job)
+
+    def on_finetune_panel_finished(self, message: FinetunePanel.Finished) -> None:
+        # The notification says how it ended; the panel stays a while, then gives the room back.
+        self.set_timer(20, lambda: message.panel.remove() if message.panel.is_attached else None)
 
     # -- commands ------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "history": ("repl.history:history_command", "list stored conversations, or print one"),
     "tokens": ("repl.tokens_cli:tokens_main", "show how text becomes tokens (--json for scripts)"),
     "tokenizer": ("repl.tokens_cli:tokenizer_main", "train a WordPiece/BPE tokenizer (tokenizer train --help)"),
+    "finetune": ("repl.commands.finetune:main", "fine-tune a model on JavaScript (Ctrl-C stops; run again to resume)"),
 }
 
 

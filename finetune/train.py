@@ -1,0 +1,322 @@
+"""One fine-tuning run: a transformers Trainer on packed JavaScript, with progress, stop and resume.
+
+    python -m finetune.train --base smollm2 --data /usr/lib/node_modules --steps 100 --block 256
+
+runs unchanged under ``accelerate launch -m finetune.train ...`` or ``torchrun -m finetune.train ...``
+on several GPUs (the Trainer reads the ranks from the environment; only rank 0 writes progress and
+the result). SIGTERM or Ctrl-C stops after the current step with a checkpoint; running the same
+command again resumes from the last complete checkpoint. Held-out loss and perplexity are measured
+before and after; the result is copied atomically to ``finetuned_dir(name)``, where the preset of
+that name loads it as a completion model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from backends import paths
+from backends.loading import finetuned_dir
+
+from .progress import EventWriter
+
+MARKER = "parrot-checkpoint.json"  # written after the Trainer has finished a checkpoint
+
+
+@dataclass
+class RunConfig:
+    """What a run trains on and how; the parts that define the data must match for a resume."""
+
+    name: str = "js"
+    base: str = "smollm2"
+    data: str = "hub"
+    steps: int = 100
+    block: int = 512
+    batch: int = 1
+    grad_accum: int = 1
+    learning_rate: float = 1e-4
+    warmup: float = 0.1
+    eval_share: float = 0.05
+    eval_blocks: int = 32
+    max_files: int | None = None
+    save_steps: int = 25
+    seed: int = 42
+    device: str = "auto"
+
+    def same_data(self, other: dict[str, Any]) -> bool:
+        keys = ("base", "data", "block", "eval_share", "max_files", "seed")
+        return all(other.get(k) == getattr(self, k) for k in keys)
+
+
+def run_dir(name: str) -> Path:
+    """Where checkpoints, the run's settings and its progress events live."""
+    return paths.data_dir() / "runs" / name
+
+
+def complete_checkpoints(folder: Path) -> list[Path]:
+    """Checkpoints the Trainer finished writing, oldest first; a run killed while saving left none of its half."""
+    found = [p for p in folder.glob("checkpoint-*") if (p / MARKER).exists() and p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    return int(checkpoint.name.split("-")[-1])
+
+
+class StoppedEarly(KeyboardInterrupt):
+    """A stop that came before training began: there is nothing to save, so leave at once."""
+
+
+class StopFlag:
+    """Set by SIGTERM or the first Ctrl-C; a second Ctrl-C interrupts at once.
+
+    While the Trainer runs, the flag is only noted and the callback stops after the current step
+    with a checkpoint; before that (loading, the first evaluation) the run ends at once.
+    """
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self.training = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.is_set = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not self.training:
+            raise StoppedEarly()
+
+
+def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int):
+    """A TrainerCallback that reports progress, writes checkpoint markers and honours a stop."""
+    from transformers import TrainerCallback
+
+    class ProgressCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.step_times: deque[float] = deque(maxlen=10)
+            self.last = time.perf_counter()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.last = time.perf_counter()
+            emit("phase", phase="training", message=f"training from step {state.global_step}")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.perf_counter()
+            self.step_times.append(now - self.last)
+            self.last = now
+            if stop.is_set:
+                # The Trainer saves a checkpoint for this step and leaves its loop.
+                control.should_training_stop = True
+                control.should_save = True
+            return control
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or "loss" not in logs or not state.is_world_process_zero:
+                return
+            per_step = sum(self.step_times) / len(self.step_times) if self.step_times else None
+            emit("step", step=state.global_step, max_steps=state.max_steps, loss=float(logs["loss"]),
+                 tokens_per_second=tokens_per_step / per_step if per_step else None,
+                 seconds_left=per_step * (state.max_steps - state.global_step) if per_step else None)
+
+        def on_save(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            paths.atomic_write_text(folder / MARKER, json.dumps({"step": state.global_step}))
+            emit("saved", step=state.global_step, checkpoint=str(folder))
+
+    return ProgressCallback()
+
+
+def evaluate(trainer: Any, when: str, emit: EventWriter) -> float:
+    """Held-out loss -> perplexity, reported as an event."""
+    emit("phase", phase="evaluating", message=f"held-out perplexity {when} training")
+    loss = float(trainer.evaluate()["eval_loss"])
+    perplexity = math.exp(min(loss, 50.0))
+    emit("eval", when=when, loss=loss, perplexity=perplexity)
+    return perplexity
+
+
+def prepare_run(config: RunConfig, folder: Path, fresh: bool, is_main: bool) -> tuple[str | None, dict[str, Any]]:
+    """The checkpoint to resume from (None for a new run) and the saved run record."""
+    record_path = folder / "run.json"
+    record: dict[str, Any] = {}
+    if record_path.exists():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    checkpoints = complete_checkpoints(folder)
+    # A run that already reached its steps is finished (its result is published): start over.
+    finished = bool(checkpoints) and checkpoint_step(checkpoints[-1]) >= config.steps
+    if fresh or finished or not checkpoints or not config.same_data(record.get("config", {})):
+        if is_main and folder.exists():
+            for old in folder.glob("checkpoint-*"):
+                shutil.rmtree(old, ignore_errors=True)
+        return None, {}
+    if is_main:  # half-written checkpoints of a killed run would confuse the Trainer's rotation
+        for old in folder.glob("checkpoint-*"):
+            if old not in checkpoints:
+                shutil.rmtree(old, ignore_errors=True)
+    return str(checkpoints[-1]), record
+
+
+def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False, output: str | None = None,
+        stop: StopFlag | None = None) -> str:
+    """Train; returns "done" or "stopped". Events go to ``progress_file`` (rank 0 only)."""
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    emit = EventWriter(progress_file if is_main else None, echo=sys.stderr if is_main else None)
+    stop = stop or StopFlag()
+    try:
+        return _run(config, emit, stop, fresh, Path(output) if output else finetuned_dir(config.name), is_main)
+    except StoppedEarly:
+        emit("stopped", step=0, message="stopped before training began")
+        return "stopped"
+    except BaseException as error:
+        emit("failed", message=failure_message(error))
+        raise
+    finally:
+        emit.close()
+
+
+def failure_message(error: BaseException) -> str:
+    """One line: parrot's own errors as they are (they carry a hint), others with their type."""
+    from backends.errors import ParrotError
+
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    return str(error) if isinstance(error, ParrotError) else f"{type(error).__name__}: {text}".rstrip(": ")
+
+
+def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, result: Path, is_main: bool) -> str:
+    import torch
+    from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
+
+    from backends.errors import UsageError
+    from backends.loading import load, resolve
+
+    from .data import load_corpus
+    from .packing import PackedDataset, pack
+
+    folder = run_dir(config.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    resume, record = prepare_run(config, folder, fresh, is_main)
+    emit("start", base=config.base, max_steps=config.steps, resume=resume)
+    emit("phase", phase="loading", message=f"loading {config.base}")
+    # On the CPU: the Trainer moves the model to each rank's device itself.
+    loaded = load(resolve(config.base), device="cpu", dtype="float32",
+                  progress=lambda text: emit("phase", phase="loading", message=text))
+    model, tokenizer = loaded.model, loaded.tokenizer
+    tokenizer.chat_template = None  # the result is a completion model: it continues raw JavaScript
+    if config.block > loaded.window:
+        raise UsageError(f"--block {config.block} is longer than {config.base}'s window of {loaded.window} tokens",
+                         f"use --block {loaded.window} or less")
+
+    emit("phase", phase="loading", message=f"reading JavaScript from {config.data}")
+    corpus = load_corpus(config.data, config.eval_share, config.max_files)
+    train_set = PackedDataset(pack((d.text for d in corpus.train), tokenizer, config.block))
+    eval_set = PackedDataset(pack((d.text for d in corpus.eval), tokenizer, config.block, config.eval_blocks))
+    if not len(train_set) or not len(eval_set):
+        raise ValueError(f"not enough JavaScript for blocks of {config.block} tokens ({corpus.summary()})")
+    emit("phase", phase="loading", message=f"{corpus.summary()}; {len(train_set)} training blocks "
+         f"({train_set.tokens:,} tokens), {len(eval_set)} held-out blocks")
+
+    use_cpu = config.device == "cpu" or not torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=str(folder), max_steps=config.steps, per_device_train_batch_size=config.batch,
+        per_device_eval_batch_size=config.batch, gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate, lr_scheduler_type="cosine", warmup_steps=int(config.warmup * config.steps),
+        weight_decay=0.1, logging_steps=1, save_strategy="steps", save_steps=config.save_steps,
+        save_total_limit=2, eval_strategy="no", prediction_loss_only=True, report_to="none", use_cpu=use_cpu, seed=config.seed,
+        bf16=not use_cpu and torch.cuda.is_bf16_supported(), disable_tqdm=True, dataloader_num_workers=0,
+    )
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    tokens_per_step = config.block * config.batch * config.grad_accum * world
+    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+                      processing_class=tokenizer, data_collator=default_data_collator,
+                      callbacks=[make_callback(emit, stop, tokens_per_step)])
+    trainer.remove_callback(PrinterCallback)  # our callback reports progress; no dicts on stdout
+
+    before = record.get("perplexity_before")
+    if before is None:
+        before = evaluate(trainer, "before", emit)
+        if is_main:
+            paths.atomic_write_text(folder / "run.json", json.dumps(
+                {"config": asdict(config), "perplexity_before": before}, indent=2))
+    else:
+        emit("eval", when="before", perplexity=before, loss=math.log(before))
+    stop.training = True  # from here on a stop ends with a checkpoint (or, after training, the result)
+    trainer.train(resume_from_checkpoint=resume)
+    step = trainer.state.global_step
+    if stop.is_set and step < config.steps:
+        emit("stopped", step=step, message=f"stopped at step {step}; run again to resume")
+        return "stopped"
+
+    after = evaluate(trainer, "after", emit)
+    emit("phase", phase="saving", message=f"saving the model to {result}")
+    if trainer.is_world_process_zero():
+        # A run killed here leaves the previous result in place and only a hidden .tmp folder.
+        with paths.atomic_directory(result) as tmp:
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            (tmp / "parrot-finetune.json").write_text(json.dumps(
+                {"config": asdict(config), "steps": step, "perplexity_before": before, "perplexity_after": after},
+                indent=2), encoding="utf-8")
+        # The result is published; the checkpoints (weights plus optimizer state) only take up room.
+        for checkpoint in folder.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    emit("done", step=step, result=str(result),
+         message=f"perplexity {before:.2f} -> {after:.2f}; chat with it: /model {config.name}")
+    return "done"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = RunConfig()
+    parser = argparse.ArgumentParser(prog="python -m finetune.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", default=defaults.name, help="result name: the model preset it becomes (js)")
+    parser.add_argument("--base", default=defaults.base, help="model to start from (preset, folder, Hub id)")
+    parser.add_argument("--data", default=defaults.data, help="hub, a .parquet file or glob, or a folder of .js files")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="optimizer steps")
+    parser.add_argument("--block", type=int, default=defaults.block, help="tokens per packed block")
+    parser.add_argument("--batch", type=int, default=defaults.batch, help="blocks per device per step")
+    parser.add_argument("--grad-accum", type=int, default=defaults.grad_accum, help="gradient accumulation steps")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, dest="learning_rate")
+    parser.add_argument("--warmup", type=float, default=defaults.warmup, help="share of steps spent warming up")
+    parser.add_argument("--eval-share", type=float, default=defaults.eval_share, help="share of files held out")
+    parser.add_argument("--eval-blocks", type=int, default=defaults.eval_blocks, help="held-out blocks evaluated")
+    parser.add_argument("--max-files", type=int, default=None, help="stop reading after this many kept files")
+    parser.add_argument("--save-steps", type=int, default=defaults.save_steps, help="checkpoint every N steps")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", default=defaults.device, help="auto or cpu")
+    parser.add_argument("--progress-file", help="append progress events (JSON lines) here")
+    parser.add_argument("--output", help="where the result goes (default: the preset's folder)")
+    parser.add_argument("--fresh", action="store_true", help="ignore earlier checkpoints of this run")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = vars(build_parser().parse_args(argv))
+    progress_file, fresh, output = options.pop("progress_file"), options.pop("fresh"), options.pop("output")
+    stop = StopFlag()
+    stop.install()
+    from backends.errors import ParrotError
+
+    try:
+        run(RunConfig(**options), progress_file, fresh, output, stop)
+    except ParrotError:  # explained already (the "failed" line); no traceback
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""A panel that follows a background fine-tuning run: progress bar, numbers, a small loss curve.
+
+Self-contained: give it anything with ``poll() -> Progress`` (a ``finetune.job.Job``). It polls on
+a timer (reading a small file, so the app never blocks), notifies when the run ends, and posts
+``FinetunePanel.Finished`` so the app can offer the new model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Label, ProgressBar, Sparkline
+
+
+class FinetunePanel(Vertical):
+    """Progress of one fine-tuning job."""
+
+    DEFAULT_CSS = """
+    FinetunePanel { height: auto; border: round $accent; padding: 0 1; }
+    FinetunePanel > Horizontal { height: 1; }
+    FinetunePanel #finetune-title { width: auto; margin-right: 2; text-style: bold; }
+    FinetunePanel ProgressBar { width: auto; }
+    FinetunePanel #finetune-numbers { color: $text-muted; }
+    FinetunePanel Sparkline { height: 2; margin-top: 1; }
+    FinetunePanel.-finished { border: round $success; }
+    FinetunePanel.-failed { border: round $error; }
+    """
+
+    class Finished(Message):
+        """The run ended: done, stopped or failed (``progress.phase`` says which)."""
+
+        def __init__(self, panel: "FinetunePanel", progress: Any) -> None:
+            super().__init__()
+            self.panel = panel
+            self.progress = progress
+
+    def __init__(self, job: Any, *, interval: float = 0.5, name: str = "js", id: str | None = "finetune-panel") -> None:
+        super().__init__(id=id)
+        self.job = job
+        self.model_name = name
+        self.interval = interval
+        self.progress: Any = None
+        self._announced = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(f"fine-tuning {self.model_name}", id="finetune-title")
+            yield ProgressBar(total=None, show_eta=False, id="finetune-bar")
+        yield Label("starting…", id="finetune-numbers")
+        yield Sparkline([], id="finetune-loss")
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(self.interval, self.refresh_progress)
+        self.refresh_progress()
+
+    def refresh_progress(self) -> None:
+        """Poll the job and show where it stands; announce the end once."""
+        progress = self.job.poll()
+        self.progress = progress
+        bar = self.query_one(ProgressBar)
+        if progress.max_steps:
+            bar.update(total=progress.max_steps, progress=progress.step)
+        self.query_one("#finetune-numbers", Label).update(progress.line())
+        if progress.losses:
+            self.query_one(Sparkline).data = list(progress.losses)
+        if progress.finished and not self._announced:
+            self._announced = True
+            self._timer.stop()
+            self._announce(progress)
+
+    def _announce(self, progress: Any) -> None:
+        if progress.phase == "done":
+            self.add_class("-finished")
+            change = ""
+            if progress.perplexity_before is not None and progress.perplexity_after is not None:
+                change = f": perplexity {progress.perplexity_before:.2f} → {progress.perplexity_after:.2f}"
+            self.notify(f"{self.model_name} is ready{change}. /model {self.model_name} to chat with it",
+                        title="fine-tuning done", timeout=10)
+        elif progress.phase == "stopped":
+            self.notify(f"stopped at step {progress.step}; /finetune {self.model_name} resumes", title="fine-tuning")
+        else:
+            self.add_class("-failed")
+            self.notify(progress.message or "the run failed", title="fine-tuning failed", severity="error", timeout=10)
+        self.post_message(self.Finished(self, progress))

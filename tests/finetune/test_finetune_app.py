@@ -1,0 +1,32 @@
+"""/finetune in the chat app: the progress panel appears under the log and announces the result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "repl"))
+
+from apphelpers import screen_text, type_text, wait_until  # noqa: E402
+from backends.settings import GenerationSettings  # noqa: E402
+from repl.app import ChatApp  # noqa: E402
+from repl.finetune_panel import FinetunePanel  # noqa: E402
+
+
+async def test_finetune_in_the_app_shows_a_panel_and_a_notification(tiny_gpt2, js_tree):
+    app = ChatApp("local", str(tiny_gpt2), GenerationSettings(greedy=True, max_new_tokens=8), {"device": "cpu"})
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_until(pilot, lambda: app.loading_since is None)
+        await type_text(pilot, f"/finetune js --data {js_tree} --steps 3 --block 32 --lr 0.003")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(app.query(FinetunePanel)), timeout=30)
+        panel = app.query_one(FinetunePanel)
+        assert panel.job is app.context.extras["finetune_job"]
+        await wait_until(pilot, lambda: panel.progress is not None and panel.progress.finished, timeout=300)
+        assert panel.progress.phase == "done", panel.job.log_tail(10)
+        await pilot.pause(0.2)
+        screen = screen_text(app)
+        assert "fine-tuning js" in screen and "step 3/3" in screen  # the panel
+        assert "js is ready: perplexity" in screen and "/model js" in screen  # the notification
+        assert "/finetune status follows it" in screen  # the command's note in the log
+        assert app.query_one("#prompt").has_focus  # the chat kept the input throughout

@@ -1,0 +1,131 @@
+"""/finetune through the one command table, and `parrot finetune` in a subprocess."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from backends.errors import UsageError
+from helpers import run_parrot
+from repl.commands import Context, run
+from repl.session import Session
+
+
+class RecordingUI:
+    """Keeps what commands show, as text."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def show(self, renderable) -> None:
+        self.shown.append(str(renderable))
+
+    def generate(self) -> None: ...
+
+    def quit(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def read_secret(self, prompt: str):
+        return None
+
+
+@pytest.fixture
+def ctx(tiny_gpt2) -> Context:
+    return Context(Session("local", model=str(tiny_gpt2)), RecordingUI())
+
+
+def test_finetune_runs_in_the_background_and_reports_status(ctx, js_tree, tiny_gpt2):
+    started = []
+    ctx.extras["finetune_started"] = started.append
+    run(f"/finetune js --data {js_tree} --steps 4 --block 32 --lr 3e-3", ctx)
+    assert "in the background" in ctx.ui.shown[-1] and "/finetune status" in ctx.ui.shown[-1]
+    assert f"fine-tuning {tiny_gpt2}" in ctx.ui.shown[-1]  # the session's model is the default base
+    job = ctx.extras["finetune_job"]
+    assert started == [job] and job.running
+    with pytest.raises(UsageError, match="already going"):
+        run(f"/finetune js --data {js_tree}", ctx)
+    run("/finetune status", ctx)
+    assert ctx.ui.shown[-1].split(" · ")[0] in ("starting", "loading", "evaluating", "training", "saving", "done")
+    job.wait(timeout=300)
+    run("/finetune status", ctx)
+    assert ctx.ui.shown[-1].startswith("done · step 4/4") and "perplexity" in ctx.ui.shown[-1]
+    assert "/model js" in ctx.ui.shown[-1]
+    with pytest.raises(UsageError, match="no fine-tuning run is going"):
+        run("/finetune stop", ctx)
+
+
+def test_finetune_stop_keeps_a_checkpoint(ctx, js_tree):
+    run(f"/finetune js --data {js_tree} --steps 500 --block 32", ctx)
+    job = ctx.extras["finetune_job"]
+    deadline = time.monotonic() + 240
+    while job.poll().step < 2 and time.monotonic() < deadline and job.running:
+        time.sleep(0.1)
+    run("/finetune stop", ctx)
+    assert "checkpoint" in ctx.ui.shown[-1]
+    assert job.wait(timeout=120).phase == "stopped"
+    run("/finetune status", ctx)
+    assert ctx.ui.shown[-1].startswith("stopped") and "/finetune js resumes" in ctx.ui.shown[-1]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("/finetune", "js, status or stop"),
+    ("/finetune python", "invalid choice"),
+    ("/finetune js --steps many", "invalid int"),
+    ("/finetune js --steps 0", "at least 1"),
+])
+def test_bad_finetune_arguments_say_how_to_fix_them(ctx, line, message):
+    with pytest.raises(UsageError, match=message) as error:
+        run(line, ctx)
+    assert "usage: /finetune js" in str(error.value)
+
+
+def test_parrot_finetune_runs_in_the_foreground_and_the_result_answers_as_js(js_tree, tiny_gpt2):
+    result = run_parrot(["finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--steps", "3",
+                         "--block", "32"])
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert "done · step 3/3" in stderr and "perplexity" in stderr and "loss" in stderr
+    assert "/model js" in stderr
+    answer = run_parrot(["-m", "js", "--greedy", "-n", "8", "-p", "class SimpleAdder {"])
+    assert answer.returncode == 0, answer.stderr.decode()
+    assert answer.stdout.decode().strip()
+
+
+def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(js_tree, tiny_gpt2):
+    import os
+    import sys
+
+    import pexpect
+
+    from helpers import ROOT
+
+    args = ["-m", "repl", "finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32"]
+    child = pexpect.spawn(sys.executable, args + ["--steps", "500"], cwd=str(ROOT), env=dict(os.environ),
+                          timeout=240, encoding="utf-8")
+    child.expect(r"training · step [1-9]")
+    child.sendintr()
+    child.expect(r"stopped at step (\d+)")
+    step = int(child.match.group(1))
+    child.expect("resumes from the last checkpoint")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+
+    resumed = run_parrot(["finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32",
+                          "--steps", str(step + 2)])
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert f"done · step {step + 2}/{step + 2}" in resumed.stderr.decode()
+    from finetune.progress import EventReader
+    from finetune.train import run_dir
+
+    steps = [e["step"] for e in EventReader(run_dir("js") / "progress.jsonl").read() if e["event"] == "step"]
+    assert steps == [step + 1, step + 2]
+
+
+def test_a_missing_data_folder_is_reported_before_anything_starts(ctx, tmp_path):
+    with pytest.raises(UsageError, match="no such folder") as error:
+        run(f"/finetune js --data {tmp_path / 'nowhere'}", ctx)
+    assert "--data hub or a folder" in str(error.value)
+    assert "finetune_job" not in ctx.extras
