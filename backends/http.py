@@ -29,6 +29,8 @@ DEFAULT_BASE_URL = "http://localhost:8000/v1"  # where vLLM and `transformers se
 TOP_LOGPROBS = 5
 # Settings the OpenAI chat API has no field for; the server's own values apply.
 UNSUPPORTED_IN_CHAT_API = ("top_k", "repetition_penalty")
+# Fields parrot asks for that not every server knows; a server that names one in a refusal is asked again without.
+OPTIONAL_FIELDS = ("logprobs", "stream_options", "include_usage")
 
 
 class OpenAIBackend:
@@ -148,7 +150,8 @@ class OpenAIBackend:
                                        stream=self.streaming, cancel=cancel)
         except BackendError as error:
             # Some servers reject fields they do not know; ask once more without the optional ones.
-            if self._refused_extras or getattr(error, "status", None) not in (400, 422):
+            said = getattr(error, "said", "")
+            if self._refused_extras or not any(name in said for name in OPTIONAL_FIELDS):
                 raise
             self._refused_extras = True
             self.note(f"{self.base_url} refused log-probabilities or usage counts; answering without them "

@@ -63,15 +63,16 @@ def server_message(body: bytes | str) -> str:
 class HttpStatusError(BackendError):
     """A failure the server reported with an HTTP status (kept so callers can react to it)."""
 
-    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+    def __init__(self, status: int, message: str, hint: str | None = None, said: str = "") -> None:
         super().__init__(message, hint)
         self.status = status
+        self.said = said  # the server's own words, cleaned
 
 
 def status_error(status: int, body: bytes, ctx: ErrorContext, *, tries: int = 1) -> HttpStatusError:
     """The error for an HTTP status the request could not get past."""
     error = _status_error(status, body, ctx, tries)
-    return HttpStatusError(status, error.message, error.hint)
+    return HttpStatusError(status, error.message, error.hint, ctx.clean(server_message(body), 1000))
 
 
 def _status_error(status: int, body: bytes, ctx: ErrorContext, tries: int) -> BackendError:
@@ -103,11 +104,13 @@ def _status_error(status: int, body: bytes, ctx: ErrorContext, tries: int) -> Ba
 
 def _alternatives_hint(ctx: ErrorContext) -> str:
     names: list[str] = []
-    if ctx.list_models is not None:
-        try:
-            names = ctx.list_models()
-        except BackendError:
-            names = []
+    list_models, ctx.list_models = ctx.list_models, None  # a 404 from the listing itself must not recurse
+    try:
+        names = list_models() if list_models is not None else []
+    except BackendError:
+        names = []
+    finally:
+        ctx.list_models = list_models
     if not names:
         return ctx.not_found_hint
     import difflib
