@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import requests
 import urllib3.exceptions
 
-from .credentials import Secret, origin
+from .credentials import Secret, origin, redact
 from .errors import BackendError, UsageError
 from .httperrors import PARTIAL_HINT, RETRY_STATUSES, ErrorContext, requested_wait, status_error
 
@@ -91,7 +91,9 @@ class HttpClient:
             response = self._send(method, url, auth, body, stream, cancel)
             if response.status_code < 400:
                 return response
-            content = _read_error_body(response)
+            # Scrubbed at once: a server that echoes the token must not leave it in a local variable
+            # that a traceback with locals would print.
+            content = redact(_read_error_body(response).decode("utf-8", errors="replace"), secret).encode()
             if response.status_code in RETRY_STATUSES and attempt < tries:
                 asked = requested_wait(response.headers, content)
                 wait = min(self.options.max_wait, asked if asked is not None else self.options.backoff * 2 ** (attempt - 1))
