@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from concurrent.futures import Future, TimeoutError as FutureTimeout
@@ -111,10 +112,11 @@ class HttpClient:
         return self.json(response)
 
     def json(self, response: requests.Response) -> Any:
+        text = self._scrub(response.content).decode("utf-8", errors="replace")
         try:
-            return response.json()
+            return json.loads(text)
         except ValueError:
-            raise self.malformed(response.text[:80]) from None
+            raise self.malformed(text[:80]) from None
 
     def malformed(self, sample: str) -> BackendError:
         return BackendError(f"{self.context.label} sent something that is not JSON: {self.context.clean(sample, 80)!r}",
@@ -187,10 +189,11 @@ class HttpClient:
             pending = b""
             for chunk in _chunks(response):
                 pending += chunk
+                del chunk  # only scrubbed lines may outlive this step (see _scrub)
                 *complete, pending = pending.split(b"\n")
-                yield from complete
+                yield from map(self._scrub, complete)
             if pending:
-                yield pending
+                yield self._scrub(pending)
         except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError, ValueError,
                 AttributeError) as error:
             # AttributeError/ValueError: reading a response that the cancel path just closed.
@@ -205,6 +208,14 @@ class HttpClient:
             response.close()
         if cancel is not None and cancel.is_set():
             raise Cancelled
+
+    def _scrub(self, line: bytes) -> bytes:
+        # A server that echoes the token must not leave it in the caller's local variables, where a
+        # traceback that shows locals (Rich, Textual) would print it.
+        for secret in self.context.secrets:
+            if secret is not None and secret.reveal():
+                line = line.replace(secret.reveal().encode(), b"***")
+        return line
 
     def dropped(self) -> BackendError:
         return BackendError(f"the connection to {self.context.label} closed in the middle of the answer",
