@@ -106,6 +106,9 @@ class OpenAIBackend:
             body["logprobs"], body["top_logprobs"] = True, TOP_LOGPROBS
             if self.streaming:
                 body["stream_options"] = {"include_usage": True}
+        if messages and messages[-1].role == "assistant":
+            # llama.cpp treats a final assistant message as the start of the reply; others may answer anew.
+            self.note(f"continuing a reply depends on the server: {self.base_url} may start a new one instead")
         defaults = GenerationSettings()
         changed = [n for n in UNSUPPORTED_IN_CHAT_API
                    if getattr(settings, n) != getattr(defaults, n) and not (settings.is_greedy and n == "top_k")]
