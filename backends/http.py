@@ -38,11 +38,13 @@ class OpenAIBackend:
 
     name = "openai"
 
-    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None, *,
+    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | Secret | None = None, *,
                  stream: bool = True, options: HttpOptions | None = None, progress: Any = None) -> None:
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._given_key = Found(Secret(api_key), "the key given for this server") if api_key else None
+        if isinstance(api_key, str):
+            api_key = Secret(api_key)
+        self._given_key = Found(api_key, "the key given for this server") if api_key else None
         self.streaming = stream
         self.progress = progress
         self._noted: set[str] = set()
@@ -236,7 +238,7 @@ def http_options(options: dict[str, Any]) -> HttpOptions:
     return HttpOptions(**{field: options[key] for key, field in names.items() if options.get(key) is not None})
 
 
-def create(model: str | None = None, *, base_url: str | None = None, api_key: str | None = None, stream: bool = True,
+def create(model: str | None = None, *, base_url: str | None = None, api_key: str | Secret | None = None, stream: bool = True,
            progress: Any = None, **options: Any) -> OpenAIBackend:
     """Registry factory; options the backend does not use (device, dtype, ...) are ignored."""
     return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), progress=progress)

@@ -77,7 +77,10 @@ def login_main(argv: list[str]) -> int:
                               "token is read from stdin). Lookup order: HF_TOKEN, the keyring, the token "
                               "file of `hf auth login`.")
     parser.add_argument("--status", action="store_true", help="say where the token comes from (never prints it)")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # most likely a pasted token: refuse without echoing it back
+        raise UsageError("parrot login takes no token on the command line (other users can read it there)",
+                         "run `parrot login` and paste the token when asked, or pipe it in")
     if args.status:
         print(credentials.status(args.base_url))
         return 0

@@ -136,3 +136,10 @@ def test_pipe_mode_failure_is_one_line_and_exit_code_1(server):
     assert result.returncode == 1
     assert result.stderr.decode() == (f"parrot: test is not served by {server.url}/v1 (404): The model `test` does "
                                       "not exist. (models served there include: served-model)\n")
+
+
+def test_a_token_on_the_command_line_is_refused_without_echo(hf_home):
+    result = run_parrot(["login", FAKE], env=keyring_env(hf_home))
+    assert result.returncode == 2
+    assert FAKE not in (result.stdout + result.stderr).decode()
+    assert "takes no token on the command line" in result.stderr.decode()

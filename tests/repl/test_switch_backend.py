@@ -1,0 +1,36 @@
+"""Switching from the local model to an HTTP backend and back in one conversation keeps the history."""
+
+from __future__ import annotations
+
+from backends.base import Message
+from openai_server import answer, server  # noqa: F401  (server is a fixture)
+from repl.session import Session
+
+
+def test_local_to_openai_and_back_keeps_the_conversation(tiny_llama, server):
+    session = Session("local", str(tiny_llama), device="cpu")
+    first = session.ask("def add(a, b):")
+    first.finish()
+    session.finish_reply(first)
+
+    session.use_backend("openai", "test", base_url=server.url + "/v1")
+    server.queue(answer(["It adds", " two numbers."]))
+    second = session.ask("what does it do?")
+    assert second.finish() == "It adds two numbers."
+    session.finish_reply(second)
+    # The server got the whole conversation, the local model's answer included.
+    assert server.posts()[0].body["messages"] == [
+        {"role": "user", "content": "def add(a, b):"},
+        {"role": "assistant", "content": first.text},
+        {"role": "user", "content": "what does it do?"},
+    ]
+
+    session.use_backend("local", str(tiny_llama))
+    third = session.ask("thanks")
+    third.finish()
+    session.finish_reply(third)
+    turns = session.conversation.turns
+    assert [t.message.role for t in turns] == ["user", "assistant"] * 3
+    assert [t.stats.backend for t in turns if t.stats] == ["local", "openai", "local"]
+    assert turns[3].message == Message("assistant", "It adds two numbers.")
+    assert session.backend.describe()["backend"] == "local"
