@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 
@@ -14,7 +15,7 @@ from backends.http import OpenAIBackend
 from backends.httpclient import HttpOptions
 from backends.settings import GenerationSettings
 from backends.sse import iter_data
-from openai_server import FakeServer, answer, server, status  # noqa: F401  (server is a fixture)
+from openai_server import FakeServer, answer, chat_chunk, server, status  # noqa: F401  (server is a fixture)
 
 HELLO = [Message("user", "hi")]
 
@@ -233,3 +234,33 @@ def test_a_base_url_that_is_not_a_url():
 def test_sse_parser_follows_the_event_stream_rules():
     lines = [b": ping", b"data: {\"a\":", b"data:1}", b"", b"event: x\r", b"data: [DONE]\r", b"", b"data: tail"]
     assert list(iter_data(lines)) == ['{"a":\n1}', "[DONE]", "tail"]
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close-delimited"])
+def test_text_arrives_while_the_server_is_still_sending(server, framing):
+    import threading
+
+    first_shown, server_saw_it = threading.Event(), []
+
+    def respond(h):
+        if framing == "chunked":
+            h.start_sse()
+            send = h.event
+        else:  # an HTTP/1.0-style body that simply ends when the server closes the connection
+            h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+            send = lambda data: (h.wfile.write(f"data: {json.dumps(data)}\n\n".encode()), h.wfile.flush())  # noqa: E731
+        send(chat_chunk("first"))
+        server_saw_it.append(first_shown.wait(5))  # the client shows "first" before the rest is sent
+        send(chat_chunk(" second", finish="stop"))
+        if framing == "chunked":
+            h.event("[DONE]")
+            h.end_chunks()
+        else:
+            h.close_connection = True
+
+    server.queue(respond)
+    reply = make(server).stream(HELLO, GenerationSettings())
+    assert next(reply) == "first"
+    first_shown.set()
+    assert list(reply) == [" second"] and reply.stats.finish_reason == "stop"
+    assert server_saw_it == [True]
