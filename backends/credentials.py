@@ -176,6 +176,8 @@ def login(token: str, base_url: str | None = None) -> str:
         raise UsageError("no token given", "paste the token when asked (input is hidden)")
     if any(c.isspace() for c in token):
         raise UsageError("a token has no spaces or line breaks", "paste the token alone")
+    if not (token.isascii() and token.isprintable()):
+        raise UsageError("a token is plain ASCII letters, digits and punctuation", "paste the token alone")
     _keyring_set(_server_username(base_url) if base_url else HF_USERNAME, token)
     where = f"the OS keyring ({keyring_name()})"
     if base_url:

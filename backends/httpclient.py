@@ -50,7 +50,11 @@ class BearerAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if origin(request.url or "") == self.allowed_origin:
-            request.headers["Authorization"] = f"Bearer {self.secret.reveal()}"
+            value = self.secret.reveal()
+            if not (value.isascii() and value.isprintable()):  # http.client would fail with the token in a traceback
+                raise BackendError("the token has characters an HTTP header cannot carry",
+                                   "check HF_TOKEN or run /login again")
+            request.headers["Authorization"] = f"Bearer {value}"
         return request
 
     def __repr__(self) -> str:
@@ -99,7 +103,7 @@ class HttpClient:
                 asked = requested_wait(response.headers, content)
                 wait = min(self.options.max_wait, asked if asked is not None else self.options.backoff * 2 ** (attempt - 1))
                 self.notify(f"{self.context.label} is busy ({response.status_code}); "
-                            f"trying again in {wait:.0f} s ({attempt + 1} of {tries})")
+                            f"trying again in {wait:.3g} s ({attempt + 1} of {tries})")
                 if (cancel or threading.Event()).wait(wait):  # True only when cancelled
                     raise Cancelled
                 continue

@@ -38,6 +38,8 @@ def test_login_status_logout_never_show_the_token(memory_keyring, hf_home):
     assert "`hf auth logout` removes it" in credentials.logout()
     with pytest.raises(UsageError, match="no token given"):
         credentials.login("   ")
+    with pytest.raises(UsageError, match="plain ASCII"):
+        credentials.login("hf_é")
 
 
 def test_no_keyring_backend_gives_one_clear_message(no_keyring, hf_home):

@@ -150,7 +150,7 @@ def test_503_loading_waits_for_estimated_time_capped(server):
     server.queue(status(503, {"error": "Model is currently loading", "estimated_time": 600.0}), answer(["loaded"]))
     reply = make(server, notes, max_wait=0.2).stream(HELLO, GenerationSettings())
     assert reply.finish() == "loaded"
-    assert "busy (503); trying again in 0 s" in notes[0]  # 600 s asked, capped at 0.2 s
+    assert "busy (503); trying again in 0.2 s" in notes[0]  # 600 s asked, capped at 0.2 s
 
 
 def test_read_timeout_before_the_answer_starts(server):
