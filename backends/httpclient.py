@@ -111,12 +111,15 @@ class HttpClient:
         raise AssertionError("unreachable")
 
     def get_json(self, url: str, *, secret: Secret | None) -> Any:
-        """GET and decode JSON (used to list a server's models); no retries, short timeouts."""
+        """GET and decode JSON (used to list a server's models)."""
         response = self.request("GET", url, secret=secret)
         return self.json(response)
 
     def json(self, response: requests.Response) -> Any:
-        text = self._scrub(response.content).decode("utf-8", errors="replace")
+        try:
+            text = self._scrub(response.content).decode("utf-8", errors="replace")
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+            raise self.dropped() from None
         try:
             return json.loads(text)
         except ValueError:
