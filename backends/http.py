@@ -208,14 +208,14 @@ class OpenAIBackend:
                     message_key: str) -> Generator[str, None, FinishReason | None]:
         """Yield the text of one chunk (or whole answer); return how it ended, if it says."""
         finish: FinishReason | None = None
-        if not isinstance(chunk, dict):
-            raise self.client.malformed(json.dumps(chunk))
-        if usage := chunk.get("usage"):
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+            raise self.client.malformed(json.dumps(chunk)[:80])
+        if isinstance(usage := chunk.get("usage"), dict):
             stats.prompt_tokens = int(usage.get("prompt_tokens") or 0)
             stats.completion_tokens = int(usage.get("completion_tokens") or 0)
-        for choice in chunk.get("choices") or []:
-            logprobs = (choice.get("logprobs") or {}).get("content") or []
-            tokens.extend(token_choice(entry) for entry in logprobs)
+        for choice in choices:
+            tokens.extend(token_choices(choice.get("logprobs")))
             text = (choice.get(message_key) or {}).get("content") or ""
             if reason := choice.get("finish_reason"):
                 finish = "length" if reason == "length" else "stop"
@@ -224,12 +224,14 @@ class OpenAIBackend:
         return finish
 
 
-def token_choice(entry: dict[str, Any]) -> TokenChoice:
-    """An OpenAI logprobs entry as a TokenChoice; the API gives no token ids, so the id is -1."""
-    top = [(str(t.get("token", "")), math.exp(t.get("logprob", -math.inf))) for t in entry.get("top_logprobs") or []]
-    return TokenChoice(-1, str(entry.get("token", "")), math.exp(entry.get("logprob", -math.inf)), top)
-
-
+def token_choices(logprobs: Any) -> list[TokenChoice]:
+    """OpenAI logprobs as TokenChoices (the API gives no token ids, so ids are -1); [] if unreadable."""
+    try:
+        return [TokenChoice(-1, str(entry["token"]), math.exp(entry["logprob"]),
+                            [(str(t["token"]), math.exp(t["logprob"])) for t in entry.get("top_logprobs") or []])
+                for entry in (logprobs or {}).get("content") or []]
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        return []  # probabilities are a bonus; a server that garbles them still answers
 
 def http_options(options: dict[str, Any]) -> HttpOptions:
     """HttpOptions from registry options: ``timeout`` (read), ``connect_timeout``, ``retries``, ``max_wait``."""

@@ -7,7 +7,6 @@ import sys
 
 import pexpect
 import pytest
-from rich.console import Console
 
 from backends.errors import BackendError, UsageError
 from helpers import ROOT, run_parrot
@@ -16,32 +15,10 @@ from openai_server import answer, server, status  # noqa: F401  (server is a fix
 from repl import commands
 from repl.commands import Context
 from repl.session import Session
+from screen_ui import ScreenUI
 
 FAKE = "hf_FakeTokenForTests0123456789"
 TESTS = str(ROOT / "tests")
-
-
-class ScreenUI:
-    """A UI that records what a command shows, rendered as a terminal would, and answers secret prompts."""
-
-    def __init__(self, secrets: list[str | None] | None = None) -> None:
-        self.console = Console(record=True, width=120, force_terminal=False)
-        self.secrets = list(secrets or [])
-        self.prompts: list[str] = []
-
-    def show(self, renderable) -> None:
-        self.console.print(renderable)
-
-    def read_secret(self, prompt: str) -> str | None:
-        self.prompts.append(prompt)
-        return self.secrets.pop(0)
-
-    def generate(self) -> None: ...
-    def quit(self) -> None: ...
-    def clear(self) -> None: ...
-
-    def text(self) -> str:
-        return self.console.export_text(clear=False)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from openai_server import FakeServer, answer, server, status  # noqa: F401  (ser
 from repl import commands
 from repl.commands import Context
 from repl.session import Session
-from test_auth import ScreenUI
+from screen_ui import ScreenUI
 
 FAKE = "hf_RedactMe0123456789abcdefghij"
 
