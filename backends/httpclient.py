@@ -194,12 +194,18 @@ class HttpClient:
         watch = _CancelWatch(cancel, response)
         try:
             pending = b""
+            cancelled = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
             for chunk in _chunks(response):
                 pending += chunk
                 del chunk  # only scrubbed lines may outlive this step (see _scrub)
                 *complete, pending = pending.split(b"\n")
-                yield from map(self._scrub, complete)
-            if pending:
+                for line in complete:
+                    if cancelled():
+                        break  # text already on its way is dropped: nothing after the cancel is shown
+                    yield self._scrub(line)
+                if cancelled():
+                    break
+            if pending and not cancelled():
                 yield self._scrub(pending)
         except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError, ValueError,
                 AttributeError) as error:
