@@ -1,11 +1,8 @@
-"""Keyring fixtures: an in-memory OS keyring, a machine with none, and a private HF_HOME."""
+"""An in-memory OS keyring backend (also usable in a subprocess via PYTHON_KEYRING_BACKEND)."""
 
 from __future__ import annotations
 
-import keyring
 import keyring.backend
-import keyring.backends.fail
-import pytest
 from keyring.errors import PasswordDeleteError
 
 
@@ -28,31 +25,3 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
         if (service, username) not in self.passwords:
             raise PasswordDeleteError("not found")
         del self.passwords[(service, username)]
-
-
-@pytest.fixture
-def hf_home(tmp_path, monkeypatch):
-    """HF_HOME in a temporary folder, so the real `hf auth login` token file is never read."""
-    home = tmp_path / "hf-home"
-    home.mkdir()
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.delenv("HF_TOKEN_PATH", raising=False)
-    return home
-
-
-@pytest.fixture
-def memory_keyring(hf_home):
-    previous = keyring.get_keyring()
-    ring = MemoryKeyring()
-    keyring.set_keyring(ring)
-    yield ring
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def no_keyring(hf_home):
-    """A headless Linux machine: keyring's fail backend, which raises NoKeyringError on every call."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    yield
-    keyring.set_keyring(previous)

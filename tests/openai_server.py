@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-import pytest
-
 
 @dataclass
 class Received:
@@ -165,10 +163,3 @@ class FakeServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-
-@pytest.fixture
-def server():
-    """A real HTTP server on 127.0.0.1 (port chosen by the OS); import this fixture into a test module."""
-    srv = FakeServer()
-    yield srv
-    srv.stop()

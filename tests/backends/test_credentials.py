@@ -7,7 +7,8 @@ import pytest
 from backends import credentials
 from backends.credentials import Secret, find_hf_token, find_server_key
 from backends.errors import BackendError, UsageError
-from memory_keyring import hf_home, memory_keyring, no_keyring  # noqa: F401  (fixtures)
+
+pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
 
 FAKE = "hf_FakeTokenForTests0123456789"
 

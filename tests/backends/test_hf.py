@@ -12,8 +12,9 @@ from backends.errors import BackendError, NeedsToken
 from backends.hf import ROUTER_URL, HfBackend
 from backends.http import OpenAIBackend
 from backends.settings import GenerationSettings
-from memory_keyring import hf_home, memory_keyring  # noqa: F401  (fixtures)
-from openai_server import FakeServer, answer, server, status  # noqa: F401  (server is a fixture)
+from openai_server import FakeServer, status
+
+pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
 
 FAKE = "hf_FakeTokenForTests0123456789"
 HELLO = [Message("user", "hi")]

@@ -15,7 +15,9 @@ from backends.http import OpenAIBackend
 from backends.httpclient import HttpOptions
 from backends.settings import GenerationSettings
 from backends.sse import iter_data
-from openai_server import FakeServer, answer, chat_chunk, server, status  # noqa: F401  (server is a fixture)
+from openai_server import answer, chat_chunk, status
+
+pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
 
 HELLO = [Message("user", "hi")]
 

@@ -8,7 +8,9 @@ from backends.base import Message
 from backends.http import OpenAIBackend
 from backends.httpclient import HttpOptions
 from backends.settings import GenerationSettings
-from openai_server import answer, server, status  # noqa: F401  (server is a fixture)
+from openai_server import answer, status
+
+pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
 
 HELLO = [Message("user", "hi")]
 

@@ -10,12 +10,13 @@ import pytest
 
 from backends.errors import BackendError, UsageError
 from helpers import ROOT, run_parrot
-from memory_keyring import hf_home, memory_keyring, no_keyring  # noqa: F401  (fixtures)
-from openai_server import answer, server, status  # noqa: F401  (server is a fixture)
+from openai_server import answer, status
 from repl import commands
 from repl.commands import Context
 from repl.session import Session
 from screen_ui import ScreenUI
+
+pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
 
 FAKE = "hf_FakeTokenForTests0123456789"
 TESTS = str(ROOT / "tests")

@@ -13,12 +13,13 @@ from rich.traceback import Traceback
 
 from backends.errors import BackendError
 from helpers import run_parrot
-from memory_keyring import hf_home, memory_keyring  # noqa: F401  (fixtures)
-from openai_server import FakeServer, answer, server, status  # noqa: F401  (server is a fixture)
+from openai_server import FakeServer, answer, status
 from repl import commands
 from repl.commands import Context
 from repl.session import Session
 from screen_ui import ScreenUI
+
+pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
 
 FAKE = "hf_RedactMe0123456789abcdefghij"
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from backends.base import Message
-from openai_server import answer, server  # noqa: F401  (server is a fixture)
+from openai_server import answer
 from repl.session import Session
+
+pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
 
 
 def test_local_to_openai_and_back_keeps_the_conversation(tiny_llama, server):
