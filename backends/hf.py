@@ -49,9 +49,11 @@ class HfBackend(OpenAIBackend):
                          stream=stream, options=options, progress=progress)
 
     def describe(self) -> dict[str, Any]:
+        """Backend, model, router URL and mode (chat or completion); never the token."""
         return {"backend": self.name, "model": self.model, "base_url": self.router_url, "mode": self.mode}
 
     def key(self) -> Found:
+        """The Hugging Face token, looked up per request; without one, say how to log in."""
         found = find_hf_token()
         if found is None:
             raise NeedsToken("the Hugging Face router needs an access token", LOGIN_HINT)

@@ -58,6 +58,7 @@ class OpenAIBackend:
     # -- facts -----------------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
+        """Backend, model and base URL for the status bar and /settings; never the key."""
         return {"backend": self.name, "model": self.model or "(the server's first model)",
                 "base_url": self.base_url, "mode": "chat"}
 
@@ -121,6 +122,7 @@ class OpenAIBackend:
 
     def stream(self, messages: list[Message], settings: GenerationSettings,
                cancel: threading.Event | None = None) -> Reply:
+        """Start a reply; nothing is sent until the Reply is first iterated."""
         stats = GenerationStats(backend=self.name, model=self.model or "", seed=settings.seed)
         tokens: list[TokenChoice] = []
         return Reply(self._generate(messages, settings, cancel, stats, tokens), stats, tokens)

@@ -116,6 +116,7 @@ class HttpClient:
         return self.json(response)
 
     def json(self, response: requests.Response) -> Any:
+        """A whole (non-streamed) body as JSON, scrubbed of the token; malformed bodies are one-line errors."""
         try:
             text = self._scrub(response.content).decode("utf-8", errors="replace")
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
@@ -126,6 +127,7 @@ class HttpClient:
             raise self.malformed(text[:80]) from None
 
     def malformed(self, sample: str) -> BackendError:
+        """The error for a body that is not the JSON the API promises."""
         return BackendError(f"{self.context.label} sent something that is not JSON: {self.context.clean(sample, 80)!r}",
                             "check that the base URL points to an OpenAI-compatible API (it usually ends in /v1)")
 
@@ -231,6 +233,7 @@ class HttpClient:
         return line
 
     def dropped(self) -> BackendError:
+        """The error for a stream that ended before the server said it was done."""
         return BackendError(f"the connection to {self.context.label} closed in the middle of the answer",
                             PARTIAL_HINT)
 
