@@ -37,10 +37,14 @@ async def test_app_switches_to_http_backends_and_back(tiny_llama, server, memory
 
         await send(pilot, "/backend openai test")
         await wait_until(pilot, lambda: app.session.backend_name == "openai")
+        await send(pilot, "/set repetition_penalty=1.3")
         server.queue(answer(["It adds", " two numbers."]))
         await send(pilot, "what does it do?")
         await wait_until(pilot, lambda: len(app.session.conversation.turns) == 4 and not app.replying)
         assert "It adds two numbers." in screen_text(app)
+        # A setting the server cannot take is said once, not dropped in silence.
+        await wait_until(pilot, lambda: any("the OpenAI chat API has no such setting" in n.message
+                                            for n in app._notifications))  # the toast wraps on screen
         assert server.posts()[-1].body["messages"][:2] == [
             {"role": "user", "content": "def add(a, b):"}, {"role": "assistant", "content": local_answer}]
 
