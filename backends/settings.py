@@ -7,6 +7,7 @@ Every field has a spec (type, range, help) so validation, ``/settings`` and ``/h
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable
 
@@ -36,11 +37,19 @@ def _parse_optional_int(text: str) -> int | None:
     return None if text.strip().lower() in {"", "none", "off", "random"} else int(text)
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(text: str) -> str:
+    r"""Turn typed ``\n``, ``\t``, ``\r`` and ``\\`` into the characters; leave the rest alone (é stays é)."""
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
+
+
 def _parse_stop(text: str) -> tuple[str, ...]:
     # Stop strings are comma separated; "\n" is written as an escape so it fits on a command line.
     if text.strip().lower() in {"", "none", "off"}:
         return ()
-    return tuple(part.encode("utf-8").decode("unicode_escape") for part in text.split(","))
+    return tuple(unescape(part) for part in text.split(","))
 
 
 def _finite(value: Any) -> bool:

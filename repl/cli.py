@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "history": ("repl.history:history_command", "list stored conversations, or print one"),
     "login": ("repl.commands.auth:login_main", "store a Hugging Face token in the OS keyring (--status: where from)"),
     "logout": ("repl.commands.auth:logout_main", "remove the stored token from the OS keyring"),
+    "tokens": ("repl.tokens_cli:tokens_main", "show how text becomes tokens (--json for scripts)"),
+    "tokenizer": ("repl.tokens_cli:tokenizer_main", "train a WordPiece/BPE tokenizer (tokenizer train --help)"),
 }
 
 

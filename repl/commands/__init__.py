@@ -1,6 +1,7 @@
 """Slash-commands. Each module registers its commands into the one table in ``table.py``."""
 
 from . import chat, core  # noqa: F401  (importing registers the commands)
+from . import insight, sampling  # noqa: F401
 from . import auth  # noqa: F401
 from .table import COMMANDS, Command, Context, UI, command, completions, is_command, lookup, run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from backends.errors import UsageError
 from backends.settings import SPECS, GenerationSettings
@@ -59,4 +60,4 @@ def set_(ctx: Context, args: list[str]) -> None:
         raise UsageError("give one or more KEY=VALUE pairs")
     pairs = dict(a.split("=", 1) for a in args)
     ctx.session.settings = ctx.session.settings.updated_from_text(pairs)
-    ctx.ui.show(", ".join(f"{k} = {v}" for k, v in pairs.items()))
+    ctx.ui.show(Text(", ".join(f"{k} = {v}" for k, v in pairs.items())))  # Text, not markup: values may hold [ ]

@@ -92,8 +92,12 @@ def split(line: str) -> tuple[str, list[str]]:
     """'/set temp=0.2 seed=1' -> ('set', ['temp=0.2', 'seed=1']); quotes group words."""
     body = line[1:].strip()
     name, _, rest = body.partition(" ")
+    # Quotes group words as in a shell, but a backslash stays a backslash: people type \n in /stop,
+    # regexes and Windows paths here, never shell escapes (shlex.split would turn \n into n).
+    lexer = shlex.shlex(rest, posix=True)
+    lexer.whitespace_split, lexer.escape, lexer.commenters = True, "", ""
     try:
-        args = shlex.split(rest)
+        args = list(lexer)
     except ValueError as error:
         raise UsageError(f"could not read the arguments of /{name}: {error}", "close the quote") from None
     return name.lower(), args

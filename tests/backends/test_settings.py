@@ -46,3 +46,8 @@ def test_temperature_zero_means_greedy():
 def test_round_trip_through_dict():
     s = GenerationSettings(temperature=0.3, stop=("x",), seed=5)
     assert GenerationSettings.from_dict(s.to_dict()) == s
+
+
+def test_stop_strings_keep_non_ascii_text_and_read_typed_escapes():
+    settings = GenerationSettings().updated_from_text({"stop": r"café,東京\t,\\n"})
+    assert settings.stop == ("café", "東京\t", "\\n")

@@ -1,0 +1,130 @@
+"""Commands that look inside the model: /tokens, /tokenizer and /probs."""
+
+from __future__ import annotations
+
+import threading
+
+from rich.text import Text
+
+from backends.errors import ParrotError, UsageError
+
+from ..session import Session, Turn
+from ..tokens_cli import MODEL, tokenizer_parser, tokenizer_specs, tokens_parser
+from .table import Context, command, require
+
+
+def session_tokenizer(session: Session, spec: str):
+    """``model`` means the chat's model: its loaded tokenizer if it is loaded, else just its tokenizer."""
+    from backends.tokenizer_source import from_fast, load_tokenizer, model_tokenizer
+
+    if spec != MODEL:
+        return load_tokenizer(spec)
+    backend = session.backend
+    name = getattr(backend, "model_name", None) or session.model
+    if not name:
+        raise UsageError(f"the {session.backend_name} backend names no model whose tokenizer to use",
+                         "pick one with --tokenizer NAME|PATH")
+    if getattr(backend, "is_loaded", False):
+        return from_fast(name, backend.tokenizer, backend.context_window)
+    # Loading the weights only to count tokens would take seconds; the tokenizer alone is enough.
+    return model_tokenizer(name)
+
+
+@command("tokens", "/tokens [TEXT] [--tokenizer T|--compare A,B]",
+         "TEXT (default: the last message) as tokens, ids, offsets, share of window",
+         group="inside the model")
+def tokens_(ctx: Context, args: list[str]) -> None:
+    from backends.tokenview import token_spans
+
+    from ..token_views import compare_view, tokens_view
+
+    parsed = tokens_parser("/tokens", add_help=False).parse_intermixed_args(args)
+    if parsed.text:
+        text = " ".join(parsed.text)
+    elif ctx.session.conversation.turns:
+        text = ctx.session.conversation.turns[-1].message.content
+    else:
+        raise UsageError("nothing to tokenize yet", "give the text: /tokens Hello, world!")
+    results = [(named, token_spans(named.tokenizer, text))
+               for named in (session_tokenizer(ctx.session, spec) for spec in tokenizer_specs(parsed))]
+    ctx.ui.show(compare_view(results) if parsed.compare is not None else tokens_view(*results[0]))
+
+
+@command("tokenizer", "/tokenizer train|list [OPTIONS]",
+         "train WordPiece/BPE in the background (options: parrot tokenizer train --help)",
+         group="inside the model", arguments=("train", "list"))
+def tokenizer_(ctx: Context, args: list[str]) -> None:
+    from backends.tokenizer_source import trained_names
+
+    parsed = tokenizer_parser("/tokenizer", add_help=False, background=True).parse_args(args)
+    if parsed.action == "list":
+        names = trained_names()
+        ctx.ui.show(Text("\n".join(names) if names else "no tokenizers trained yet: /tokenizer train --data PATH"))
+        return
+    running = ctx.extras.get("tokenizer_training")
+    if isinstance(running, threading.Thread) and running.is_alive():
+        raise UsageError("a tokenizer is already being trained", "wait for it to finish")
+    thread = threading.Thread(target=_train, args=(ctx, parsed), name="parrot-tokenizer-training", daemon=True)
+    ctx.extras["tokenizer_training"] = thread
+    if not parsed.wait:
+        ctx.ui.show(Text("training in the background; progress follows, keep chatting", "dim"))
+    thread.start()
+    if parsed.wait:
+        thread.join()
+
+
+def _train(ctx: Context, parsed) -> None:
+    """Runs in its own thread; reports through ctx.ui.show (which the modes make thread-safe)."""
+    from finetune.tokenizer import train
+
+    try:
+        result = train(parsed.data, vocab_size=parsed.vocab, model=parsed.model, name=parsed.name,
+                       progress=lambda message: ctx.ui.show(Text(f"tokenizer: {message}", "dim")))
+    except ParrotError as error:
+        ctx.ui.show(Text(f"tokenizer training failed: {error}", "red"))
+        return
+    except Exception as error:  # noqa: BLE001  nobody waits on this thread: say it failed, never vanish
+        ctx.ui.show(Text(f"tokenizer training failed: {type(error).__name__}: {error}", "red"))
+        return
+    ctx.ui.show(Text(f"tokenizer {result.name!r} is ready: /tokens --tokenizer {result.name} TEXT, "
+                     f"or /tokens --compare {MODEL},{result.name} TEXT"))
+
+
+@command("probs", "/probs [N]", "the last answer shaded by confidence; N: the top five at position N",
+         group="inside the model")
+def probs_(ctx: Context, args: list[str]) -> None:
+    from ..token_views import probs_view
+
+    require(args, (0, 1))
+    turn = ctx.session.conversation.last("assistant")
+    if turn is None:
+        raise UsageError("there is no answer yet", "ask something first, then /probs")
+    if not turn.tokens:
+        backend = turn.stats.backend if turn.stats and turn.stats.backend else ctx.session.backend_name
+        ctx.ui.show(Text(f"per-token probabilities are not available for this backend ({backend}): "
+                         "it did not return log-probabilities"))
+        return
+    position = None
+    if args:
+        try:
+            position = int(args[0])
+        except ValueError:
+            position = -1
+        if not 0 <= position < len(turn.tokens):
+            raise UsageError(f"there is no position {args[0]}",
+                             f"give a position from 0 to {len(turn.tokens) - 1} (the # column)")
+    ctx.ui.show(probs_view(turn.tokens, position, answer_pieces(ctx.session, turn)))
+
+
+def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
+    """Per-token text that keeps split characters whole, when the turn's own tokenizer is at hand."""
+    from backends.text_stream import Detokenizer
+
+    backend = session.backend
+    same_model = turn.stats is not None and turn.stats.model == getattr(backend, "model_name", None)
+    if not (same_model and getattr(backend, "is_loaded", False)):
+        return None  # another model's ids would decode to the wrong text
+    tokenizer = backend.tokenizer
+    detokenizer, special = Detokenizer(tokenizer), set(tokenizer.all_special_ids)
+    # The first half of a split character decodes to nothing; the token that completes it shows it.
+    return [detokenizer.push(t.token_id) or (t.text if t.token_id in special else "") for t in turn.tokens]
