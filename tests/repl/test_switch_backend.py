@@ -36,3 +36,19 @@ def test_local_to_openai_and_back_keeps_the_conversation(tiny_llama, server):
     assert [t.stats.backend for t in turns if t.stats] == ["local", "openai", "local"]
     assert turns[3].message == Message("assistant", "It adds two numbers.")
     assert session.backend.describe()["backend"] == "local"
+
+
+def test_probs_after_an_http_answer(server):
+    from repl import commands
+    from repl.commands import Context
+    from screen_ui import ScreenUI
+
+    session = Session("openai", "test", base_url=server.url + "/v1")
+    reply = session.ask("hi")
+    reply.finish()
+    session.finish_reply(reply)
+    ui = ScreenUI()
+    commands.run("/probs", Context(session, ui))
+    shown = ui.text()
+    assert "Hello" in shown and "world" in shown and "other" in shown  # each token and its runner-up
+    assert "60.7%" in shown  # exp(-0.5), the probability the server reported
