@@ -38,7 +38,7 @@ def _prompt(base_url: str | None) -> str:
 
 
 @command("login", "/login [--status] [--base-url URL]",
-         "store a Hugging Face token (or a server's key) in the OS keyring; --status says where it comes from",
+         "store a token in the OS keyring; --status: where it comes from",
          group="backends", arguments=("--status", "--base-url"))
 def login_(ctx: Context, args: list[str]) -> None:
     wants_status, base_url = _split(args)
@@ -52,7 +52,7 @@ def login_(ctx: Context, args: list[str]) -> None:
     ctx.ui.show(credentials.login(token, base_url))
 
 
-@command("logout", "/logout [--base-url URL]", "remove the stored token (or a server's key) from the OS keyring",
+@command("logout", "/logout [--base-url URL]", "remove the stored token from the OS keyring",
          group="backends", arguments=("--base-url",))
 def logout_(ctx: Context, args: list[str]) -> None:
     wants_status, base_url = _split(args)
