@@ -23,8 +23,17 @@ def _local(model: str | None = None, **options: Any) -> Backend:
     return LocalBackend(model or DEFAULT_MODEL, **keep)
 
 
+def _lazy(module: str) -> Callable[..., Backend]:
+    """A factory that imports ``module`` (and requests) only when the backend is first used."""
+    import importlib
+
+    return lambda model=None, **options: importlib.import_module(module, __package__).create(model, **options)
+
+
 BACKENDS: dict[str, BackendEntry] = {
     "local": BackendEntry("a transformers model on this machine (default: the embedded SmolLM2)", _local),
+    "openai": BackendEntry("an OpenAI-compatible server: vLLM, TGI, llama.cpp, ollama (--base-url)", _lazy(".http")),
+    "hf": BackendEntry("models hosted on Hugging Face, through the inference router (needs parrot login)", _lazy(".hf")),
 }
 
 DEFAULT_BACKEND = "local"

@@ -132,6 +132,9 @@ class ChatApp(App[int]):
         self.post_message(ModelProgress(text))  # thread-safe: called from the loading worker
 
     def on_model_progress(self, message: ModelProgress) -> None:
+        if self.loading_since is None:  # after loading: a backend's note (a retry, a setting it ignores)
+            self.notify(message.text, timeout=8)
+            return
         self.load_message = message.text
         self._refresh_status()
 

@@ -20,6 +20,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "history": ("repl.history:history_command", "list stored conversations, or print one"),
+    "login": ("repl.commands.auth:login_main", "store a Hugging Face token in the OS keyring (--status: where from)"),
+    "logout": ("repl.commands.auth:logout_main", "remove the stored token from the OS keyring"),
     "tokens": ("repl.tokens_cli:tokens_main", "show how text becomes tokens (--json for scripts)"),
     "tokenizer": ("repl.tokens_cli:tokenizer_main", "train a WordPiece/BPE tokenizer (tokenizer train --help)"),
     "finetune": ("repl.commands.finetune:main", "fine-tune a model on JavaScript (Ctrl-C stops; run again to resume)"),
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_argument_group("model")
     source.add_argument("-b", "--backend", help="backend name (default: local)")
     source.add_argument("-m", "--model", help="preset (smollm2, codeparrot, js), Hub id, folder or .gguf file")
+    source.add_argument("--base-url", metavar="URL", help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
     source.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
     gen = parser.add_argument_group("generation")
@@ -114,8 +117,8 @@ def _run_chat(args: argparse.Namespace) -> int:
     config = load_config()
     settings = settings_from_args(config.settings, args)
     options = {"device": args.device or config.device, "dtype": args.dtype or config.dtype}
-    if config.base_url:
-        options["base_url"] = config.base_url
+    if args.base_url or config.base_url:
+        options["base_url"] = args.base_url or config.base_url
     backend = args.backend or config.backend
     model = args.model or config.model
     prompt = " ".join(args.prompt) if args.prompt else None

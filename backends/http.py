@@ -1,0 +1,248 @@
+"""The ``openai`` backend: any server that speaks the OpenAI chat-completions API.
+
+vLLM, TGI, llama.cpp's server, ``transformers serve`` and ollama all do, and so does the Hugging
+Face router (the ``hf`` backend in ``hf.py`` builds on this class). Replies stream over server-sent
+events; log-probabilities are requested so that ``/probs`` works, and dropped (with a note) for a
+server that refuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from typing import Any, Generator, Iterator
+
+import requests
+
+from . import sse
+from .base import FinishReason, GenerationStats, Message, Reply, TokenChoice
+from .credentials import Found, Secret, find_server_key
+from .errors import BackendError
+from .httpclient import Cancelled, HttpClient, HttpOptions
+from .httperrors import PARTIAL_HINT, ErrorContext
+from .local import with_system
+from .settings import GenerationSettings
+
+DEFAULT_BASE_URL = "http://localhost:8000/v1"  # where vLLM and `transformers serve` listen by default
+TOP_LOGPROBS = 5
+# Settings the OpenAI chat API has no field for; the server's own values apply.
+UNSUPPORTED_IN_CHAT_API = ("top_k", "repetition_penalty")
+# Fields parrot asks for that not every server knows; a server that names one in a refusal is asked again without.
+OPTIONAL_FIELDS = ("logprobs", "stream_options", "include_usage")
+
+
+class OpenAIBackend:
+    """Chat completions from an OpenAI-compatible server, with an optional key for that server only."""
+
+    name = "openai"
+
+    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | Secret | None = None, *,
+                 stream: bool = True, options: HttpOptions | None = None, progress: Any = None) -> None:
+        self.model = model
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        if isinstance(api_key, str):
+            api_key = Secret(api_key)
+        self._given_key = Found(api_key, "the key given for this server") if api_key else None
+        self.streaming = stream
+        self.progress = progress
+        self._noted: set[str] = set()
+        self._refused_extras = False  # set once the server rejects logprobs / stream_options
+        self.client = HttpClient(options or HttpOptions(), self._error_context(),
+                                 lambda message: self.note(message, once=False))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+
+    # -- facts -----------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """Backend, model and base URL for the status bar and /settings; never the key."""
+        return {"backend": self.name, "model": self.model or "(the server's first model)",
+                "base_url": self.base_url, "mode": "chat"}
+
+    def note(self, message: str, once: bool = True) -> None:
+        """Tell the person something (an ignored setting, a retry) through the progress callback."""
+        if once and message in self._noted:
+            return
+        self._noted.add(message)
+        if self.progress is not None:
+            self.progress(message)
+
+    def key(self) -> Found | None:
+        """The key for this server: one given with it, else one stored for its origin. Looked up per
+        request, so a /login takes effect without rebuilding the backend."""
+        return self._given_key or find_server_key(self.base_url)
+
+    def _error_context(self) -> ErrorContext:
+        return ErrorContext(
+            label=self.base_url, model=self.model or "the model",
+            token_hint=f"check the key; store one for this server with `parrot login --base-url {self.base_url}`",
+            not_found_hint=f"check the model name; GET {self.base_url}/models lists what the server has",
+            list_models=self.list_models)
+
+    def list_models(self) -> list[str]:
+        """Model ids the server says it serves (GET /models); empty if it does not say."""
+        found = self.key()
+        data = self.client.get_json(f"{self.base_url}/models", secret=found.secret if found else None)
+        items = data.get("data", []) if isinstance(data, dict) else data if isinstance(data, list) else []
+        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def chat_body(self, messages: list[Message], settings: GenerationSettings, model: str) -> dict[str, Any]:
+        """The request body for ``settings``; settings the API cannot carry are named in a note."""
+        body: dict[str, Any] = {
+            "model": model, "messages": [m.to_dict() for m in with_system(messages, settings.system)],
+            "stream": self.streaming, "max_tokens": settings.max_new_tokens,
+        }
+        if settings.is_greedy:
+            body["temperature"] = 0.0  # the API's greedy; top_p would be meaningless
+        else:
+            body["temperature"], body["top_p"] = settings.temperature, settings.top_p
+        if settings.seed is not None:
+            body["seed"] = settings.seed
+        if settings.stop:
+            body["stop"] = list(settings.stop)
+        if not self._refused_extras:
+            body["logprobs"], body["top_logprobs"] = True, TOP_LOGPROBS
+            if self.streaming:
+                body["stream_options"] = {"include_usage": True}
+        if messages and messages[-1].role == "assistant":
+            # llama.cpp treats a final assistant message as the start of the reply; others may answer anew.
+            self.note(f"continuing a reply depends on the server: {self.base_url} may start a new one instead")
+        defaults = GenerationSettings()
+        changed = [n for n in UNSUPPORTED_IN_CHAT_API
+                   if getattr(settings, n) != getattr(defaults, n) and not (settings.is_greedy and n == "top_k")]
+        if changed:
+            self.note(f"{' and '.join(f'{n}={getattr(settings, n)}' for n in changed)}: the OpenAI chat API has "
+                      f"no such setting, so {self.base_url} uses its own")
+        return body
+
+    def stream(self, messages: list[Message], settings: GenerationSettings,
+               cancel: threading.Event | None = None) -> Reply:
+        """Start a reply; nothing is sent until the Reply is first iterated."""
+        stats = GenerationStats(backend=self.name, model=self.model or "", seed=settings.seed)
+        tokens: list[TokenChoice] = []
+        return Reply(self._generate(messages, settings, cancel, stats, tokens), stats, tokens)
+
+    def _generate(self, messages: list[Message], settings: GenerationSettings, cancel: threading.Event | None,
+                  stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
+        started = time.perf_counter()
+        try:
+            if not self.model:
+                self.model = self._first_model()
+                self.client.context.model = stats.model = self.model
+            response = self._post_chat(messages, settings, cancel)
+            yield from self._read_reply(response, cancel, stats, tokens)
+        except Cancelled:
+            stats.finish_reason = "cancelled"
+        except BackendError:
+            stats.finish_reason = "error"
+            raise
+        finally:
+            stats.seconds = time.perf_counter() - started
+            if not stats.completion_tokens:
+                stats.completion_tokens = len(tokens)
+
+    def _post_chat(self, messages: list[Message], settings: GenerationSettings,
+                   cancel: threading.Event | None) -> requests.Response:
+        found = self.key()
+        self.client.context.secrets = [found.secret if found else None]
+        url = f"{self.base_url}/chat/completions"
+        body = self.chat_body(messages, settings, self.model or "")
+        try:
+            return self.client.request("POST", url, secret=found.secret if found else None, body=body,
+                                       stream=self.streaming, cancel=cancel)
+        except BackendError as error:
+            # Some servers reject fields they do not know; ask once more without the optional ones.
+            said = getattr(error, "said", "")
+            if self._refused_extras or not any(name in said for name in OPTIONAL_FIELDS):
+                raise
+            self._refused_extras = True
+            self.note(f"{self.base_url} refused log-probabilities or usage counts; answering without them "
+                      "(/probs is not available for this server)")
+            body = self.chat_body(messages, settings, self.model or "")
+            return self.client.request("POST", url, secret=found.secret if found else None, body=body,
+                                       stream=self.streaming, cancel=cancel)
+
+    def _first_model(self) -> str:
+        names = self.list_models()
+        if not names:
+            raise BackendError(f"{self.base_url} lists no models, and none was named", "name one with --model / /model")
+        return names[0]
+
+    # -- replies ---------------------------------------------------------------------------------
+
+    def _read_reply(self, response: requests.Response, cancel: threading.Event | None,
+                    stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
+        if "text/event-stream" not in response.headers.get("Content-Type", ""):
+            # A non-streaming answer (asked for, or a server that ignores "stream": true).
+            data = self.client.json(response)
+            self._check_error(data)
+            stats.finish_reason = (yield from self._read_chunk(data, stats, tokens, message_key="message")) or "stop"
+            return
+        done, finish = False, None
+        for data in sse.iter_data(self.client.lines(response, cancel)):
+            if data.strip() == "[DONE]":
+                done = True
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                raise self.client.malformed(data) from None
+            self._check_error(chunk, midway=True)
+            finish = (yield from self._read_chunk(chunk, stats, tokens, message_key="delta")) or finish
+        if not done and finish is None:
+            raise self.client.dropped()  # the stream ended without saying so: the connection was cut
+        stats.finish_reason = finish or "stop"
+
+    def _check_error(self, chunk: Any, midway: bool = False) -> None:
+        if isinstance(chunk, dict) and chunk.get("error"):
+            error = chunk["error"]
+            said = error.get("message", json.dumps(error)) if isinstance(error, dict) else str(error)
+            where = " in the middle of the answer" if midway else ""
+            raise BackendError(f"{self.client.context.label} reported an error{where}: "
+                               f"{self.client.context.clean(said)}", PARTIAL_HINT if midway else None)
+
+    def _read_chunk(self, chunk: Any, stats: GenerationStats, tokens: list[TokenChoice],
+                    message_key: str) -> Generator[str, None, FinishReason | None]:
+        """Yield the text of one chunk (or whole answer); return how it ended, if it says."""
+        finish: FinishReason | None = None
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+            raise self.client.malformed(json.dumps(chunk)[:80])
+        if isinstance(usage := chunk.get("usage"), dict):
+            stats.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            stats.completion_tokens = int(usage.get("completion_tokens") or 0)
+        for choice in choices:
+            tokens.extend(token_choices(choice.get("logprobs")))
+            text = (choice.get(message_key) or {}).get("content") or ""
+            if reason := choice.get("finish_reason"):
+                finish = "length" if reason == "length" else "stop"
+            if text:
+                yield text
+        return finish
+
+
+def token_choices(logprobs: Any) -> list[TokenChoice]:
+    """OpenAI logprobs as TokenChoices (the API gives no token ids, so ids are -1); [] if unreadable."""
+    try:
+        return [TokenChoice(-1, str(entry["token"]), math.exp(entry["logprob"]),
+                            [(str(t["token"]), math.exp(t["logprob"])) for t in entry.get("top_logprobs") or []])
+                for entry in (logprobs or {}).get("content") or []]
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        return []  # probabilities are a bonus; a server that garbles them still answers
+
+def http_options(options: dict[str, Any]) -> HttpOptions:
+    """HttpOptions from registry options: ``timeout`` (read), ``connect_timeout``, ``retries``, ``max_wait``."""
+    names = {"timeout": "read_timeout", "connect_timeout": "connect_timeout", "retries": "retries",
+             "max_wait": "max_wait", "backoff": "backoff"}
+    return HttpOptions(**{field: options[key] for key, field in names.items() if options.get(key) is not None})
+
+
+def create(model: str | None = None, *, base_url: str | None = None, api_key: str | Secret | None = None, stream: bool = True,
+           progress: Any = None, **options: Any) -> OpenAIBackend:
+    """Registry factory; options the backend does not use (device, dtype, ...) are ignored."""
+    return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), progress=progress)

@@ -1,0 +1,165 @@
+"""A real HTTP server on 127.0.0.1 that speaks enough of the OpenAI and TGI APIs for the tests.
+
+Each test queues what the next requests get (a streamed answer, an error status, a stall, a
+dropped connection, ...) and afterwards reads what the server received and saw.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # chunked streaming, as vLLM and TGI send it
+    server: "FakeServer"
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        self.server.received.append(Received(method, self.path, dict(self.headers), body))
+        if method == "GET" and self.path.endswith("/models"):
+            if self.server.models is None:
+                self.send_json(404, {"error": "Not Found"})
+            else:
+                self.send_json(200, {"object": "list", "data": [{"id": m} for m in self.server.models]})
+            return
+        respond = self.server.responders.popleft() if self.server.responders else answer(["Hello", " world"])
+        respond(self)
+
+    # -- helpers for responders -----------------------------------------------------------------
+
+    def send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        payload = data if isinstance(data, bytes) else json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def start_sse(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def chunk(self, text: str) -> None:
+        data = text.encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def event(self, data: Any) -> None:
+        self.chunk(f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n")
+
+    def end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def drop(self) -> None:
+        """Cut the connection without ending the response (a crashed server, a lost network)."""
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+    def wait_for_disconnect(self, limit: float = 10.0) -> None:
+        """Keep the stream open, sending nothing, until the client closes the socket."""
+        self.connection.settimeout(limit)
+        try:
+            if self.connection.recv(1) == b"":
+                self.server.disconnects.append(time.monotonic())
+        except (TimeoutError, OSError):
+            pass
+        self.close_connection = True
+
+
+def chat_chunk(text: str | None = None, finish: str | None = None, logprob: float | None = None) -> dict:
+    delta = {"content": text} if text is not None else {}
+    choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+    if logprob is not None and text is not None:
+        choice["logprobs"] = {"content": [{"token": text, "logprob": logprob,
+                                           "top_logprobs": [{"token": text, "logprob": logprob},
+                                                            {"token": "other", "logprob": -3.0}]}]}
+    return {"id": "c1", "object": "chat.completion.chunk", "choices": [choice]}
+
+
+def answer(pieces: list[str], finish: str = "stop", logprobs: bool = True,
+           usage: tuple[int, int] | None = (7, 2)) -> Callable[[Handler], None]:
+    """A streamed chat answer: one event per piece, the finish reason, usage, then [DONE]."""
+
+    def respond(h: Handler) -> None:
+        h.start_sse()
+        h.chunk(": keep-alive\n\n")
+        for piece in pieces:
+            h.event(chat_chunk(piece, logprob=-0.5 if logprobs else None))
+        h.event(chat_chunk(finish=finish))
+        if usage:
+            h.event({"choices": [], "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1]}})
+        h.event("[DONE]")
+        h.end_chunks()
+
+    return respond
+
+
+def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> Callable[[Handler], None]:
+    return lambda h: h.send_json(code, body if body is not None else {"error": f"status {code}"}, headers)
+
+
+class FakeServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), Handler)
+        self.responders: deque[Callable[[Handler], None]] = deque()
+        self.received: list[Received] = []
+        self.disconnects: list[float] = []
+        self.models: list[str] | None = None
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that hang up (cancel, timeouts) are part of the tests, not failures
+
+    def queue(self, *responders: Callable[[Handler], None]) -> None:
+        self.responders.extend(responders)
+
+    def posts(self) -> list[Received]:
+        return [r for r in self.received if r.method == "POST"]
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
