@@ -235,6 +235,18 @@ class ChatApp(App[int]):
     async def on_response_failed(self, message: ResponseFailed) -> None:
         await self._end_stream()
         widget = self._reply_widget
+        partial: Turn | None = getattr(message.error, "partial_turn", None)
+        if partial is not None:
+            # Text had arrived: it stays, marked cut off, and the prompt stays with it (/retry resends).
+            if widget is not None:
+                widget.turn = partial
+                widget.show_end(partial)
+            if self._user_widget is not None:
+                self._user_widget.turn = self.session.conversation.last("user")
+            self.replying = False
+            self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
+            self._refresh_status()
+            return
         if widget is not None:
             if widget.turn is None:
                 await widget.remove()

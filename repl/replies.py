@@ -21,11 +21,13 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
                  on_chunk: Callable[[str], None], store: HistoryStore | None = None) -> tuple[Turn, Reply]:
     """Produce one reply, calling ``on_chunk`` per piece of text; returns the recorded turn and the reply.
 
-    On failure the conversation is put back as it was (the prompt is not kept) and a ParrotError is
-    raised, so the caller can show it and hand the prompt back to the person.
+    On failure a ParrotError is raised. If text had already arrived, it is kept as a turn marked cut
+    off (``error.partial_turn``); otherwise the conversation is put back as it was, so the caller can
+    hand the prompt back to the person.
     """
     mark = len(session.conversation.turns)
     continuing: Turn | None = None
+    reply: Reply | None = None
     try:
         if prompt is not None:
             reply = session.ask(prompt, cancel)
@@ -41,15 +43,31 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
                 break
         if cancel.is_set():
             reply.stats.finish_reason = "cancelled"
-    except ParrotError:
-        truncate(session, mark, store)
+    except ParrotError as error:
+        keep_partial(session, mark, continuing, reply, error, store)
         raise
     except Exception as error:  # a crash inside a backend is a backend failure, told in one line
-        truncate(session, mark, store)
-        raise BackendError(f"{session.backend_name} failed: {type(error).__name__}: {error}") from error
+        failure = BackendError(f"{session.backend_name} failed: {type(error).__name__}: {error}")
+        keep_partial(session, mark, continuing, reply, failure, store)
+        raise failure from error
+    return record(session, continuing, reply), reply
+
+
+def record(session: Session, continuing: Turn | None, reply: Reply) -> Turn:
+    """Store a reply as a new assistant turn, or merged into the turn it continues."""
     if continuing is not None:
-        return merge(session, continuing, reply), reply
-    return session.finish_reply(reply), reply
+        return merge(session, continuing, reply)
+    return session.finish_reply(reply)
+
+
+def keep_partial(session: Session, mark: int, continuing: Turn | None, reply: Reply | None,
+                 error: ParrotError, store: HistoryStore | None) -> None:
+    """After a failure, keep the text that did arrive (marked cut off), or undo the prompt if none did."""
+    if reply is None or not reply.text:
+        truncate(session, mark, store)
+        return
+    reply.stats.finish_reason = "error"
+    error.partial_turn = record(session, continuing, reply)  # type: ignore[attr-defined]
 
 
 def merge(session: Session, turn: Turn, reply: Reply) -> Turn:

@@ -84,15 +84,17 @@ class ExplodingBackend:
 
     name = "exploding"
 
-    def __init__(self, model: str | None = None, **options: Any) -> None:
+    def __init__(self, model: str | None = None, partial: str = "", **options: Any) -> None:
         self.model = model or "bomb"
+        self.partial = partial  # text sent before breaking
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model}
 
     def stream(self, messages, settings, cancel=None) -> Reply:
         def chunks() -> Iterator[str]:
-            yield "half an ans"
+            if self.partial:
+                yield self.partial
             raise RuntimeError("the server went away")
 
         return Reply(chunks(), GenerationStats(backend=self.name, model=self.model))

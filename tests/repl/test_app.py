@@ -133,6 +133,23 @@ async def test_backend_failure_notifies_and_gives_the_prompt_back(monkeypatch):
         assert app.query_one(PromptInput).text == "are you there"
 
 
+async def test_backend_failure_mid_answer_keeps_the_partial_answer_marked(monkeypatch):
+    monkeypatch.setitem(registry.BACKENDS, "exploding", registry.BackendEntry(
+        "test", lambda model=None, **o: ExplodingBackend(model, partial="half an answer")))
+    app = make_app(None, backend="exploding")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "are you there")
+        await reply_done(pilot)
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "RuntimeError: the server went" in screen
+        assert "half an answer" in screen and "cut off: error" in screen
+        turns = app.session.conversation.turns
+        assert [t.message.content for t in turns] == ["are you there", "half an answer"]
+        assert turns[1].stats.finish_reason == "error"
+        assert app.query_one(PromptInput).text == ""
+
+
 async def test_model_switch_keeps_the_conversation(tiny_llama, tiny_gpt2):
     app = make_app(tiny_llama)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
