@@ -16,16 +16,23 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .quantize import Matmul, matmul_for
+from .quantize import Matmul, from_tensors, matmul_for
+
+# Rotary variants whose frequencies do not change with the sequence length.
+STATIC_ROPE = {"default", "linear", "llama3"}
+
+
+def supported_config(config: dict[str, Any]) -> bool:
+    """Plain Llama layers only: no biases, SiLU, rotary frequencies fixed at load time."""
+    rope = (config.get("rope_parameters") or config.get("rope_scaling") or {}).get("rope_type", "default")
+    return (config.get("model_type") == "llama" and not config.get("attention_bias", False)
+            and not config.get("mlp_bias", False) and config.get("hidden_act", "silu") == "silu"
+            and rope in STATIC_ROPE)
 
 
 def supported(model: Any) -> bool:
-    """Plain Llama layers only: no biases, no sliding window, a known rotary embedding."""
-    config = model.config
-    return (getattr(config, "model_type", None) == "llama"
-            and not getattr(config, "attention_bias", False) and not getattr(config, "mlp_bias", False)
-            and getattr(config, "hidden_act", "silu") == "silu"
-            and hasattr(getattr(model, "model", None), "rotary_emb"))
+    """``supported_config`` for a loaded transformers model."""
+    return supported_config(model.config.to_dict()) and hasattr(getattr(model, "model", None), "rotary_emb")
 
 
 @dataclass
@@ -38,63 +45,97 @@ class _Layer:
     down: Matmul
 
 
-def _fuse(model_dtype_linears: list[torch.nn.Linear], method: str) -> Matmul:
-    """One product for several linears that read the same input (their weights stacked by rows).
+def _fuse(linears: list[torch.nn.Linear], method: str) -> Matmul:
+    """One product for several linears that read the same input (their weights stacked by rows)."""
+    return matmul_for(torch.cat([linear.weight.detach() for linear in linears]), method)
 
-    Unquantized, the modules' parameters become views of the stacked weight, so memory is not doubled.
-    """
-    weight = torch.cat([linear.weight.detach() for linear in model_dtype_linears])
-    if method == "none":
-        start = 0
-        for linear in model_dtype_linears:
-            rows = linear.weight.shape[0]
-            linear.weight.data = weight[start:start + rows]
-            start += rows
-    return matmul_for(weight, method)
+
+LAYER_PARTS = ("qkv", "out", "gate_up", "down")
 
 
 class FastLlama:
-    """Decode-only forward of a transformers Llama model: ``logits = fast(ids, cache, position)``."""
+    """Decode-only forward of a transformers Llama model: ``logits = fast(ids, cache)``."""
 
-    def __init__(self, model: Any, quantize: str = "none") -> None:
-        config = model.config
-        self.quantize = quantize
-        weight_dtype = model.get_input_embeddings().weight.dtype
-        # The packed int8/int4 kernels take bf16 activations; unquantized, compute in the weights' dtype.
-        self.dtype = torch.bfloat16 if quantize != "none" else weight_dtype
-        self.heads = config.num_attention_heads
-        self.kv_heads = config.num_key_value_heads
-        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.hidden = config.hidden_size
-        self.eps = config.rms_norm_eps
-        inner = model.model
-        self.embed = inner.embed_tokens.weight.detach()
-        self.norm = inner.norm.weight.detach().to(self.dtype)
-        self.layers = []
-        for layer in inner.layers:
-            attn, mlp = layer.self_attn, layer.mlp
-            self.layers.append(_Layer(
-                layer.input_layernorm.weight.detach().to(self.dtype),
-                _fuse([attn.q_proj, attn.k_proj, attn.v_proj], quantize),
-                matmul_for(attn.o_proj.weight.detach(), quantize),
-                layer.post_attention_layernorm.weight.detach().to(self.dtype),
-                _fuse([mlp.gate_proj, mlp.up_proj], quantize),
-                matmul_for(mlp.down_proj.weight.detach(), quantize),
-            ))
-        # The output head is the largest single matrix; GGUF files keep it at 8 bits, so never lower.
-        self.lm_head = matmul_for(model.lm_head.weight.detach(), "int8" if quantize != "none" else "none")
-        self.rotary = inner.rotary_emb
+    def __init__(self, shape: dict[str, Any], embed: torch.Tensor, norm: torch.Tensor, layers: list[_Layer],
+                 lm_head: Matmul, inv_freq: torch.Tensor, quantize: str) -> None:
+        self.shape, self.quantize = shape, quantize
+        self.dtype = norm.dtype
+        self.heads, self.kv_heads = shape["heads"], shape["kv_heads"]
+        self.head_dim, self.hidden, self.eps = shape["head_dim"], shape["hidden"], shape["eps"]
+        self.embed, self.norm, self.layers, self.lm_head = embed, norm, layers, lm_head
+        self.inv_freq = inv_freq
         self.window = 0
         self.cos = self.sin = torch.empty(0)
 
+    @classmethod
+    def from_model(cls, model: Any, quantize: str = "none") -> "FastLlama":
+        """Read (and quantize) the weights of a transformers Llama model; the model is left as it was."""
+        config = model.config
+        weight_dtype = model.get_input_embeddings().weight.dtype
+        # The packed int8/int4 kernels take bf16 activations; unquantized, compute in the weights' dtype.
+        dtype = torch.bfloat16 if quantize != "none" else weight_dtype
+        heads = config.num_attention_heads
+        shape = {"heads": heads, "kv_heads": config.num_key_value_heads, "hidden": config.hidden_size,
+                 "head_dim": getattr(config, "head_dim", None) or config.hidden_size // heads,
+                 "eps": float(config.rms_norm_eps), "scaling": float(model.model.rotary_emb.attention_scaling)}
+        inner = model.model
+        layers = []
+        for layer in inner.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            layers.append(_Layer(
+                layer.input_layernorm.weight.detach().to(dtype),
+                _fuse([attn.q_proj, attn.k_proj, attn.v_proj], quantize),
+                matmul_for(attn.o_proj.weight, quantize),
+                layer.post_attention_layernorm.weight.detach().to(dtype),
+                _fuse([mlp.gate_proj, mlp.up_proj], quantize),
+                matmul_for(mlp.down_proj.weight, quantize),
+            ))
+        # The output head is the largest single matrix; GGUF files keep it at 8 bits, so never lower.
+        lm_head = matmul_for(model.lm_head.weight, "int8" if quantize != "none" else "none")
+        return cls(shape, inner.embed_tokens.weight.detach().to(dtype), inner.norm.weight.detach().to(dtype),
+                   layers, lm_head, inner.rotary_emb.inv_freq.detach().float().clone(), quantize)
+
+    def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Tensors and a JSON-able description, for ``from_export`` (a ready-to-run copy on disk)."""
+        tensors = {"embed": self.embed, "norm": self.norm, "inv_freq": self.inv_freq}
+        kinds = {"lm_head": self.lm_head.kind}
+        for name, tensor in self.lm_head.tensors().items():
+            tensors[f"lm_head.{name}"] = tensor
+        for index, layer in enumerate(self.layers):
+            tensors[f"{index}.norm1"], tensors[f"{index}.norm2"] = layer.norm1, layer.norm2
+            for part in LAYER_PARTS:
+                matmul = getattr(layer, part)
+                kinds[part] = matmul.kind
+                for name, tensor in matmul.tensors().items():
+                    tensors[f"{index}.{part}.{name}"] = tensor
+        # Shared storage (a bf16 model's embedding is its tied output head) cannot be saved twice.
+        tensors = {name: tensor.contiguous().clone() for name, tensor in tensors.items()}
+        return tensors, {"shape": self.shape, "kinds": kinds, "layers": len(self.layers), "quantize": self.quantize}
+
+    @classmethod
+    def from_export(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> "FastLlama":
+        kinds = meta["kinds"]
+
+        def part(prefix: str, kind: str) -> Matmul:
+            return from_tensors(kind, {name.removeprefix(prefix): t for name, t in tensors.items()
+                                       if name.startswith(prefix)})
+
+        layers = [_Layer(tensors[f"{i}.norm1"], part(f"{i}.qkv.", kinds["qkv"]), part(f"{i}.out.", kinds["out"]),
+                         tensors[f"{i}.norm2"], part(f"{i}.gate_up.", kinds["gate_up"]),
+                         part(f"{i}.down.", kinds["down"])) for i in range(meta["layers"])]
+        return cls(meta["shape"], tensors["embed"], tensors["norm"], layers, part("lm_head.", kinds["lm_head"]),
+                   tensors["inv_freq"], meta["quantize"])
+
     def _rope_table(self, length: int) -> None:
-        # transformers' own rotary module computes the table, so every rope scaling variant stays right.
+        # As transformers' rotary module computes it, from its own inverse frequencies (already
+        # adjusted for linear/llama3 scaling): cos and sin of position * frequency, halves repeated.
         if length <= self.window:
             return
-        positions = torch.arange(length, device=self.embed.device)[None]
-        probe = torch.empty(0, dtype=torch.float32, device=self.embed.device)
-        cos, sin = self.rotary(probe, positions)
-        self.cos, self.sin = cos[0].to(self.dtype)[:, None, :], sin[0].to(self.dtype)[:, None, :]
+        freqs = torch.arange(length, dtype=torch.float32)[:, None] * self.inv_freq[None, :]
+        angles = torch.cat((freqs, freqs), dim=-1)
+        scaling = self.shape["scaling"]
+        self.cos = (angles.cos() * scaling).to(self.dtype)[:, None, :]
+        self.sin = (angles.sin() * scaling).to(self.dtype)[:, None, :]
         self.window = length
 
     def new_cache(self, length: int) -> "KVCache":

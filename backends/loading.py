@@ -218,19 +218,25 @@ def convert_gguf(source: ModelSource, progress: Progress | None = None) -> Path:
     return target
 
 
-@dataclass
 class LoadedModel:
-    """A ready model with the facts the decoding loop needs."""
+    """A ready model with the facts the decoding loop needs.
 
-    source: ModelSource
-    model: Any
-    tokenizer: Any
-    device: str
-    dtype: str
-    window: int
-    eos_ids: set[int]
-    quantize: str = "none"  # weight-only quantization of the fast decoder: none, int8, int4
-    fast: Any = None  # a lean decoder (fast_llama.FastLlama) when the architecture has one
+    ``model`` is the transformers model; a fast start (``backends.ready``) loads it only when first
+    asked for, since chatting runs the lean decoder ``fast`` alone.
+    """
+
+    def __init__(self, source: ModelSource, model: Any, tokenizer: Any, device: str, dtype: str, window: int,
+                 eos_ids: set[int], quantize: str = "none", fast: Any = None,
+                 model_loader: Callable[[], Any] | None = None) -> None:
+        self.source, self.tokenizer, self.device, self.dtype = source, tokenizer, device, dtype
+        self.window, self.eos_ids, self.quantize, self.fast = window, eos_ids, quantize, fast
+        self._model, self._model_loader = model, model_loader
+
+    @property
+    def model(self) -> Any:
+        if self._model is None and self._model_loader is not None:
+            self._model = self._model_loader()
+        return self._model
 
     @property
     def decoder(self) -> Any:
@@ -261,10 +267,11 @@ def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
 
 
 def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progress: Progress | None = None,
-         quantize: str = "auto") -> LoadedModel:
+         quantize: str = "auto", lean: bool = True) -> LoadedModel:
     """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``.
 
-    On the CPU, Llama-architecture models also get a lean decoder, quantized per ``choose_quantize``.
+    On the CPU, Llama-architecture models also get a lean decoder (``fast_llama``, unless ``lean`` is
+    False), quantized per ``choose_quantize``.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -289,7 +296,7 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
 
     fast_ok = device == "cpu" and fast_llama.supported(model)
     method = choose_quantize(quantize, source, device, dtype_text, fast_ok)
-    fast = fast_llama.FastLlama(model, method) if fast_ok else None
+    fast = fast_llama.FastLlama.from_model(model, method) if fast_ok and lean else None
     return LoadedModel(source, model, tokenizer, device, dtype_text, context_window(model.config),
                        eos_token_ids(model, tokenizer), method, fast)
 

@@ -9,7 +9,8 @@ from typing import Any, Iterator
 
 from .base import GenerationStats, Message, Reply, TokenChoice
 from .errors import BackendError
-from .loading import DEFAULT_MODEL, LoadedModel, Progress, load, resolve
+from .loading import DEFAULT_MODEL, LoadedModel, Progress, resolve
+from .ready import load_for_chat
 from .settings import GenerationSettings
 from .text_stream import Detokenizer, StopFilter
 
@@ -42,8 +43,8 @@ class LocalBackend:
         """Load on first use; safe to call from several threads (the UI preloads in the background)."""
         with self._lock:
             if self._loaded is None:
-                self._loaded = load(resolve(self.model_name), self.device, self.dtype, self.progress,
-                                    self.quantize)
+                self._loaded = load_for_chat(resolve(self.model_name), self.device, self.dtype,
+                                             self.quantize, self.progress)
             return self._loaded
 
     @property
