@@ -145,8 +145,9 @@ class FastLlama:
         return KVCache(torch.empty(shape, dtype=self.dtype, device=self.embed.device),
                        torch.empty(shape, dtype=self.dtype, device=self.embed.device))
 
-    def __call__(self, ids: torch.Tensor, cache: "KVCache") -> torch.Tensor:
-        """Logits (float32, shape [1, vocab]) of the token after ``ids`` ([1, T]), appending to ``cache``."""
+    def __call__(self, ids: torch.Tensor, cache: "KVCache", every_position: bool = False) -> torch.Tensor:
+        """Logits (float32, [1, vocab]) of the token after ``ids`` ([1, T]), appending to ``cache``;
+        with ``every_position``, the logits after each of the T tokens ([T, vocab], for perplexity)."""
         count, start = ids.shape[-1], cache.length
         end = start + count
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
@@ -179,7 +180,7 @@ class FastLlama:
             gate, up = layer.gate_up(h).chunk(2, dim=-1)
             x = x + layer.down(F.silu(gate) * up)
         cache.length = end
-        last = F.rms_norm(x[-1:], (self.hidden,), self.norm, self.eps)
+        last = F.rms_norm(x if every_position else x[-1:], (self.hidden,), self.norm, self.eps)
         return self.lm_head(last).float()
 
 
