@@ -310,17 +310,32 @@ def _load_from_hub(model_id: str, torch_dtype: Any) -> tuple[Any, Any]:
                 AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype, local_files_only=True))
     except OSError:
         pass
+    # huggingface_hub retries an unreachable host for about 50 s, logging each try; ask once instead.
+    if not hub_reachable():
+        raise ModelUnavailable(f"{model_id} is not in the local Hugging Face cache and the Hub cannot be reached",
+                               OFFLINE_OPTIONS)
     try:
         return (AutoTokenizer.from_pretrained(model_id),
                 AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype))
     except OSError as error:
-        text = str(error)
-        if "connect" in text.lower() or "offline" in text.lower() or "resolve" in text.lower():
-            raise ModelUnavailable(
-                f"{model_id} is not in the local Hugging Face cache and the Hub cannot be reached", OFFLINE_OPTIONS
-            ) from error
         raise ModelUnavailable(f"could not load {model_id} from the Hub: {_first_line(error)}",
                                "check the model id, or log in with `parrot login` for gated models") from error
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the Hub's host accepts a TCP connection (and offline mode is not set)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname or "huggingface.co", port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def _first_line(error: BaseException) -> str:

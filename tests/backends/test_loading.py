@@ -50,3 +50,18 @@ def test_device_choice_falls_back_to_cpu_and_refuses_missing_cuda():
         assert loading.choose_device("auto") in {"cpu", "mps"}
         with pytest.raises(ModelUnavailable, match="--device cpu"):
             loading.choose_device("cuda")
+
+
+def test_unreachable_hub_fails_at_once_instead_of_retrying(tmp_path, monkeypatch):
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens here now: a refused connection, like a machine without network
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert not loading.hub_reachable()
+    with pytest.raises(ModelUnavailable, match="cannot be reached"):
+        loading.load(loading.resolve("someone/not-a-cached-model"), device="cpu")
