@@ -58,9 +58,10 @@ def load_ready(source: ModelSource, folder: Path, full: Callable[[], LoadedModel
     from .fast_llama import FastLlama
 
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    # Fresh copies: a tensor inside the file's buffer may sit at an offset the packed kernels'
-    # vector loads do not expect (it crashed them); a copy is allocated aligned.
-    tensors = {name: tensor.clone() for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
+    # A tensor inside the file's buffer may sit at an offset the packed kernels' vector loads do not
+    # expect (it crashed them): such tensors get a fresh, aligned copy.
+    tensors = {name: tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
+               for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
     fast = FastLlama.from_export(tensors, meta)
     tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
     return LoadedModel(source, None, tokenizer, "cpu", meta["dtype"], meta["window"], set(meta["eos_ids"]),

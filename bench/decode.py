@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from backends.loading import load, resolve  # noqa: E402  (light: torch and transformers load lazily)
+
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant for programmers."},
     {"role": "user", "content": "Write a Python function that checks whether a number is prime, then explain it."},
@@ -35,6 +37,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "parrot bf16": ("parrot", {"dtype": "bfloat16", "quantize": "none"}, "parrot, bfloat16"),
     "parrot int8": ("parrot", {"dtype": "bfloat16", "quantize": "int8"}, "parrot, int8 weights, bf16 activations"),
     "parrot int4": ("parrot", {"dtype": "bfloat16", "quantize": "int4"}, "parrot, int4 weights (group 32), int8 head"),
+    "parrot int8 1 thread": ("parrot", {"dtype": "bfloat16", "quantize": "int8", "threads": 1},
+                             "parrot, int8, one torch thread"),
     "parrot default": ("parrot", {"dtype": "auto", "quantize": "auto"}, "parrot, automatic choice"),
     "hf generate fp32": ("generate", {"dtype": "float32"}, "transformers generate, float32"),
     "hf generate bf16": ("generate", {"dtype": "bfloat16"}, "transformers generate, bfloat16"),
@@ -51,10 +55,14 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    """Resident memory now (after loading and generating): what the model costs while chatting."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def prepare(engine: str, options: dict):
     """Load one engine; return run(prompt_ids, tokens) -> (ttft seconds, total seconds, token ids)."""
-    from backends.loading import load, resolve
-
     if engine == "llamacpp":
         from llama_cpp import Llama  # optional, bench only
 
@@ -76,8 +84,13 @@ def prepare(engine: str, options: dict):
 
     import torch
 
-    loaded = load(resolve("smollm2"), "cpu", options.get("dtype", "auto"), quantize=options.get("quantize", "none"))
+    if "threads" in options:
+        torch.set_num_threads(options["threads"])
     if engine == "parrot":
+        from backends.ready import load_for_chat
+
+        # As the chat loads it: from the fast-start copy (written by a first load, see --warm).
+        loaded = load_for_chat(resolve("smollm2"), "cpu", options["dtype"], options["quantize"])
         from backends.decoding import decode
         from backends.settings import GenerationSettings
 
@@ -93,7 +106,7 @@ def prepare(engine: str, options: dict):
             return first - started, time.perf_counter() - started, out
 
         return run_parrot
-    model = loaded.model
+    model = load(resolve("smollm2"), "cpu", options["dtype"], quantize="none", lean=False).model
     if engine == "generate":
         from transformers.generation.streamers import BaseStreamer
 
@@ -142,13 +155,13 @@ def worker(engine: str, options: dict) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         ttft, total, out = run(request["ids"], request["tokens"])
-        print(json.dumps({"ttft": ttft, "total": total, "ids": out, "peak_mb": peak_mb()}), flush=True)
+        print(json.dumps({"ttft": ttft, "total": total, "ids": out, "peak_mb": peak_mb(), "rss_mb": rss_mb()}),
+              flush=True)
 
 
 # -- driver side -----------------------------------------------------------------------------------
 
 def prompt_ids() -> list[int]:
-    from backends.loading import load, resolve
 
     tokenizer = load(resolve("smollm2"), "cpu", "float32", quantize="none").tokenizer
     text = tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
@@ -163,6 +176,7 @@ def main() -> int:
     parser.add_argument("--home", help="PARROT_HOME for the converted-model cache (default: the user's)")
     parser.add_argument("--only", nargs="*", help=f"configurations to run (default: all): {', '.join(CONFIGS)}")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--warm", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.home:
         os.environ["PARROT_HOME"] = args.home
@@ -171,9 +185,19 @@ def main() -> int:
         engine, options, _ = CONFIGS[args.worker]
         worker(engine, options)
         return 0
+    if args.warm:
+        from backends.ready import load_for_chat
+
+        load_for_chat(resolve("smollm2"), "cpu", args.warm[0], args.warm[1])
+        return 0
 
     ids = prompt_ids()  # also converts the GGUF once, before any worker starts
     names = args.only or list(CONFIGS)
+    for name in names:  # write the fast-start copies first, so that workers load as the chat does
+        if CONFIGS[name][0] == "parrot":
+            options = CONFIGS[name][1]
+            subprocess.run([sys.executable, __file__, "--warm", options["dtype"], options["quantize"]], cwd=ROOT,
+                           check=True, capture_output=True)
     workers = {}
     for name in names:  # one at a time: loading in parallel would slow every load
         process = subprocess.Popen([sys.executable, __file__, "--worker", name], stdin=subprocess.PIPE,
@@ -203,6 +227,7 @@ def summarize(runs: list[dict]) -> dict:
     ttft = statistics.median(r["ttft"] for r in runs)
     rates = [(len(r["ids"]) - 1) / (r["total"] - r["ttft"]) for r in runs]
     return {"tok_s": statistics.median(rates), "ttft_ms": ttft * 1000, "peak_mb": max(r["peak_mb"] for r in runs),
+            "rss_mb": runs[-1]["rss_mb"],
             "tokens": len(runs[0]["ids"]), "ids": runs[0]["ids"]}
 
 
@@ -213,7 +238,7 @@ def print_table(results: dict[str, list[dict]], ids: list[int], args: argparse.N
     fp32 = rows.get("parrot fp32") or rows.get("hf generate fp32")
     print(f"\nSmolLM2-135M-Instruct, {len(ids)}-token chat prompt, greedy, medians of {args.runs} interleaved "
           f"runs, {os.cpu_count()} CPU threads available, torch threads = default")
-    header = (f"{'configuration':<20} {'tokens':>6} {'tok/s':>7} {'TTFT ms':>8} {'peak MB':>8} "
+    header = (f"{'configuration':<20} {'tokens':>6} {'tok/s':>7} {'TTFT ms':>8} {'RSS MB':>7} {'peak MB':>8} "
               f"{'x hf fp32':>9} {'x llama.cpp':>11} {'TTFT/llama.cpp':>14} {'same as fp32':>12}")
     print(header)
     print("-" * len(header))
@@ -226,11 +251,13 @@ def print_table(results: dict[str, list[dict]], ids: list[int], args: argparse.N
             pairs = list(zip(row["ids"], fp32["ids"]))
             first_diff = next((i for i, (a, b) in enumerate(pairs) if a != b), len(pairs))
             same = f"{first_diff}/{len(pairs)}"
-        print(f"{name:<20} {row['tokens']:>6} {row['tok_s']:>7.1f} {row['ttft_ms']:>8.0f} {row['peak_mb']:>8.0f} "
+        print(f"{name:<20} {row['tokens']:>6} {row['tok_s']:>7.1f} {row['ttft_ms']:>8.0f} {row['rss_mb']:>7.0f} "
+              f"{row['peak_mb']:>8.0f} "
               f"{speed:>9} {versus:>11} {ttft:>14} {same:>12}")
     if "llama.cpp" not in rows:
         print("llama.cpp: not measured (llama-cpp-python is not installed; `make bench-deps` installs it)")
     print("same as fp32: greedy tokens identical to parrot fp32 before the first difference.")
+    print("RSS: resident memory after the runs; peak: the process's high-water mark (loading included).")
     if "notebook no-cache" in rows:
         print(f"notebook no-cache: capped at {args.nocache_tokens} tokens (it slows down quadratically).")
 

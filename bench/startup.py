@@ -30,8 +30,8 @@ ROWS: dict[str, tuple[str, str | None]] = {
     "parrot --help": ("import sys, contextlib, io\nfrom repl.cli import main\n"
                       "with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n" + HEAVY,
                       "python -c pass"),
-    "app first paint": ("import sys, asyncio\nfrom bench.first_paint import first_paint\n"
-                        "asyncio.run(first_paint())\n" + HEAVY, "python -c pass"),
+    "app first paint": ("import asyncio, os, tempfile\nos.environ['PARROT_HOME'] = tempfile.mkdtemp()\n"
+                        "from bench.first_paint import first_paint\nasyncio.run(first_paint())", "python -c pass"),
     "model ready (parrot)": ("import sys\nfrom backends.local import LocalBackend\n"
                              "LocalBackend('smollm2', device='cpu').load()\n" + HEAVY,
                              "import torch, transformers"),
