@@ -19,6 +19,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "history": ("repl.history:history_command", "list stored conversations, or print one"),
 }
 
 
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  parrot -p 'Write a Python function that adds two numbers'\n"
             "  cat f.py | parrot 'explain this'         answer once, on stdout\n"
             "  echo 'def add(a, b):' | parrot -m codeparrot --greedy\n"
+            "  parrot --continue                        resume the last conversation\n"
+            "  parrot --script chat.txt                 run commands and prompts from a file\n"
             + (f"\nsubcommands (each has --help):\n{sub_help}\n" if sub_help else "")
             + "\nexit codes: 0 ok, 1 backend or model failure, 2 usage error, 130 interrupted"
         ),
@@ -56,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--greedy", action="store_true", default=None, help="always take the most likely token")
     gen.add_argument("--stop", action="append", help="stop when this string is produced (repeatable)")
     gen.add_argument("-s", "--system", help="system prompt for chat models")
+    mode = parser.add_argument_group("mode")
+    mode.add_argument("-c", "--continue", dest="resume", action="store_true",
+                      help="resume the last conversation (`parrot history` lists them)")
+    mode.add_argument("--plain", action="store_true", help="a line-by-line prompt instead of the full-screen app")
+    mode.add_argument("--script", metavar="FILE", help="run commands and prompts from FILE (- for stdin) as if typed")
+    mode.add_argument("--keep-going", action="store_true", help="with --script: run on after an error")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="one-shot: print one JSON object with text, tokens, timing")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
@@ -113,17 +122,33 @@ def _run_chat(args: argparse.Namespace) -> int:
         if prompt:
             raise UsageError("give the prompt either as an argument or with -p, not both")
         prompt = args.prompt_option
+    if args.script is not None:
+        if prompt is not None:
+            raise UsageError("--script runs the prompts in the script", "drop the prompt argument or -p")
+        from .script import run_script
+
+        return run_script(args.script, backend, model, settings, options, keep_going=args.keep_going,
+                          resume=args.resume, quiet=args.quiet)
+    if args.keep_going:
+        raise UsageError("--keep-going only applies to --script", "add --script FILE")
     stdin_is_pipe = sys.stdin is not None and not sys.stdin.isatty()
     if prompt is not None or stdin_is_pipe:
+        if args.resume:
+            raise UsageError("--continue resumes a chat, not a one-shot answer",
+                             "drop the prompt, or use --script - to add prompts to the last conversation")
         from .oneshot import answer_once, read_stdin
 
         piped = read_stdin() if stdin_is_pipe else None
         return answer_once(backend, model, settings, options, prompt, piped, as_json=args.json, quiet=args.quiet)
     if args.json:
         raise UsageError("--json needs a prompt", "pass one with -p TEXT or pipe text in")
+    if args.plain:
+        from .plain import run_plain
+
+        return run_plain(backend, model, settings, options, resume=args.resume)
     from .app import run_app
 
-    return run_app(backend, model, settings, options)
+    return run_app(backend, model, settings, options, resume=args.resume)
 
 
 def entry() -> None:

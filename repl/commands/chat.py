@@ -1,0 +1,276 @@
+"""Commands on the conversation itself: start over, switch model, retry, continue, history, export, copy.
+
+Per-mode services come from ``ctx.extras``: ``history`` (a HistoryStore) and ``clipboard`` (a function
+that copies text). A mode that lacks one gets a usage error that says where the command works.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from rich.table import Table
+
+from backends import paths, registry
+from backends.errors import UsageError
+
+from ..replies import truncate
+from ..session import Conversation, Turn
+from .table import Context, command, require
+
+
+def _store(ctx: Context):
+    store = ctx.extras.get("history")
+    if store is None:
+        raise UsageError("history is not available here")
+    return store
+
+
+@command("clear", "/clear", "clear the screen (the conversation goes on)")
+def clear_(ctx: Context, args: list[str]) -> None:
+    require(args, 0)
+    ctx.ui.clear()
+
+
+@command("new", "/new", "start a new conversation (the old one stays in /history)")
+def new_(ctx: Context, args: list[str]) -> None:
+    require(args, 0)
+    ctx.session.conversation = Conversation()
+    ctx.ui.clear()
+    ctx.ui.show("new conversation")
+
+
+@command("system", "/system [TEXT|none]", "show or set the system prompt for chat models")
+def system_(ctx: Context, args: list[str]) -> None:
+    if not args:
+        ctx.ui.show(f"system prompt: {ctx.session.settings.system or '(the model default)'}")
+        return
+    text = " ".join(args)
+    ctx.session.settings = ctx.session.settings.updated_from_text({"system": text})
+    ctx.ui.show(f"system prompt: {ctx.session.settings.system or '(the model default)'}")
+
+
+@command("backend", "/backend [NAME] [MODEL]", "show or switch the backend (the conversation is kept)",
+         arguments=tuple(registry.BACKENDS))
+def backend_(ctx: Context, args: list[str]) -> None:
+    require(args, (0, 2))
+    if not args:
+        names = ", ".join(f"{n}{' (in use)' if n == ctx.session.backend_name else ''}" for n in registry.BACKENDS)
+        ctx.ui.show(f"backends: {names}")
+        return
+    ctx.session.use_backend(args[0], args[1] if len(args) > 1 else None)
+    ctx.ui.show(f"backend: {args[0]}, model: {ctx.session.model or 'its default'}")
+
+
+@command("model", "/model [NAME]", "show or switch the model (the conversation is kept)")
+def model_(ctx: Context, args: list[str]) -> None:
+    require(args, (0, 1))
+    if not args:
+        ctx.ui.show(f"model: {ctx.session.model or 'the default'} ({ctx.session.backend_name})")
+        return
+    ctx.session.use_backend(ctx.session.backend_name, args[0])
+    ctx.ui.show(f"model: {args[0]} (the conversation is kept)")
+
+
+@command("retry", "/retry", "answer the last prompt again (a sampled reply gets a new seed)")
+def retry_(ctx: Context, args: list[str]) -> None:
+    require(args, 0)
+    turns = ctx.session.conversation.turns
+    if not any(t.message.role == "user" for t in turns):
+        raise UsageError("there is no prompt to retry yet", "type a prompt first")
+    while turns and turns[-1].message.role == "assistant":
+        truncate(ctx.session, len(turns) - 1, ctx.extras.get("history"))
+    ctx.ui.generate()
+
+
+@command("continue", "/continue", "extend the last reply (one that was cut off or hit the length limit)",
+         aliases=("cont",))
+def continue_(ctx: Context, args: list[str]) -> None:
+    require(args, 0)
+    last = ctx.session.conversation.turns[-1] if ctx.session.conversation.turns else None
+    if last is None or last.message.role != "assistant":
+        raise UsageError("there is no reply to continue", "/continue extends the last answer")
+    ctx.ui.generate()
+
+
+@command("undo", "/undo", "forget the last prompt and its reply")
+def undo_(ctx: Context, args: list[str]) -> None:
+    require(args, 0)
+    turns = ctx.session.conversation.turns
+    users = [i for i, t in enumerate(turns) if t.message.role == "user"]
+    if not users:
+        raise UsageError("there is nothing to undo")
+    dropped = truncate(ctx.session, users[-1], ctx.extras.get("history"))
+    ctx.ui.show(f"forgot {len(dropped)} message(s): {_short(dropped[0].message.content)}")
+
+
+@command("history", "/history [N]", "list recent conversations (load one with /load ID)")
+def history_(ctx: Context, args: list[str]) -> None:
+    require(args, (0, 1))
+    limit = _int(args[0], "N") if args else 20
+    ctx.ui.show(conversations_table(_store(ctx).conversations(limit), ctx.session.conversation.id))
+
+
+def conversations_table(infos, current: int | None = None) -> Table | str:
+    """The table /history and `parrot history` print."""
+    if not infos:
+        return "no conversations yet"
+    table = Table(box=None, pad_edge=False)
+    table.add_column("id", justify="right", style="bold")
+    table.add_column("updated", style="dim")
+    table.add_column("turns", justify="right")
+    table.add_column("title")
+    for info in infos:
+        table.add_row(f"{info.id}{'*' if info.id == current else ''}", info.when, str(info.turns), info.title)
+    return table
+
+
+@command("load", "/load ID|PATH", "resume a conversation from /history, or a file written by /save PATH")
+def load_(ctx: Context, args: list[str]) -> None:
+    require(args, 1)
+    if args[0].isdigit():
+        conversation = _store(ctx).load(int(args[0]))
+    else:
+        conversation = read_saved(Path(args[0]).expanduser())
+        store = ctx.extras.get("history")
+        if store is not None:  # a loaded file becomes a new stored conversation
+            for turn in conversation.turns:
+                store.save_turn(conversation, turn)
+    ctx.session.conversation = conversation
+    ctx.ui.clear()
+    ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages)")
+
+
+@command("save", "/save [PATH]", "say where the conversation is stored, or also write it to a JSON file")
+def save_(ctx: Context, args: list[str]) -> None:
+    require(args, (0, 1))
+    conversation = ctx.session.conversation
+    if not conversation.turns:
+        raise UsageError("the conversation is empty", "type a prompt first")
+    if args:
+        path = Path(args[0]).expanduser()
+        paths.atomic_write_text(path, json.dumps(saved_form(conversation), indent=2, ensure_ascii=False) + "\n")
+        ctx.ui.show(f"saved {len(conversation.turns)} messages to {path} (/load {path} reads it back)")
+    elif conversation.id is not None:
+        ctx.ui.show(f"saved as conversation {conversation.id} (every turn is stored as it happens)")
+    else:
+        raise UsageError("history is not available here", "give a PATH to write a file")
+
+
+@command("export", "/export md|jsonl [PATH]", "write the conversation as Markdown or JSON lines",
+         arguments=("md", "jsonl"))
+def export_(ctx: Context, args: list[str]) -> None:
+    require(args, (1, 2))
+    kind = args[0].lower()
+    if kind not in {"md", "jsonl"}:
+        raise UsageError(f"unknown export format {args[0]!r}", "use md or jsonl")
+    conversation = ctx.session.conversation
+    if not conversation.turns:
+        raise UsageError("the conversation is empty", "type a prompt first")
+    path = Path(args[1]).expanduser() if len(args) > 1 else Path(f"parrot-{conversation.id or 'chat'}.{kind}")
+    text = as_markdown(conversation) if kind == "md" else as_jsonl(conversation)
+    paths.atomic_write_text(path, text)
+    ctx.ui.show(f"wrote {path}")
+
+
+@command("copy", "/copy [code]", "copy the last answer, or its last code block, to the clipboard",
+         arguments=("code",))
+def copy_(ctx: Context, args: list[str]) -> None:
+    require(args, (0, 1))
+    if args and args[0] != "code":
+        raise UsageError(f"unknown argument {args[0]!r}", "use /copy or /copy code")
+    clipboard = ctx.extras.get("clipboard")
+    if clipboard is None:
+        raise UsageError("there is no clipboard here", "use /copy in the terminal app or the plain REPL")
+    last = ctx.session.conversation.last("assistant")
+    if last is None:
+        raise UsageError("there is no answer to copy yet")
+    text = last.message.content
+    if args:
+        blocks = code_blocks(text)
+        if not blocks:
+            raise UsageError("the last answer has no code block", "use /copy for the whole answer")
+        text = blocks[-1]
+    clipboard(text)
+    ctx.ui.show(f"copied {len(text)} characters")
+
+
+# -- formats -------------------------------------------------------------------------------------
+
+FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)(?:^\1[ \t]*$|\Z)", re.S | re.M)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The contents of fenced code blocks, in order (an unclosed last fence counts too)."""
+    return [m.group(2).rstrip("\n") for m in FENCE.finditer(markdown)]
+
+
+def _turn_record(turn: Turn) -> dict:
+    record: dict = {"role": turn.message.role, "content": turn.message.content, "created": turn.created}
+    if turn.stats is not None:
+        record["stats"] = turn.stats.to_dict()
+        record["cut_off"] = turn.cut_off
+    if turn.settings is not None:
+        record["settings"] = turn.settings.to_dict()
+    return record
+
+
+def saved_form(conversation: Conversation) -> dict:
+    return {"format": "parrot-conversation/1", "title": conversation.title,
+            "turns": [_turn_record(t) for t in conversation.turns]}
+
+
+def read_saved(path: Path) -> Conversation:
+    """Read a file written by /save PATH."""
+    from backends.base import GenerationStats, Message
+    from backends.settings import GenerationSettings
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        turns = []
+        for record in data["turns"]:
+            stats = record.get("stats")
+            if stats:
+                stats = {k: v for k, v in stats.items() if k in GenerationStats.__dataclass_fields__}
+            settings = record.get("settings")
+            turns.append(Turn(Message(record["role"], record["content"]),
+                              GenerationStats(**stats) if stats else None,
+                              GenerationSettings.from_dict(settings) if settings else None,
+                              created=record.get("created", 0.0)))
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}", "/load ID loads from /history") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path} is not a conversation saved by /save: {error}") from None
+    return Conversation(turns=turns, title=data.get("title", ""))
+
+
+def as_markdown(conversation: Conversation) -> str:
+    parts = [f"# {conversation.title or 'parrot conversation'}\n"]
+    for turn in conversation.turns:
+        head = turn.message.role
+        if turn.stats is not None:
+            head += f" ({turn.stats.model or turn.stats.backend})"
+        parts.append(f"## {head}\n\n{turn.message.content.rstrip()}\n")
+        if turn.cut_off:
+            parts.append(f"*cut off: {turn.stats.finish_reason}*\n")
+    return "\n".join(parts)
+
+
+def as_jsonl(conversation: Conversation) -> str:
+    return "".join(json.dumps(_turn_record(t), ensure_ascii=False) + "\n" for t in conversation.turns)
+
+
+def _short(text: str, width: int = 50) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise UsageError(f"{name} must be at least 1")
+    return value

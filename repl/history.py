@@ -1,0 +1,211 @@
+"""Every conversation in SQLite, one row per turn, committed as each turn happens.
+
+Assistant turns keep what is needed to reproduce them: backend, model, settings (JSON), seed, token
+counts, timing and how they ended. WAL mode with a commit per turn means a killed process never loses
+a turn that was already committed. The connection is shared by the UI thread and the reply thread,
+so every statement runs under one lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from backends import paths
+from backends.base import GenerationStats, Message
+from backends.errors import UsageError
+from backends.settings import GenerationSettings
+
+from .session import Conversation, Session, Turn
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created REAL NOT NULL,
+    backend TEXT,
+    model TEXT,
+    settings TEXT,
+    seed INTEGER,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    time_to_first_token REAL,
+    seconds REAL,
+    finish_reason TEXT,
+    stats TEXT,
+    PRIMARY KEY (conversation_id, position)
+);
+"""
+
+
+def history_path() -> Path:
+    return paths.data_dir() / "history.sqlite3"
+
+
+def prompt_history_path() -> Path:
+    """The prompt-toolkit history file shared by the plain REPL and the app (Up/Down)."""
+    return paths.data_dir() / "prompt_history"
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    """One line of ``/history``."""
+
+    id: int
+    title: str
+    updated: float
+    turns: int
+
+    @property
+    def when(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.updated))
+
+
+class HistoryStore:
+    """The history database. Call it as a ``Session.on_turn`` callback to store each turn."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or history_path()
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed turn survives a crash of the machine too
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def attach(self, session: Session) -> None:
+        """Store every turn of ``session`` from now on."""
+        session.on_turn.append(self)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def __call__(self, session: Session, turn: Turn) -> None:
+        self.save_turn(session.conversation, turn)
+
+    def save_turn(self, conversation: Conversation, turn: Turn) -> None:
+        """Insert or update ``turn`` at its place in ``conversation``, in its own transaction."""
+        position = next(i for i, t in enumerate(conversation.turns) if t is turn)
+        stats, settings = turn.stats, turn.settings
+        now = time.time()
+        with self._lock, self._transaction():
+            if conversation.id is None:
+                conversation.title = conversation.title or _title(turn.message.content)
+                cursor = self._db.execute(
+                    "INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)",
+                    (conversation.title, now, now))
+                conversation.id = cursor.lastrowid
+            self._db.execute(
+                "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation.id, position, turn.message.role, turn.message.content, turn.created,
+                 stats.backend if stats else None, stats.model if stats else None,
+                 json.dumps(settings.to_dict()) if settings else None,
+                 stats.seed if stats else None, stats.prompt_tokens if stats else None,
+                 stats.completion_tokens if stats else None, stats.time_to_first_token if stats else None,
+                 stats.seconds if stats else None, stats.finish_reason if stats else None,
+                 json.dumps(stats.to_dict()) if stats else None))
+            self._db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation.id))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def sync_length(self, conversation: Conversation) -> None:
+        """Forget stored turns past the end of ``conversation`` (after /undo, /retry or a failed reply)."""
+        if conversation.id is None:
+            return
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM turns WHERE conversation_id = ? AND position >= ?",
+                             (conversation.id, len(conversation.turns)))
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def conversations(self, limit: int = 20) -> list[ConversationInfo]:
+        """The most recently updated conversations first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id, c.title, c.updated, COUNT(t.position) FROM conversations c "
+                "LEFT JOIN turns t ON t.conversation_id = c.id GROUP BY c.id "
+                "HAVING COUNT(t.position) > 0 ORDER BY c.updated DESC, c.id DESC LIMIT ?", (limit,)).fetchall()
+        return [ConversationInfo(*row) for row in rows]
+
+    def last_id(self) -> int | None:
+        found = self.conversations(limit=1)
+        return found[0].id if found else None
+
+    def load(self, conversation_id: int) -> Conversation:
+        """A stored conversation with its turns; a missing id is a usage error that says what exists."""
+        with self._lock:
+            head = self._db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            rows = self._db.execute(
+                "SELECT role, content, created, settings, stats FROM turns WHERE conversation_id = ? "
+                "ORDER BY position", (conversation_id,)).fetchall()
+        if head is None or not rows:
+            raise UsageError(f"there is no conversation {conversation_id}", "/history lists them")
+        turns = [Turn(Message(role, content), _stats(stats), _settings(settings), created=created)
+                 for role, content, created, settings, stats in rows]
+        return Conversation(turns=turns, id=conversation_id, title=head[0])
+
+
+def _title(text: str) -> str:
+    line = " ".join(text.split())
+    return line[:60] + ("…" if len(line) > 60 else "")
+
+
+def _stats(text: str | None) -> GenerationStats | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    data.pop("tokens_per_second", None)
+    known = set(GenerationStats.__dataclass_fields__)
+    return GenerationStats(**{k: v for k, v in data.items() if k in known})
+
+
+def _settings(text: str | None) -> GenerationSettings | None:
+    return GenerationSettings.from_dict(json.loads(text)) if text else None
+
+
+def history_command(argv: list[str]) -> int:
+    """``parrot history [-n N] [ID]``: list stored conversations, or print one as Markdown."""
+    import argparse
+
+    from rich.console import Console
+
+    from .commands.chat import as_markdown, conversations_table
+
+    parser = argparse.ArgumentParser(prog="parrot history", description="List stored conversations, or print one.")
+    parser.add_argument("id", nargs="?", type=int, help="print this conversation as Markdown")
+    parser.add_argument("-n", "--limit", type=int, default=20, help="how many to list (default 20)")
+    args = parser.parse_args(argv)
+    store = HistoryStore()
+    try:
+        if args.id is not None:
+            print(as_markdown(store.load(args.id)), end="")
+        else:
+            Console(highlight=False, soft_wrap=True).print(conversations_table(store.conversations(args.limit)))
+    finally:
+        store.close()
+    return 0

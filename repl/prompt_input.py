@@ -1,0 +1,97 @@
+"""The app's input box: Enter sends, a newline key adds a line, Up/Down walk the prompt history.
+
+A TextArea rather than an Input because prompts are often several lines (pasted code keeps its
+newlines). Slash-commands are completed inline through TextArea's suggestion hook (Right or Tab
+accepts), fed by the same table as /help.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+from .commands import completions
+
+NEWLINE_KEYS = {"ctrl+j", "shift+enter", "alt+enter", "ctrl+enter"}
+
+
+class PromptInput(TextArea):
+    """Multi-line prompt editor that submits on Enter."""
+
+    BINDINGS = [Binding("tab", "accept_suggestion", "complete", show=False)]
+
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, prompt_history: list[str] | None = None, **kwargs) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
+        self.prompt_history = prompt_history if prompt_history is not None else []  # oldest first
+        self._position: int | None = None  # index into history while browsing
+        self._draft = ""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self._submit()
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        await super()._on_key(event)
+
+    def _submit(self) -> None:
+        text = self.text
+        if not text.strip():
+            return
+        if not self.prompt_history or self.prompt_history[-1] != text:
+            self.prompt_history.append(text)
+        self._position = None
+        self.clear()
+        self.post_message(self.Submitted(text))
+
+    def update_suggestion(self) -> None:
+        text = self.text
+        row, column = self.cursor_location
+        at_end = row == self.document.line_count - 1 and column == len(self.document[row])
+        if "\n" in text or not at_end:
+            self.suggestion = ""
+            return
+        found = completions(text)
+        self.suggestion = found[0][len(text):] if found and found[0] != text else ""
+
+    def action_accept_suggestion(self) -> None:
+        if self.suggestion:
+            self.insert(self.suggestion)
+        else:
+            self.screen.focus_next()
+
+    # Up on the first line and Down on the last walk the history; elsewhere they move the cursor.
+    def action_cursor_up(self, select: bool = False) -> None:
+        if select or self.cursor_location[0] > 0 or not self.prompt_history:
+            return super().action_cursor_up(select)
+        if self._position is None:
+            self._draft, self._position = self.text, len(self.prompt_history)
+        if self._position > 0:
+            self._position -= 1
+            self._show(self.prompt_history[self._position])
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        if select or self._position is None or self.cursor_location[0] < self.document.line_count - 1:
+            return super().action_cursor_down(select)
+        self._position += 1
+        if self._position >= len(self.prompt_history):
+            self._position = None
+            self._show(self._draft)
+        else:
+            self._show(self.prompt_history[self._position])
+
+    def _show(self, text: str) -> None:
+        self.text = text
+        self.move_cursor(self.document.end)

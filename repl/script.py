@@ -1,0 +1,150 @@
+"""``parrot --script FILE`` (or ``-`` for stdin): run REPL lines as if they were typed.
+
+Each line is a slash-command or a prompt; a multi-line prompt goes between two lines that hold only
+``\"\"\"``; blank lines and lines starting with ``#`` are skipped. Answers and command output go to
+stdout, errors to stderr. The first error stops the script with exit code 1 (backend or model) or 2
+(usage) unless ``--keep-going``, which runs on and exits with the first error's code at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any, Iterable, Iterator, TextIO
+
+from rich.console import Console
+
+from backends.errors import ParrotError, SettingsError, UsageError
+from backends.settings import GenerationSettings
+
+from . import commands
+from .commands.table import Context
+from .history import HistoryStore
+from .replies import stream_reply
+from .session import Session
+
+BLOCK = '"""'
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+
+
+def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, entry) for each command or prompt; a \"\"\" block becomes one multi-line prompt."""
+    block: list[str] | None = None
+    start = 0
+    number = 0
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r\n")
+        if block is not None:
+            if line.strip() == BLOCK:
+                yield start, "\n".join(block)
+                block = None
+            else:
+                block.append(line)
+        elif line.strip() == BLOCK:
+            block, start = [], number
+        elif line.strip() and not line.lstrip().startswith("#"):
+            yield number, line
+    if block is not None:
+        raise UsageError(f"line {start}: the {BLOCK} block is never closed", f"end it with a line holding only {BLOCK}")
+
+
+class ScriptRunner:
+    """Runs entries one by one; also the UI commands talk to."""
+
+    def __init__(self, session: Session, store: HistoryStore | None, out: TextIO, err: TextIO) -> None:
+        self.session = session
+        self.out, self.err = out, err
+        self.console = Console(file=out, highlight=False, soft_wrap=True)
+        self.context = Context(session, self, {"history": store})
+        self.store = store
+        self.done = False
+
+    def run(self, lines: Iterable[str], keep_going: bool = False) -> int:
+        first_error = 0
+        entries = read_entries(lines)
+        while not self.done:
+            try:
+                number, entry = next(entries)
+            except StopIteration:
+                break
+            except UsageError as error:
+                print(f"parrot: {error}", file=self.err)
+                return first_error or EXIT_USAGE
+            code = self.run_entry(number, entry)
+            if code:
+                first_error = first_error or code
+                if not keep_going:
+                    return code
+        return first_error
+
+    def run_entry(self, number: int, entry: str) -> int:
+        try:
+            if commands.is_command(entry.strip()):
+                commands.run(entry.strip(), self.context)
+            else:
+                self.reply(entry[1:] if entry.startswith("//") else entry)
+        except (UsageError, SettingsError) as error:
+            print(f"parrot: line {number}: {error}", file=self.err)
+            return EXIT_USAGE
+        except ParrotError as error:
+            print(f"parrot: line {number}: {error}", file=self.err)
+            return EXIT_FAILURE
+        return 0
+
+    def reply(self, prompt: str | None) -> None:
+        def write(text: str) -> None:
+            self.out.write(text)
+            self.out.flush()
+
+        _, reply = stream_reply(self.session, prompt, threading.Event(), write, self.store)
+        if not reply.text.endswith("\n"):
+            self.out.write("\n")
+        self.out.flush()
+
+    # -- the UI protocol -------------------------------------------------------------------------
+
+    def show(self, renderable: Any) -> None:
+        self.console.print(renderable)
+
+    def generate(self) -> None:
+        self.reply(None)
+
+    def quit(self) -> None:
+        self.done = True
+
+    def clear(self) -> None:
+        pass  # nothing on a screen to clear
+
+    def read_secret(self, prompt: str) -> str | None:
+        return None  # a script cannot be asked; the command reports that nothing was given
+
+
+def run_script(source: str, backend_name: str, model: str | None, settings: GenerationSettings,
+               options: dict[str, Any], *, keep_going: bool = False, resume: bool = False,
+               quiet: bool = False) -> int:
+    """Run the script at ``source`` (a path, or ``-`` for stdin); return the exit code."""
+    if source == "-":
+        lines: Iterable[str] = sys.stdin
+    else:
+        try:
+            lines = open(source, encoding="utf-8").read().splitlines()
+        except OSError as error:
+            raise UsageError(f"cannot read the script {source}: {error.strerror}", "check the path") from None
+
+    if quiet or not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in a log file
+
+    def progress(message: str) -> None:
+        if not quiet and sys.stderr.isatty():
+            print(f"parrot: {message}", file=sys.stderr, flush=True)
+
+    session = Session(backend_name, model, settings, progress=progress, **options)
+    store = HistoryStore()
+    store.attach(session)
+    if resume and (last := store.last_id()) is not None:
+        session.conversation = store.load(last)
+    try:
+        return ScriptRunner(session, store, sys.stdout, sys.stderr).run(lines, keep_going)
+    finally:
+        store.close()
