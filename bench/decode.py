@@ -162,7 +162,14 @@ def worker(engine: str, options: dict) -> None:
 # -- driver side -----------------------------------------------------------------------------------
 
 def prompt_ids() -> list[int]:
+    """The prompt's token ids, computed in a child process: a child inherits its parent's peak memory,
+    so the driver must never hold a model itself."""
+    done = subprocess.run([sys.executable, __file__, "--prompt-ids"], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
+
+def _prompt_ids() -> list[int]:
     tokenizer = load(resolve("smollm2"), "cpu", "float32", quantize="none").tokenizer
     text = tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
     return tokenizer(text, add_special_tokens=False).input_ids
@@ -177,6 +184,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help=f"configurations to run (default: all): {', '.join(CONFIGS)}")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--warm", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--prompt-ids", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.home:
         os.environ["PARROT_HOME"] = args.home
@@ -184,6 +192,9 @@ def main() -> int:
     if args.worker:
         engine, options, _ = CONFIGS[args.worker]
         worker(engine, options)
+        return 0
+    if args.prompt_ids:
+        print(json.dumps(_prompt_ids()))
         return 0
     if args.warm:
         from backends.ready import load_for_chat

@@ -1,7 +1,8 @@
-"""The chat app's first paint, for bench/startup.py: build the app, paint one screen, exit at once.
+"""The chat app's first paint, for bench/startup.py: run the app headless and exit on its first frame.
 
-The model starts loading in a background thread on mount; leaving with ``os._exit`` right after
-the first screen means the process's lifetime is spawn-to-first-paint, not the model's load time.
+Textual sends ``Ready`` once the first frame has been displayed. The model starts loading in a
+background thread on mount; leaving with ``os._exit`` at ``Ready`` makes the process's lifetime
+spawn-to-first-paint, whatever the loading thread is doing by then.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ async def first_paint() -> None:
     from backends.settings import GenerationSettings
     from repl.app import ChatApp
 
-    app = ChatApp("local", "smollm2", GenerationSettings(), {"device": "cpu"})
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        heavy = any(m in sys.modules for m in ("torch", "transformers"))
-        print(f"torch imported by first paint: {heavy}", flush=True)
-        os._exit(0)
+    class FirstPaint(ChatApp):
+        def on_ready(self) -> None:
+            heavy = [m for m in ("torch", "transformers") if m in sys.modules]
+            sys.__stdout__.write(f"torch/transformers in sys.modules at first paint: {heavy or 'none'}\n")
+            sys.__stdout__.flush()
+            os._exit(0)
+
+    await FirstPaint("local", "smollm2", GenerationSettings(), {"device": "cpu"}).run_async(
+        headless=True, size=(100, 30))

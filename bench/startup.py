@@ -25,13 +25,15 @@ HEAVY = "print('imports torch:', any(m in sys.modules for m in ('torch', 'transf
 # name -> (python code, baseline name or None)
 ROWS: dict[str, tuple[str, str | None]] = {
     "python -c pass": ("pass", None),
+    "import textual.app": ("import textual.app", None),
     "import torch": ("import torch", None),
     "import torch, transformers": ("import torch, transformers; from transformers import AutoModelForCausalLM", None),
     "parrot --help": ("import sys, contextlib, io\nfrom repl.cli import main\n"
-                      "with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n" + HEAVY,
+                      "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+                      "    main(['--help'])\n" + HEAVY,
                       "python -c pass"),
     "app first paint": ("import asyncio, os, tempfile\nos.environ['PARROT_HOME'] = tempfile.mkdtemp()\n"
-                        "from bench.first_paint import first_paint\nasyncio.run(first_paint())", "python -c pass"),
+                        "from bench.first_paint import first_paint\nasyncio.run(first_paint())", "import textual.app"),
     "model ready (parrot)": ("import sys\nfrom backends.local import LocalBackend\n"
                              "LocalBackend('smollm2', device='cpu').load()\n" + HEAVY,
                              "import torch, transformers"),

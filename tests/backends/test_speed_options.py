@@ -42,7 +42,7 @@ def test_an_explicit_dtype_wins_and_a_wrong_one_says_what_is_allowed():
 
 
 def test_quantization_is_on_by_default_only_for_a_checked_model_in_bf16_on_the_cpu():
-    assert choose_quantize("auto", SMOLLM2, "cpu", "bfloat16", fast_ok=True) == "int8"
+    assert choose_quantize("auto", SMOLLM2, "cpu", "bfloat16", fast_ok=True) == "int4"
     assert choose_quantize("auto", OTHER, "cpu", "bfloat16", fast_ok=True) == "none"
     assert choose_quantize("auto", SMOLLM2, "cpu", "float32", fast_ok=True) == "none"
     assert choose_quantize("auto", SMOLLM2, "cuda", "bfloat16", fast_ok=False) == "none"
