@@ -176,7 +176,8 @@ def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: s
     from .quantize import QUANTIZE_CHOICES
 
     if requested not in ("auto", *QUANTIZE_CHOICES):
-        raise ModelUnavailable(f"unknown quantization {requested!r}", f"choose auto or one of {', '.join(QUANTIZE_CHOICES)}")
+        raise ModelUnavailable(f"unknown quantization {requested!r}",
+                               f"choose auto or one of {', '.join(QUANTIZE_CHOICES)}")
     if requested == "none":
         return "none"
     if requested != "auto":

@@ -44,7 +44,8 @@ def save(loaded: LoadedModel, target: Path) -> None:
     meta.update(window=loaded.window, eos_ids=sorted(loaded.eos_ids), dtype=loaded.dtype,
                 tokenizer={"chat_template": tokenizer.chat_template, "eos_token": tokenizer.eos_token,
                            "eos_token_id": tokenizer.eos_token_id, "bos_token": tokenizer.bos_token,
-                           "clean_up_tokenization_spaces": bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
+                           "clean_up_tokenization_spaces":
+                               bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
     with paths.atomic_directory(target) as tmp:
         save_file(tensors, str(tmp / "decoder.safetensors"))
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
