@@ -12,10 +12,16 @@ import sys
 
 
 async def first_paint() -> None:
+    from pathlib import Path
+
     from backends.settings import GenerationSettings
+    from repl import app as app_module
     from repl.app import ChatApp
 
     class FirstPaint(ChatApp):
+        # A subclass would look for its stylesheet beside this file; keep the app's own.
+        CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))
+
         def on_ready(self) -> None:
             heavy = [m for m in ("torch", "transformers") if m in sys.modules]
             sys.__stdout__.write(f"torch/transformers in sys.modules at first paint: {heavy or 'none'}\n")
