@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.parrot-installed
 # The pinned CPU build of torch: a plain `torch` requirement would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test bench clean
+.PHONY: run test bench bench-deps clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ bench: $(STAMP)
 	$(PY) bench/decode.py
 	$(PY) bench/startup.py
 	$(PY) bench/finetune.py
+
+# The llama.cpp reference for bench/decode.py only (never a runtime dependency): builds from source,
+# about 8 minutes on two cores, for this CPU only (GGML_NATIVE).
+bench-deps: $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+		$(PY) -m pip install -q "llama-cpp-python==0.3.36"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

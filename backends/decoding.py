@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -61,9 +61,27 @@ def penalize_repetition(logits: torch.Tensor, seen: torch.Tensor, penalty: float
     return logits.scatter(-1, seen, scores)
 
 
+def step_function(model: Any, prompt_length: int, room: int, cache: object | None = None
+                  ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``forward(new_ids) -> float32 logits [1, vocab]`` of the next token, over a fresh KV cache.
+
+    ``model`` is a transformers model, or a lean decoder (``fast_llama.FastLlama``) that keeps its
+    own preallocated cache of ``prompt_length + room`` positions.
+    """
+    if hasattr(model, "new_cache"):
+        fast_cache = model.new_cache(prompt_length + room)
+        return lambda ids: model(ids, fast_cache)
+    from transformers import DynamicCache
+
+    hf_cache = cache if cache is not None else DynamicCache(config=model.config)
+    # logits_to_keep=1: the output head runs for the last position only, also during the prefill.
+    return lambda ids: model(input_ids=ids, cache=hf_cache, use_cache=True,
+                             logits_to_keep=1).logits[:, -1, :].float()
+
+
 @torch.inference_mode()
 def decode(
-    model: torch.nn.Module,
+    model: Any,
     input_ids: torch.Tensor,
     settings: GenerationSettings,
     *,
@@ -74,32 +92,39 @@ def decode(
     cache: object | None = None,
 ) -> Iterator[Step]:
     """Yield tokens one by one until EOS, ``max_new_tokens``, the context window, or ``cancel``."""
-    from transformers import DynamicCache
-
-    cache = cache if cache is not None else DynamicCache(config=model.config)
+    length = input_ids.size(-1)
+    forward = step_function(model, length, max(0, min(settings.max_new_tokens, window - length)), cache)
     ids = input_ids  # the whole prompt on the first step (prefill), then one token at a time
     seen = input_ids
-    length = input_ids.size(-1)
+    penalize = settings.repetition_penalty != 1.0
     for _ in range(settings.max_new_tokens):
         if (cancel is not None and cancel.is_set()) or length >= window:
             return
         # Forward only the new tokens; the cache holds keys and values of everything before.
-        logits = model(input_ids=ids, cache=cache, use_cache=True).logits[:, -1, :].float()
-        # The model's own confidence, before any sampling filter, is what /probs shows.
-        probs = torch.softmax(logits, dim=-1)
-        if settings.repetition_penalty != 1.0:
+        logits = forward(ids)
+        # The model's own confidence, before any sampling filter, is what /probs shows:
+        # probabilities of the top tokens and the chosen one only, from the log-normalizer,
+        # instead of a softmax over the whole vocabulary.
+        log_norm = torch.logsumexp(logits, dim=-1, keepdim=True)
+        top = torch.topk(logits, TOP_ALTERNATIVES, dim=-1)
+        raw = logits
+        if penalize:
             logits = penalize_repetition(logits, seen, settings.repetition_penalty)
         if settings.is_greedy:
-            next_id = torch.argmax(logits, dim=-1, keepdim=True)
+            next_id = top.indices[:, :1] if not penalize else torch.argmax(logits, dim=-1, keepdim=True)
         else:
             sample_probs = torch.softmax(filter_logits(logits, settings), dim=-1)
             next_id = torch.multinomial(sample_probs, 1, generator=generator)
-        top = torch.topk(probs, TOP_ALTERNATIVES, dim=-1)
-        token_id = int(next_id)
-        yield Step(token_id, float(probs[0, token_id]), top.indices[0].tolist(), top.values[0].tolist())
+        # One conversion to Python per step: chosen id, its probability, the alternatives.
+        chosen = raw.gather(-1, next_id)
+        numbers = torch.cat([next_id.double().view(1), (chosen - log_norm).exp().double().view(1),
+                             top.indices[0].double(), (top.values[0] - log_norm[0]).exp().double()]).tolist()
+        token_id, prob = int(numbers[0]), numbers[1]
+        top_ids = [int(i) for i in numbers[2:2 + TOP_ALTERNATIVES]]
+        yield Step(token_id, prob, top_ids, numbers[2 + TOP_ALTERNATIVES:])
         if token_id in eos_ids:
             return
         ids = next_id
         length += 1
-        if settings.repetition_penalty != 1.0:
+        if penalize:
             seen = torch.cat([seen, next_id], dim=-1)

@@ -121,19 +121,73 @@ def choose_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def choose_dtype(requested: str, device: str) -> "Any":
-    """The weight dtype: bf16 on GPUs that have it, fp32 elsewhere unless the user asked."""
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16"}
+
+
+def cpu_flags() -> set[str]:
+    """Instruction-set flags of this CPU (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(flags: set[str]) -> bool:
+    """bf16 products run in hardware (x86 AVX512-BF16 or AMX, Arm BF16); emulated bf16 is slower than fp32."""
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def choose_dtype(requested: str, device: str, flags: set[str] | None = None) -> "Any":
+    """The weight dtype: bf16 on GPUs and CPUs that compute it natively, fp32 elsewhere, unless asked."""
     import torch
 
-    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    return getattr(torch, dtype_name(requested, device, flags))
+
+
+def dtype_name(requested: str, device: str, flags: set[str] | None = None) -> str:
+    """Like ``choose_dtype`` but without importing torch for the CPU case: a canonical dtype name."""
     if requested != "auto":
-        if requested not in table:
-            raise ModelUnavailable(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(table)}")
-        return table[requested]
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+        if requested not in DTYPES:
+            raise ModelUnavailable(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(DTYPES)}")
+        return DTYPES[requested]
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device == "cpu" and native_bf16(cpu_flags() if flags is None else flags):
+        return "bfloat16"
+    return "float32"
+
+
+# Models whose quantized output was checked against full precision (bench/quality.py: greedy
+# agreement and held-out perplexity). Quantization is on by default only for these. The embedded
+# SmolLM2 ships as 4-bit GGUF (Q4_1, blocks of 32), so int4 in groups of 32 re-quantizes it almost
+# exactly: perplexity 11.791 against 11.787 in fp32 (int8 per row: 11.847).
+QUANTIZE_KNOWN_GOOD = {"smollm2": "int4"}
+
+
+def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: str, fast_ok: bool) -> str:
+    """Weight-only quantization for CPU decoding: as asked, or by default only for checked models."""
+    from .quantize import QUANTIZE_CHOICES
+
+    if requested not in ("auto", *QUANTIZE_CHOICES):
+        raise ModelUnavailable(f"unknown quantization {requested!r}",
+                               f"choose auto or one of {', '.join(QUANTIZE_CHOICES)}")
+    if requested == "none":
+        return "none"
+    if requested != "auto":
+        if device != "cpu" or not fast_ok:
+            raise ModelUnavailable(f"--quantize {requested} needs a Llama-architecture model on the CPU",
+                                   "use --quantize none")
+        return requested
+    if device == "cpu" and fast_ok and dtype == "bfloat16" and source.name in QUANTIZE_KNOWN_GOOD:
+        return QUANTIZE_KNOWN_GOOD[source.name]
+    return "none"
 
 
 def converted_dir(source: ModelSource) -> Path:
@@ -167,17 +221,30 @@ def convert_gguf(source: ModelSource, progress: Progress | None = None) -> Path:
     return target
 
 
-@dataclass
 class LoadedModel:
-    """A ready model with the facts the decoding loop needs."""
+    """A ready model with the facts the decoding loop needs.
 
-    source: ModelSource
-    model: Any
-    tokenizer: Any
-    device: str
-    dtype: str
-    window: int
-    eos_ids: set[int]
+    ``model`` is the transformers model; a fast start (``backends.ready``) loads it only when first
+    asked for, since chatting runs the lean decoder ``fast`` alone.
+    """
+
+    def __init__(self, source: ModelSource, model: Any, tokenizer: Any, device: str, dtype: str, window: int,
+                 eos_ids: set[int], quantize: str = "none", fast: Any = None,
+                 model_loader: Callable[[], Any] | None = None) -> None:
+        self.source, self.tokenizer, self.device, self.dtype = source, tokenizer, device, dtype
+        self.window, self.eos_ids, self.quantize, self.fast = window, eos_ids, quantize, fast
+        self._model, self._model_loader = model, model_loader
+
+    @property
+    def model(self) -> Any:
+        if self._model is None and self._model_loader is not None:
+            self._model = self._model_loader()
+        return self._model
+
+    @property
+    def decoder(self) -> Any:
+        """What ``decoding.decode`` should run: the lean decoder if there is one, else the model."""
+        return self.fast if self.fast is not None else self.model
 
     @property
     def is_chat(self) -> bool:
@@ -202,8 +269,13 @@ def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
     return {int(i) for i in candidates if isinstance(i, int) and 0 <= i < vocab}
 
 
-def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progress: Progress | None = None) -> LoadedModel:
-    """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``."""
+def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progress: Progress | None = None,
+         quantize: str = "auto", lean: bool = True) -> LoadedModel:
+    """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``.
+
+    On the CPU, Llama-architecture models also get a lean decoder (``fast_llama``, unless ``lean`` is
+    False), quantized per ``choose_quantize``.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = choose_device(device)
@@ -222,8 +294,14 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
     except (OSError, ValueError) as error:
         raise ModelUnavailable(f"could not load {source.name}: {_first_line(error)}", OFFLINE_OPTIONS) from error
     model.to(device).eval()
-    return LoadedModel(source, model, tokenizer, device, str(torch_dtype).removeprefix("torch."),
-                       context_window(model.config), eos_token_ids(model, tokenizer))
+    dtype_text = str(torch_dtype).removeprefix("torch.")
+    from . import fast_llama
+
+    fast_ok = device == "cpu" and fast_llama.supported(model)
+    method = choose_quantize(quantize, source, device, dtype_text, fast_ok)
+    fast = fast_llama.FastLlama.from_model(model, method) if fast_ok and lean else None
+    return LoadedModel(source, model, tokenizer, device, dtype_text, context_window(model.config),
+                       eos_token_ids(model, tokenizer), method, fast)
 
 
 def _load_from_hub(model_id: str, torch_dtype: Any) -> tuple[Any, Any]:

@@ -9,7 +9,8 @@ from typing import Any, Iterator
 
 from .base import GenerationStats, Message, Reply, TokenChoice
 from .errors import BackendError
-from .loading import DEFAULT_MODEL, LoadedModel, Progress, load, resolve
+from .loading import DEFAULT_MODEL, LoadedModel, Progress, resolve
+from .ready import load_for_chat
 from .settings import GenerationSettings
 from .text_stream import Detokenizer, StopFilter
 
@@ -20,10 +21,11 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto",
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, quantize: str = "auto") -> None:
         self.model_name = model
         self.device = device
         self.dtype = dtype
+        self.quantize = quantize
         self.progress = progress
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
@@ -31,7 +33,7 @@ class LocalBackend:
     @classmethod
     def from_loaded(cls, loaded: LoadedModel) -> "LocalBackend":
         """Wrap an already loaded model (tests, benchmarks, a fine-tuning run's result)."""
-        backend = cls(loaded.source.name, loaded.device, loaded.dtype)
+        backend = cls(loaded.source.name, loaded.device, loaded.dtype, quantize=loaded.quantize)
         backend._loaded = loaded
         return backend
 
@@ -41,7 +43,8 @@ class LocalBackend:
         """Load on first use; safe to call from several threads (the UI preloads in the background)."""
         with self._lock:
             if self._loaded is None:
-                self._loaded = load(resolve(self.model_name), self.device, self.dtype, self.progress)
+                self._loaded = load_for_chat(resolve(self.model_name), self.device, self.dtype,
+                                             self.quantize, self.progress)
             return self._loaded
 
     @property
@@ -60,7 +63,8 @@ class LocalBackend:
         info: dict[str, Any] = {"backend": self.name, "model": self.model_name}
         if self._loaded is not None:
             loaded = self._loaded
-            info.update(device=loaded.device, dtype=loaded.dtype, context_window=loaded.window,
+            info.update(device=loaded.device, dtype=loaded.dtype, quantize=loaded.quantize,
+                        context_window=loaded.window,
                         mode="chat" if loaded.is_chat else "completion")
         return info
 
@@ -127,7 +131,7 @@ class LocalBackend:
         detok, stops = Detokenizer(loaded.tokenizer), StopFilter(settings.stop)
         stats.finish_reason = "length"
         try:
-            for step in decode(loaded.model, input_ids, settings, eos_ids=loaded.eos_ids,
+            for step in decode(loaded.decoder, input_ids, settings, eos_ids=loaded.eos_ids,
                                window=loaded.window, cancel=cancel, generator=generator):
                 stats.completion_tokens += 1
                 if stats.time_to_first_token is None:

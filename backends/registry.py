@@ -19,7 +19,7 @@ def _local(model: str | None = None, **options: Any) -> Backend:
     from .local import LocalBackend
     from .loading import DEFAULT_MODEL
 
-    keep = {k: v for k, v in options.items() if k in {"device", "dtype", "progress"}}
+    keep = {k: v for k, v in options.items() if k in {"device", "dtype", "quantize", "progress"}}
     return LocalBackend(model or DEFAULT_MODEL, **keep)
 
 

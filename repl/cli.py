@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--base-url", metavar="URL", help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
     source.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
+    source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default: auto)")
     gen = parser.add_argument_group("generation")
     gen.add_argument("-t", "--temperature", type=float, help="0 to 5; 0 means greedy")
     gen.add_argument("--top-p", type=float, help="nucleus sampling, (0, 1]")
@@ -116,7 +117,8 @@ def _run_chat(args: argparse.Namespace) -> int:
 
     config = load_config()
     settings = settings_from_args(config.settings, args)
-    options = {"device": args.device or config.device, "dtype": args.dtype or config.dtype}
+    options = {"device": args.device or config.device, "dtype": args.dtype or config.dtype,
+               "quantize": args.quantize or config.quantize}
     if args.base_url or config.base_url:
         options["base_url"] = args.base_url or config.base_url
     backend = args.backend or config.backend

@@ -26,6 +26,7 @@ class Config:
     model: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    quantize: str = "auto"
     base_url: str | None = None
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
@@ -44,7 +45,7 @@ def load_config(path: Path | None = None) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"{path} is not valid TOML: {error}", "fix or remove the file") from None
     generation = data.pop("generation", {})
-    known = {"backend", "model", "device", "dtype", "base_url"}
+    known = {"backend", "model", "device", "dtype", "quantize", "base_url"}
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}",

@@ -1,0 +1,183 @@
+"""A ready-to-run copy of a chat model's lean decoder, so that a chat starts in about a second.
+
+From the first load's result (``loading.load``), the lean decoder's tensors -- already fused,
+quantized and in the dtype that will run -- are saved as one safetensors file beside a copy of the
+tokenizer. Later starts read that file (a single mapping, no per-layer modules to build, no
+re-quantizing) and tokenize with the ``tokenizers`` library alone; transformers, which takes longer
+to import than torch's first use, loads only when something asks for the full model or tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from . import paths
+from .loading import LoadedModel, ModelSource, Progress, converted_dir
+
+FORMAT = 1  # bump when the saved layout changes; old copies are then ignored
+
+
+def ready_dir(source: ModelSource, dtype: str, quantize: str) -> Path | None:
+    """Where the ready copy of ``source`` lives, or None for sources parrot does not cache (Hub ids)."""
+    if source.kind == "gguf":
+        base = converted_dir(source)
+    elif source.kind == "folder":
+        folder = Path(source.location)
+        weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+        stamp = ":".join(f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
+        key = hashlib.sha256(f"{folder}:{stamp}".encode()).hexdigest()[:12]
+        base = paths.cache_dir() / "models" / f"{folder.name}-{key}"
+    else:
+        return None
+    return base / f"decoder-v{FORMAT}-{dtype}-{quantize}"
+
+
+def save(loaded: LoadedModel, target: Path) -> None:
+    """Write the lean decoder and tokenizer of ``loaded`` (atomic: a killed run leaves nothing)."""
+    from safetensors.torch import save_file
+
+    tensors, meta = loaded.fast.export()
+    tokenizer = loaded.tokenizer
+    meta.update(window=loaded.window, eos_ids=sorted(loaded.eos_ids), dtype=loaded.dtype,
+                tokenizer={"chat_template": tokenizer.chat_template, "eos_token": tokenizer.eos_token,
+                           "eos_token_id": tokenizer.eos_token_id, "bos_token": tokenizer.bos_token,
+                           "clean_up_tokenization_spaces":
+                               bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
+    with paths.atomic_directory(target) as tmp:
+        save_file(tensors, str(tmp / "decoder.safetensors"))
+        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def load_ready(source: ModelSource, folder: Path, full: Callable[[], LoadedModel]) -> LoadedModel:
+    """A LoadedModel from a ready copy; ``full()`` loads the transformers model if someone needs it."""
+    from safetensors.torch import load_file
+
+    from .fast_llama import FastLlama
+
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    # A tensor inside the file's buffer may sit at an offset the packed kernels' vector loads do not
+    # expect (it crashed them): such tensors get a fresh, aligned copy.
+    tensors = {name: tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
+               for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
+    fast = FastLlama.from_export(tensors, meta)
+    tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
+    return LoadedModel(source, None, tokenizer, "cpu", meta["dtype"], meta["window"], set(meta["eos_ids"]),
+                       meta["quantize"], fast, model_loader=lambda: full().model)
+
+
+def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
+                  progress: Progress | None = None) -> LoadedModel:
+    """``loading.load`` with a fast start on the CPU: the ready copy if there is one, else a full
+    load whose decoder is then saved for next time."""
+    from .fast_llama import supported_config
+    from .loading import choose_device, choose_quantize, dtype_name, load
+
+    device = choose_device(device)
+    if device != "cpu":
+        return load(source, device, dtype, progress, quantize)
+    dtype_text = dtype_name(dtype, device)
+    config_file = {"gguf": lambda: converted_dir(source), "folder": lambda: Path(source.location)}.get(source.kind)
+    config_path = config_file() / "config.json" if config_file else None
+    if config_path is not None and config_path.exists():
+        fast_ok = supported_config(json.loads(config_path.read_text(encoding="utf-8")))
+        folder = ready_dir(source, dtype_text, choose_quantize(quantize, source, device, dtype_text, fast_ok))
+        if fast_ok and folder is not None and (folder / "meta.json").exists():
+            full: list[LoadedModel] = []
+
+            def full_load() -> LoadedModel:
+                if not full:  # once, for whichever of model and tokenizer is asked for first
+                    full.append(load(source, device, dtype_text, progress, "none", lean=False))
+                return full[0]
+
+            return load_ready(source, folder, full_load)
+    loaded = load(source, device, dtype, progress, quantize)
+    folder = ready_dir(source, loaded.dtype, loaded.quantize)
+    if folder is not None and loaded.fast is not None and loaded.is_chat:
+        try:
+            save(loaded, folder)
+        except OSError as error:  # a read-only cache only costs speed
+            if progress:
+                progress(f"could not save a fast-start copy: {error}")
+    return loaded
+
+
+class LightTokenizer:
+    """The part of a transformers tokenizer that chatting needs, on the ``tokenizers`` library alone.
+
+    Anything else (``convert_ids_to_tokens``, batch calls, ...) is passed on to the full transformers
+    tokenizer, loaded the first time it is needed.
+    """
+
+    def __init__(self, path: Path, info: dict[str, Any], full: Callable[[], Any]) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._full_loader, self._full = full, None
+        self.chat_template = info["chat_template"]
+        self.eos_token, self.eos_token_id, self.bos_token = info["eos_token"], info["eos_token_id"], info["bos_token"]
+        self._clean_up = info["clean_up_tokenization_spaces"]
+        self._template = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._full is None:
+            self._full = self._full_loader()
+        return getattr(self._full, name)
+
+    def __call__(self, text: str, add_special_tokens: bool = True, **kwargs: Any) -> Any:
+        if kwargs:
+            return self.__getattr__("__call__")(text, add_special_tokens=add_special_tokens, **kwargs)
+        from types import SimpleNamespace
+
+        ids = self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
+        return SimpleNamespace(input_ids=ids)
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        return self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def decode(self, ids: Any, skip_special_tokens: bool = False) -> str:
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        if isinstance(ids, int):
+            ids = [ids]
+        text = self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        return self.__getattr__("clean_up_tokenization")(text) if self._clean_up else text
+
+    def apply_chat_template(self, conversation: list[dict[str, str]], tokenize: bool = True,
+                            add_generation_prompt: bool = False, continue_final_message: bool = False,
+                            **kwargs: Any) -> Any:
+        """Render the chat template as transformers does (sandboxed Jinja, trimmed blocks)."""
+        if kwargs or tokenize:
+            return self.__getattr__("apply_chat_template")(
+                conversation, tokenize=tokenize, add_generation_prompt=add_generation_prompt,
+                continue_final_message=continue_final_message, **kwargs)
+        if self._template is None:
+            self._template = _compile(self.chat_template)
+        text = self._template.render(messages=conversation, add_generation_prompt=add_generation_prompt,
+                                     eos_token=self.eos_token, bos_token=self.bos_token)
+        if continue_final_message:
+            # Cut what the template adds after the last message (its end-of-turn marker).
+            final = conversation[-1]["content"]
+            end = text.rindex(final.strip()) if final.strip() in text else -1
+            if end >= 0:
+                text = text[:end + len(final.strip())]
+        return text
+
+
+def _compile(template: str) -> Any:
+    import jinja2
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, indent=indent, ensure_ascii=False)
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(template)
