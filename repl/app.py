@@ -439,11 +439,17 @@ class ChatApp(App[int]):
     def _refresh_status(self) -> None:
         info = self.session.backend.describe()
         settings = self.session.settings
-        parts = [info.get("backend", self.session.backend_name), str(info.get("model", self.session.model or ""))]
+        model = str(info.get("model", self.session.model or ""))
+        if os.sep in model and os.path.exists(model):
+            model = os.path.basename(model.rstrip(os.sep))  # a local folder: its name is enough here
+        parts = [info.get("backend", self.session.backend_name), model]
         if self.loading_since is not None:
             parts.append(f"{self.load_message} … {time.monotonic() - self.loading_since:.0f}s")
         else:
-            parts += [str(info[k]) for k in ("device", "mode") if k in info]
+            parts += [str(info[k]) for k in ("device", "dtype") if k in info]
+            if info.get("quantize") not in (None, "none"):
+                parts.append(f"{info['quantize']} weights")
+            parts += [str(info["mode"])] if "mode" in info else []
         parts.append("greedy" if settings.is_greedy else f"sample temp {settings.temperature:g}")
         window = info.get("context_window")
         if self.last_stats is not None:

@@ -49,6 +49,8 @@ async def test_prompt_streams_a_markdown_answer(tiny_llama):
         assert word in screen  # the answer is on screen, not only in the widget
         assert f"{answer.stats.completion_tokens} tokens" in screen
         assert "tok/s" in screen.splitlines()[-1]  # the status bar reports the speed
+        facts = app.session.backend.describe()
+        assert f"{facts['device']} · {facts['dtype']}" in screen.splitlines()[-1]  # and the active choices
         assert app.query_one(PromptInput).text == ""
 
 
