@@ -13,9 +13,10 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from backends.errors import ParrotError, SettingsError, UsageError
+from backends.errors import ParrotError, UsageError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .exits import EXIT_INTERRUPTED, exit_code
+
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -97,12 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("parrot: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UsageError, SettingsError) as error:
-        print(f"parrot: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except ParrotError as error:
         print(f"parrot: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        return exit_code(error)
 
 
 def _run_subcommand(name: str, argv: list[str]) -> int:

@@ -15,17 +15,17 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from rich.console import Console
 
-from backends.errors import ParrotError, SettingsError, UsageError
+from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
 
 from . import commands
 from .commands.table import Context
+from .exits import EXIT_USAGE, exit_code
 from .history import HistoryStore
 from .replies import stream_reply
 from .session import Session
 
 BLOCK = '"""'
-EXIT_FAILURE, EXIT_USAGE = 1, 2
 
 
 def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
@@ -84,12 +84,9 @@ class ScriptRunner:
                 commands.run(entry.strip(), self.context)
             else:
                 self.reply(entry[1:] if entry.startswith("//") else entry)
-        except (UsageError, SettingsError) as error:
-            print(f"parrot: line {number}: {error}", file=self.err)
-            return EXIT_USAGE
         except ParrotError as error:
             print(f"parrot: line {number}: {error}", file=self.err)
-            return EXIT_FAILURE
+            return exit_code(error)
         return 0
 
     def reply(self, prompt: str | None) -> None:

@@ -1,0 +1,12 @@
+"""Exit codes, the same for every mode: 0 ok, 1 backend or model failure, 2 usage, 130 interrupted."""
+
+from __future__ import annotations
+
+from backends.errors import ParrotError, SettingsError, UsageError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def exit_code(error: ParrotError) -> int:
+    """Usage errors (a bad flag, setting or command) are 2; everything else parrot explains is 1."""
+    return EXIT_USAGE if isinstance(error, (UsageError, SettingsError)) else EXIT_FAILURE
