@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import paths
-from .errors import ModelUnavailable
+from .errors import ModelUnavailable, UsageError
 
 Progress = Callable[[str], None]
 
@@ -109,6 +109,8 @@ def choose_device(requested: str = "auto") -> str:
     import torch
 
     if requested != "auto":
+        if requested.partition(":")[0] not in ("cpu", "cuda", "mps"):
+            raise UsageError(f"unknown device {requested!r}", "choose auto, cpu, cuda, cuda:N or mps")
         if requested.startswith("cuda") and not torch.cuda.is_available():
             raise ModelUnavailable("CUDA was asked for but no CUDA device is available", "use --device cpu")
         if requested == "mps" and not torch.backends.mps.is_available():
@@ -153,7 +155,7 @@ def dtype_name(requested: str, device: str, flags: set[str] | None = None) -> st
     """Like ``choose_dtype`` but without importing torch for the CPU case: a canonical dtype name."""
     if requested != "auto":
         if requested not in DTYPES:
-            raise ModelUnavailable(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(DTYPES)}")
+            raise UsageError(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(DTYPES)}")
         return DTYPES[requested]
     if device.startswith("cuda"):
         import torch
@@ -176,7 +178,7 @@ def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: s
     from .quantize import QUANTIZE_CHOICES
 
     if requested not in ("auto", *QUANTIZE_CHOICES):
-        raise ModelUnavailable(f"unknown quantization {requested!r}",
+        raise UsageError(f"unknown quantization {requested!r}",
                                f"choose auto or one of {', '.join(QUANTIZE_CHOICES)}")
     if requested == "none":
         return "none"
