@@ -76,6 +76,7 @@ class ChatApp(App[int]):
         self._first_note_after_clear: Note | None = None  # turns of a /load go above its message
         self._shown_conversation = self.session.conversation
         self._backend = self.session.backend
+        self._working: tuple[Any, str, str | None] | None = None  # the last backend that loaded: kept on a failed switch
         self._main_thread = threading.get_ident()
         self.context = Context(self.session, self, {"history": self.history, "clipboard": self._copy,
                                                     "finetune_started": self._follow_finetune})
@@ -141,6 +142,7 @@ class ChatApp(App[int]):
     def on_model_ready(self, message: ModelReady) -> None:
         if message.backend is not self.session.backend:
             return  # a model switched away from while it loaded
+        self._working = (self.session.backend, self.session.backend_name, self.session.model)
         self.loading_since = None
         self._refresh_status()
 
@@ -149,7 +151,12 @@ class ChatApp(App[int]):
             return
         self.loading_since = None
         self.load_message = "model not loaded"
-        self.notify(str(message.error), title="could not load the model", severity="error", timeout=10)
+        error = str(message.error)
+        if self._working is not None:  # a failed /model or /backend keeps the one that worked
+            self.session.backend, self.session.backend_name, self.session.model = self._working
+            self._backend = self.session.backend
+            error += f"; still using {self.session.model or self.session.backend_name}"
+        self.notify(error, title="could not load the model", severity="error", timeout=10)
         self._refresh_status()
 
     # -- sending -------------------------------------------------------------------------------
