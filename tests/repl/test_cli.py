@@ -24,3 +24,10 @@ def test_an_unknown_speed_option_is_a_usage_error_naming_the_choices(tiny_llama,
     assert result.returncode == 2
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and value in lines[0] and allowed in lines[0]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_history_refuses_a_limit_below_one(limit, parrot_home):
+    result = run_parrot(["history", "-n", limit])
+    assert result.returncode == 2 and result.stdout == b""
+    assert "-n must be at least 1" in result.stderr.decode()
