@@ -172,7 +172,7 @@ class ChatApp(App[int]):
             return
         prompt = text[1:] if text.startswith("//") else text
         if not await self.start_reply(prompt):
-            self.query_one(PromptInput).text = text
+            self._put_back(text)
 
     async def start_reply(self, prompt: str | None) -> bool:
         """Show the prompt and start the reply worker; None replies to (or continues) the conversation."""
@@ -265,10 +265,8 @@ class ChatApp(App[int]):
         self.replying = False
         self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
         if message.prompt is not None:
-            prompt_input = self.query_one(PromptInput)
-            prompt_input.text = message.prompt
-            prompt_input.move_cursor(prompt_input.document.end)
-            prompt_input.focus()
+            self._put_back(message.prompt)
+            self.query_one(PromptInput).focus()
         self._refresh_status()
 
     async def _end_stream(self) -> None:
@@ -279,7 +277,13 @@ class ChatApp(App[int]):
     def _refuse_while_replying(self, text: str | None) -> None:
         self.notify("a reply is still streaming: wait for it, or press Esc to stop it", severity="warning")
         if text:
-            self.query_one(PromptInput).text = text
+            self._put_back(text)
+
+    def _put_back(self, text: str) -> None:
+        """Hand a prompt back to the person, the cursor at its end so that typing goes on from there."""
+        prompt_input = self.query_one(PromptInput)
+        prompt_input.text = text
+        prompt_input.move_cursor(prompt_input.document.end)
 
     # -- cancel and quit -----------------------------------------------------------------------
 
