@@ -95,6 +95,8 @@ def resolve(spec: str) -> ModelSource:
         if not path.is_file():
             raise ModelUnavailable(f"no such file: {spec}", "check the path to the .gguf file")
         return ModelSource(path.name, "gguf", str(path.resolve().parent), path.name)
+    if path.is_file():
+        raise ModelUnavailable(f"{spec} is a file, not a model", "give a .gguf file or a folder written by save_pretrained")
     if path.is_dir():
         if not (path / "config.json").exists():
             raise ModelUnavailable(f"{spec} has no config.json", "point at a folder written by save_pretrained")
@@ -209,8 +211,12 @@ def convert_gguf(source: ModelSource, progress: Progress | None = None) -> Path:
 
     if progress:
         progress(f"converting {source.gguf_file} once to a fast-loading copy (about 20 s)")
-    tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
+    except (OSError, ValueError) as error:  # not GGUF, truncated, or an architecture transformers cannot read
+        raise ModelUnavailable(f"could not read {source.gguf_file}: {_first_line(error)}",
+                               "give a complete .gguf file of a model transformers supports") from error
     # save_pretrained refuses a model that still looks quantized; the weights are plain floats now.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
