@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import paths
-from .errors import ModelUnavailable
+from .errors import ModelUnavailable, UsageError
 
 Progress = Callable[[str], None]
 
@@ -95,6 +95,8 @@ def resolve(spec: str) -> ModelSource:
         if not path.is_file():
             raise ModelUnavailable(f"no such file: {spec}", "check the path to the .gguf file")
         return ModelSource(path.name, "gguf", str(path.resolve().parent), path.name)
+    if path.is_file():
+        raise ModelUnavailable(f"{spec} is a file, not a model", "give a .gguf file or a folder written by save_pretrained")
     if path.is_dir():
         if not (path / "config.json").exists():
             raise ModelUnavailable(f"{spec} has no config.json", "point at a folder written by save_pretrained")
@@ -109,6 +111,8 @@ def choose_device(requested: str = "auto") -> str:
     import torch
 
     if requested != "auto":
+        if requested.partition(":")[0] not in ("cpu", "cuda", "mps"):
+            raise UsageError(f"unknown device {requested!r}", "choose auto, cpu, cuda, cuda:N or mps")
         if requested.startswith("cuda") and not torch.cuda.is_available():
             raise ModelUnavailable("CUDA was asked for but no CUDA device is available", "use --device cpu")
         if requested == "mps" and not torch.backends.mps.is_available():
@@ -153,7 +157,7 @@ def dtype_name(requested: str, device: str, flags: set[str] | None = None) -> st
     """Like ``choose_dtype`` but without importing torch for the CPU case: a canonical dtype name."""
     if requested != "auto":
         if requested not in DTYPES:
-            raise ModelUnavailable(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(DTYPES)}")
+            raise UsageError(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(DTYPES)}")
         return DTYPES[requested]
     if device.startswith("cuda"):
         import torch
@@ -176,7 +180,7 @@ def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: s
     from .quantize import QUANTIZE_CHOICES
 
     if requested not in ("auto", *QUANTIZE_CHOICES):
-        raise ModelUnavailable(f"unknown quantization {requested!r}",
+        raise UsageError(f"unknown quantization {requested!r}",
                                f"choose auto or one of {', '.join(QUANTIZE_CHOICES)}")
     if requested == "none":
         return "none"
@@ -207,8 +211,12 @@ def convert_gguf(source: ModelSource, progress: Progress | None = None) -> Path:
 
     if progress:
         progress(f"converting {source.gguf_file} once to a fast-loading copy (about 20 s)")
-    tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
+    except (OSError, ValueError) as error:  # not GGUF, truncated, or an architecture transformers cannot read
+        raise ModelUnavailable(f"could not read {source.gguf_file}: {_first_line(error)}",
+                               "give a complete .gguf file of a model transformers supports") from error
     # save_pretrained refuses a model that still looks quantized; the weights are plain floats now.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

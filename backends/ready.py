@@ -129,6 +129,11 @@ class LightTokenizer:
             self._full = self._full_loader()
         return getattr(self._full, name)
 
+    @property
+    def backend_tokenizer(self) -> Any:
+        """The ``tokenizers`` core, as transformers' fast tokenizers expose it (/tokens needs no more)."""
+        return self._tokenizer
+
     def __call__(self, text: str, add_special_tokens: bool = True, **kwargs: Any) -> Any:
         if kwargs:
             return self.__getattr__("__call__")(text, add_special_tokens=add_special_tokens, **kwargs)

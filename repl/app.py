@@ -76,6 +76,7 @@ class ChatApp(App[int]):
         self._first_note_after_clear: Note | None = None  # turns of a /load go above its message
         self._shown_conversation = self.session.conversation
         self._backend = self.session.backend
+        self._working: tuple[Any, str, str | None] | None = None  # the last backend that loaded: kept on a failed switch
         self._main_thread = threading.get_ident()
         self.context = Context(self.session, self, {"history": self.history, "clipboard": self._copy,
                                                     "finetune_started": self._follow_finetune})
@@ -141,6 +142,7 @@ class ChatApp(App[int]):
     def on_model_ready(self, message: ModelReady) -> None:
         if message.backend is not self.session.backend:
             return  # a model switched away from while it loaded
+        self._working = (self.session.backend, self.session.backend_name, self.session.model)
         self.loading_since = None
         self._refresh_status()
 
@@ -149,7 +151,12 @@ class ChatApp(App[int]):
             return
         self.loading_since = None
         self.load_message = "model not loaded"
-        self.notify(str(message.error), title="could not load the model", severity="error", timeout=10)
+        error = str(message.error)
+        if self._working is not None:  # a failed /model or /backend keeps the one that worked
+            self.session.backend, self.session.backend_name, self.session.model = self._working
+            self._backend = self.session.backend
+            error += f"; still using {self.session.model or self.session.backend_name}"
+        self.notify(error, title="could not load the model", severity="error", timeout=10)
         self._refresh_status()
 
     # -- sending -------------------------------------------------------------------------------
@@ -165,7 +172,7 @@ class ChatApp(App[int]):
             return
         prompt = text[1:] if text.startswith("//") else text
         if not await self.start_reply(prompt):
-            self.query_one(PromptInput).text = text
+            self._put_back(text)
 
     async def start_reply(self, prompt: str | None) -> bool:
         """Show the prompt and start the reply worker; None replies to (or continues) the conversation."""
@@ -258,10 +265,8 @@ class ChatApp(App[int]):
         self.replying = False
         self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
         if message.prompt is not None:
-            prompt_input = self.query_one(PromptInput)
-            prompt_input.text = message.prompt
-            prompt_input.move_cursor(prompt_input.document.end)
-            prompt_input.focus()
+            self._put_back(message.prompt)
+            self.query_one(PromptInput).focus()
         self._refresh_status()
 
     async def _end_stream(self) -> None:
@@ -272,7 +277,13 @@ class ChatApp(App[int]):
     def _refuse_while_replying(self, text: str | None) -> None:
         self.notify("a reply is still streaming: wait for it, or press Esc to stop it", severity="warning")
         if text:
-            self.query_one(PromptInput).text = text
+            self._put_back(text)
+
+    def _put_back(self, text: str) -> None:
+        """Hand a prompt back to the person, the cursor at its end so that typing goes on from there."""
+        prompt_input = self.query_one(PromptInput)
+        prompt_input.text = text
+        prompt_input.move_cursor(prompt_input.document.end)
 
     # -- cancel and quit -----------------------------------------------------------------------
 

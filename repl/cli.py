@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 from backends.errors import ParrotError, UsageError
 
-from .exits import EXIT_INTERRUPTED, exit_code
+from .exits import EXIT_INTERRUPTED, EXIT_OK, exit_code
 
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("parrot: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader left early (`parrot ... | head`): stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail
+        return EXIT_OK
     except ParrotError as error:
         print(f"parrot: {error}", file=sys.stderr)
         return exit_code(error)

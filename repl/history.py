@@ -200,6 +200,8 @@ def history_command(argv: list[str]) -> int:
     parser.add_argument("id", nargs="?", type=int, help="print this conversation as Markdown")
     parser.add_argument("-n", "--limit", type=int, default=20, help="how many to list (default 20)")
     args = parser.parse_args(argv)
+    if args.limit < 1:
+        parser.error("-n must be at least 1")
     store = HistoryStore()
     try:
         if args.id is not None:

@@ -58,7 +58,7 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
             if not as_json:
                 out.write(chunk)
                 out.flush()
-    except ParrotError:
+    except (ParrotError, BrokenPipeError):
         raise
     except Exception as error:  # a crash inside a backend is a backend failure, reported in one line
         raise BackendError(f"{backend_name} failed: {type(error).__name__}: {error}") from error

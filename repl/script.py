@@ -141,6 +141,8 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
     store.attach(session)
     if resume and (last := store.last_id()) is not None:
         session.conversation = store.load(last)
+    elif resume and not quiet:
+        print("parrot: no conversation to continue yet; starting a new one", file=sys.stderr)
     try:
         return ScriptRunner(session, store, sys.stdout, sys.stderr).run(lines, keep_going)
     finally:

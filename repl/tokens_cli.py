@@ -44,7 +44,7 @@ def tokenizer_parser(prog: str = "parrot tokenizer", add_help: bool = True,
     sub = parser.add_subparsers(dest="action", metavar="train|list", parser_class=_Parser)
     sub.required = True
     train = sub.add_parser("train", add_help=add_help,
-                           help="train WordPiece (or BPE) on wikitext-103 (first 20%) or local text")
+                           help="train WordPiece (or BPE) on wikitext-103 (first 20%%) or local text")
     train.add_argument("--data", nargs="+", default=["hub"], metavar="hub|PATH",
                        help="'hub' for Salesforce/wikitext (default), or text files and folders")
     train.add_argument("--vocab", type=int, default=12_000, help="vocabulary size (default 12000)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from urllib.parse import urlsplit
 
 from backends import credentials
 from backends.errors import UsageError
@@ -24,13 +25,21 @@ def _split(args: list[str]) -> tuple[bool, str | None]:
         if word in ("--status", "status"):
             wants_status = True
         elif word == "--base-url" and rest:
-            base_url = rest.pop(0)
+            base_url = _url(rest.pop(0))
         elif word.startswith("--base-url="):
-            base_url = word.split("=", 1)[1]
+            base_url = _url(word.split("=", 1)[1])
         else:
             raise UsageError(f"unexpected argument {word!r}; a token is never typed on the command line",
                              "run /login alone and paste the token when asked")
     return wants_status, base_url
+
+
+def _url(text: str) -> str:
+    """A --base-url value, refused unless it is an http(s) address (a key is bound to its origin)."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{text} is not a valid http(s) URL", "use e.g. --base-url http://127.0.0.1:8000/v1")
+    return text
 
 
 def _prompt(base_url: str | None) -> str:
@@ -66,7 +75,7 @@ def logout_(ctx: Context, args: list[str]) -> None:
 
 def _parser(name: str, summary: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"parrot {name}", description=summary)
-    parser.add_argument("--base-url", metavar="URL", help="a key for this OpenAI-compatible server instead of "
+    parser.add_argument("--base-url", metavar="URL", type=_url, help="a key for this OpenAI-compatible server instead of "
                         "the Hugging Face token; it is sent to that server only")
     return parser
 

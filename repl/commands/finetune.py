@@ -120,7 +120,8 @@ def main(argv: list[str]) -> int:
 
     if argv in (["-h"], ["--help"]) or not argv:
         print(f"usage: parrot {FULL_USAGE.lstrip('/')}\n\nFine-tune a model (default {DEFAULT_MODEL}) on "
-              "JavaScript; Ctrl-C stops with a checkpoint, running it again resumes.", file=sys.stderr)
+              "JavaScript; Ctrl-C stops with a checkpoint, running it again resumes.",
+              file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     if argv[0] in ("status", "stop"):
         job = attach("js")

@@ -21,6 +21,18 @@ def test_bad_model_names_say_how_to_fix_them(spec, words):
         loading.resolve(spec)
 
 
+def test_a_file_that_is_no_model_is_refused_in_one_line(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ModelUnavailable, match="notes.txt is a file, not a model"):
+        loading.resolve(str(text))
+    junk = tmp_path / "junk.gguf"
+    junk.write_text("not a model")
+    with pytest.raises(ModelUnavailable, match="could not read junk.gguf: .*GGUF") as caught:
+        loading.load(loading.resolve(str(junk)), device="cpu")
+    assert "\n" not in str(caught.value)
+
+
 def test_folder_without_config_is_refused(tmp_path):
     with pytest.raises(ModelUnavailable, match="config.json"):
         loading.resolve(str(tmp_path))

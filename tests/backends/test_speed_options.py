@@ -8,7 +8,7 @@ import torch
 
 from backends.base import Message
 from backends.decoding import decode
-from backends.errors import ModelUnavailable
+from backends.errors import ModelUnavailable, UsageError
 from backends.loading import ModelSource, choose_quantize, dtype_name, load, resolve
 from backends.local import LocalBackend
 from backends.settings import GenerationSettings
@@ -37,7 +37,7 @@ def test_auto_dtype_is_bf16_only_where_the_cpu_computes_it(flags, expected):
 def test_an_explicit_dtype_wins_and_a_wrong_one_says_what_is_allowed():
     assert dtype_name("fp32", "cpu", {"avx512_bf16"}) == "float32"
     assert dtype_name("bf16", "cpu", set()) == "bfloat16"
-    with pytest.raises(ModelUnavailable, match="float32"):
+    with pytest.raises(UsageError, match="float32"):
         dtype_name("int3", "cpu", set())
 
 
@@ -49,7 +49,7 @@ def test_quantization_is_on_by_default_only_for_a_checked_model_in_bf16_on_the_c
     assert choose_quantize("int4", OTHER, "cpu", "float32", fast_ok=True) == "int4"  # asked for: allowed
     with pytest.raises(ModelUnavailable, match="--quantize none"):
         choose_quantize("int8", OTHER, "cpu", "bfloat16", fast_ok=False)
-    with pytest.raises(ModelUnavailable, match="int8"):
+    with pytest.raises(UsageError, match="int8"):
         choose_quantize("int2", OTHER, "cpu", "bfloat16", fast_ok=True)
 
 

@@ -95,6 +95,27 @@ async def test_cancel_keeps_the_partial_answer_marked(tiny_llama, monkeypatch):
         assert app.is_running  # Esc stopped the reply, not the app
 
 
+async def test_a_command_refused_mid_reply_comes_back_ready_to_edit(tiny_llama, monkeypatch):
+    backends: list[HeldBackend] = []
+
+    def factory(model=None, **options):
+        backends.append(HeldBackend(model, **options))
+        return backends[-1]
+
+    monkeypatch.setitem(registry.BACKENDS, "held", registry.BackendEntry("test", factory))
+    app = make_app(tiny_llama, backend="held", max_new_tokens=60)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await send(pilot, "tell me a long story")
+        await wait_until(pilot, backends[0].first_chunk.is_set)
+        await send(pilot, "/export md")
+        await wait_until(pilot, lambda: "a reply is still streaming" in screen_text(app))
+        await type_text(pilot, " notes.md")
+        assert app.query_one(PromptInput).text == "/export md notes.md"
+        await pilot.press("escape")
+        await reply_done(pilot)
+
+
 async def test_command_suggestions_appear_while_typing(tiny_llama):
     # Every two-letter prefix of a registered command (so /te once /temp exists), straight from the table.
     prefixes = sorted({f"/{name[:2]}" for name in COMMANDS})

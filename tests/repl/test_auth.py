@@ -62,6 +62,16 @@ def test_slash_login_without_a_keyring_names_the_choices(openai_session, no_keyr
         commands.run("/login", ctx)
 
 
+def test_a_base_url_that_is_not_http_is_refused_in_one_line(openai_session, memory_keyring):
+    ctx = Context(openai_session, ScreenUI([FAKE]))
+    with pytest.raises(UsageError, match="ftp://x is not a valid http"):
+        commands.run("/login --base-url ftp://x", ctx)
+    result = run_parrot(["login", "--status", "--base-url", "localhost:8000"])
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr.decode() == ("parrot: localhost:8000 is not a valid http(s) URL "
+                                      "(use e.g. --base-url http://127.0.0.1:8000/v1)\n")
+
+
 def keyring_env(hf_home, backend: str = "memory_keyring.MemoryKeyring") -> dict[str, str]:
     path = os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])
     return {"PYTHON_KEYRING_BACKEND": backend, "PYTHONPATH": path, "HF_HOME": str(hf_home)}

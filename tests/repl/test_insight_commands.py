@@ -226,3 +226,17 @@ def test_tokens_that_look_like_markup_are_shown_as_typed(session, ui, wordpiece)
                      tokens=[TokenChoice(1, "[/]", 0.9, [("[/]", 0.9), ("[b]", 0.1)])]))
     shown = run("/probs 0", session, ui)
     assert shown.splitlines()[0] == "[/]" and "[b]" in shown
+
+
+def test_tokens_on_a_fast_start_need_no_full_model(tiny_llama, ui):
+    options = {"device": "cpu", "dtype": "bfloat16", "quantize": "int8"}
+    Session("local", str(tiny_llama), **options).backend.load()  # the first start writes the ready copy
+    session = Session("local", str(tiny_llama), **options)
+    loaded = session.backend.load()
+    run("/tokens def add(a, b):", session, ui)
+    from transformers import AutoTokenizer
+
+    count = len(AutoTokenizer.from_pretrained(tiny_llama)("def add(a, b):", add_special_tokens=False).input_ids)
+    assert f"{count} tokens of the" in ui.texts[-1]
+    assert type(loaded.tokenizer).__name__ == "LightTokenizer", "the second start uses the ready copy"
+    assert loaded.tokenizer._full is None, "counting tokens did not load the transformers model"

@@ -1,10 +1,12 @@
 """Pipe mode through the real program in a subprocess: stdout carries the answer and nothing else."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from helpers import run_parrot
+from helpers import ROOT, run_parrot
 from repl.oneshot import compose, read_stdin
 
 
@@ -79,3 +81,12 @@ def test_read_stdin_counts_replacements():
 def test_compose_puts_the_file_before_the_question():
     assert compose("explain this", "print(1)\n") == "print(1)\n\nexplain this"
     assert compose(None, "def add(a, b):\n") == "def add(a, b):"
+
+
+def test_a_reader_that_leaves_early_ends_the_answer_quietly(tiny_gpt2):
+    process = subprocess.Popen([sys.executable, "-m", "repl", "-m", str(tiny_gpt2), "-n", "2000", "-p", "def f():"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.read(1)  # `parrot ... | head -c 1`
+    process.stdout.close()
+    assert process.wait(timeout=300) == 0
+    assert process.stderr.read() == b""

@@ -61,7 +61,8 @@ def test_unclosed_block_is_a_usage_error(tiny_llama):
 
 
 def test_continue_flag_and_history_subcommand(tiny_llama, parrot_home):
-    script(tiny_llama, "first question\n")
+    first = script(tiny_llama, "first question\n", "--continue")
+    assert first.stderr.decode() == "parrot: no conversation to continue yet; starting a new one\n"
     result = script(tiny_llama, "second question\n/history\n", "--continue")
     assert result.returncode == 0
     listing = run_parrot(["history"]).stdout.decode()

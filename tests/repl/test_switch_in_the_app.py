@@ -98,3 +98,15 @@ def test_plain_repl_switches_to_openai_and_back(tiny_llama, server):
     assert [t.message.role for t in turns] == ["user", "assistant"] * 3
     assert [t.stats.backend for t in turns if t.stats] == ["local", "openai", "local"]
     assert server.posts()[0].body["messages"][0] == {"role": "user", "content": "hello"}
+
+
+async def test_a_model_that_fails_to_load_keeps_the_one_that_worked(tiny_llama, parrot_home):
+    app = ChatApp("local", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=4), {"device": "cpu"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_until(pilot, lambda: app.loading_since is None)
+        await send(pilot, "/model ./no-such-model-folder")
+        await wait_until(pilot, lambda: any("still using" in n.message for n in app._notifications))
+        assert app.session.model == str(tiny_llama)
+        await send(pilot, "def add(a, b):")
+        await wait_until(pilot, lambda: len(app.session.conversation.turns) == 2 and not app.replying)
+        assert app.session.conversation.turns[1].stats.finish_reason != "error"
