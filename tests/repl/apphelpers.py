@@ -25,6 +25,18 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
+def register_backend(monkeypatch: Any, name: str, cls: type) -> list[Any]:
+    """Register ``cls`` as backend ``name`` for one test; returns the list of instances it makes."""
+    made: list[Any] = []
+
+    def factory(model: str | None = None, **options: Any) -> Any:
+        made.append(cls(model, **options))
+        return made[-1]
+
+    monkeypatch.setitem(registry.BACKENDS, name, registry.BackendEntry("test", factory))
+    return made
+
+
 async def type_text(pilot: Any, text: str) -> None:
     await pilot.press(*["space" if c == " " else c for c in text])
 

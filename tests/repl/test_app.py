@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from apphelpers import ExplodingBackend, HeldBackend, SlowLoadingBackend, screen_text, type_text, wait_until
+from apphelpers import (ExplodingBackend, HeldBackend, SlowLoadingBackend, register_backend, screen_text, type_text,
+                        wait_until)
 from backends import registry
 from backends.settings import GenerationSettings
 from repl.app import AssistantMessage, ChatApp, UserMessage
@@ -55,9 +56,7 @@ async def test_prompt_streams_a_markdown_answer(tiny_llama):
 
 
 async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama, monkeypatch):
-    made: list[SlowLoadingBackend] = []
-    monkeypatch.setitem(registry.BACKENDS, "slow-loading", registry.BackendEntry(
-        "test", lambda model=None, **o: made.append(SlowLoadingBackend(model, **o)) or made[-1]))
+    made = register_backend(monkeypatch, "slow-loading", SlowLoadingBackend)
     app = make_app(tiny_llama, backend="slow-loading")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -73,13 +72,7 @@ async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama, monkey
 
 
 async def test_cancel_keeps_the_partial_answer_marked(tiny_llama, monkeypatch):
-    backends: list[HeldBackend] = []
-
-    def factory(model=None, **options):
-        backends.append(HeldBackend(model, **options))
-        return backends[-1]
-
-    monkeypatch.setitem(registry.BACKENDS, "held", registry.BackendEntry("test", factory))
+    backends = register_backend(monkeypatch, "held", HeldBackend)
     app = make_app(tiny_llama, backend="held", max_new_tokens=60)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)
@@ -96,13 +89,7 @@ async def test_cancel_keeps_the_partial_answer_marked(tiny_llama, monkeypatch):
 
 
 async def test_a_command_refused_mid_reply_comes_back_ready_to_edit(tiny_llama, monkeypatch):
-    backends: list[HeldBackend] = []
-
-    def factory(model=None, **options):
-        backends.append(HeldBackend(model, **options))
-        return backends[-1]
-
-    monkeypatch.setitem(registry.BACKENDS, "held", registry.BackendEntry("test", factory))
+    backends = register_backend(monkeypatch, "held", HeldBackend)
     app = make_app(tiny_llama, backend="held", max_new_tokens=60)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(pilot)

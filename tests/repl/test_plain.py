@@ -76,14 +76,11 @@ def test_ctrl_c_stops_the_reply_and_keeps_the_partial_answer(tiny_llama, monkeyp
     import _thread
     import threading
 
-    from apphelpers import HeldBackend
-    from backends import registry
+    from apphelpers import HeldBackend, register_backend
     from repl.plain import PlainRepl
     from repl.session import Session
 
-    held: list[HeldBackend] = []
-    monkeypatch.setitem(registry.BACKENDS, "held", registry.BackendEntry(
-        "test", lambda model=None, **o: held.append(HeldBackend(model, **o)) or held[-1]))
+    held = register_backend(monkeypatch, "held", HeldBackend)
     session = Session("held", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=60), device="cpu")
     out = io.StringIO()
 
