@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from typing import Any, Iterator
 from urllib.parse import quote
 
@@ -20,7 +19,7 @@ from .base import GenerationStats, Message, TokenChoice
 from .credentials import Found, find_hf_token
 from .errors import BackendError, NeedsToken
 from .http import OpenAIBackend, http_options
-from .httpclient import Cancelled, HttpOptions
+from .httpclient import HttpOptions
 from .httperrors import ErrorContext
 from .local import completion_text
 from .settings import GenerationSettings
@@ -82,35 +81,25 @@ class HfBackend(OpenAIBackend):
         if self.mode == "chat":
             yield from super()._generate(messages, settings, cancel, stats, tokens)
             return
-        started = time.perf_counter()
-        try:
-            found = self.key()
-            self.client.context.secrets = [found.secret]
-            url = f"{self.router_url}/hf-inference/models/{quote(self.model or '', safe='/')}"
-            body = {"inputs": completion_text(messages), "parameters": task_parameters(settings),
-                    "stream": self.streaming}
-            response = self.client.request("POST", url, secret=found.secret, body=body, stream=self.streaming,
-                                           cancel=cancel)
-            if "text/event-stream" not in response.headers.get("Content-Type", ""):
-                data = self.client.json(response)
-                self._check_error(data)
-                first = data[0] if isinstance(data, list) and data else data
-                if not isinstance(first, dict) or "generated_text" not in first:
-                    raise self.client.malformed(json.dumps(data)[:80])
-                stats.finish_reason = _finish(first.get("details"))
-                stats.completion_tokens = int((first.get("details") or {}).get("generated_tokens") or 0)
-                if text := first["generated_text"]:
-                    yield text
-                return
-            yield from self._read_task_stream(response, cancel, stats, tokens)
-        except Cancelled:
-            stats.finish_reason = "cancelled"
-        except BackendError:
-            stats.finish_reason = "error"
-            raise
-        finally:
-            stats.seconds = time.perf_counter() - started
-            stats.completion_tokens = stats.completion_tokens or len(tokens)
+        found = self.key()
+        self.client.context.secrets = [found.secret]
+        url = f"{self.router_url}/hf-inference/models/{quote(self.model or '', safe='/')}"
+        body = {"inputs": completion_text(messages), "parameters": task_parameters(settings),
+                "stream": self.streaming}
+        response = self.client.request("POST", url, secret=found.secret, body=body, stream=self.streaming,
+                                       cancel=cancel)
+        if "text/event-stream" not in response.headers.get("Content-Type", ""):
+            data = self.client.json(response)
+            self._check_error(data)
+            first = data[0] if isinstance(data, list) and data else data
+            if not isinstance(first, dict) or "generated_text" not in first:
+                raise self.client.malformed(json.dumps(data)[:80])
+            stats.finish_reason = _finish(first.get("details"))
+            stats.completion_tokens = int((first.get("details") or {}).get("generated_tokens") or 0)
+            if text := first["generated_text"]:
+                yield text
+            return
+        yield from self._read_task_stream(response, cancel, stats, tokens)
 
     def _read_task_stream(self, response: Any, cancel: threading.Event | None, stats: GenerationStats,
                           tokens: list[TokenChoice]) -> Iterator[str]:

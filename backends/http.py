@@ -125,26 +125,16 @@ class OpenAIBackend:
         """Start a reply; nothing is sent until the Reply is first iterated."""
         stats = GenerationStats(backend=self.name, model=self.model or "", seed=settings.seed)
         tokens: list[TokenChoice] = []
-        return Reply(self._generate(messages, settings, cancel, stats, tokens), stats, tokens)
+        return Reply(_recorded(self._generate(messages, settings, cancel, stats, tokens), stats, tokens),
+                     stats, tokens)
 
     def _generate(self, messages: list[Message], settings: GenerationSettings, cancel: threading.Event | None,
                   stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
-        started = time.perf_counter()
-        try:
-            if not self.model:
-                self.model = self._first_model()
-                self.client.context.model = stats.model = self.model
-            response = self._post_chat(messages, settings, cancel)
-            yield from self._read_reply(response, cancel, stats, tokens)
-        except Cancelled:
-            stats.finish_reason = "cancelled"
-        except BackendError:
-            stats.finish_reason = "error"
-            raise
-        finally:
-            stats.seconds = time.perf_counter() - started
-            if not stats.completion_tokens:
-                stats.completion_tokens = len(tokens)
+        if not self.model:
+            self.model = self._first_model()
+            self.client.context.model = stats.model = self.model
+        response = self._post_chat(messages, settings, cancel)
+        yield from self._read_reply(response, cancel, stats, tokens)
 
     def _post_chat(self, messages: list[Message], settings: GenerationSettings,
                    cancel: threading.Event | None) -> requests.Response:
@@ -246,3 +236,19 @@ def create(model: str | None = None, *, base_url: str | None = None, api_key: st
            progress: Any = None, **options: Any) -> OpenAIBackend:
     """Registry factory; options the backend does not use (device, dtype, ...) are ignored."""
     return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), progress=progress)
+
+
+def _recorded(chunks: Iterator[str], stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
+    """Pass a reply's text through, recording its duration and how it ended (cancelled, error, ...)."""
+    started = time.perf_counter()
+    try:
+        yield from chunks
+    except Cancelled:
+        stats.finish_reason = "cancelled"
+    except BackendError:
+        stats.finish_reason = "error"
+        raise
+    finally:
+        stats.seconds = time.perf_counter() - started
+        if not stats.completion_tokens:
+            stats.completion_tokens = len(tokens)
