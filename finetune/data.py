@@ -140,8 +140,25 @@ def _package_json_licence(path: Path) -> tuple[str | None, bool]:
     return (str(value) if value else None), "name" in meta
 
 
+LICENCE_NAMES = ("license", "licence", "copying")
+# A licence is a text file by that name; license.js, license.json or license.d.ts are code or data.
+NOT_TEXT = {".js", ".mjs", ".cjs", ".ts", ".jsx", ".tsx", ".json", ".map", ".py", ".sh"}
+
+
+def is_licence_file(path: Path) -> bool:
+    """``LICENSE``, ``LICENCE.md``, ``license.txt``, ``LICENSE-MIT``, ``LICENSE.APACHE2``: yes; ``license.js``: no."""
+    head, *suffixes = path.name.lower().split(".")
+    if not any(head == n or head.startswith((n + "-", n + "_")) for n in LICENCE_NAMES):
+        return False
+    return not any("." + s in NOT_TEXT for s in suffixes) and path.is_file()
+
+
 def _licence_file(folder: Path) -> str | None:
-    for candidate in sorted(folder.glob("LICEN[CS]E*")) + sorted(folder.glob("licen[cs]e*")):
+    try:
+        candidates = sorted(p for p in folder.iterdir() if is_licence_file(p))
+    except OSError:
+        return None
+    for candidate in candidates:
         try:
             text = candidate.read_text(encoding="utf-8", errors="replace")[:3000]
         except OSError:

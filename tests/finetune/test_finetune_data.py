@@ -60,3 +60,22 @@ def test_hub_source_reads_github_code_parquet(tmp_path):
     corpus = load_corpus(str(tmp_path / "train-*.parquet"), eval_share=0.0)
     assert sorted(d.path for d in corpus.train) == ["org/repo0/a/x.js", "org/repo1/b/y.js", "org/repo2/c/z.js"]
     assert corpus.skipped["minified"] == 1
+
+
+def test_a_source_file_named_license_js_is_code_not_a_licence(tmp_path):
+    """@npmcli/* ship lib/license.js: the package.json's ISC covers it, and it is trained on."""
+    from conftest import js_class, write_package
+
+    root = tmp_path / "node_modules"
+    write_package(root / "@npmcli" / "pkg", "ISC", {"lib/license.js": js_class(1), "lib/index.js": js_class(2)},
+                  name="@npmcli/pkg")
+    write_package(root / "spelled", None, {"index.js": js_class(3)})
+    (root / "spelled" / "LICENCE.md").write_text("Permission is hereby granted, free of charge, to any person")
+    write_package(root / "suffixed", None, {"index.js": js_class(4)})
+    (root / "suffixed" / "LICENSE-MIT").write_text("Permission is hereby granted, free of charge, to any person")
+    write_package(root / "code-only", None, {"index.js": js_class(5), "license.js": js_class(6)})
+    corpus = load_corpus(str(root), eval_share=0.0)
+    licences = {d.path: d.license for d in corpus.train}
+    assert licences == {"@npmcli/pkg/lib/license.js": "isc", "@npmcli/pkg/lib/index.js": "isc",
+                        "spelled/index.js": "mit", "suffixed/index.js": "mit"}
+    assert corpus.skipped["without a permissive licence"] == 2  # code-only: a license.js grants nothing
