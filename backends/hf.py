@@ -18,7 +18,7 @@ from . import sse
 from .base import GenerationStats, Message, TokenChoice
 from .credentials import Found, find_hf_token
 from .errors import BackendError, NeedsToken
-from .http import OpenAIBackend, http_options
+from .openai_compat import OpenAIBackend, http_options
 from .httpclient import HttpOptions
 from .httperrors import ErrorContext
 from .local import completion_text

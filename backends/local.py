@@ -9,8 +9,8 @@ from typing import Any, Iterator
 
 from .base import GenerationStats, Message, Reply, TokenChoice
 from .errors import BackendError
-from .loading import DEFAULT_MODEL, LoadedModel, Progress, resolve
-from .ready import load_for_chat
+from .loading import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
+from .fast_start import load_for_chat
 from .settings import GenerationSettings
 from .text_stream import Detokenizer, StopFilter
 
@@ -21,7 +21,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto",
-                 progress: Progress | None = None, quantize: str = "auto") -> None:
+                 progress: OnProgress | None = None, quantize: str = "auto") -> None:
         self.model_name = model
         self.device = device
         self.dtype = dtype

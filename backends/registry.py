@@ -32,7 +32,7 @@ def _lazy(module: str) -> Callable[..., Backend]:
 
 BACKENDS: dict[str, BackendEntry] = {
     "local": BackendEntry("a transformers model on this machine (default: the embedded SmolLM2)", _local),
-    "openai": BackendEntry("an OpenAI-compatible server: vLLM, TGI, llama.cpp, ollama (--base-url)", _lazy(".http")),
+    "openai": BackendEntry("an OpenAI-compatible server: vLLM, TGI, llama.cpp, ollama (--base-url)", _lazy(".openai_compat")),
     "hf": BackendEntry("models hosted on Hugging Face, through the inference router (needs parrot login)", _lazy(".hf")),
 }
 

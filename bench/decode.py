@@ -87,7 +87,7 @@ def prepare(engine: str, options: dict):
     if "threads" in options:
         torch.set_num_threads(options["threads"])
     if engine == "parrot":
-        from backends.ready import load_for_chat
+        from backends.fast_start import load_for_chat
 
         # As the chat loads it: from the fast-start copy (written by a first load, see --warm).
         loaded = load_for_chat(resolve("smollm2"), "cpu", options["dtype"], options["quantize"])
@@ -197,7 +197,7 @@ def main() -> int:
         print(json.dumps(_prompt_ids()))
         return 0
     if args.warm:
-        from backends.ready import load_for_chat
+        from backends.fast_start import load_for_chat
 
         load_for_chat(resolve("smollm2"), "cpu", args.warm[0], args.warm[1])
         return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from backends import paths
 
-from .progress import EventReader, Progress
+from .progress import EventReader, JobProgress
 from .train import RunConfig, run_dir
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the finetune package
@@ -34,7 +34,7 @@ class Job:
         self.process = process
         self.folder = run_dir(name)
         self._reader = EventReader(self.folder / "progress.jsonl")
-        self.progress = Progress()
+        self.progress = JobProgress()
 
     @property
     def running(self) -> bool:
@@ -42,7 +42,7 @@ class Job:
             return self.process.poll() is None
         return _alive(self.pid)
 
-    def poll(self) -> Progress:
+    def poll(self) -> JobProgress:
         """Fold the events written since the last poll into ``progress`` and return it."""
         for event in self._reader.read():
             self.progress.apply(event)
@@ -58,7 +58,7 @@ class Job:
         if self.running:
             os.kill(self.pid, signal.SIGTERM)
 
-    def wait(self, timeout: float | None = None) -> Progress:
+    def wait(self, timeout: float | None = None) -> JobProgress:
         """Block until the process ends (for scripts and tests), then poll."""
         if self.process is not None:
             self.process.wait(timeout)

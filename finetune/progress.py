@@ -2,7 +2,7 @@
 
 One event per line (``{"event": "step", "step": 12, "loss": 1.9, ...}``), appended and flushed, so a
 reader polling the file sees whole lines and a crashed run leaves every event it managed to write.
-``Progress`` folds the events into the state a progress bar or a status line shows.
+``JobProgress`` folds the events into the state a progress bar or a status line shows.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class EventWriter:
     def __init__(self, path: str | Path | None, echo: TextIO | None = None) -> None:
         self._file: TextIO | None = None
         self._echo = echo
-        self._progress = Progress()
+        self._progress = JobProgress()
         self._shown = ""
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,7 @@ class EventReader:
 
 
 @dataclass
-class Progress:
+class JobProgress:
     """Where a run stands: what a progress bar, a status line or a notification needs."""
 
     phase: str = "starting"

@@ -17,7 +17,7 @@ from backends import paths
 from backends.errors import ModelUnavailable, UsageError
 from backends.tokenizer_source import trained_dir
 
-Progress = Callable[[str], None]
+OnProgress = Callable[[str], None]
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 HUB_DATASET, HUB_CONFIG, HUB_SPLIT = "Salesforce/wikitext", "wikitext-103-raw-v1", "train[:20%]"
@@ -74,7 +74,7 @@ def build_trainer(model: str, vocab_size: int):
     return trainers.BpeTrainer(**options, continuing_subword_prefix="##")
 
 
-def hub_texts(progress: Progress | None = None) -> tuple[Iterable[str], int]:
+def hub_texts(progress: OnProgress | None = None) -> tuple[Iterable[str], int]:
     """The first 20% of wikitext-103's train split (about 360,000 lines) and how many there are."""
     from backends.loading import hub_reachable
 
@@ -130,7 +130,7 @@ def local_texts(files: list[Path]) -> tuple[Iterator[str], int]:
     return lines(), total
 
 
-def batches(texts: Iterable[str], total: int, progress: Progress | None) -> Iterator[list[str]]:
+def batches(texts: Iterable[str], total: int, progress: OnProgress | None) -> Iterator[list[str]]:
     """Feed the trainer in batches, reporting how far through the data it is."""
     batch: list[str] = []
     seen, reported = 0, 0
@@ -151,7 +151,7 @@ def batches(texts: Iterable[str], total: int, progress: Progress | None) -> Iter
 
 
 def train(data: list[str] | None = None, *, vocab_size: int = 12_000, model: str = "wordpiece",
-          name: str | None = None, progress: Progress | None = None) -> TrainResult:
+          name: str | None = None, progress: OnProgress | None = None) -> TrainResult:
     """Train on ``data`` (``["hub"]`` or None: wikitext; else files and folders); save tokenizer.json."""
     if not 100 <= vocab_size <= 1_000_000:
         raise UsageError(f"vocabulary size {vocab_size} is out of range", "use a whole number from 100 to 1000000")

@@ -30,7 +30,7 @@ from . import commands
 from .commands.table import COMMANDS, Context
 from .finetune_panel import FinetunePanel
 from .history import HistoryStore
-from .messages import (Chunk, CommandDone, ModelFailed, ModelProgress, ModelReady, ResponseFailed,
+from .app_events import (Chunk, CommandDone, ModelFailed, ModelProgress, ModelReady, ResponseFailed,
                        ResponseFinished, ResponseStarted)
 from .prompt_input import PromptInput
 from .replies import stream_reply

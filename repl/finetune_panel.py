@@ -1,6 +1,6 @@
 """A panel that follows a background fine-tuning run: progress bar, numbers, a small loss curve.
 
-Self-contained: give it anything with ``poll() -> Progress`` (a ``finetune.job.Job``). It polls on
+Self-contained: give it anything with ``poll() -> JobProgress`` (a ``finetune.job.Job``). It polls on
 a timer (reading a small file, so the app never blocks), notifies when the run ends, and posts
 ``FinetunePanel.Finished`` so the app can offer the new model.
 """

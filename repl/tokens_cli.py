@@ -71,10 +71,10 @@ def tokenizer_specs(args: argparse.Namespace) -> list[str]:
 def tokens_main(argv: Sequence[str]) -> int:
     """``parrot tokens "TEXT" [--json] [--tokenizer NAME] [--compare A,B] [-m MODEL]``."""
     from backends.tokenizer_source import load_tokenizer, model_tokenizer
-    from backends.tokenview import token_spans
+    from backends.token_spans import token_spans
 
     from .config import load_config
-    from .token_views import compare_view, tokens_json, tokens_view
+    from .token_tables import compare_view, tokens_json, tokens_view
 
     parser = tokens_parser()
     parser.add_argument("-m", "--model", help=f"the model whose tokenizer '{MODEL}' means (default: from config)")

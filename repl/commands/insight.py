@@ -34,9 +34,9 @@ def session_tokenizer(session: Session, spec: str):
          "TEXT (default: the last message) as tokens, ids, offsets, share of window",
          group="inside the model")
 def tokens_(ctx: Context, args: list[str]) -> None:
-    from backends.tokenview import token_spans
+    from backends.token_spans import token_spans
 
-    from ..token_views import compare_view, tokens_view
+    from ..token_tables import compare_view, tokens_view
 
     parsed = tokens_parser("/tokens", add_help=False).parse_intermixed_args(args)
     if parsed.text:
@@ -93,7 +93,7 @@ def _train(ctx: Context, parsed) -> None:
 @command("probs", "/probs [N]", "the last answer shaded by confidence; N: the top five at position N",
          group="inside the model")
 def probs_(ctx: Context, args: list[str]) -> None:
-    from ..token_views import probs_view
+    from ..token_tables import probs_view
 
     require(args, (0, 1))
     turn = ctx.session.conversation.last("assistant")

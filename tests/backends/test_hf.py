@@ -10,7 +10,7 @@ from backends import registry
 from backends.base import Message
 from backends.errors import BackendError, NeedsToken
 from backends.hf import ROUTER_URL, HfBackend
-from backends.http import OpenAIBackend
+from backends.openai_compat import OpenAIBackend
 from backends.settings import GenerationSettings
 from openai_server import FakeServer, status
 

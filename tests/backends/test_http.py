@@ -11,7 +11,7 @@ import pytest
 from backends import registry
 from backends.base import Message
 from backends.errors import BackendError, UsageError
-from backends.http import OpenAIBackend
+from backends.openai_compat import OpenAIBackend
 from backends.httpclient import HttpOptions
 from backends.settings import GenerationSettings
 from backends.sse import iter_data

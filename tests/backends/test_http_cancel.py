@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from backends.base import Message
-from backends.http import OpenAIBackend
+from backends.openai_compat import OpenAIBackend
 from backends.httpclient import HttpOptions
 from backends.settings import GenerationSettings
 from openai_server import answer, status

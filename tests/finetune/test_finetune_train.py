@@ -13,7 +13,7 @@ import pytest
 
 from backends.loading import finetuned_dir
 from finetune import job as jobs
-from finetune.progress import EventReader, Progress
+from finetune.progress import EventReader, JobProgress
 from finetune.train import RunConfig, complete_checkpoints, run, run_dir
 
 
@@ -27,8 +27,8 @@ def events(path: Path) -> list[dict]:
     return EventReader(path).read()
 
 
-def fold(path: Path) -> Progress:
-    progress = Progress()
+def fold(path: Path) -> JobProgress:
+    progress = JobProgress()
     for event in events(path):
         progress.apply(event)
     return progress

@@ -190,7 +190,7 @@ def test_options_may_come_between_words_and_long_tables_are_cut(session, ui, wor
 @pytest.mark.slow
 def test_spans_under_the_embedded_models_own_tokenizer():
     from backends.tokenizer_source import model_tokenizer
-    from backends.tokenview import token_spans
+    from backends.token_spans import token_spans
 
     named = model_tokenizer("smollm2")
     assert named.window == 8192

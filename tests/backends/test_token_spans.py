@@ -3,7 +3,7 @@
 import pytest
 
 from backends.tokenizer_source import load_tokenizer
-from backends.tokenview import readable, token_spans
+from backends.token_spans import readable, token_spans
 
 TEXTS = [
     "Hello, world!",

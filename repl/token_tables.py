@@ -16,7 +16,7 @@ from rich.text import Text
 
 from backends.base import TokenChoice
 from backends.tokenizer_source import NamedTokenizer
-from backends.tokenview import NEWLINE_MARK, Span, visible
+from backends.token_spans import NEWLINE_MARK, Span, visible
 
 # Two alternating backgrounds mark where one token ends and the next begins.
 TOKEN_STYLES = ("black on #a6d8ff", "black on #ffd59e")

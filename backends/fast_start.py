@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import paths
-from .loading import LoadedModel, ModelSource, Progress, converted_dir
+from .loading import LoadedModel, ModelSource, OnProgress, converted_dir
 
 FORMAT = 1  # bump when the saved layout changes; old copies are then ignored
 
@@ -70,7 +70,7 @@ def load_ready(source: ModelSource, folder: Path, full: Callable[[], LoadedModel
 
 
 def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
-                  progress: Progress | None = None) -> LoadedModel:
+                  progress: OnProgress | None = None) -> LoadedModel:
     """``loading.load`` with a fast start on the CPU: the ready copy if there is one, else a full
     load whose decoder is then saved for next time."""
     from .fast_llama import supported_config
