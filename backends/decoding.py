@@ -73,10 +73,20 @@ def step_function(model: Any, prompt_length: int, room: int, cache: object | Non
         return lambda ids: model(ids, fast_cache)
     from transformers import DynamicCache
 
+    from .fast_llama import PREFILL_CHUNK
+
     hf_cache = cache if cache is not None else DynamicCache(config=model.config)
-    # logits_to_keep=1: the output head runs for the last position only, also during the prefill.
-    return lambda ids: model(input_ids=ids, cache=hf_cache, use_cache=True,
-                             logits_to_keep=1).logits[:, -1, :].float()
+
+    def forward(ids: torch.Tensor) -> torch.Tensor:
+        # A long prompt in chunks, as the lean decoder does: the attention scores of one chunk against
+        # the cache, not of the whole prompt against itself, are the largest temporary.
+        for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
+            # logits_to_keep=1: the output head runs for the last position only, also during the prefill.
+            logits = model(input_ids=ids[:, begin:begin + PREFILL_CHUNK], cache=hf_cache, use_cache=True,
+                           logits_to_keep=1).logits
+        return logits[:, -1, :].float()
+
+    return forward
 
 
 @torch.inference_mode()

@@ -20,6 +20,9 @@ from .quantize import Matmul, from_tensors, matmul_for
 
 # Rotary variants whose frequencies do not change with the sequence length.
 STATIC_ROPE = {"default", "linear", "llama3"}
+# Prompt tokens per prefill step: large enough that the products run as matrix-matrix kernels,
+# small enough that one chunk's attention scores (heads x chunk x prompt) stay in the megabytes.
+PREFILL_CHUNK = 256
 
 
 def supported_config(config: dict[str, Any]) -> bool:
@@ -147,7 +150,23 @@ class FastLlama:
 
     def __call__(self, ids: torch.Tensor, cache: "KVCache", every_position: bool = False) -> torch.Tensor:
         """Logits (float32, [1, vocab]) of the token after ``ids`` ([1, T]), appending to ``cache``;
-        with ``every_position``, the logits after each of the T tokens ([T, vocab], for perplexity)."""
+        with ``every_position``, the logits after each of the T tokens ([T, vocab], for perplexity).
+
+        A long prompt goes through in chunks of ``PREFILL_CHUNK`` tokens, each attending to the cache
+        so far: the attention scores of one chunk (chunk x prompt) are the largest temporary, so memory
+        grows linearly with the prompt instead of with its square."""
+        outputs = []
+        for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
+            x = self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
+            if every_position:
+                outputs.append(self._head(x))
+        return torch.cat(outputs) if every_position else self._head(x[-1:])
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(F.rms_norm(x, (self.hidden,), self.norm, self.eps)).float()
+
+    def _forward(self, ids: torch.Tensor, cache: "KVCache") -> torch.Tensor:
+        """Hidden states after the last layer for ``ids`` ([1, T]), appending their keys and values."""
         count, start = ids.shape[-1], cache.length
         end = start + count
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
@@ -171,17 +190,17 @@ class FastLlama:
                 q = qk[0, :heads].view(kv_heads, group, dim)
                 attn = F.scaled_dot_product_attention(q, keys[:, :end], values[:, :end])
             else:
+                # enable_gqa: query heads share their key/value head without a repeated copy of the cache.
                 q = qk[:, :heads].transpose(0, 1)
-                attn = F.scaled_dot_product_attention(
-                    q, keys[:, :end].repeat_interleave(group, 0), values[:, :end].repeat_interleave(group, 0),
-                    attn_mask=_causal_mask(count, start, x.device))
+                attn = F.scaled_dot_product_attention(q, keys[:, :end], values[:, :end],
+                                                      attn_mask=_causal_mask(count, start, x.device),
+                                                      enable_gqa=group > 1)
             x = x + layer.out(attn.reshape(heads, count, dim).transpose(0, 1).reshape(count, heads * dim))
             h = F.rms_norm(x, (self.hidden,), layer.norm2, self.eps)
             gate, up = layer.gate_up(h).chunk(2, dim=-1)
             x = x + layer.down(F.silu(gate) * up)
         cache.length = end
-        last = F.rms_norm(x if every_position else x[-1:], (self.hidden,), self.norm, self.eps)
-        return self.lm_head(last).float()
+        return x
 
 
 def _causal_mask(count: int, start: int, device: torch.device) -> torch.Tensor:
