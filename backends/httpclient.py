@@ -28,6 +28,23 @@ from .httperrors import PARTIAL_HINT, RETRY_STATUSES, ErrorContext, requested_wa
 CANCEL_POLL = 0.05  # seconds; how quickly a cancel is noticed while a request or read is blocked
 
 
+def check_base_url(text: str) -> str:
+    """A server address, refused unless it is a well-formed http(s) URL with a host (e.g. not 'http://[::1')."""
+    from urllib.parse import urlsplit
+
+    hint = "use e.g. --base-url http://127.0.0.1:8000/v1"
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port  # reading it checks it: 'http://h:x' or a port past 65535 is refused here
+    except ValueError as error:
+        raise UsageError(f"{text} is not a valid http(s) URL ({str(error).lower()})", hint) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{text} is not a valid http(s) URL", hint)
+    if any(c.isspace() or ord(c) < 32 for c in text.strip()) or port == 0:
+        raise UsageError(f"{text!s} is not a valid http(s) URL", hint)
+    return text.strip()
+
+
 class Cancelled(Exception):
     """The person cancelled; not an error, the reply just ends."""
 

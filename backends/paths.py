@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from .errors import UsageError
 
 APP = "parrot"
 
@@ -46,9 +49,42 @@ def cache_dir() -> Path:
     return _ensure(Path(platformdirs.user_cache_dir(APP)))
 
 
+class HomeError(UsageError):
+    """parrot's folder cannot be used: a part of its path is a file, or it cannot be created."""
+
+
+class HomeReadOnly(HomeError):
+    """parrot's folder cannot be created or written (permissions, a read-only file system)."""
+
+
 def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise HomeError(f"parrot cannot use the folder {path}: {blocker} is a file, not a folder",
+                        _fix()) from None
+    except OSError as error:
+        reason = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                  errno.EROFS: "the file system is read-only", errno.ENOSPC: "the disk is full"}
+        raise HomeReadOnly(f"parrot cannot create the folder {path}: "
+                           f"{reason.get(error.errno or 0, (error.strerror or 'it failed').lower())}", _fix()) from None
     return path
+
+
+def _fix() -> str:
+    if _home() is not None:
+        return "point PARROT_HOME at a folder you can write to"
+    return "fix the folder's permissions, or set PARROT_HOME to a folder you can write to"
+
+
+def writable(folder: Path) -> bool:
+    """Whether parrot may write into ``folder``. Its mode bits count even for root: 0555 means read-only."""
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & 0o222) and os.access(folder, os.W_OK | os.X_OK)
 
 
 def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:

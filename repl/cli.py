@@ -15,7 +15,10 @@ from typing import Callable, Sequence
 
 from backends.errors import ParrotError, UsageError
 
-from .exits import EXIT_INTERRUPTED, EXIT_OK, exit_code
+from .crash import unexpected
+from .exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exit_code
+from .terminal_text import neutral
+from .usage import Parser
 
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
@@ -31,7 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     sub_help = "\n".join(f"  parrot {name:<10} {summary}" for name, (_, summary) in SUBCOMMANDS.items())
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="parrot",
         description="A chat-style terminal assistant for code models.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -52,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_argument_group("model")
     source.add_argument("-b", "--backend", help="backend name (default: local)")
     source.add_argument("-m", "--model", help="preset (smollm2, codeparrot, js), Hub id, folder or .gguf file")
-    source.add_argument("--base-url", metavar="URL", help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
+    source.add_argument("--base-url", metavar="URL", type=_base_url, help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
     source.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
     source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default: auto)")
@@ -95,15 +98,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             return _run_subcommand(argv[0], argv[1:])
         return _run_chat(build_parser().parse_args(argv))
-    except KeyboardInterrupt:
-        print("parrot: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", None)
+        print("parrot: interrupted" if signum is None else "parrot: stopped by a signal", file=sys.stderr)
+        return EXIT_INTERRUPTED if signum is None else 128 + signum
     except BrokenPipeError:  # the reader left early (`parrot ... | head`): stop quietly, as shell tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail
         return EXIT_OK
     except ParrotError as error:
-        print(f"parrot: {error}", file=sys.stderr)
+        print(f"parrot: {neutral(str(error))}", file=sys.stderr)
         return exit_code(error)
+    except Exception as error:  # noqa: BLE001  a bug: one line here, the traceback in the log
+        print(f"parrot: {unexpected(error)}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _base_url(text: str) -> str:
+    from backends.httpclient import check_base_url
+
+    try:
+        return check_base_url(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _run_subcommand(name: str, argv: list[str]) -> int:
@@ -115,6 +131,7 @@ def _run_subcommand(name: str, argv: list[str]) -> int:
 
 def _run_chat(args: argparse.Namespace) -> int:
     from .config import load_config
+    from .interrupt import stop_on_signals
 
     config = load_config()
     settings = settings_from_args(config.settings, args)
@@ -134,6 +151,7 @@ def _run_chat(args: argparse.Namespace) -> int:
             raise UsageError("--script runs the prompts in the script", "drop the prompt argument or -p")
         from .script import run_script
 
+        stop_on_signals()  # SIGTERM/SIGHUP stop a reply as Ctrl-C does, so what arrived is kept
         return run_script(args.script, backend, model, settings, options, keep_going=args.keep_going,
                           resume=args.resume, quiet=args.quiet)
     if args.keep_going:
@@ -145,6 +163,7 @@ def _run_chat(args: argparse.Namespace) -> int:
                              "drop the prompt, or use --script - to add prompts to the last conversation")
         from .oneshot import answer_once, read_stdin
 
+        stop_on_signals()
         piped = read_stdin() if stdin_is_pipe else None
         return answer_once(backend, model, settings, options, prompt, piped, as_json=args.json, quiet=args.quiet)
     if args.json:

@@ -79,9 +79,13 @@ class HistoryStore:
     """The history database. Call it as a ``Session.on_turn`` callback to store each turn."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or history_path()
+        from .store_open import open_history
+
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # A damaged file is set aside and an unwritable folder gets an in-memory store: parrot starts
+        # anyway, and each mode shows ``notices`` (what happened, in one line each).
+        self._db, self.notices = open_history(path or history_path, SCHEMA)
+        self.path = path  # None: the default file (or memory, when the notices say so)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed turn survives a crash of the machine too
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -190,24 +194,31 @@ def _settings(text: str | None) -> GenerationSettings | None:
 
 def history_command(argv: list[str]) -> int:
     """``parrot history [-n N] [ID]``: list stored conversations, or print one as Markdown."""
-    import argparse
+    import sys
 
     from rich.console import Console
 
     from .commands.chat import as_markdown, conversations_table
+    from .terminal_text import for_stream
+    from .usage import Parser
 
-    parser = argparse.ArgumentParser(prog="parrot history", description="List stored conversations, or print one.")
+    parser = Parser(prog="parrot history", description="List stored conversations, or print one.")
     parser.add_argument("id", nargs="?", type=int, help="print this conversation as Markdown")
     parser.add_argument("-n", "--limit", type=int, default=20, help="how many to list (default 20)")
     args = parser.parse_args(argv)
     if args.limit < 1:
         parser.error("-n must be at least 1")
+    if args.id is not None and not 0 <= args.id < 2**63:
+        raise UsageError(f"there is no conversation {args.id}", "parrot history lists them")
     store = HistoryStore()
+    for notice in store.notices:
+        print(f"parrot: {notice}", file=sys.stderr)
     try:
         if args.id is not None:
-            print(as_markdown(store.load(args.id)), end="")
+            # Stored text may hold escape sequences: shown, not obeyed, on a terminal; kept as is in a file.
+            print(for_stream(sys.stdout, as_markdown(store.load(args.id))), end="")
         else:
-            Console(highlight=False, soft_wrap=True).print(conversations_table(store.conversations(args.limit)))
+            Console(highlight=False, soft_wrap=True).print(conversations_table(store.conversations(min(args.limit, 10**6))))
     finally:
         store.close()
     return 0

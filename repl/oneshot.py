@@ -7,23 +7,23 @@ import sys
 from typing import Any, TextIO
 
 from backends.base import Message
-from backends.errors import BackendError, ParrotError, UsageError
+from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
+
+from . import safe_files
+from .crash import unexpected
+from .terminal_text import for_stream
+from .truncation import truncation_notice
+
+STDIN_LIMIT = 16 * safe_files.MB  # `parrot < /dev/zero` must end: past this, stdin is refused
 
 
 def read_stdin(stream: Any = None, err: TextIO | None = None) -> str:
-    """Read all of stdin as UTF-8; invalid bytes become U+FFFD and are reported, never a traceback."""
+    """Read stdin as UTF-8, at most STDIN_LIMIT bytes; invalid bytes become U+FFFD and are reported."""
     stream = stream if stream is not None else sys.stdin.buffer
     err = err or sys.stderr
-    data = stream.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
-        bad = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
-        print(f"parrot: stdin is not valid UTF-8; {bad} invalid byte sequence(s) were replaced with U+FFFD",
-              file=err)
-        return text
+    data = safe_files.read_stream(stream, "stdin", STDIN_LIMIT)
+    return safe_files.decode(data, "stdin", lambda message: print(f"parrot: {message}", file=err))
 
 
 def compose(prompt: str | None, piped: str | None) -> str:
@@ -56,12 +56,12 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     try:
         for chunk in reply:
             if not as_json:
-                out.write(chunk)
+                out.write(for_stream(out, chunk))  # escape sequences from the model act only on a file
                 out.flush()
     except (ParrotError, BrokenPipeError):
         raise
-    except Exception as error:  # a crash inside a backend is a backend failure, reported in one line
-        raise BackendError(f"{backend_name} failed: {type(error).__name__}: {error}") from error
+    except Exception as error:  # a crash inside a backend: one line, the traceback in the log
+        raise unexpected(error, backend_name) from error
     if as_json:
         json.dump({"text": reply.text, "backend": backend_name, "model": reply.stats.model or model,
                    "finish_reason": reply.stats.finish_reason, "stats": reply.stats.to_dict(),
@@ -70,9 +70,8 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     elif reply.text and not reply.text.endswith("\n"):
         out.write("\n")
     out.flush()
-    if reply.stats.dropped_messages or reply.stats.dropped_tokens:
-        print(f"parrot: the prompt was longer than the context window; {reply.stats.dropped_tokens} "
-              "token(s) were cut from its beginning", file=err)
+    if notice := truncation_notice(reply.stats):
+        print(f"parrot: {notice}", file=err)
     return 0
 
 

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import base64
 import sys
-import threading
 from typing import Any, Iterable, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
-from prompt_toolkit.history import FileHistory
 from rich.console import Console
+from rich.text import Text
 
 from backends.errors import ParrotError
 from backends.settings import GenerationSettings
 
 from . import commands
 from .commands.table import Context
+from .crash import unexpected
 from .history import HistoryStore, prompt_history_path
 from .replies import describe_end, stream_reply
+from .interrupt import run_interruptible
 from .session import Session
+from .store_open import prompt_history
+from .terminal_text import neutral
+from .truncation import truncation_notice
 
 BLOCK = '"""'
 
@@ -52,8 +56,10 @@ class PlainRepl:
         self.store = store
         self.out = out or sys.stdout
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
-        self.prompts = PromptSession(history=FileHistory(str(prompt_history_path())), completer=CommandCompleter(),
+        history, self.history_notice = prompt_history(prompt_history_path)
+        self.prompts = PromptSession(history=history, completer=CommandCompleter(),
                                      complete_while_typing=True, input=input, output=output)
+        self._input, self._output = input, output
         extras: dict[str, Any] = {"history": store}
         if getattr(self.out, "isatty", lambda: False)():
             extras["clipboard"] = self._copy_osc52
@@ -67,65 +73,58 @@ class PlainRepl:
                            "Ctrl-C stops a reply · Ctrl-D quits[/dim]")
         while not self.done:
             try:
-                entry = self.read_entry()
+                entry, block = self.read_entry()
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt drops the line, as in a shell
             except EOFError:
                 break
             if entry.strip():
                 try:
-                    self.handle(entry)
+                    self.handle(entry, block)
                 except KeyboardInterrupt:  # a Ctrl-C that landed between two steps of a reply
                     self.out.write("\n")
         return 0
 
-    def read_entry(self) -> str:
+    def read_entry(self) -> tuple[str, bool]:
+        """One line, or a \"\"\" block (always a prompt, even when it starts with '/'); and whether it was a block."""
         line = self.prompts.prompt("> ")
         if line.strip() != BLOCK:
-            return line
+            return line, False
         lines: list[str] = []
         while (line := self.prompts.prompt("… ")).strip() != BLOCK:
             lines.append(line)
-        return "\n".join(lines)
+        return "\n".join(lines), True
 
-    def handle(self, entry: str) -> None:
+    def handle(self, entry: str, block: bool = False) -> None:
         try:
-            if commands.is_command(entry.strip()):
+            if not block and commands.is_command(entry.strip()):
                 commands.run(entry.strip(), self.context)
             else:
-                self.reply(entry[1:] if entry.startswith("//") else entry)
+                self.reply(entry[1:] if not block and entry.startswith("//") else entry)
         except ParrotError as error:
-            self.console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+            self.error(error)
+        except Exception as error:  # noqa: BLE001  a bug in one command must not end the session
+            self.error(unexpected(error, entry.split()[0] if not block and commands.is_command(entry.strip())
+                                  else "the reply"))
+
+    def error(self, error: ParrotError) -> None:
+        line = Text("error: ", style="red")
+        line.append(neutral(str(error)))
+        self.console.print(line, highlight=False)
 
     def reply(self, prompt: str | None) -> None:
         """Stream a reply in a thread; Ctrl-C here stops it and keeps what was written."""
-        cancel, finished = threading.Event(), threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["turn"], _ = stream_reply(self.session, prompt, cancel, self._write, self.store)
-            except ParrotError as error:
-                outcome["error"] = error
-            finally:
-                finished.set()
-
-        thread = threading.Thread(target=work, name="parrot-reply", daemon=True)
-        thread.start()
-        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
-        # looking finished while it still runs (CPython issue 90882).
-        while not finished.is_set():
-            try:
-                finished.wait(0.1)
-            except KeyboardInterrupt:
-                cancel.set()
-        self.out.write("\n")
-        if "error" in outcome:
-            raise outcome["error"]
-        self.console.print(f"[dim]{describe_end(outcome['turn'])}[/dim]")
+        try:
+            (turn, reply), _ = run_interruptible(
+                lambda cancel: stream_reply(self.session, prompt, cancel, self._write, self.store))
+        finally:
+            self.out.write("\n")
+        if notice := truncation_notice(reply.stats):
+            self.notice(f"parrot: {notice}")
+        self.console.print(Text(neutral(describe_end(turn)), style="dim"))
 
     def _write(self, text: str) -> None:
-        self.out.write(text)
+        self.out.write(neutral(text))  # model output too may hold escape sequences
         self.out.flush()
 
     def _copy_osc52(self, text: str) -> None:
@@ -136,7 +135,11 @@ class PlainRepl:
     # -- the UI protocol for commands ------------------------------------------------------------
 
     def show(self, renderable: Any) -> None:
-        self.console.print(renderable)
+        # A string is plain text, never markup: it may hold '[', or text the model or a file wrote.
+        self.console.print(Text(neutral(renderable)) if isinstance(renderable, str) else renderable)
+
+    def notice(self, text: str) -> None:
+        self.console.print(Text(neutral(text), style="yellow"))
 
     def generate(self) -> None:
         self.reply(None)
@@ -148,8 +151,10 @@ class PlainRepl:
         self.console.clear()
 
     def read_secret(self, prompt: str) -> str | None:
+        # A session of its own: is_password set on the main one would stay on for every later prompt.
+        secrets = PromptSession(is_password=True, input=self._input, output=self._output)
         try:
-            return self.prompts.prompt(f"{prompt} ", is_password=True) or None
+            return secrets.prompt(f"{prompt} ") or None
         except (KeyboardInterrupt, EOFError):
             return None
 
@@ -164,6 +169,8 @@ def run_plain(backend_name: str, model: str | None, settings: GenerationSettings
     store = HistoryStore()
     store.attach(session)
     repl = PlainRepl(session, store, input=input, output=output, out=out)
+    for notice in [*store.notices, *filter(None, [repl.history_notice])]:
+        repl.notice(f"parrot: {notice}")
     if resume:
         last = store.last_id()
         if last is None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from typing import Any, Iterable, Iterator, TextIO
 
 from rich.console import Console
+from rich.text import Text
 
 from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
@@ -22,14 +22,26 @@ from . import commands
 from .commands.table import Context
 from .exits import EXIT_USAGE, exit_code
 from .history import HistoryStore
+from . import safe_files
+from .crash import unexpected
+from .interrupt import run_interruptible
 from .replies import stream_reply
 from .session import Session
+from .terminal_text import for_stream, neutral
+from .truncation import truncation_notice
 
 BLOCK = '"""'
+SCRIPT_LIMIT = 16 * safe_files.MB
+LINE_LIMIT = safe_files.MB
+
+
+class Block(str):
+    """The text of a \"\"\" block: always a prompt."""
 
 
 def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    """(line number, entry) for each command or prompt; a \"\"\" block becomes one multi-line prompt."""
+    """(line number, entry) for each command or prompt; a \"\"\" block becomes one multi-line prompt
+    (a Block: never run as a command, even when it starts with '/')."""
     block: list[str] | None = None
     start = 0
     number = 0
@@ -37,7 +49,7 @@ def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
         line = raw.rstrip("\r\n")
         if block is not None:
             if line.strip() == BLOCK:
-                yield start, "\n".join(block)
+                yield start, Block("\n".join(block))
                 block = None
             else:
                 block.append(line)
@@ -79,30 +91,44 @@ class ScriptRunner:
         return first_error
 
     def run_entry(self, number: int, entry: str) -> int:
+        is_command = not isinstance(entry, Block) and commands.is_command(entry.strip())
         try:
-            if commands.is_command(entry.strip()):
+            if is_command:
                 commands.run(entry.strip(), self.context)
             else:
-                self.reply(entry[1:] if entry.startswith("//") else entry)
+                self.reply(entry[1:] if not isinstance(entry, Block) and entry.startswith("//") else str(entry))
         except ParrotError as error:
-            print(f"parrot: line {number}: {error}", file=self.err)
+            print(f"parrot: line {number}: {neutral(str(error))}", file=self.err)
             return exit_code(error)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001  one line and a log entry, never a traceback
+            failure = unexpected(error, entry.split()[0] if is_command else "the reply")
+            print(f"parrot: line {number}: {failure}", file=self.err)
+            return exit_code(failure)
         return 0
 
     def reply(self, prompt: str | None) -> None:
         def write(text: str) -> None:
-            self.out.write(text)
+            self.out.write(for_stream(self.out, text))
             self.out.flush()
 
-        _, reply = stream_reply(self.session, prompt, threading.Event(), write, self.store)
+        # In a thread, so that Ctrl-C or SIGTERM stops the reply and keeps what arrived; then parrot exits.
+        (_, reply), interrupted = run_interruptible(
+            lambda cancel: stream_reply(self.session, prompt, cancel, write, self.store))
         if not reply.text.endswith("\n"):
             self.out.write("\n")
         self.out.flush()
+        if notice := truncation_notice(reply.stats):
+            print(f"parrot: {notice}", file=self.err, flush=True)
+        if interrupted is not None:
+            raise interrupted
 
     # -- the UI protocol -------------------------------------------------------------------------
 
     def show(self, renderable: Any) -> None:
-        self.console.print(renderable)
+        # A string is plain text, never markup; control characters are shown, not sent, on a terminal.
+        self.console.print(Text(for_stream(self.out, renderable)) if isinstance(renderable, str) else renderable)
 
     def generate(self) -> None:
         self.reply(None)
@@ -121,13 +147,13 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
                options: dict[str, Any], *, keep_going: bool = False, resume: bool = False,
                quiet: bool = False) -> int:
     """Run the script at ``source`` (a path, or ``-`` for stdin); return the exit code."""
-    if source == "-":
-        lines: Iterable[str] = sys.stdin
+    def warn(message: str) -> None:
+        print(f"parrot: {message}", file=sys.stderr, flush=True)
+
+    if source == "-":  # read as lines arrive: a program may feed the script one line at a time
+        lines: Iterable[str] = safe_files.read_lines(sys.stdin.buffer, "stdin", LINE_LIMIT, warn)
     else:
-        try:
-            lines = open(source, encoding="utf-8").read().splitlines()
-        except OSError as error:
-            raise UsageError(f"cannot read the script {source}: {error.strerror}", "check the path") from None
+        lines = safe_files.read_text(source, "script", SCRIPT_LIMIT, warn).splitlines()
 
     if quiet or not sys.stderr.isatty():
         os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in a log file
@@ -138,6 +164,8 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
 
     session = Session(backend_name, model, settings, progress=progress, **options)
     store = HistoryStore()
+    for notice in store.notices:
+        warn(notice)
     store.attach(session)
     if resume and (last := store.last_id()) is not None:
         session.conversation = store.load(last)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from urllib.parse import urlsplit
 
 from backends import credentials
+from backends.httpclient import check_base_url
 from backends.errors import UsageError
 
 from .table import Context, command
@@ -36,10 +36,7 @@ def _split(args: list[str]) -> tuple[bool, str | None]:
 
 def _url(text: str) -> str:
     """A --base-url value, refused unless it is an http(s) address (a key is bound to its origin)."""
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{text} is not a valid http(s) URL", "use e.g. --base-url http://127.0.0.1:8000/v1")
-    return text
+    return check_base_url(text)
 
 
 def _prompt(base_url: str | None) -> str:

@@ -11,11 +11,14 @@ import re
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
-from backends import paths, registry
-from backends.errors import UsageError
+from backends import registry
+from backends.errors import ParrotError, UsageError
 
+from .. import safe_files
 from ..replies import truncate
+from ..terminal_text import neutral
 from ..session import Conversation, Turn
 from .table import Context, command, require
 
@@ -122,15 +125,19 @@ def conversations_table(infos, current: int | None = None) -> Table | str:
     table.add_column("turns", justify="right")
     table.add_column("title")
     for info in infos:
-        table.add_row(f"{info.id}{'*' if info.id == current else ''}", info.when, str(info.turns), info.title)
+        table.add_row(f"{info.id}{'*' if info.id == current else ''}", info.when, str(info.turns),
+                      Text(neutral(info.title)))  # a title is stored text: never markup, never escapes
     return table
 
 
 @command("load", "/load ID|PATH", "resume a conversation from /history, or a file written by /save PATH")
 def load_(ctx: Context, args: list[str]) -> None:
     require(args, 1)
-    if args[0].isdigit():
-        conversation = _store(ctx).load(int(args[0]))
+    if args[0].isascii() and args[0].isdigit():  # "²".isdigit() is True too
+        number = int(args[0])
+        if number >= 2**63:  # beyond SQLite's integers: no such row can exist
+            raise UsageError(f"there is no conversation {args[0]}", "/history lists them")
+        conversation = _store(ctx).load(number)
     else:
         conversation = read_saved(Path(args[0]).expanduser())
         store = ctx.extras.get("history")
@@ -149,8 +156,7 @@ def save_(ctx: Context, args: list[str]) -> None:
     if not conversation.turns:
         raise UsageError("the conversation is empty", "type a prompt first")
     if args:
-        path = Path(args[0]).expanduser()
-        paths.atomic_write_text(path, json.dumps(saved_form(conversation), indent=2, ensure_ascii=False) + "\n")
+        path = safe_files.write_text(args[0], json.dumps(saved_form(conversation), indent=2, ensure_ascii=False) + "\n")
         ctx.ui.show(f"saved {len(conversation.turns)} messages to {path} (/load {path} reads it back)")
     elif conversation.id is not None:
         ctx.ui.show(f"saved as conversation {conversation.id} (every turn is stored as it happens)")
@@ -168,9 +174,9 @@ def export_(ctx: Context, args: list[str]) -> None:
     conversation = ctx.session.conversation
     if not conversation.turns:
         raise UsageError("the conversation is empty", "type a prompt first")
-    path = Path(args[1]).expanduser() if len(args) > 1 else Path(f"parrot-{conversation.id or 'chat'}.{kind}")
+    path = args[1] if len(args) > 1 else f"parrot-{conversation.id or 'chat'}.{kind}"
     text = as_markdown(conversation) if kind == "md" else as_jsonl(conversation)
-    paths.atomic_write_text(path, text)
+    path = safe_files.write_text(path, text)
     ctx.ui.show(f"wrote {path}")
 
 
@@ -221,28 +227,42 @@ def saved_form(conversation: Conversation) -> dict:
             "turns": [_turn_record(t) for t in conversation.turns]}
 
 
+SAVED_LIMIT = 64 * safe_files.MB
+
+
 def read_saved(path: Path) -> Conversation:
-    """Read a file written by /save PATH."""
+    """Read a file written by /save PATH; anything else is refused in one line."""
     from backends.base import GenerationStats, Message
     from backends.settings import GenerationSettings
 
+    text = safe_files.read_text(path, "conversation file", SAVED_LIMIT)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("turns"), list):
+            raise ValueError("it has no list of turns")
         turns = []
-        for record in data["turns"]:
+        for number, record in enumerate(data["turns"], start=1):
+            if not isinstance(record, dict) or not isinstance(record.get("role"), str) \
+                    or not isinstance(record.get("content"), str):
+                raise ValueError(f"turn {number} has no role and content")
             stats = record.get("stats")
             if stats:
                 stats = {k: v for k, v in stats.items() if k in GenerationStats.__dataclass_fields__}
             settings = record.get("settings")
+            created = record.get("created", 0.0)
             turns.append(Turn(Message(record["role"], record["content"]),
                               GenerationStats(**stats) if stats else None,
                               GenerationSettings.from_dict(settings) if settings else None,
-                              created=record.get("created", 0.0)))
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}", "/load ID loads from /history") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"{path} is not a conversation saved by /save: {error}") from None
-    return Conversation(turns=turns, title=data.get("title", ""))
+                              created=created if isinstance(created, (int, float)) else 0.0))
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not a conversation saved by /save: not JSON (line {error.lineno})") from None
+    except ParrotError as error:
+        raise UsageError(f"{path} is not a conversation saved by /save: {error.message}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        reason = str(error) if isinstance(error, ValueError) else "its turns are not in the /save format"
+        raise UsageError(f"{path} is not a conversation saved by /save: {reason}") from None
+    title = data.get("title")
+    return Conversation(turns=turns, title=title if isinstance(title, str) else "")
 
 
 def as_markdown(conversation: Conversation) -> str:
@@ -273,4 +293,4 @@ def _int(text: str, name: str) -> int:
         raise UsageError(f"{name} must be a whole number, not {text!r}") from None
     if value < 1:
         raise UsageError(f"{name} must be at least 1")
-    return value
+    return min(value, 1_000_000)  # more than any history holds; SQLite refuses integers past 2**63

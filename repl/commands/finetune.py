@@ -28,23 +28,39 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, f"usage: {FULL_USAGE}")
 
 
+def build_parser(default_base: str, prog: str = "finetune", add_help: bool = False) -> argparse.ArgumentParser:
+    """The options of ``/finetune js`` and ``parrot finetune js``, with their defaults in the help."""
+    from finetune.train import RunConfig
+
+    defaults = RunConfig()
+    parser = _Parser(prog=prog, add_help=add_help, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                     description="Fine-tune a model on JavaScript; Ctrl-C stops with a checkpoint, "
+                                 "running it again resumes.")
+    parser.add_argument("name", choices=NAMES, help="what to fine-tune for (the result becomes the model js)")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="training steps (at least 1)")
+    parser.add_argument("--data", default=defaults.data, help="hub (codeparrot/github-code) or a folder of .js files")
+    parser.add_argument("--base", default=default_base, help="the model to start from")
+    parser.add_argument("--block", type=int, default=defaults.block, help="tokens per training block (at least 2)")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="learning rate")
+    parser.add_argument("--max-files", type=int, help="use at most this many files")
+    parser.add_argument("--fresh", action="store_true", help="start over instead of resuming from a checkpoint")
+    return parser
+
+
 def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     """``js --steps 50 --data DIR`` -> (RunConfig, fresh)."""
     from finetune.train import RunConfig
 
     defaults = RunConfig()
-    parser = _Parser(prog="finetune", add_help=False)
-    parser.add_argument("name", choices=NAMES)
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--data", default=defaults.data)
-    parser.add_argument("--base", default=default_base)
-    parser.add_argument("--block", type=int, default=defaults.block)
-    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    parser.add_argument("--max-files", type=int)
-    parser.add_argument("--fresh", action="store_true")
-    options = parser.parse_args(args)
-    if options.steps < 1 or options.block < 2:
-        raise UsageError("--steps must be at least 1 and --block at least 2", f"usage: {FULL_USAGE}")
+    options = build_parser(default_base).parse_args(args)
+    if options.steps < 1:
+        raise UsageError(f"--steps must be at least 1, not {options.steps}", f"usage: {FULL_USAGE}")
+    if options.block < 2:
+        raise UsageError(f"--block must be at least 2, not {options.block}", f"usage: {FULL_USAGE}")
+    if not options.lr > 0 or options.lr != options.lr or options.lr == float("inf"):
+        raise UsageError(f"--lr must be a positive number, not {options.lr}", f"usage: {FULL_USAGE}")
+    if options.max_files is not None and options.max_files < 1:
+        raise UsageError(f"--max-files must be at least 1, not {options.max_files}", f"usage: {FULL_USAGE}")
     if options.data != "hub" and not options.data.endswith(".parquet") and not os.path.isdir(os.path.expanduser(options.data)):
         raise UsageError(f"no such folder: {options.data}", "give --data hub or a folder of .js files")
     config = RunConfig(name=options.name, base=options.base, data=options.data, steps=options.steps,
@@ -118,11 +134,15 @@ def main(argv: list[str]) -> int:
     from finetune import job as jobs
     from finetune.job import attach
 
-    if argv in (["-h"], ["--help"]) or not argv:
-        print(f"usage: parrot {FULL_USAGE.lstrip('/')}\n\nFine-tune a model (default {DEFAULT_MODEL}) on "
-              "JavaScript; Ctrl-C stops with a checkpoint, running it again resumes.",
-              file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else 2
+    if not argv or "-h" in argv or "--help" in argv:  # also `parrot finetune js --help`
+        help_text = build_parser(DEFAULT_MODEL, "parrot finetune").format_help()
+        help_text += "\nalso: parrot finetune status | stop\n"
+        if not argv:
+            print(f"parrot finetune: say what to do: js, status or stop (usage: parrot {FULL_USAGE.lstrip('/')})",
+                  file=sys.stderr)
+            return 2
+        print(help_text, end="")
+        return 0
     if argv[0] in ("status", "stop"):
         job = attach("js")
         if job is None:

@@ -13,6 +13,7 @@ from repl.commands import completions
 from repl.history import HistoryStore
 from repl.history import prompt_history_path
 from repl.plain import CommandCompleter, run_plain
+from repl.terminal_text import neutral
 
 CTRL_D = "\x04"
 
@@ -35,7 +36,8 @@ def test_prompt_answer_command_and_ctrl_d(tiny_llama):
     store = HistoryStore()
     conversation = store.load(store.last_id())
     answer = conversation.turns[1].message.content
-    assert answer.strip() and answer in shown  # the answer was streamed to the output
+    # streamed to the output, its control characters shown as symbols (the tiny model emits some)
+    assert answer.strip() and neutral(answer) in shown
     assert f"{conversation.turns[1].stats.completion_tokens} tokens" in shown
     assert "system prompt: be brief" in shown
     assert "hello" in prompt_history_path().read_text()  # the prompt history file
