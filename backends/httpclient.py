@@ -37,11 +37,11 @@ def check_base_url(text: str) -> str:
         parts = urlsplit(text.strip())
         port = parts.port  # reading it checks it: 'http://h:x' or a port past 65535 is refused here
     except ValueError as error:
-        raise UsageError(f"{text} is not a valid http(s) URL ({str(error).lower()})", hint) from None
+        raise UsageError(f"{text} is not a valid http(s) URL: {str(error).lower()}", hint) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{text} is not a valid http(s) URL", hint)
     if any(c.isspace() or ord(c) < 32 for c in text.strip()) or port == 0:
-        raise UsageError(f"{text!s} is not a valid http(s) URL", hint)
+        raise UsageError(f"{text} is not a valid http(s) URL", hint)
     return text.strip()
 
 

@@ -33,7 +33,9 @@ from .history import HistoryStore
 from .app_events import (Chunk, CommandDone, ModelFailed, ModelProgress, ModelReady, ResponseFailed,
                        ResponseFinished, ResponseStarted)
 from .prompt_input import PromptInput
+from .crash import unexpected
 from .replies import stream_reply
+from .terminal_text import neutral
 from .session import Session, Turn
 from .widgets import AssistantMessage, Note, SecretScreen, UserMessage
 
@@ -102,6 +104,8 @@ class ChatApp(App[int]):
                 await self._mount_turns(self.session.conversation.turns)
                 answer = self.session.conversation.last("assistant")
                 self.last_stats = answer.stats if answer else None
+        for notice in self.history.notices:  # a damaged or read-only history: said once, the chat goes on
+            self.notify(notice, title="history", severity="warning", timeout=15)
         self.set_interval(0.5, self._refresh_status)
         self.start_loading()
         self.call_after_refresh(self._load_prompt_history)  # prompt_toolkit's import waits for the first paint
@@ -125,7 +129,7 @@ class ChatApp(App[int]):
         except ParrotError as error:
             self.post_message(ModelFailed(backend, error))
         except Exception as error:  # noqa: BLE001  shown to the person; the chat goes on
-            self.post_message(ModelFailed(backend, BackendError(f"loading failed: {type(error).__name__}: {error}")))
+            self.post_message(ModelFailed(backend, unexpected(error, "loading the model")))
         else:
             self.post_message(ModelReady(backend))
 
@@ -347,7 +351,7 @@ class ChatApp(App[int]):
         except ParrotError as error:
             self.call_from_thread(self._show_error, error, line)
         except Exception as error:  # noqa: BLE001  a broken command must not take the chat down
-            self.call_from_thread(self._show_error, BackendError(f"{type(error).__name__}: {error}"), line)
+            self.call_from_thread(self._show_error, unexpected(error, line.split()[0]), line)
         self.post_message(CommandDone())
 
     def _show_error(self, error: ParrotError, line: str) -> None:
@@ -407,7 +411,8 @@ class ChatApp(App[int]):
             self.call_from_thread(function, *args)
 
     async def _show_note(self, renderable: Any) -> None:
-        note = Note(renderable)
+        # A string is plain text, never markup: it may hold '[', or text a file or the model wrote.
+        note = Note(Text(neutral(renderable)) if isinstance(renderable, str) else renderable)
         await self.query_one("#log", VerticalScroll).mount(note)
         if self._first_note_after_clear is None:
             self._first_note_after_clear = note
@@ -477,11 +482,12 @@ class ChatApp(App[int]):
 
     def _load_prompt_history(self) -> None:
         """Share the plain REPL's prompt history file, so Up finds prompts from either mode."""
-        from prompt_toolkit.history import FileHistory
-
         from .history import prompt_history_path
+        from .store_open import prompt_history
 
-        self._prompt_history = FileHistory(str(prompt_history_path()))
+        self._prompt_history, notice = prompt_history(prompt_history_path)
+        if notice:
+            self.notify(notice, severity="warning", timeout=10)
         earlier = list(reversed(list(self._prompt_history.load_history_strings())))
         prompt_input = self.query_one(PromptInput)
         prompt_input.prompt_history[:0] = earlier

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from backends.errors import ParrotError, UsageError
 
@@ -94,10 +94,19 @@ def settings_from_args(base, args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+
+    def run() -> int:
         if argv and argv[0] in SUBCOMMANDS:
             return _run_subcommand(argv[0], argv[1:])
         return _run_chat(build_parser().parse_args(argv))
+
+    return guarded(run)
+
+
+def guarded(run: Callable[[], int]) -> int:
+    """Run ``run`` and turn whatever it raises into one line on stderr and an exit code (every mode)."""
+    try:
+        return run()
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", None)
         print("parrot: interrupted" if signum is None else "parrot: stopped by a signal", file=sys.stderr)
@@ -119,7 +128,7 @@ def _base_url(text: str) -> str:
     try:
         return check_base_url(text)
     except UsageError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def _run_subcommand(name: str, argv: list[str]) -> int:
@@ -129,9 +138,9 @@ def _run_subcommand(name: str, argv: list[str]) -> int:
     return run(argv)
 
 
-def _run_chat(args: argparse.Namespace) -> int:
+def chat_setup(args: argparse.Namespace) -> tuple[str, str | None, Any, dict[str, Any]]:
+    """(backend, model, settings, backend options): the config file with the flags over it."""
     from .config import load_config
-    from .interrupt import stop_on_signals
 
     config = load_config()
     settings = settings_from_args(config.settings, args)
@@ -139,8 +148,13 @@ def _run_chat(args: argparse.Namespace) -> int:
                "quantize": args.quantize or config.quantize}
     if args.base_url or config.base_url:
         options["base_url"] = args.base_url or config.base_url
-    backend = args.backend or config.backend
-    model = args.model or config.model
+    return args.backend or config.backend, args.model or config.model, settings, options
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from .interrupt import stop_on_signals
+
+    backend, model, settings, options = chat_setup(args)
     prompt = " ".join(args.prompt) if args.prompt else None
     if args.prompt_option is not None:
         if prompt:

@@ -66,11 +66,12 @@ def read_bytes(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT)
     except OSError as error:
         hint = "check the path" if error.errno in (errno.ENOENT, errno.ENOTDIR) else None
         raise FileRefused(f"cannot read the {what} {path}: {describe_os_error(error)}", hint) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise FileRefused(f"the {what} {path} is {kind_of(info.st_mode)}, not a regular file",
+                          "give the path of a regular file")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise FileRefused(f"the {what} {path} is {kind_of(info.st_mode)}, not a regular file",
-                              "give the path of a regular file")
         if info.st_size > limit:
             raise FileRefused(f"the {what} {path} is {info.st_size / MB:.1f} MB; parrot reads at most {_size(limit)}",
                               "give a smaller file")

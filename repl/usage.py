@@ -11,4 +11,5 @@ class Parser(argparse.ArgumentParser):
     """argparse whose errors are UsageErrors: the caller prints one line and exits 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}", f"{self.prog} --help lists the options")
+        command = self.prog.removeprefix("parrot").strip()  # the caller prints "parrot: " before it
+        raise UsageError(f"{command}: {message}" if command else message, f"{self.prog} --help lists the options")

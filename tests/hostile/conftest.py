@@ -1,0 +1,31 @@
+"""Fixtures for the hostile-input suite: the arguments that point parrot at a tiny real model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture
+def model_args(tiny_llama) -> list[str]:
+    return ["-m", str(tiny_llama), "--device", "cpu", "--greedy", "-n", "4"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KB file system (tmpfs), to fill up; only where this user may mount one."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
