@@ -478,7 +478,10 @@ class ChatApp(App[int]):
             parts.append(f"ctx 0/{window}")
         if self.replying:
             parts.append("replying (Esc stops)")
-        self.query_one("#status", Static).update(Text(" · ".join(parts)))
+        try:
+            self.query_one("#status", Static).update(Text(" · ".join(parts)))
+        except NoMatches:  # the timer fired while a dialog is on top or the app is closing
+            pass
 
     def _load_prompt_history(self) -> None:
         """Share the plain REPL's prompt history file, so Up finds prompts from either mode."""

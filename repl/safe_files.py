@@ -64,6 +64,13 @@ def read_bytes(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT)
         # O_NONBLOCK: opening a FIFO with no writer must not hang; a regular file ignores the flag.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as error:
+        try:  # a socket cannot even be opened (ENXIO): say what it is
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise FileRefused(f"the {what} {path} is {kind_of(mode)}, not a regular file",
+                              "give the path of a regular file") from None
         hint = "check the path" if error.errno in (errno.ENOENT, errno.ENOTDIR) else None
         raise FileRefused(f"cannot read the {what} {path}: {describe_os_error(error)}", hint) from None
     info = os.fstat(fd)
