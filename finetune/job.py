@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 from backends import paths
 
-from .progress import EventReader, JobProgress
-from .train import RunConfig, run_dir
+from .checkpoints import complete_checkpoints, run_dir
+from .progress import PHASES, EventReader, JobProgress
+from .train import RunConfig
+
+STOPPING = "stopping"  # marker: a stop was asked for; a new start waits for the checkpoint
+BACKGROUND_NICE = 10  # the chat's replies come first; an idle machine still runs the training at full speed
+ERROR_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b.*:")
+PROGRESS_BAR = re.compile(r"\d+%\||it/s\]|s/it\]")  # tqdm fragments (weights loading, shard writing)
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the finetune package
 
@@ -44,40 +52,81 @@ class Job:
 
     def poll(self) -> JobProgress:
         """Fold the events written since the last poll into ``progress`` and return it."""
-        for event in self._reader.read():
+        self.read()
+        return self.progress
+
+    def read(self) -> list[dict]:
+        """The events written since the last read, folded into ``progress`` on the way."""
+        events = self._reader.read()
+        for event in events:
             self.progress.apply(event)
         if not self.progress.finished and not self.running:
             # The process ended without saying why: a crash, a kill, running out of memory.
-            code = self.process.returncode if self.process is not None else None
             self.progress.phase = "failed"
-            self.progress.message = f"the run ended unexpectedly (exit code {code}): {self.log_tail() or 'no output'}"
-        return self.progress
+            self.progress.message = self._ended_unexpectedly()
+        return events
+
+    def _ended_unexpectedly(self) -> str:
+        code = self.process.returncode if self.process is not None else None
+        how = ("the run ended unexpectedly" if code is None else
+               f"the run was killed ({_signal_name(-code)})" if code < 0 else
+               f"the run ended unexpectedly (exit status {code})")
+        # A killed run has no reason of its own to tell; a crash's reason is the exception's line.
+        error = "" if code is not None and code < 0 else self.error_line()
+        kept = complete_checkpoints(self.folder)
+        again = (f"running it again resumes from {kept[-1].name}" if kept else
+                 "there is no checkpoint yet, so running it again starts from the beginning")
+        return f"{how}{': ' + error if error else ''}; {again}"
+
+    def error_line(self) -> str:
+        """The last ``SomeError: why`` line the run wrote (a traceback's end), else ''."""
+        lines = [line for line in self.log_tail(50).splitlines() if ERROR_LINE.match(line)]
+        return lines[-1] if lines else ""
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked for and the run is still saving its checkpoint."""
+        return (self.folder / STOPPING).exists() and self.running
 
     def stop(self) -> None:
         """Ask the run to stop after the current step; it saves a checkpoint first."""
         if self.running:
+            (self.folder / STOPPING).touch()
             os.kill(self.pid, signal.SIGTERM)
 
     def wait(self, timeout: float | None = None) -> JobProgress:
         """Block until the process ends (for scripts and tests), then poll."""
         if self.process is not None:
-            self.process.wait(timeout)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        else:  # started by another parrot process: not our child, so watch it
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while self.running and time.monotonic() < deadline:
+                time.sleep(0.2)
         return self.poll()
 
     def log_tail(self, lines: int = 1) -> str:
-        """The last lines the run wrote to stderr/stdout."""
+        """The last lines the run wrote to stderr/stdout that say something (no progress-bar fragments)."""
         try:
             text = (self.folder / "train.log").read_text(encoding="utf-8", errors="replace")
         except OSError:
             return ""
-        kept = [line for line in text.splitlines() if line.strip() and "\r" not in line]
+        kept = [line for line in re.split(r"[\r\n]+", text) if line.strip() and not PROGRESS_BAR.search(line)
+                and not line.startswith(PHASES)]  # the run's own summary lines repeat the progress file
         return "\n".join(kept[-lines:])
 
 
-def start(config: RunConfig, fresh: bool = False, output: str | Path | None = None) -> Job:
-    """Start ``python -m finetune.train`` for ``config`` in the background; resumes unless ``fresh``."""
+def start(config: RunConfig, fresh: bool = False, output: str | Path | None = None, background: bool = False) -> Job:
+    """Start ``python -m finetune.train`` for ``config``; resumes unless ``fresh``.
+
+    ``background`` (a run beside the chat): the run lowers its priority and pauses between steps
+    while a chat reply streams. Otherwise (``parrot finetune``) it has the machine to itself.
+    """
     folder = run_dir(config.name)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / STOPPING).unlink(missing_ok=True)
     progress_file = folder / "progress.jsonl"
     progress_file.write_text("", encoding="utf-8")  # the events of this job only
     command = [sys.executable, "-m", "finetune.train", "--progress-file", str(progress_file)]
@@ -88,11 +137,10 @@ def start(config: RunConfig, fresh: bool = False, output: str | Path | None = No
         command.append("--fresh")
     if output is not None:
         command += ["--output", str(output)]
+    if background:
+        command += ["--nice", str(BACKGROUND_NICE), "--yield-to-chat"]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    # Leave the chat a core: CPU threads that outnumber free cores spin against each other, and
-    # training then runs several times slower while the chat stutters.
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
     with open(folder / "train.log", "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -132,3 +180,10 @@ def _not_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
     except OSError:
         return True  # no /proc (macOS): trust kill(0)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -93,6 +93,11 @@ class JobProgress:
     result: str | None = None
     checkpoint: str | None = None
     base: str = ""
+    threads: int | None = None
+    nice: int = 0
+    yields: bool = False  # pauses between steps while a chat reply streams
+    paused_seconds: float = 0.0
+    pauses: int = 0
 
     @property
     def finished(self) -> bool:
@@ -109,6 +114,12 @@ class JobProgress:
             self.phase = event["phase"]
         elif kind == "start":
             self.base, self.max_steps = event.get("base", ""), event.get("max_steps", 0)
+            self.step = event.get("step", 0)  # a resumed run starts at its checkpoint's step
+            self.checkpoint = event.get("resume")
+            self.threads, self.nice = event.get("threads"), event.get("nice", 0)
+            self.yields = bool(event.get("yields"))
+        elif kind == "yield":
+            self.paused_seconds, self.pauses = event["paused_seconds"], event["pauses"]
         elif kind == "step":
             self.phase = "training"
             self.step, self.max_steps = event["step"], event.get("max_steps", self.max_steps)
@@ -126,6 +137,7 @@ class JobProgress:
             self.phase = kind
             self.result = event.get("result", self.result)
             self.step = event.get("step", self.step)
+            self.checkpoint = event.get("checkpoint", self.checkpoint)
         if "message" in event:
             self.message = event["message"]
 
@@ -146,6 +158,18 @@ class JobProgress:
         if self.message and self.phase in ("loading", "failed", "stopped", "starting"):
             parts.append(self.message)
         return " · ".join(parts)
+
+
+    def sharing(self) -> str:
+        """How the run shares the machine with the chat: the trade a person makes."""
+        if self.threads is None:
+            return ""
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        if not self.yields:
+            return f"{threads}, the machine to itself"
+        paused = (f"paused {format_seconds(self.paused_seconds)} for {self.pauses} chat "
+                  f"repl{'ies' if self.pauses != 1 else 'y'}") if self.pauses else "no chat reply waited for yet"
+        return f"{threads} at priority +{self.nice}, pausing while the chat answers: {paused}"
 
 
 def format_seconds(seconds: float) -> str:

@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import signal
 import sys
 import time
@@ -28,10 +27,9 @@ from typing import Any, Sequence
 from backends import paths
 from backends.loading import finetuned_dir
 
+from .checkpoints import MARKER, checkpoint_step, complete_checkpoints, plan, remove_all, remove_incomplete, run_dir
 from .progress import EventWriter
-
-MARKER = "parrot-checkpoint.json"  # written after the Trainer has finished a checkpoint
-
+from .yielding import Yielder
 
 @dataclass
 class RunConfig:
@@ -52,25 +50,6 @@ class RunConfig:
     save_steps: int = 25
     seed: int = 42
     device: str = "auto"
-
-    def same_data(self, other: dict[str, Any]) -> bool:
-        keys = ("base", "data", "block", "eval_share", "max_files", "seed")
-        return all(other.get(k) == getattr(self, k) for k in keys)
-
-
-def run_dir(name: str) -> Path:
-    """Where checkpoints, the run's settings and its progress events live."""
-    return paths.data_dir() / "runs" / name
-
-
-def complete_checkpoints(folder: Path) -> list[Path]:
-    """Checkpoints the Trainer finished writing, oldest first; a run killed while saving left none of its half."""
-    found = [p for p in folder.glob("checkpoint-*") if (p / MARKER).exists() and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=checkpoint_step)
-
-
-def checkpoint_step(checkpoint: Path) -> int:
-    return int(checkpoint.name.split("-")[-1])
 
 
 class StoppedEarly(KeyboardInterrupt):
@@ -99,7 +78,7 @@ class StopFlag:
             raise StoppedEarly()
 
 
-def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int):
+def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yielder: Yielder):
     """A TrainerCallback that reports progress, writes checkpoint markers and honours a stop."""
     from transformers import TrainerCallback
 
@@ -111,6 +90,18 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int):
         def on_train_begin(self, args, state, control, **kwargs):
             self.last = time.perf_counter()
             emit("phase", phase="training", message=f"training from step {state.global_step}")
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._yield()
+
+        def on_substep_end(self, args, state, control, **kwargs):
+            self._yield()  # between gradient-accumulation micro-steps too: a reply waits at most one
+
+        def _yield(self) -> None:
+            waited = yielder.wait()
+            if waited:
+                self.last += waited  # time spent paused is not training speed
+                emit("yield", paused_seconds=yielder.paused_seconds, pauses=yielder.pauses)
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
@@ -149,37 +140,24 @@ def evaluate(trainer: Any, when: str, emit: EventWriter) -> float:
     return perplexity
 
 
-def prepare_run(config: RunConfig, folder: Path, fresh: bool, is_main: bool) -> tuple[str | None, dict[str, Any]]:
-    """The checkpoint to resume from (None for a new run) and the saved run record."""
-    record_path = folder / "run.json"
-    record: dict[str, Any] = {}
-    if record_path.exists():
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    checkpoints = complete_checkpoints(folder)
-    # A run that already reached its steps is finished (its result is published): start over.
-    finished = bool(checkpoints) and checkpoint_step(checkpoints[-1]) >= config.steps
-    if fresh or finished or not checkpoints or not config.same_data(record.get("config", {})):
-        if is_main and folder.exists():
-            for old in folder.glob("checkpoint-*"):
-                shutil.rmtree(old, ignore_errors=True)
-        return None, {}
-    if is_main:  # half-written checkpoints of a killed run would confuse the Trainer's rotation
-        for old in folder.glob("checkpoint-*"):
-            if old not in checkpoints:
-                shutil.rmtree(old, ignore_errors=True)
-    return str(checkpoints[-1]), record
-
-
 def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False, output: str | None = None,
-        stop: StopFlag | None = None) -> str:
+        stop: StopFlag | None = None, nice: int = 0, yield_to_chat: bool = False) -> str:
     """Train; returns "done" or "stopped". Events go to ``progress_file`` (rank 0 only)."""
     is_main = int(os.environ.get("RANK", "0")) == 0
     emit = EventWriter(progress_file if is_main else None, echo=sys.stderr if is_main else None)
     stop = stop or StopFlag()
     try:
-        return _run(config, emit, stop, fresh, Path(output) if output else finetuned_dir(config.name), is_main)
+        yielder = Yielder(run_dir(config.name), nice, yield_to_chat)
+        return _run(config, emit, stop, fresh, Path(output) if output else finetuned_dir(config.name), is_main,
+                    yielder)
     except StoppedEarly:
-        emit("stopped", step=0, message="stopped before training began")
+        kept = complete_checkpoints(run_dir(config.name))
+        if kept:
+            emit("stopped", step=checkpoint_step(kept[-1]), checkpoint=str(kept[-1]),
+                 message=f"stopped before training went on; {kept[-1].name} is kept, run again to resume")
+        else:
+            emit("stopped", step=0, checkpoint=None,
+                 message="stopped before training began: no checkpoint yet, running again starts from the beginning")
         return "stopped"
     except BaseException as error:
         emit("failed", message=failure_message(error))
@@ -197,9 +175,13 @@ def failure_message(error: BaseException) -> str:
     return str(error) if isinstance(error, ParrotError) else f"{type(error).__name__}: {text}".rstrip(": ")
 
 
-def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, result: Path, is_main: bool) -> str:
+def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, result: Path, is_main: bool,
+         yielder: Yielder) -> str:
     import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # bars in train.log would read as the reason of a crash
 
     from backends.errors import UsageError
     from backends.loading import load, resolve
@@ -209,8 +191,15 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
 
     folder = run_dir(config.name)
     folder.mkdir(parents=True, exist_ok=True)
-    resume, record = prepare_run(config, folder, fresh, is_main)
-    emit("start", base=config.base, max_steps=config.steps, resume=resume)
+    planned = plan(config, fresh)  # raises rather than deleting checkpoints trained with other settings
+    if is_main:
+        remove_all(folder) if fresh else remove_incomplete(folder)
+    resume, record = (str(planned.resume) if planned.resume else None), planned.record
+    emit("start", base=config.base, max_steps=config.steps, resume=resume, step=planned.resume_step,
+         threads=torch.get_num_threads(), nice=yielder.nice, yields=yielder.enabled,
+         message=f"resuming from step {planned.resume_step} ({planned.resume.name})" if resume else
+         f"starting over: deleted {', '.join(p.name for p in planned.discard)} (--fresh)" if planned.discard else
+         "starting a new run")
     emit("phase", phase="loading", message=f"loading {config.base}")
     # On the CPU: the Trainer moves the model to each rank's device itself.
     loaded = load(resolve(config.base), device="cpu", dtype="float32",
@@ -243,7 +232,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     tokens_per_step = config.block * config.batch * config.grad_accum * world
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                       processing_class=tokenizer, data_collator=default_data_collator,
-                      callbacks=[make_callback(emit, stop, tokens_per_step)])
+                      callbacks=[make_callback(emit, stop, tokens_per_step, yielder)])
     trainer.remove_callback(PrinterCallback)  # our callback reports progress; no dicts on stdout
 
     before = record.get("perplexity_before")
@@ -258,7 +247,8 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     trainer.train(resume_from_checkpoint=resume)
     step = trainer.state.global_step
     if stop.is_set and step < config.steps:
-        emit("stopped", step=step, message=f"stopped at step {step}; run again to resume")
+        emit("stopped", step=step, checkpoint=str(folder / f"checkpoint-{step}"),
+             message=f"stopped at step {step}; checkpoint-{step} is kept, run again to resume")
         return "stopped"
 
     after = evaluate(trainer, "after", emit)
@@ -271,9 +261,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
             (tmp / "parrot-finetune.json").write_text(json.dumps(
                 {"config": asdict(config), "steps": step, "perplexity_before": before, "perplexity_after": after},
                 indent=2), encoding="utf-8")
-        # The result is published; the checkpoints (weights plus optimizer state) only take up room.
-        for checkpoint in folder.glob("checkpoint-*"):
-            shutil.rmtree(checkpoint, ignore_errors=True)
+        remove_all(folder)  # the result is published; checkpoints (weights + optimizer state) only take room
     emit("done", step=step, result=str(result),
          message=f"perplexity {before:.2f} -> {after:.2f}; chat with it: /model {config.name}")
     return "done"
@@ -299,19 +287,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=defaults.device, help="auto or cpu")
     parser.add_argument("--progress-file", help="append progress events (JSON lines) here")
     parser.add_argument("--output", help="where the result goes (default: the preset's folder)")
-    parser.add_argument("--fresh", action="store_true", help="ignore earlier checkpoints of this run")
+    parser.add_argument("--fresh", action="store_true", help="start over: delete this run's checkpoints")
+    parser.add_argument("--nice", type=int, default=0, help="lower the run's priority by this much (background)")
+    parser.add_argument("--yield-to-chat", action="store_true",
+                        help="pause between steps while a chat reply streams (a mark in the run's folder)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = vars(build_parser().parse_args(argv))
     progress_file, fresh, output = options.pop("progress_file"), options.pop("fresh"), options.pop("output")
+    nice, yield_to_chat = options.pop("nice"), options.pop("yield_to_chat")
     stop = StopFlag()
     stop.install()
     from backends.errors import ParrotError
 
     try:
-        run(RunConfig(**options), progress_file, fresh, output, stop)
+        run(RunConfig(**options), progress_file, fresh, output, stop, nice, yield_to_chat)
     except ParrotError:  # explained already (the "failed" line); no traceback
         return 1
     return 0

@@ -12,6 +12,7 @@ from typing import Callable
 
 from backends.base import GenerationStats, Reply
 from backends.errors import BackendError, ParrotError, UsageError
+from finetune.yielding import chat_replying
 
 from .history import HistoryStore
 from .session import Session, Turn
@@ -25,6 +26,12 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
     off (``error.partial_turn``); otherwise the conversation is put back as it was, so the caller can
     hand the prompt back to the person.
     """
+    with chat_replying():  # a fine-tuning run beside the chat pauses while this reply streams
+        return _stream_reply(session, prompt, cancel, on_chunk, store)
+
+
+def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
+                  on_chunk: Callable[[str], None], store: HistoryStore | None) -> tuple[Turn, Reply]:
     mark = len(session.conversation.turns)
     continuing: Turn | None = None
     reply: Reply | None = None

@@ -94,7 +94,10 @@ def test_parrot_finetune_runs_in_the_foreground_and_the_result_answers_as_js(js_
 
 
 def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(js_tree, tiny_gpt2):
+    """In an 80-column terminal: the corpus summary and the first evaluation stay above a bar that fits."""
+    import io
     import os
+    import re
     import sys
 
     import pexpect
@@ -103,25 +106,50 @@ def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(j
 
     args = ["-m", "repl", "finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32"]
     child = pexpect.spawn(sys.executable, args + ["--steps", "500"], cwd=str(ROOT), env=dict(os.environ),
-                          timeout=240, encoding="utf-8")
-    child.expect(r"training · step [1-9]")
+                          timeout=240, encoding="utf-8", dimensions=(24, 80))
+    child.logfile_read = seen = io.StringIO()
+    child.expect(r"\d+ training files, \d+ held out")
+    child.expect(r"held-out perplexity before training: \d")
+    child.expect(r"training: +\d+%\|.*\| *[1-9]\d*/500")
     child.sendintr()
     child.expect(r"stopped at step (\d+)")
     step = int(child.match.group(1))
-    child.expect("resumes from the last checkpoint")
+    child.expect(f"resumes from checkpoint-{step}")
     child.expect(pexpect.EOF)
+    screen = seen.getvalue()
     child.close()
     assert child.exitstatus == 130
+    bar_lines = [part for part in re.split(r"[\r\n]+", screen) if "%|" in part]
+    plain = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\^C", "", part) for part in bar_lines]  # ^C: the terminal echoes it
+    assert plain and all(len(part) <= 80 for part in plain), [p for p in plain if len(p) > 80]
 
     resumed = run_parrot(["finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32",
                           "--steps", str(step + 2)])
-    assert resumed.returncode == 0, resumed.stderr.decode()
-    assert f"done · step {step + 2}/{step + 2}" in resumed.stderr.decode()
+    stderr = resumed.stderr.decode()
+    assert resumed.returncode == 0, stderr
+    assert f"resuming from step {step} (checkpoint-{step})" in stderr
+    assert f"done · step {step + 2}/{step + 2}" in stderr
     from finetune.progress import EventReader
     from finetune.train import run_dir
 
-    steps = [e["step"] for e in EventReader(run_dir("js") / "progress.jsonl").read() if e["event"] == "step"]
-    assert steps == [step + 1, step + 2]
+    log = EventReader(run_dir("js") / "progress.jsonl").read()
+    assert [e["step"] for e in log if e["event"] == "step"] == [step + 1, step + 2]
+    assert next(e for e in log if e["event"] == "start")["threads"] == torch_threads()  # every core
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_the_foreground_run_tells_of_checkpoint_saves(js_tree, tiny_gpt2):
+    result = run_parrot(["finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32",
+                         "--steps", "8"])
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert "saved checkpoint-2 (running again resumes from it)" in stderr
+    assert "held-out perplexity before training" in stderr and "starting a new run" in stderr
 
 
 def test_a_missing_data_folder_is_reported_before_anything_starts(ctx, tmp_path):

@@ -1,0 +1,75 @@
+"""``parrot finetune`` in a terminal: what happens as lines, and one progress bar under them.
+
+Loading, the corpus summary, the evaluations, each checkpoint saved and a resume are printed as
+lines that stay; the steps move a tqdm bar kept to 80 columns (a wider bar wraps in an 80-column
+terminal and leaves a trail). Without a terminal (a log, a pipe) there is no bar: a step line every
+tenth of the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+WIDTH = 80
+
+
+class ForegroundProgress:
+    """Feed it each event of the run (with the progress folded so far); ``close()`` at the end."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.bar: tqdm | None = None
+        self._last_note = ""
+        self._last_line_step = -1
+
+    def event(self, event: dict[str, Any], progress: Any) -> None:
+        kind = event.get("event")
+        if kind == "start":
+            self.note(event.get("message", ""))
+        elif kind == "phase" and event.get("phase") in ("loading", "evaluating", "saving"):
+            message = event.get("message", "")
+            self.note(f"{message}…" if event.get("phase") == "evaluating" else message)
+        elif kind == "eval":
+            self.note(f"held-out perplexity {event['when']} training: {event['perplexity']:.2f}")
+        elif kind == "step":
+            self._step(progress)
+        elif kind == "saved":
+            self.note(f"saved {os.path.basename(event['checkpoint'])} (running again resumes from it)")
+
+    def note(self, text: str) -> None:
+        """A line above the bar."""
+        if not text or text == self._last_note:
+            return
+        self._last_note = text
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def _step(self, progress: Any) -> None:
+        if not self.tty:
+            every = max(1, progress.max_steps // 10)
+            if progress.step % every == 0 or progress.step == progress.max_steps:
+                self.note(progress.line())
+            return
+        if self.bar is None:
+            columns = min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns)
+            start = max(0, progress.step - 1)
+            self.bar = tqdm(total=progress.max_steps, initial=start, file=self.stream, ncols=columns,
+                            unit="step", dynamic_ncols=False, leave=True, desc="training")
+        postfix = f"loss {progress.loss:.3f}" if progress.loss is not None else ""
+        if progress.tokens_per_second:
+            postfix += f" {progress.tokens_per_second:,.0f} tok/s"
+        self.bar.set_postfix_str(postfix, refresh=False)
+        self.bar.update(progress.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
