@@ -9,6 +9,7 @@ leaves one notice, which the mode shows in its own way.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
 import time
@@ -102,7 +103,36 @@ def _set_aside(path: Path, schema: str, reason: str) -> tuple[sqlite3.Connection
 
 
 def _recover(source: Path, db: sqlite3.Connection) -> tuple[int, int]:
-    """Copy every readable row of ``source`` into ``db``, table by table; (conversations, rows) copied."""
+    """Copy every readable row of ``source`` into ``db``; (conversations, rows) copied."""
+    padded = _padded_copy(source)
+    try:
+        return _recover_from(padded or source, db)
+    finally:
+        if padded is not None:
+            padded.unlink(missing_ok=True)
+
+
+def _padded_copy(source: Path) -> Path | None:
+    """A file cut short is refused whole by SQLite; a copy padded back to its size reads up to the cut."""
+    try:
+        with open(source, "rb") as handle:
+            head = handle.read(100)
+        if not head.startswith(HEADER) or len(head) < 100:
+            return None
+        page_size = int.from_bytes(head[16:18], "big")
+        expected = (65536 if page_size == 1 else page_size) * int.from_bytes(head[28:32], "big")
+        if source.stat().st_size >= expected:
+            return None
+        copy = source.with_name(source.name + ".reading")
+        shutil.copyfile(source, copy)
+        with open(copy, "r+b") as handle:
+            handle.truncate(expected)
+        return copy
+    except OSError:
+        return None
+
+
+def _recover_from(source: Path, db: sqlite3.Connection) -> tuple[int, int]:
     try:
         old = sqlite3.connect(f"file:{source}?mode=ro&immutable=1", uri=True)
     except sqlite3.Error:
