@@ -188,14 +188,14 @@ class ChatApp(App[int]):
         continuing = prompt is None and bool(turns) and turns[-1].message.role == "assistant"
         self._user_widget = None
         if prompt is not None:
-            self._user_widget = UserMessage(prompt)
+            self._user_widget = UserMessage(neutral(prompt))
             await log.mount(self._user_widget)
         widget = self._widget_for(turns[-1]) if continuing else None
         if widget is None:
             widget = AssistantMessage()
             await log.mount(widget)
             if continuing:  # the continued text was not on screen (after /clear): show it first
-                await widget.markdown.update(turns[-1].message.content)
+                await widget.markdown.update(neutral(turns[-1].message.content))
         widget.meta.update("waiting for the model to load…" if self.loading_since else "…")
         widget.remove_class("cut-off")
         log.anchor()
@@ -231,7 +231,7 @@ class ChatApp(App[int]):
 
     async def on_chunk(self, message: Chunk) -> None:
         if self._stream is not None:
-            await self._stream.write(message.text)
+            await self._stream.write(neutral(message.text))  # model text may hold escape sequences
 
     async def on_response_finished(self, message: ResponseFinished) -> None:
         await self._end_stream()
@@ -262,7 +262,7 @@ class ChatApp(App[int]):
             if widget.turn is None:
                 await widget.remove()
             else:  # a failed /continue: the reply it extended stays as it was
-                await widget.markdown.update(widget.turn.message.content)
+                await widget.markdown.update(neutral(widget.turn.message.content))
                 widget.show_end(widget.turn)
         if self._user_widget is not None:
             await self._user_widget.remove()
@@ -423,9 +423,9 @@ class ChatApp(App[int]):
         self._first_note_after_clear = None
 
     async def _mount_turns(self, turns: list[Turn], before: Any = None) -> None:
-        widgets = [UserMessage(t.message.content, t) if t.message.role == "user"
-                   else AssistantMessage(t.message.content, t) if t.message.role == "assistant"
-                   else Note(Text(f"system: {t.message.content}", style="dim")) for t in turns]
+        widgets = [UserMessage(neutral(t.message.content), t) if t.message.role == "user"
+                   else AssistantMessage(neutral(t.message.content), t) if t.message.role == "assistant"
+                   else Note(Text(f"system: {neutral(t.message.content)}", style="dim")) for t in turns]
         if widgets:
             await self.query_one("#log", VerticalScroll).mount_all(widgets, before=before)
 

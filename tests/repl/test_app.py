@@ -8,6 +8,7 @@ from apphelpers import (ExplodingBackend, HeldBackend, SlowLoadingBackend, regis
                         wait_until)
 from backends import registry
 from backends.settings import GenerationSettings
+from repl.terminal_text import neutral
 from repl.app import AssistantMessage, ChatApp, UserMessage
 from repl.commands import COMMANDS, completions
 from repl.prompt_input import PromptInput
@@ -43,7 +44,7 @@ async def test_prompt_streams_a_markdown_answer(tiny_llama):
         answer = app.session.conversation.turns[-1]
         assert answer.message.role == "assistant"
         widget = app.query_one(AssistantMessage)
-        assert widget.markdown.source == answer.message.content  # everything streamed arrived
+        assert widget.markdown.source == neutral(answer.message.content)  # everything streamed arrived
         screen = screen_text(app)
         assert "hello parrot" in screen
         word = max(re.findall(r"\w{3,}", answer.message.content), key=len)
@@ -83,7 +84,7 @@ async def test_cancel_keeps_the_partial_answer_marked(tiny_llama, monkeypatch):
         turn = app.session.conversation.turns[-1]
         assert turn.stats.finish_reason == "cancelled"
         assert 1 <= turn.stats.completion_tokens < 60
-        assert app.query_one(AssistantMessage).markdown.source == turn.message.content
+        assert app.query_one(AssistantMessage).markdown.source == neutral(turn.message.content)
         assert "cut off: cancelled" in screen_text(app)
         assert app.is_running  # Esc stopped the reply, not the app
 
@@ -243,7 +244,7 @@ async def test_continue_flag_shows_the_last_conversation(tiny_llama):
     async with resumed.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "remember the milk" in screen_text(resumed)
-        assert resumed.query_one(AssistantMessage).markdown.source == answer.message.content
+        assert resumed.query_one(AssistantMessage).markdown.source == neutral(answer.message.content)
         await send(pilot, "what did I say?")
         await reply_done(pilot)
         assert len(resumed.session.conversation.turns) == 4

@@ -7,6 +7,7 @@ from textual import events
 
 from apphelpers import screen_text, svg_text, type_text, wait_until
 from backends.settings import GenerationSettings
+from repl.terminal_text import neutral
 from repl.app import AssistantMessage, ChatApp, SecretScreen
 from repl.commands.table import COMMANDS, Command
 from repl.prompt_input import PromptInput
@@ -113,7 +114,7 @@ async def test_continue_extends_the_last_answer_in_place(tiny_llama):
         assert len(app.session.conversation.turns) == 2  # merged, not a new turn
         assert first.message.content.startswith(before)
         assert len(app.query(AssistantMessage)) == 1
-        assert app.query_one(AssistantMessage).markdown.source == first.message.content
+        assert app.query_one(AssistantMessage).markdown.source == neutral(first.message.content)
 
 
 async def test_read_secret_asks_in_a_modal_with_a_hidden_input(tiny_llama, monkeypatch):
