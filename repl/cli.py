@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tokens": ("repl.tokens_cli:tokens_main", "show how text becomes tokens (--json for scripts)"),
     "tokenizer": ("repl.tokens_cli:tokenizer_main", "train a WordPiece/BPE tokenizer (tokenizer train --help)"),
     "finetune": ("repl.commands.finetune:main", "fine-tune a model on JavaScript (Ctrl-C stops; run again to resume)"),
+    "eval": ("repl.commands.evaluate:main", "judge a model by running its code: HumanEval pass@k (eval --help)"),
 }
 
 

