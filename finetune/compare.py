@@ -1,0 +1,87 @@
+"""Two models, one prompt: both answer with the same settings and seed, then each reply is scored by both.
+
+This is the course notebook's before/after fine-tuning on one screen: the base model's reply and the
+fine-tuned one's, each with its speed, and how likely each model finds each reply.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from backends.base import Backend, GenerationStats, Message
+from backends.errors import ParrotError
+from backends.settings import GenerationSettings
+
+from .scoring import Score, score_reply
+
+
+@dataclass
+class Answer:
+    label: str
+    text: str
+    stats: GenerationStats
+    # Scores of this reply under each model, by label; a string says why that model could not score it.
+    scores: dict[str, Score | str] = field(default_factory=dict)
+
+
+def same_settings(settings: GenerationSettings) -> GenerationSettings:
+    """Sampling needs one seed both models share, or the comparison measures luck."""
+    if settings.is_greedy or settings.seed is not None:
+        return settings
+    return settings.updated(seed=secrets.randbits(31))
+
+
+def compare(models: list[tuple[str, Backend]], messages: list[Message], settings: GenerationSettings,
+            cancel: threading.Event | None = None,
+            on_chunk: Callable[[int, str], None] | None = None) -> list[Answer]:
+    """Each model answers ``messages`` in turn (``on_chunk(index, text)`` as it streams), then scoring."""
+    settings = same_settings(settings)
+    answers = []
+    for index, (label, backend) in enumerate(models):
+        reply = backend.stream(messages, settings, cancel)
+        for chunk in reply:
+            if on_chunk:
+                on_chunk(index, chunk)
+        answers.append(Answer(label, reply.text, reply.stats))
+    for answer in answers:
+        for label, backend in models:
+            try:
+                answer.scores[label] = score_reply(backend, messages, answer.text, settings)
+            except ParrotError as error:
+                answer.scores[label] = str(error)
+    return answers
+
+
+def describe(answers: list[Answer]) -> str:
+    """Stacked text for --plain and scripts: each reply with its speed, then the score table."""
+    parts = []
+    for answer in answers:
+        speed = answer.stats.tokens_per_second
+        rate = f"{speed:.1f} tokens/s" if speed else "speed unknown"
+        parts.append(f"── {answer.label} ({answer.stats.completion_tokens} tokens, {rate}, "
+                     f"seed {answer.stats.seed if answer.stats.seed is not None else 'greedy'})\n{answer.text}")
+    parts.append(score_table(answers))
+    return "\n\n".join(parts)
+
+
+def score_table(answers: list[Answer]) -> str:
+    """Rows: replies; columns: the model scoring them (mean log-prob per token, perplexity)."""
+    labels = [a.label for a in answers]
+    width = max(len(label) for label in labels) + 9
+    lines = ["reply by".ljust(width) + "".join(f"scored by {label}".ljust(34) for label in labels)]
+    notes = []
+    for answer in answers:
+        cells = []
+        for label in labels:
+            score = answer.scores.get(label)
+            if isinstance(score, Score) and score.tokens:
+                cells.append(f"{score.mean_logprob:.3f}/token, ppl {score.perplexity:.2f}".ljust(34))
+            else:
+                cells.append("cannot score".ljust(34))
+                if isinstance(score, str) and score not in notes:
+                    notes.append(score)
+        lines.append(answer.label.ljust(width) + "".join(cells))
+    return "\n".join(lines + notes)
