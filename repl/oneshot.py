@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from backends.base import Message
 from backends.errors import ParrotError, UsageError
+from backends.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from . import safe_files
@@ -47,7 +48,12 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
         _silence_progress_bars()
 
     def progress(message: str) -> None:
-        if interactive_err:
+        if not interactive_err:
+            return
+        if isinstance(message, DownloadProgress):  # one line redrawn in place: a bar, not a scroll of lines
+            end = "\n" if message.done >= message.total else ""
+            print(f"\rparrot: {download_bar(message)}", end=end, file=err, flush=True)
+        else:
             print(f"parrot: {message}", file=err, flush=True)
 
     backend = registry.create(backend_name, model, progress=progress, **options)
@@ -73,6 +79,13 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     if notice := truncation_notice(reply.stats):
         print(f"parrot: {notice}", file=err)
     return 0
+
+
+def download_bar(line: DownloadProgress, width: int = 24) -> str:
+    """``downloading org/id: [#########...] 40% (1.2 of 3.0 MB)`` for a terminal."""
+    filled = round(width * line.fraction)
+    name, _, rest = line.partition(": ")
+    return f"{name}: [{'#' * filled}{'.' * (width - filled)}] {rest}"
 
 
 def _silence_progress_bars() -> None:

@@ -53,7 +53,10 @@ def hub_in_process(hub, tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_gpt2_repo(tmp_path_factory) -> Path:
-    """A codeparrot-shaped GPT-2 folder whose weights are a ``pytorch_model.bin`` only, as codeparrot-small's are."""
+    """A codeparrot-shaped GPT-2 folder as codeparrot-small is on the Hub: weights in ``pytorch_model.bin``
+    only, and a config whose bos/eos (50256, GPT-2's) lie outside its vocabulary."""
+    import json
+
     import torch
     from safetensors.torch import load_file
 
@@ -61,6 +64,10 @@ def tiny_gpt2_repo(tmp_path_factory) -> Path:
     weights = folder / "model.safetensors"
     torch.save(load_file(str(weights)), folder / "pytorch_model.bin")
     weights.unlink()
+    for name in ("config.json", "generation_config.json"):
+        config = json.loads((folder / name).read_text())
+        config.update(bos_token_id=50256, eos_token_id=50256)
+        (folder / name).write_text(json.dumps(config))
     return folder
 
 

@@ -54,7 +54,14 @@ class Repo:
         return {"id": self.repo_id, "_id": self.sha[:24], "sha": self.sha, "private": False,
                 "gated": "manual" if self.gated else False, "disabled": False, "lastModified": DATE,
                 "createdAt": DATE, "tags": [], "downloads": 0, "likes": 0, "author": self.repo_id.split("/")[0],
-                "siblings": [{"rfilename": path} for path in sorted(self.files)]}
+                "siblings": [self.sibling(path) for path in sorted(self.files)]}
+
+    def sibling(self, path: str) -> dict[str, Any]:
+        blob = self.files[path]
+        item: dict[str, Any] = {"rfilename": path, "size": len(blob.data), "blobId": blob.git_oid}
+        if blob.lfs:
+            item["lfs"] = {"size": len(blob.data), "sha256": blob.sha256, "pointerSize": 134}
+        return item
 
     def entry(self, path: str) -> dict[str, Any] | None:
         """A tree entry for a file or folder, as the Hub lists it."""
@@ -147,10 +154,20 @@ class HubServer:
         return [r for r in self.requests if r.authorization]
 
     def file_gets(self, repo_id: str | None = None) -> list[str]:
-        """Paths of files fetched through ``resolve`` (GET), for checking what was downloaded."""
-        return [r.path.split("/resolve/", 1)[1].split("/", 1)[1] for r in self.requests
-                if r.origin == "hub" and r.method == "GET" and "/resolve/" in r.path
-                and (repo_id is None or f"/{repo_id}/resolve/" in r.path)]
+        """Names of the files whose content was fetched (GET), from the Hub or from the CDN."""
+        names = []
+        for request in self.requests:
+            if request.method != "GET":
+                continue
+            if request.origin == "hub" and "/resolve/" in request.path:
+                head, _, tail = request.path.partition("/resolve/")
+                if repo_id is None or head.endswith("/" + repo_id):
+                    names.append(unquote(tail.split("/", 1)[1]))
+            elif request.origin == "cdn":
+                sha = urlsplit(request.path).path.rsplit("/", 1)[-1]
+                names += [name for key, repo in self.repos.items() if repo_id in (None, key[1])
+                          for name, blob in repo.files.items() if blob.sha256 == sha]
+        return names
 
     def stop(self) -> None:
         for server in (self._hub, self._cdn):
