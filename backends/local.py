@@ -12,6 +12,7 @@ from .errors import BackendError
 from .loading import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
 from .fast_start import load_for_chat
 from .settings import GenerationSettings
+from .code_stop import BlockEnd, completion_settings
 from .text_stream import Detokenizer, StopFilter
 
 
@@ -129,6 +130,10 @@ class LocalBackend:
         generator = make_generator(stats.seed, torch.device(loaded.device))
         input_ids = torch.tensor([ids], device=loaded.device)
         detok, stops = Detokenizer(loaded.tokenizer), StopFilter(settings.stop)
+        # A code continuation ends with the block it was writing, not at the token limit.
+        block = None if loaded.is_chat else BlockEnd(completion_text(messages))
+        if not loaded.is_chat:
+            settings = completion_settings(settings)
         stats.finish_reason = "length"
         try:
             for step in decode(loaded.decoder, input_ids, settings, eos_ids=loaded.eos_ids,
@@ -141,6 +146,8 @@ class LocalBackend:
                     stats.finish_reason = "stop"
                     break
                 text = stops.push(detok.push(step.token_id))
+                if block is not None and (cut := block.push(text)) is not None:
+                    text, stops.stopped = text[:cut], True
                 if text:
                     yield text
                 if stops.stopped:

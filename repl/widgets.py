@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -21,14 +22,59 @@ class UserMessage(Static):
         self.turn = turn
 
 
-class AssistantMessage(Vertical):
-    """One reply: Markdown that grows as it streams, and a line saying how it ended."""
+class ReplyMarkdown(Markdown):
+    """A reply's text; with ``code`` (a completion model's continuation) shown as one code block.
 
-    def __init__(self, text: str = "", turn: Turn | None = None) -> None:
+    A completion model writes code, not Markdown: rendered as Markdown its lines run together
+    (``class A { x = 0; y = 0;``). As a code block every line break and indent stays. Streaming
+    goes through the same ``append``/``update`` as Markdown, so the app's stream needs no change.
+    """
+
+    def __init__(self, text: str = "", code: bool = False) -> None:
+        self.code = code
+        self.text = text
+        super().__init__(text)  # shown through update() on mount, which fences it
+
+    def update(self, markdown: str):  # type: ignore[override]
+        self.text = markdown
+        return super().update(fenced(markdown) if self.code else markdown)
+
+    def append(self, markdown: str):  # type: ignore[override]
+        if not self.code:
+            self.text += markdown
+            return super().append(markdown)
+        return self.update(self.text + markdown)
+
+
+def fenced(code: str) -> str:
+    """``code`` as a Markdown code block, with a fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{code}\n{fence}"
+
+
+def completion_mode(app: Any) -> bool:
+    """Whether the app's current model continues text (no chat template) rather than chatting."""
+    session = getattr(app, "session", None)
+    try:
+        return session is not None and session.backend.describe().get("mode") == "completion"
+    except Exception:  # no backend yet, or one that cannot describe itself: show Markdown
+        return False
+
+
+class AssistantMessage(Vertical):
+    """One reply: Markdown (or code, from a completion model) that grows as it streams, and how it ended."""
+
+    def __init__(self, text: str = "", turn: Turn | None = None, code: bool | None = None) -> None:
         super().__init__(classes="assistant")
         self.turn = turn
         self.initial = text
-        self.markdown = Markdown(text)
+        if code is None:
+            try:
+                code = completion_mode(self.app)
+            except Exception:  # made outside a running app
+                code = False
+        self.markdown = ReplyMarkdown(text, code)
         self.meta = Static("", classes="meta")
 
     def compose(self) -> ComposeResult:
