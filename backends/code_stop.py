@@ -2,9 +2,9 @@
 
 A completion model (codeparrot, the fine-tuned ``js``) given ``function add(a, b) {`` writes the
 body, the closing ``}`` — and then, having no reason to stop, the next function, and the next, to
-the token limit. A person asked for one block. So the continuation ends at the end of the line on
-which the braces of the code, prompt and continuation together, return to depth 0 after having been
-open (``}``, ``});``, ``};``). Braces inside strings, template literals and comments do not count.
+the token limit. A person asked for one block. So the continuation ends at the end of the line that
+starts with the brace returning the code, prompt and continuation together, to depth 0 (``}``,
+``});``, ``};`` in the first column). Braces inside strings, template literals and comments do not count.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class BlockEnd:
         self._comment = ""  # "//" or "/*" while inside a comment
         self._previous = ""
         self._closed = False  # the top-level block closed on the current line
+        self._column = 0
         self._scan(prompt, record=False)
         self._closed = False
 
@@ -42,6 +43,7 @@ class BlockEnd:
     def _scan(self, text: str, record: bool) -> int | None:
         for index, char in enumerate(text):
             previous, self._previous = self._previous, char
+            column, self._column = self._column, 0 if char == "\n" else self._column + 1
             if self._comment == "//":
                 if char == "\n":
                     self._comment = ""
@@ -73,7 +75,9 @@ class BlockEnd:
                 self._closed = False
             elif char == "}" and self.depth > 0:
                 self.depth -= 1
-                self._closed = self.depth == 0
+                # Only a brace that opens its line ends a top-level block: `x = {a: 1}` or an
+                # indented `    }` (a dict in a Python body) does not.
+                self._closed = self.depth == 0 and column == 0
             if char == "\n" and self._closed:
                 self._closed = False
                 if record:

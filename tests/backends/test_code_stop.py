@@ -39,3 +39,11 @@ def test_braces_in_strings_and_comments_do_not_close_the_block(body):
 
 def test_code_that_opens_no_block_runs_on():
     assert cut("const a = require('a');\n", ["const b = 2;\n", "const c = 3;\n"]) == "const b = 2;\nconst c = 3;\n"
+
+
+@pytest.mark.parametrize("prompt, text", [
+    ("const a = 1;\n", "const b = { a: 1 };\nconst c = 2;\n"),  # a one-line object closes no block
+    ("def f():\n", "    d = {\n        'a': 1,\n    }\n    return d\n"),  # an indented brace: Python's dict
+])
+def test_only_a_brace_opening_its_line_ends_a_top_level_block(prompt, text):
+    assert cut(prompt, [text]) == text
