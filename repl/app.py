@@ -27,6 +27,7 @@ from backends.errors import BackendError, ParrotError
 from backends.settings import GenerationSettings
 
 from . import commands
+from .attachment_bar import AttachmentBar
 from .commands.table import COMMANDS, Context
 from .finetune_panel import FinetunePanel
 from .history import HistoryStore
@@ -87,6 +88,7 @@ class ChatApp(App[int]):
         with VerticalScroll(id="log"):
             yield Markdown(WELCOME, classes="welcome")
         yield Static("", id="suggestions")
+        yield AttachmentBar(self.session, id="attachments")
         yield PromptInput(id="prompt")
         yield Static("", id="status")
 
@@ -444,6 +446,7 @@ class ChatApp(App[int]):
         text = event.text_area.text
         try:
             box = self.query_one("#suggestions", Static)
+            self.query_one(AttachmentBar).preview(text)
         except NoMatches:  # a dialog is on top, or the app is closing
             return
         found = commands.completions(text) if "\n" not in text and " " not in text else []
@@ -480,6 +483,7 @@ class ChatApp(App[int]):
             parts.append("replying (Esc stops)")
         try:
             self.query_one("#status", Static).update(Text(" · ".join(parts)))
+            self.query_one(AttachmentBar).preview(self.query_one(PromptInput).text)  # files queued, model loaded
         except NoMatches:  # the timer fired while a dialog is on top or the app is closing
             pass
 

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS turns (
     seconds REAL,
     finish_reason TEXT,
     stats TEXT,
+    attachments TEXT,
     PRIMARY KEY (conversation_id, position)
 );
 """
@@ -69,6 +70,7 @@ class ConversationInfo:
     title: str
     updated: float
     turns: int
+    files: int = 0  # attachments over all its turns
 
     @property
     def when(self) -> str:
@@ -90,6 +92,13 @@ class HistoryStore:
         self._db.execute("PRAGMA synchronous=FULL")  # a committed turn survives a crash of the machine too
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database written by an earlier parrot up to this schema, losing nothing."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
+        if "attachments" not in columns:
+            self._db.execute("ALTER TABLE turns ADD COLUMN attachments TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -117,14 +126,17 @@ class HistoryStore:
                     (conversation.title, now, now))
                 conversation.id = cursor.lastrowid
             self._db.execute(
-                "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO turns (conversation_id, position, role, content, created, backend, model, "
+                "settings, seed, prompt_tokens, completion_tokens, time_to_first_token, seconds, finish_reason, "
+                "stats, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation.id, position, turn.message.role, turn.message.content, turn.created,
                  stats.backend if stats else None, stats.model if stats else None,
                  json.dumps(settings.to_dict()) if settings else None,
                  stats.seed if stats else None, stats.prompt_tokens if stats else None,
                  stats.completion_tokens if stats else None, stats.time_to_first_token if stats else None,
                  stats.seconds if stats else None, stats.finish_reason if stats else None,
-                 json.dumps(stats.to_dict()) if stats else None))
+                 json.dumps(stats.to_dict()) if stats else None,
+                 json.dumps(turn.attachments) if turn.attachments else None))
             self._db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation.id))
 
     @contextmanager
@@ -151,7 +163,8 @@ class HistoryStore:
         """The most recently updated conversations first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.id, c.title, c.updated, COUNT(t.position) FROM conversations c "
+                "SELECT c.id, c.title, c.updated, COUNT(t.position), "
+                "COALESCE(SUM(json_array_length(t.attachments)), 0) FROM conversations c "
                 "LEFT JOIN turns t ON t.conversation_id = c.id GROUP BY c.id "
                 "HAVING COUNT(t.position) > 0 ORDER BY c.updated DESC, c.id DESC LIMIT ?", (limit,)).fetchall()
         return [ConversationInfo(*row) for row in rows]
@@ -165,12 +178,13 @@ class HistoryStore:
         with self._lock:
             head = self._db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             rows = self._db.execute(
-                "SELECT role, content, created, settings, stats FROM turns WHERE conversation_id = ? "
+                "SELECT role, content, created, settings, stats, attachments FROM turns WHERE conversation_id = ? "
                 "ORDER BY position", (conversation_id,)).fetchall()
         if head is None or not rows:
             raise UsageError(f"there is no conversation {conversation_id}", "/history lists them")
-        turns = [Turn(Message(role, content), _stats(stats), _settings(settings), created=created)
-                 for role, content, created, settings, stats in rows]
+        turns = [Turn(Message(role, content), _stats(stats), _settings(settings), created=created,
+                      attachments=json.loads(attached) if attached else [])
+                 for role, content, created, settings, stats, attached in rows]
         return Conversation(turns=turns, id=conversation_id, title=head[0])
 
 

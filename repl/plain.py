@@ -21,6 +21,7 @@ from backends.errors import ParrotError
 from backends.settings import GenerationSettings
 
 from . import commands
+from .attachments import path_completions, word_to_complete
 from .commands.table import Context
 from .crash import unexpected
 from .history import HistoryStore, prompt_history_path
@@ -35,10 +36,16 @@ BLOCK = '"""'
 
 
 class CommandCompleter(Completer):
-    """Completes slash-commands and their fixed first arguments from the one command table."""
+    """Completes slash-commands and their fixed first arguments from the one command table, and
+    paths after ``/file`` or an ``@``."""
 
     def get_completions(self, document: Any, complete_event: Any) -> Iterable[Completion]:
         text = document.text_before_cursor
+        fragment = word_to_complete(text)
+        if fragment is not None:
+            for path in path_completions(fragment):
+                yield Completion(path, start_position=-len(fragment))
+            return
         if "\n" in text:
             return
         for candidate in commands.completions(text):

@@ -2,16 +2,19 @@
 
 A TextArea rather than an Input because prompts are often several lines (pasted code keeps its
 newlines). Slash-commands are completed inline through TextArea's suggestion hook (Right or Tab
-accepts), fed by the same table as /help.
+accepts), fed by the same table as /help; so are paths after ``/file`` or an ``@``.
 """
 
 from __future__ import annotations
+
+import os
 
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from .attachments import path_completions, word_to_complete
 from .commands import completions
 
 NEWLINE_KEYS = {"ctrl+j", "shift+enter", "alt+enter", "ctrl+enter"}
@@ -60,7 +63,16 @@ class PromptInput(TextArea):
         text = self.text
         row, column = self.cursor_location
         at_end = row == self.document.line_count - 1 and column == len(self.document[row])
-        if "\n" in text or not at_end:
+        if not at_end:
+            self.suggestion = ""
+            return
+        fragment = word_to_complete(text)
+        if fragment is not None:  # a path after /file or @: the part every match shares, or the one match
+            paths = path_completions(fragment)
+            shared = os.path.commonprefix(paths) if paths else ""
+            self.suggestion = shared[len(fragment):] if shared.startswith(fragment) else ""
+            return
+        if "\n" in text:
             self.suggestion = ""
             return
         found = completions(text)

@@ -51,12 +51,14 @@ def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
         if cancel.is_set():
             reply.stats.finish_reason = "cancelled"
     except ParrotError as error:
-        keep_partial(session, mark, continuing, reply, error, store)
+        keep_partial(session, mark, continuing, reply, error, store, prompt is not None)
         raise
     except Exception as error:  # a crash inside a backend is a backend failure, told in one line
         failure = BackendError(f"{session.backend_name} failed: {type(error).__name__}: {error}")
-        keep_partial(session, mark, continuing, reply, failure, store)
+        keep_partial(session, mark, continuing, reply, failure, store, prompt is not None)
         raise failure from error
+    if prompt is not None:
+        session.pending_files = []  # they went with this prompt
     return record(session, continuing, reply), reply
 
 
@@ -68,12 +70,14 @@ def record(session: Session, continuing: Turn | None, reply: Reply) -> Turn:
 
 
 def keep_partial(session: Session, mark: int, continuing: Turn | None, reply: Reply | None,
-                 error: ParrotError, store: HistoryStore | None) -> None:
+                 error: ParrotError, store: HistoryStore | None, new_prompt: bool = False) -> None:
     """After a failure, keep the text that did arrive (marked cut off), or undo the prompt if none did."""
     if reply is None or not reply.text:
         truncate(session, mark, store)
         return
     reply.stats.finish_reason = "error"
+    if new_prompt:
+        session.pending_files = []  # queued files went with the prompt, which stays
     error.partial_turn = record(session, continuing, reply)  # type: ignore[attr-defined]
 
 

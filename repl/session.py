@@ -15,6 +15,9 @@ from backends import registry
 from backends.base import Backend, GenerationStats, Message, Reply, TokenChoice
 from backends.settings import GenerationSettings
 
+from . import attachments
+from .attachments import Attachment
+
 
 @dataclass
 class Turn:
@@ -25,6 +28,7 @@ class Turn:
     settings: GenerationSettings | None = None
     tokens: list[TokenChoice] = field(default_factory=list)
     created: float = field(default_factory=time.time)
+    attachments: list[dict] = field(default_factory=list)  # files in a user turn: path, size, sha256
 
     @property
     def cut_off(self) -> bool:
@@ -59,6 +63,7 @@ class Session:
         self.model = model
         self.backend: Backend = registry.create(backend_name, model, progress=progress, **backend_options)
         self.on_turn: list[Callable[[Session, Turn], None]] = []  # e.g. the history store
+        self.pending_files: list[Attachment] = []  # queued by /file for the next prompt
 
     def use_backend(self, name: str, model: str | None = None, **options: Any) -> None:
         """Switch backend (and model); the conversation is kept."""
@@ -73,8 +78,14 @@ class Session:
         return turn
 
     def ask(self, prompt: str, cancel: threading.Event | None = None) -> Reply:
-        """Add the user's prompt and start the reply; call ``finish_reply`` once it is consumed."""
-        self.add(Turn(Message("user", prompt)))
+        """Add the user's prompt and start the reply; call ``finish_reply`` once it is consumed.
+
+        Files queued with /file and those the prompt names as ``@path`` go into the message; a file
+        that is refused raises before anything is added.
+        """
+        files = attachments.gather(prompt, self.pending_files)
+        content = attachments.compose(prompt, files) if files else prompt
+        self.add(Turn(Message("user", content), attachments=[f.record() for f in files]))
         return self.reply(cancel)
 
     def reply(self, cancel: threading.Event | None = None) -> Reply:

@@ -17,9 +17,23 @@ from .session import Turn
 
 
 class UserMessage(Static):
+    """A prompt as typed; once it is a turn, with the files that went with it."""
+
     def __init__(self, text: str, turn: Turn | None = None) -> None:
         super().__init__(Text(text), classes="user")
-        self.turn = turn
+        self.prompt_text = text
+        self._turn = turn
+
+    @property
+    def turn(self) -> Turn | None:
+        return self._turn
+
+    @turn.setter
+    def turn(self, turn: Turn | None) -> None:
+        self._turn = turn
+        if turn is not None and turn.attachments and turn.message.content != self.prompt_text:
+            files = ", ".join(f"{a['path']} ({a['size']} bytes)" for a in turn.attachments)
+            self.update(Text.assemble(self.prompt_text, ("\nattached: " + files, "dim")))
 
 
 class ReplyMarkdown(Markdown):

@@ -123,6 +123,7 @@ def conversations_table(infos, current: int | None = None) -> Table | str:
     table.add_column("id", justify="right", style="bold")
     table.add_column("updated", style="dim")
     table.add_column("turns", justify="right")
+    table.add_column("files", justify="right")
     table.add_column("title")
     for info in infos:
         table.add_row(f"{info.id}{'*' if info.id == current else ''}", info.when, str(info.turns),
@@ -219,6 +220,8 @@ def _turn_record(turn: Turn) -> dict:
         record["cut_off"] = turn.cut_off
     if turn.settings is not None:
         record["settings"] = turn.settings.to_dict()
+    if turn.attachments:
+        record["attachments"] = turn.attachments
     return record
 
 
@@ -253,7 +256,8 @@ def read_saved(path: Path) -> Conversation:
             turns.append(Turn(Message(record["role"], record["content"]),
                               GenerationStats(**stats) if stats else None,
                               GenerationSettings.from_dict(settings) if settings else None,
-                              created=created if isinstance(created, (int, float)) else 0.0))
+                              created=created if isinstance(created, (int, float)) else 0.0,
+                              attachments=_attachment_records(record.get("attachments"))))
     except json.JSONDecodeError as error:
         raise UsageError(f"{path} is not a conversation saved by /save: not JSON (line {error.lineno})") from None
     except ParrotError as error:
@@ -265,13 +269,25 @@ def read_saved(path: Path) -> Conversation:
     return Conversation(turns=turns, title=title if isinstance(title, str) else "")
 
 
+def _attachment_records(value) -> list[dict]:
+    """A saved file's attachment records, keeping only well-formed ones (the file may be hand-edited)."""
+    if not isinstance(value, list):
+        return []
+    return [{"path": str(a["path"]), "size": int(a["size"]), "sha256": str(a["sha256"])} for a in value
+            if isinstance(a, dict) and {"path", "size", "sha256"} <= set(a)]
+
+
 def as_markdown(conversation: Conversation) -> str:
     parts = [f"# {conversation.title or 'parrot conversation'}\n"]
     for turn in conversation.turns:
         head = turn.message.role
         if turn.stats is not None:
             head += f" ({turn.stats.model or turn.stats.backend})"
-        parts.append(f"## {head}\n\n{turn.message.content.rstrip()}\n")
+        parts.append(f"## {head}\n")
+        if turn.attachments:
+            parts.append("".join(f"- attached `{a['path']}` ({a['size']} bytes, sha256 {a['sha256'][:12]})\n"
+                                 for a in turn.attachments))
+        parts.append(f"{turn.message.content.rstrip()}\n")
         if turn.cut_off:
             parts.append(f"*cut off: {turn.stats.finish_reason}*\n")
     return "\n".join(parts)

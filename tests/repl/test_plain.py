@@ -98,3 +98,19 @@ def test_ctrl_c_stops_the_reply_and_keeps_the_partial_answer(tiny_llama, monkeyp
     assert turn.stats.finish_reason == "cancelled"
     assert turn.message.content and turn.message.content in out.getvalue()
     assert "cut off: cancelled" in out.getvalue()
+
+
+def test_plain_repl_attaches_at_paths_and_completes_them(tiny_llama, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.md").write_text("# Notes\n\nship it\n")
+    found = [c.text for c in CommandCompleter().get_completions(Document("read @no"), None)]
+    assert found == ["notes.md"]
+    found = [c.text for c in CommandCompleter().get_completions(Document("/file no"), None)]
+    assert found == ["notes.md"]
+    code, shown = run(tiny_llama, f"/file {tmp_path}\rsummarise @notes.md\r{CTRL_D}")
+    assert code == 0
+    assert f"{tmp_path} is a directory" in shown  # refused in one line; the REPL goes on
+    store = HistoryStore()
+    turn = store.load(store.last_id()).turns[0]
+    assert turn.message.content == "notes.md:\n```markdown\n# Notes\n\nship it\n```\n\nsummarise @notes.md"
+    assert [a["path"] for a in turn.attachments] == ["notes.md"]
