@@ -127,7 +127,7 @@ def conversations_table(infos, current: int | None = None) -> Table | str:
     table.add_column("title")
     for info in infos:
         table.add_row(f"{info.id}{'*' if info.id == current else ''}", info.when, str(info.turns),
-                      Text(neutral(info.title)))  # a title is stored text: never markup, never escapes
+                      str(info.files or ""), Text(neutral(info.title)))  # a title is stored text: never markup, never escapes
     return table
 
 
