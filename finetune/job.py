@@ -24,6 +24,7 @@ from backends import paths
 from .checkpoints import complete_checkpoints, run_dir
 from .progress import PHASES, EventReader, JobProgress
 from .train import RunConfig
+from .yielding import alive
 
 STOPPING = "stopping"  # marker: a stop was asked for; a new start waits for the checkpoint
 BACKGROUND_NICE = 10  # the chat's replies come first; an idle machine still runs the training at full speed
@@ -161,25 +162,14 @@ def attach(name: str) -> Job | None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A finished child of this process that nobody reaped is a zombie: still "alive" to kill(0).
+    # A finished child of this process that nobody reaped is a zombie: reap it, it is not running.
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
+        if done:
+            return False
     except ChildProcessError:
-        return _not_zombie(pid)
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True  # no /proc (macOS): trust kill(0)
+        pass  # not our child (started by another parrot process)
+    return alive(pid)
 
 
 def _signal_name(number: int) -> str:

@@ -49,7 +49,7 @@ def chat_replying() -> Iterator[None]:
     with ExitStack() as marks:
         for record in (paths.data_dir() / "runs").glob("*/job.json"):
             try:
-                running = _alive(int(json.loads(record.read_text(encoding="utf-8"))["pid"]))
+                running = alive(int(json.loads(record.read_text(encoding="utf-8"))["pid"]))
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             if running:
@@ -66,7 +66,7 @@ def replies_streaming(folder: Path) -> bool:
             fresh = now - mark.stat().st_mtime < STALE
         except (ValueError, OSError):
             continue
-        if fresh and _alive(pid):
+        if fresh and alive(pid):
             return True
     return False
 
@@ -94,11 +94,15 @@ class Yielder:
         return waited
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not); never reaps, so a parent's Popen keeps its status."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True  # no /proc (macOS): trust kill(0)
