@@ -35,6 +35,7 @@ class TokenChoice:
     text: str
     prob: float
     top: list[tuple[str, float]] = field(default_factory=list)
+    top_ids: list[int] = field(default_factory=list)  # the runners-up's ids, where the backend knows them
 
 
 @dataclass

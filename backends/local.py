@@ -113,9 +113,20 @@ class LocalBackend:
         tokens: list[TokenChoice] = []
         return Reply(self._generate(messages, settings, cancel, stats, tokens), stats, tokens)
 
+    def stream_from(self, messages: list[Message], settings: GenerationSettings, prefix: list[TokenChoice],
+                    cancel: threading.Event | None = None) -> Reply:
+        """A reply that starts with exactly the tokens ``prefix`` (kept as given) and goes on from there.
+
+        Branching from a token (/probs N --pick K) forces a prefix this way; ids, not text, so that
+        re-tokenising cannot change what was forced.
+        """
+        stats = GenerationStats(backend=self.name, model=self.model_name)
+        tokens: list[TokenChoice] = []
+        return Reply(self._generate(messages, settings, cancel, stats, tokens, list(prefix)), stats, tokens)
+
     def _generate(self, messages: list[Message], settings: GenerationSettings,
                   cancel: threading.Event | None, stats: GenerationStats,
-                  tokens: list[TokenChoice]) -> Iterator[str]:
+                  tokens: list[TokenChoice], prefix: list[TokenChoice] = ()) -> Iterator[str]:
         import torch
 
         from .decoding import decode, make_generator
@@ -124,6 +135,7 @@ class LocalBackend:
         started = time.perf_counter()  # after loading: timings describe generation alone
         ids, stats.dropped_messages, stats.dropped_tokens = self.prompt_ids(messages, settings)
         stats.prompt_tokens = len(ids)
+        ids = ids + [t.token_id for t in prefix]
         if not settings.is_greedy:
             # Always sample from a known seed so that any reply can be reproduced from history.
             stats.seed = settings.seed if settings.seed is not None else secrets.randbits(63)
@@ -135,6 +147,14 @@ class LocalBackend:
         if not loaded.is_chat:
             settings = completion_settings(settings)
         stats.finish_reason = "length"
+        for forced in prefix:  # through the same filters, so stop strings and blocks see the whole reply
+            tokens.append(forced)
+            stats.completion_tokens += 1
+            text = stops.push(detok.push(forced.token_id))
+            if block is not None:
+                block.push(text)
+            if text:
+                yield text
         try:
             for step in decode(loaded.decoder, input_ids, settings, eos_ids=loaded.eos_ids,
                                window=loaded.window, cancel=cancel, generator=generator):
@@ -185,5 +205,5 @@ def with_system(messages: list[Message], system: str | None) -> list[Message]:
 def _token_choice(tokenizer: Any, step: Any) -> TokenChoice:
     decode = tokenizer.decode
     return TokenChoice(step.token_id, decode([step.token_id]), step.prob,
-                       [(decode([i]), p) for i, p in zip(step.top_ids, step.top_probs)])
+                       [(decode([i]), p) for i, p in zip(step.top_ids, step.top_probs)], list(step.top_ids))
 

@@ -90,11 +90,14 @@ def _train(ctx: Context, parsed) -> None:
                      f"or /tokens --compare {MODEL},{result.name} TEXT"))
 
 
-@command("probs", "/probs [N]", "the last answer shaded by confidence; N: the top five at position N",
+@command("probs", "/probs [N [--pick K]]", "the last answer shaded by confidence; N: the top five at position N; "
+         "--pick K: branch there with alternative K",
          group="inside the model")
 def probs_(ctx: Context, args: list[str]) -> None:
     from ..token_tables import probs_view
 
+    if "--pick" in args:
+        return _branch(ctx, args)
     require(args, (0, 1))
     turn = ctx.session.conversation.last("assistant")
     if turn is None:
@@ -128,3 +131,32 @@ def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
     detokenizer, special = Detokenizer(tokenizer), set(tokenizer.all_special_ids)
     # The first half of a split character decodes to nothing; the token that completes it shows it.
     return [detokenizer.push(t.token_id) or (t.text if t.token_id in special else "") for t in turn.tokens]
+
+
+def _branch(ctx: Context, args: list[str]) -> None:
+    """/probs N --pick K: the reply cut at N, alternative K forced, the rest generated as a new branch."""
+    from ..replies import truncate
+    from ..token_branch import branch_reply, path_probability
+
+    usage = "usage: /probs N --pick K (N: the # column of /probs, K: 1 to 5 in /probs N)"
+    try:
+        at = args.index("--pick")
+        position, pick = int(args[0]), int(args[at + 1])
+    except (ValueError, IndexError):
+        raise UsageError("give a position and an alternative", usage) from None
+    if len(args) != 3 or at != 1:
+        raise UsageError("give a position and an alternative", usage)
+    session = ctx.session
+    turn = session.conversation.last("assistant")
+    if turn is None or session.conversation.turns[-1] is not turn:
+        raise UsageError("there is no answer to branch from", "ask something first, then /probs N --pick K")
+    reply = branch_reply(session, turn, position, pick, ctx.extras.get("cancel"))
+    reply.finish()
+    kept = ctx.extras.setdefault("branches", [])
+    kept.append(turn)
+    truncate(session, len(session.conversation.turns) - 1, ctx.extras.get("history"))
+    new = session.finish_reply(reply)
+    forced = new.tokens[position]
+    ctx.ui.show(Text(f"branched at position {position}: {forced.text!r} (p={forced.prob:.3f}) instead of "
+                     f"{turn.tokens[position].text!r}; path probability {path_probability(new.tokens):.3g} "
+                     f"(the kept reply: {path_probability(turn.tokens):.3g}, {len(kept)} kept)\n{new.message.content}"))
