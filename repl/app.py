@@ -50,6 +50,8 @@ QUIT_AGAIN_SECONDS = 3.0
 class ChatApp(App[int]):
     """parrot's chat window. Implements the command UI protocol (show, generate, quit, clear, read_secret)."""
 
+    wide = True  # commands may show columns here (/compare side by side) where other modes stack text
+
     CSS_PATH = "app.tcss"
     TITLE = "parrot"
     BINDINGS = [

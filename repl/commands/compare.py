@@ -43,7 +43,9 @@ def compare_(ctx: Context, args: list[str]) -> None:
         prompt = last.message.content
     models = [(spec, backend_for(ctx, spec)) for spec in args[:2]]
     answers = compare(models, [Message("user", prompt)], ctx.session.settings, ctx.extras.get("cancel"))
-    if show_side_by_side := ctx.extras.get("show_comparison"):
-        show_side_by_side(answers)
+    if getattr(ctx.ui, "wide", False):  # the app: columns; --plain and scripts: stacked text
+        from ..comparison_view import side_by_side
+
+        ctx.ui.show(side_by_side(answers))
     else:
         ctx.ui.show(describe(answers))
