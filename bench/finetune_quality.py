@@ -100,6 +100,7 @@ def main() -> int:
     parser.add_argument("--block", type=int, default=256, help="tokens per held-out block")
     parser.add_argument("--eval-blocks", type=int, default=32)
     parser.add_argument("--eos-files", type=int, default=40)
+    parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="use the first N prompts")
     parser.add_argument("--show", action="store_true", help="print each continuation")
     args = parser.parse_args()
 
@@ -117,7 +118,8 @@ def main() -> int:
              "sampled": completion_settings(GenerationSettings(max_new_tokens=args.max_new)),
              "greedy-1.0": GenerationSettings(greedy=True, max_new_tokens=args.max_new)}
     results: dict[tuple[str, str], list[dict]] = {}
-    for number, prompt in enumerate(PROMPTS):  # interleaved: both models see the same machine load
+    prompts = PROMPTS[: args.prompts]
+    for number, prompt in enumerate(prompts):  # interleaved: both models see the same machine load
         for mode, settings in modes.items():
             for label, loaded in models.items():
                 result = continue_code(loaded, prompt, settings, seed=1000 + number)
@@ -130,7 +132,7 @@ def main() -> int:
     quality = {label: held_out(loaded, corpus, args.block, args.eval_blocks, args.eos_files)
                for label, loaded in models.items()}
 
-    print(f"{len(PROMPTS)} prompts, limit {args.max_new} tokens; held-out: {len(corpus.eval)} files, "
+    print(f"{len(prompts)} prompts, limit {args.max_new} tokens; held-out: {len(corpus.eval)} files, "
           f"{args.eval_blocks} blocks of {args.block}")
     print(f"{'model':<24}{'mode':<12}{'rep. 4-grams':>13}{'ends':>7}{'by EOS':>8}{'tokens':>8}{'tok/s':>7}")
     names = {"base": args.base, "tuned": args.tuned}
