@@ -62,8 +62,10 @@ class ChatApp(App[int]):
     ]
 
     def __init__(self, backend_name: str, model: str | None, settings: GenerationSettings,
-                 options: dict[str, Any], *, resume: bool = False, history: HistoryStore | None = None) -> None:
+                 options: dict[str, Any], *, resume: bool = False, history: HistoryStore | None = None,
+                 first: tuple[str, list] | None = None) -> None:
         super().__init__()
+        self.first = first  # --chat: a prompt (and piped files) to send as soon as the window is up
         self.session = Session(backend_name, model, settings, progress=self._report_progress, **options)
         self.history = history if history is not None else HistoryStore()
         self.history.attach(self.session)
@@ -108,6 +110,9 @@ class ChatApp(App[int]):
                 await self._mount_turns(self.session.conversation.turns)
                 answer = self.session.conversation.last("assistant")
                 self.last_stats = answer.stats if answer else None
+        if self.first is not None:
+            self.session.pending_files = list(self.first[1])
+            await self.start_reply(self.first[0])
         for notice in self.history.notices:  # a damaged or read-only history: said once, the chat goes on
             self.notify(notice, title="history", severity="warning", timeout=15)
         self.set_interval(0.5, self._refresh_status)
@@ -515,14 +520,14 @@ def can_host_app() -> bool:
 
 
 def run_app(backend_name: str, model: str | None, settings: GenerationSettings, options: dict[str, Any],
-            *, resume: bool = False) -> int:
+            *, resume: bool = False, first: tuple[str, list] | None = None) -> int:
     """Run the chat app until the person quits; falls back to the plain REPL where the app cannot run."""
     if not can_host_app():
         from .plain import run_plain
 
-        return run_plain(backend_name, model, settings, options, resume=resume)
+        return run_plain(backend_name, model, settings, options, resume=resume, first=first)
     os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would scribble over the screen
-    app = ChatApp(backend_name, model, settings, options, resume=resume)
+    app = ChatApp(backend_name, model, settings, options, resume=resume, first=first)
     app.run()
     app.history.close()
     return app.return_code or 0

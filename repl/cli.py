@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  parrot -p 'Write a Python function that adds two numbers'\n"
             "  cat f.py | parrot 'explain this'         answer once, on stdout\n"
             "  echo 'def add(a, b):' | parrot -m codeparrot --greedy\n"
+            "  cat f.py | parrot --chat 'explain this'  answer, then go on chatting\n"
             "  parrot --continue                        resume the last conversation\n"
             "  parrot --script chat.txt                 run commands and prompts from a file\n"
             + (f"\nsubcommands (each has --help):\n{sub_help}\n" if sub_help else "")
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-c", "--continue", dest="resume", action="store_true",
                       help="resume the last conversation (`parrot history` lists them)")
     mode.add_argument("--plain", action="store_true", help="a line-by-line prompt instead of the full-screen app")
+    mode.add_argument("--chat", action="store_true",
+                      help="answer the prompt (and piped stdin), then go on chatting in the app on the terminal")
     mode.add_argument("--script", metavar="FILE", help="run commands and prompts from FILE (- for stdin) as if typed")
     mode.add_argument("--keep-going", action="store_true", help="with --script: run on after an error")
     out = parser.add_argument_group("output")
@@ -172,6 +175,8 @@ def _run_chat(args: argparse.Namespace) -> int:
     if args.keep_going:
         raise UsageError("--keep-going only applies to --script", "add --script FILE")
     stdin_is_pipe = sys.stdin is not None and not sys.stdin.isatty()
+    if args.chat:
+        return _run_piped_chat(args, backend, model, settings, options, prompt, stdin_is_pipe)
     if prompt is not None or stdin_is_pipe:
         if args.resume:
             raise UsageError("--continue resumes a chat, not a one-shot answer",
@@ -190,6 +195,26 @@ def _run_chat(args: argparse.Namespace) -> int:
     from .app import run_app
 
     return run_app(backend, model, settings, options, resume=args.resume)
+
+
+def _run_piped_chat(args: argparse.Namespace, backend: str, model: str | None, settings, options: dict,
+                    prompt: str | None, stdin_is_pipe: bool) -> int:
+    """--chat: the first prompt (with piped stdin attached) answered in the chat, which then goes on."""
+    from .oneshot import read_stdin
+    from .piped_chat import check_terminal, first_prompt, take_terminal
+
+    if args.json or args.resume:
+        raise UsageError("--chat starts a new chat", "drop --json and --continue")
+    terminal = check_terminal()
+    first = first_prompt(prompt, read_stdin() if stdin_is_pipe else None)
+    take_terminal(terminal)
+    if args.plain:
+        from .plain import run_plain
+
+        return run_plain(backend, model, settings, options, first=first)
+    from .app import run_app
+
+    return run_app(backend, model, settings, options, first=first)
 
 
 def entry() -> None:

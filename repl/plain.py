@@ -21,7 +21,7 @@ from backends.errors import ParrotError
 from backends.settings import GenerationSettings
 
 from . import commands
-from .attachments import path_completions, word_to_complete
+from .attachments import path_completions, summary, word_to_complete
 from .commands.table import Context
 from .crash import unexpected
 from .history import HistoryStore, prompt_history_path
@@ -167,7 +167,8 @@ class PlainRepl:
 
 
 def run_plain(backend_name: str, model: str | None, settings: GenerationSettings, options: dict[str, Any],
-              *, resume: bool = False, input: Any = None, output: Any = None, out: TextIO | None = None) -> int:
+              *, resume: bool = False, input: Any = None, output: Any = None, out: TextIO | None = None,
+              first: tuple[str, list] | None = None) -> int:
     """Run the plain REPL until Ctrl-D or /quit."""
     def progress(message: str) -> None:
         print(f"parrot: {message}", file=sys.stderr, flush=True)
@@ -186,6 +187,10 @@ def run_plain(backend_name: str, model: str | None, settings: GenerationSettings
             session.conversation = store.load(last)
             repl.console.print(f"[dim]continuing conversation {last}: {len(session.conversation.turns)} "
                                "messages (/history lists others)[/dim]")
+    if first is not None:  # --chat: the piped start is the conversation's first prompt
+        session.pending_files = list(first[1])
+        repl.console.print(Text(f"> {first[0]}  (with {summary(first[1])})" if first[1] else f"> {first[0]}"))
+        repl.handle(first[0], block=True)
     try:
         return repl.run()
     finally:
