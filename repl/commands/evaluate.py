@@ -1,8 +1,7 @@
 """/eval and ``parrot eval``: judge a model by running its code (HumanEval pass@k).
 
 The engine is ``finetune.humaneval``; this module parses arguments, shows progress with an ETA and
-prints the per-problem table. In the app /eval runs in the background (the chat goes on); in --plain
-and scripts it runs in the foreground so a script's later lines see its result.
+prints the per-problem table.
 """
 
 from __future__ import annotations
@@ -252,8 +251,7 @@ def eval_(ctx: Context, args: list[str]) -> None:
         finally:
             cancel.set()
 
-    if getattr(ctx.ui, "background_jobs", False):
-        ctx.ui.show(f"HumanEval started in the background ({options.limit or 164} problems); /eval stop stops it")
-        threading.Thread(target=job, name="parrot-eval", daemon=True).start()
-    else:
-        job()
+    # The app runs every command in a worker thread, so there the chat goes on while this runs; in
+    # --plain and scripts it holds the line until done, so a script's next line sees the result.
+    ctx.ui.show(f"HumanEval: {options.limit or 164} problems; /eval stop stops it")
+    job()

@@ -99,3 +99,13 @@ def test_parrot_eval_usage(args, code):
         assert b"pass@k" in result.stdout
     else:
         assert len(result.stderr.decode().strip().splitlines()) <= 2
+
+
+def test_eval_in_a_script_shows_progress_and_the_table(tiny_gpt2, parrot_home):
+    script = "/set max=8\n/eval humaneval --limit 2\n/eval stop\n"
+    result = run_parrot(["--script", "-", "--keep-going", "-m", str(tiny_gpt2)], stdin=script.encode(),
+                        env={"PARROT_HOME": str(parrot_home)})
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert "humaneval 1/2 problems" in out and "ETA" in out
+    assert "HumanEval/1" in out and "pass@1" in out
+    assert "no evaluation is running" in err  # the run is over by the next line
