@@ -65,8 +65,11 @@ def hub_documents(data_files: str | list[str] = GITHUB_CODE_PARQUET) -> Iterator
 
     ``data_files`` may also name local parquet files with github-code's columns (tests do).
     """
-    from datasets import load_dataset
+    from datasets import config, load_dataset
 
+    # datasets retries a dropped read 20 times, each after the Hub client's own five (about 10 minutes per
+    # read): a terminal run should say what went wrong within about a minute and let the user run it again.
+    config.STREAMING_READ_MAX_RETRIES = min(config.STREAMING_READ_MAX_RETRIES, 1)
     rows = load_dataset(
         "parquet", data_files=data_files, split="train", streaming=True, columns=GITHUB_CODE_COLUMNS,
         # Pushed down into the parquet reader: row groups of other licences are never decoded.

@@ -21,6 +21,8 @@ OnProgress = Callable[[str], None]
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 HUB_DATASET, HUB_CONFIG, HUB_SPLIT = "Salesforce/wikitext", "wikitext-103-raw-v1", "train[:20%]"
+# The train split's parquet files alone, over hf://: the config's test and validation files are not fetched.
+HUB_FILES = f"hf://datasets/{HUB_DATASET}/{HUB_CONFIG}/train-*.parquet"
 MODELS = ("wordpiece", "bpe")
 BATCH = 1000  # texts per batch handed to the trainer
 LIMIT_ALPHABET = 1000  # characters kept as single tokens; rarer ones become [UNK]
@@ -76,7 +78,7 @@ def build_trainer(model: str, vocab_size: int):
 
 def hub_texts(progress: OnProgress | None = None) -> tuple[Iterable[str], int]:
     """The first 20% of wikitext-103's train split (about 360,000 lines) and how many there are."""
-    from backends.loading import hub_reachable
+    from backends.hub import hub_reachable
 
     if not hub_reachable():  # the datasets client would retry for about a minute first
         raise ModelUnavailable(f"could not load {HUB_DATASET}: the Hugging Face Hub cannot be reached",
@@ -86,7 +88,7 @@ def hub_texts(progress: OnProgress | None = None) -> tuple[Iterable[str], int]:
 
         if progress:
             progress(f"loading {HUB_DATASET} {HUB_CONFIG} {HUB_SPLIT} (downloads about 300 MB once)")
-        data = load_dataset(HUB_DATASET, HUB_CONFIG, split=HUB_SPLIT)
+        data = load_dataset("parquet", data_files={"train": HUB_FILES}, split=HUB_SPLIT)
     except (OSError, ConnectionError, ValueError) as error:
         raise ModelUnavailable(f"could not load {HUB_DATASET}: {str(error).strip().splitlines()[0]}",
                                "train on local text instead: --data PATH (files or folders)") from None
