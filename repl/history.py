@@ -22,6 +22,8 @@ from backends.base import GenerationStats, Message
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
 
+from .history_search import SearchHit, ensure_index, search
+from .history_search import SearchHit, ensure_index, search
 from .session import Conversation, Session, Turn
 
 SCHEMA = """
@@ -99,6 +101,12 @@ class HistoryStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
         if "attachments" not in columns:
             self._db.execute("ALTER TABLE turns ADD COLUMN attachments TEXT")
+        ensure_index(self._db)
+
+    def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        """Conversations whose messages hold ``text``, newest first, each with its matching line."""
+        with self._lock:
+            return search(self._db, text, limit)
 
     def close(self) -> None:
         with self._lock:
@@ -219,7 +227,12 @@ def history_command(argv: list[str]) -> int:
     parser = Parser(prog="parrot history", description="List stored conversations, or print one.")
     parser.add_argument("id", nargs="?", type=int, help="print this conversation as Markdown")
     parser.add_argument("-n", "--limit", type=int, default=20, help="how many to list (default 20)")
+    parser.add_argument("-s", "--search", metavar="TEXT", help="find conversations whose messages hold TEXT")
     args = parser.parse_args(argv)
+    if args.search is not None and args.id is not None:
+        parser.error("give an ID or --search TEXT, not both")
+    if args.search is not None and not args.search.strip():
+        parser.error("--search needs some text to look for")
     if args.limit < 1:
         parser.error("-n must be at least 1")
     if args.id is not None and not 0 <= args.id < 2**63:
@@ -228,7 +241,12 @@ def history_command(argv: list[str]) -> int:
     for notice in store.notices:
         print(f"parrot: {notice}", file=sys.stderr)
     try:
-        if args.id is not None:
+        if args.search is not None:
+            from .commands.chat import search_table
+
+            Console(highlight=False, soft_wrap=True).print(search_table(store.search(args.search, args.limit),
+                                                                        args.search))
+        elif args.id is not None:
             # Stored text may hold escape sequences: shown, not obeyed, on a terminal; kept as is in a file.
             print(for_stream(sys.stdout, as_markdown(store.load(args.id))), end="")
         else:

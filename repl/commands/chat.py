@@ -108,11 +108,31 @@ def undo_(ctx: Context, args: list[str]) -> None:
     ctx.ui.show(f"forgot {len(dropped)} message(s): {_short(dropped[0].message.content)}")
 
 
-@command("history", "/history [N]", "list recent conversations (load one with /load ID)")
+@command("history", "/history [N|TEXT]", "list recent conversations, or find those that mention TEXT (/load ID)")
 def history_(ctx: Context, args: list[str]) -> None:
-    require(args, (0, 1))
-    limit = _int(args[0], "N") if args else 20
-    ctx.ui.show(conversations_table(_store(ctx).conversations(limit), ctx.session.conversation.id))
+    if len(args) == 1 and args[0].isdigit():
+        ctx.ui.show(conversations_table(_store(ctx).conversations(_int(args[0], "N")), ctx.session.conversation.id))
+    elif args:
+        text = " ".join(args)
+        ctx.ui.show(search_table(_store(ctx).search(text), text, ctx.session.conversation.id))
+    else:
+        ctx.ui.show(conversations_table(_store(ctx).conversations(20), ctx.session.conversation.id))
+
+
+def search_table(hits, text: str, current: int | None = None) -> Table | Text:
+    """What /history TEXT and `parrot history --search TEXT` print: newest first, the line that matched."""
+    if not hits:
+        return Text(f"no conversation mentions {neutral(text)!r}")
+    table = Table(box=None, pad_edge=False)
+    table.add_column("id", justify="right", style="bold")
+    table.add_column("updated", style="dim")
+    table.add_column("who", style="dim")
+    table.add_column("matching line")
+    table.add_column("title", style="dim")
+    for hit in hits:
+        table.add_row(f"{hit.conversation_id}{'*' if hit.conversation_id == current else ''}", hit.when, hit.role,
+                      Text(neutral(hit.line)), Text(neutral(hit.title)))
+    return table
 
 
 def conversations_table(infos, current: int | None = None) -> Table | str:
