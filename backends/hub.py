@@ -108,9 +108,9 @@ def cached_snapshot(repo_id: str, tokenizer_only: bool = False) -> Path | None:
 
 def choose_files(names: list[str], tokenizer_only: bool = False) -> list[str]:
     """The files of a repo worth fetching: tokenizer and config, and one kind of weights (safetensors first)."""
-    wanted = TOKENIZER_FILES + MODEL_FILES
-    if not tokenizer_only:
-        wanted += SAFETENSORS if _matching(names, SAFETENSORS) else PYTORCH_BIN
+    if tokenizer_only:  # and the config: it names the tokenizer class for some models, and the window
+        return sorted(_matching(names, TOKENIZER_FILES + ("config.json",)))
+    wanted = TOKENIZER_FILES + MODEL_FILES + (SAFETENSORS if _matching(names, SAFETENSORS) else PYTORCH_BIN)
     weights = SAFETENSORS + PYTORCH_BIN  # last: their presence in the cache marks a complete download
     return sorted(_matching(names, wanted), key=lambda n: (bool(_matching([n], weights)), n))
 

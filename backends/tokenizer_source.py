@@ -16,7 +16,7 @@ from typing import Any
 
 from . import paths
 from .errors import ModelUnavailable
-from .loading import DEFAULT_MODEL, ModelSource, context_window, converted_dir, hub_reachable, resolve
+from .loading import DEFAULT_MODEL, ModelSource, context_window, converted_dir, resolve
 
 
 @dataclass
@@ -75,7 +75,21 @@ def model_tokenizer(spec: str | None) -> NamedTokenizer:
         return _from_transformers(name, source)
     if source.kind == "folder" and (Path(source.location) / "tokenizer.json").is_file():
         return _from_folder(name, Path(source.location))
+    if source.kind == "hub":
+        return _from_folder(name, _hub_tokenizer_folder(name, source.location))
     return _from_transformers(name, source)
+
+
+def _hub_tokenizer_folder(name: str, repo_id: str) -> Path:
+    """The tokenizer files of a Hub model (and its config, for the window), from the cache or fetched: no weights."""
+    from . import hub
+
+    try:
+        return hub.cached_snapshot(repo_id, tokenizer_only=True) or hub.download(repo_id, tokenizer_only=True)
+    except ModelUnavailable as error:
+        raise ModelUnavailable(f"could not load the tokenizer of {name}: {error.message}",
+                               f"give a tokenizer parrot trained, a tokenizer.json, a local folder, or a Hub id; "
+                               f"{error.hint}") from None
 
 
 def _read_tokenizer_file(path: Path) -> Any:
@@ -104,24 +118,15 @@ def _from_folder(name: str, folder: Path) -> NamedTokenizer:
 
 
 def _from_transformers(name: str, source: ModelSource) -> NamedTokenizer:
-    """Hub ids, GGUF files not yet converted, and folders with only a slow tokenizer."""
+    """GGUF files not yet converted, and folders with only a slow tokenizer (Hub ids go through the cache)."""
     from transformers import AutoConfig, AutoTokenizer
 
     options: dict[str, Any] = {"gguf_file": source.gguf_file} if source.gguf_file else {}
-    hint = "give a tokenizer parrot trained, a tokenizer.json, a local folder, or a Hub id in the local cache"
-    tokenizer = None
-    # The local Hugging Face cache first (no network round trips); only a Hub id may then go online.
-    for local_only in (True, False) if source.kind == "hub" else (True,):
-        if not local_only and not hub_reachable():  # fail at once rather than after the Hub client's retries
-            raise ModelUnavailable(f"could not load the tokenizer of {name}: it is not in the local Hugging Face "
-                                   "cache and the Hub cannot be reached", hint)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local_only, **options)
-            break
-        except (OSError, ValueError) as error:
-            if not local_only or source.kind != "hub":
-                raise ModelUnavailable(
-                    f"could not load the tokenizer of {name}: {str(error).strip().splitlines()[0]}", hint) from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=True, **options)
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"could not load the tokenizer of {name}: {str(error).strip().splitlines()[0]}",
+                               "give a tokenizer parrot trained, a tokenizer.json, a local folder, or a Hub id") from None
     window = None
     try:
         window = context_window(AutoConfig.from_pretrained(source.location, local_files_only=True, **options))

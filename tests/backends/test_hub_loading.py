@@ -192,3 +192,22 @@ def test_an_unreachable_endpoint_fails_fast_naming_the_offline_options(hub_env):
     assert result.stderr.decode() == ("parrot: org/tiny is not in the local Hugging Face cache and the Hub cannot be "
                                       "reached (use the embedded model (--model smollm2), a local folder or a .gguf "
                                       "file)\n")
+
+
+def test_tokens_with_a_hub_tokenizer_fetches_only_tokenizer_files(hub, hub_env, tiny_chat_repo, tmp_path):
+    hub.add_repo("org/tiny", tiny_chat_repo, gated=True)
+    args = ["tokens", "--tokenizer", "org/tiny", "--json", "def add(a, b):"]
+    result = run_parrot(args, env={**hub_env, "HF_TOKEN": hub.token})  # gated: the token must go along
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    from transformers import AutoTokenizer
+
+    expected = AutoTokenizer.from_pretrained(tiny_chat_repo)("def add(a, b):", add_special_tokens=False).input_ids
+    assert [t["id"] for t in data["tokens"]] == expected
+    assert data["context_window"] == 256  # from config.json, read as JSON
+    assert sorted(hub.file_gets()) == ["chat_template.jinja", "config.json", "tokenizer.json",
+                                       "tokenizer_config.json"]  # no weights, no generation config
+    served = len(hub.requests)
+    result = run_parrot(args, env={**hub_env, "HF_HUB_OFFLINE": "1"})  # then from the cache, offline
+    assert result.returncode == 0, result.stderr
+    assert [t["id"] for t in json.loads(result.stdout)["tokens"]] == expected and len(hub.requests) == served
