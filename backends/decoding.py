@@ -65,7 +65,7 @@ def step_function(model: Any, prompt_length: int, room: int, cache: object | Non
                   ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``forward(new_ids) -> float32 logits [1, vocab]`` of the next token, over a fresh KV cache.
 
-    ``model`` is a transformers model, or a lean decoder (``fast_llama.FastLlama``) that keeps its
+    ``model`` is a transformers model, or a lean decoder (``lean.LeanDecoder``) that keeps its
     own preallocated cache of ``prompt_length + room`` positions.
     """
     if hasattr(model, "new_cache"):
@@ -73,16 +73,16 @@ def step_function(model: Any, prompt_length: int, room: int, cache: object | Non
         return lambda ids: model(ids, fast_cache)
     from transformers import DynamicCache
 
-    from .fast_llama import PREFILL_CHUNK
+    from .lean import decoder as lean
 
     hf_cache = cache if cache is not None else DynamicCache(config=model.config)
 
     def forward(ids: torch.Tensor) -> torch.Tensor:
         # A long prompt in chunks, as the lean decoder does: the attention scores of one chunk against
         # the cache, not of the whole prompt against itself, are the largest temporary.
-        for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
+        for begin in range(0, ids.shape[-1], lean.PREFILL_CHUNK):
             # logits_to_keep=1: the output head runs for the last position only, also during the prefill.
-            logits = model(input_ids=ids[:, begin:begin + PREFILL_CHUNK], cache=hf_cache, use_cache=True,
+            logits = model(input_ids=ids[:, begin:begin + lean.PREFILL_CHUNK], cache=hf_cache, use_cache=True,
                            logits_to_keep=1).logits
         return logits[:, -1, :].float()
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from . import paths
 from .loading import LoadedModel, ModelSource, OnProgress, converted_dir
 
-FORMAT = 1  # bump when the saved layout changes; old copies are then ignored
+FORMAT = 2  # bump when the saved layout changes; old copies are then ignored
 
 
 def ready_dir(source: ModelSource, dtype: str, quantize: str) -> Path | None:
@@ -56,14 +56,14 @@ def load_ready(source: ModelSource, folder: Path, full: Callable[[], LoadedModel
     """A LoadedModel from a ready copy; ``full()`` loads the transformers model if someone needs it."""
     from safetensors.torch import load_file
 
-    from .fast_llama import FastLlama
+    from .lean import LeanDecoder
 
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     # A tensor inside the file's buffer may sit at an offset the packed kernels' vector loads do not
     # expect (it crashed them): such tensors get a fresh, aligned copy.
     tensors = {name: tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
                for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
-    fast = FastLlama.from_export(tensors, meta)
+    fast = LeanDecoder.from_export(tensors, meta)
     tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
     return LoadedModel(source, None, tokenizer, "cpu", meta["dtype"], meta["window"], set(meta["eos_ids"]),
                        meta["quantize"], fast, model_loader=lambda: full().model)
@@ -73,7 +73,7 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
                   progress: OnProgress | None = None) -> LoadedModel:
     """``loading.load`` with a fast start on the CPU: the ready copy if there is one, else a full
     load whose decoder is then saved for next time."""
-    from .fast_llama import supported_config
+    from .lean import supported_config
     from .loading import choose_device, choose_quantize, dtype_name, load
 
     device = choose_device(device)
@@ -96,7 +96,7 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
             return load_ready(source, folder, full_load)
     loaded = load(source, device, dtype, progress, quantize)
     folder = ready_dir(source, loaded.dtype, loaded.quantize)
-    if folder is not None and loaded.fast is not None and loaded.is_chat:
+    if folder is not None and loaded.fast is not None:
         try:
             save(loaded, folder)
         except OSError as error:  # a read-only cache only costs speed

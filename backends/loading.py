@@ -187,7 +187,7 @@ def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: s
         return "none"
     if requested != "auto":
         if device != "cpu" or not fast_ok:
-            raise ModelUnavailable(f"--quantize {requested} needs a Llama-architecture model on the CPU",
+            raise ModelUnavailable(f"--quantize {requested} needs a Llama, Qwen2/3 or GPT-2 model on the CPU",
                                    "use --quantize none")
         return requested
     if device == "cpu" and fast_ok and dtype == "bfloat16" and source.name in QUANTIZE_KNOWN_GOOD:
@@ -282,8 +282,8 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
          quantize: str = "auto", lean: bool = True, cancel: "threading.Event | None" = None) -> LoadedModel:
     """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``.
 
-    On the CPU, Llama-architecture models also get a lean decoder (``fast_llama``, unless ``lean`` is
-    False), quantized per ``choose_quantize``.
+    Llama, Qwen2/3 and GPT-2 models also get a lean decoder (``backends.lean``, unless ``lean`` is
+    False), on the CPU quantized per ``choose_quantize``, on a GPU in the model's dtype.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -304,11 +304,11 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
         raise ModelUnavailable(f"could not load {source.name}: {_first_line(error)}", OFFLINE_OPTIONS) from error
     model.to(device).eval()
     dtype_text = str(torch_dtype).removeprefix("torch.")
-    from . import fast_llama
+    from .lean import LeanDecoder, supported
 
-    fast_ok = device == "cpu" and fast_llama.supported(model)
+    fast_ok = (device == "cpu" or device.startswith("cuda")) and supported(model)
     method = choose_quantize(quantize, source, device, dtype_text, fast_ok)
-    fast = fast_llama.FastLlama.from_model(model, method) if fast_ok and lean else None
+    fast = LeanDecoder.from_model(model, method) if fast_ok and lean else None
     return LoadedModel(source, model, tokenizer, device, dtype_text, context_window(model.config),
                        eos_token_ids(model, tokenizer), method, fast)
 

@@ -18,20 +18,23 @@ INT4_GROUP = 32  # the block size of GGUF's Q4 formats: the embedded model's wei
 INT4_INNER_K_TILES = 2
 
 
+def _with_bias(tensors: dict[str, torch.Tensor], bias: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    return tensors if bias is None else {**tensors, "bias": bias}
+
 
 class Dense:
-    """``x @ weight.T`` in the weight's own dtype."""
+    """``x @ weight.T (+ bias)`` in the weight's own dtype."""
 
     kind = "dense"
 
-    def __init__(self, weight: torch.Tensor) -> None:
-        self.weight = weight
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        self.weight, self.bias = weight, bias
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(x, self.weight)
+        return torch.nn.functional.linear(x, self.weight, self.bias)
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"weight": self.weight}
+        return _with_bias({"weight": self.weight}, self.bias)
 
 
 class Int8:
@@ -39,21 +42,22 @@ class Int8:
 
     kind = "int8"
 
-    def __init__(self, q: torch.Tensor, scale: torch.Tensor) -> None:
-        self.q, self.scale = q, scale
+    def __init__(self, q: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        self.q, self.scale, self.bias = q, scale, bias
 
     @classmethod
-    def quantize(cls, weight: torch.Tensor) -> "Int8":
+    def quantize(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int8":
         w = weight.detach().float()
         scale = w.abs().amax(dim=1).clamp(min=1e-8) / 127.0
         q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
-        return cls(q, scale.to(torch.bfloat16))
+        return cls(q, scale.to(torch.bfloat16), None if bias is None else bias.detach().to(torch.bfloat16))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.aten._weight_int8pack_mm(x, self.q, self.scale)
+        y = torch.ops.aten._weight_int8pack_mm(x, self.q, self.scale)
+        return y if self.bias is None else y + self.bias
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"q": self.q, "scale": self.scale}
+        return _with_bias({"q": self.q, "scale": self.scale}, self.bias)
 
 
 class Int4:
@@ -61,11 +65,11 @@ class Int4:
 
     kind = "int4"
 
-    def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor) -> None:
-        self.packed, self.scales_and_zeros = packed, scales_and_zeros
+    def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        self.packed, self.scales_and_zeros, self.bias = packed, scales_and_zeros, bias
 
     @classmethod
-    def quantize(cls, weight: torch.Tensor) -> "Int4":
+    def quantize(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int4":
         n, k = weight.shape
         w = weight.detach().float().reshape(n, k // INT4_GROUP, INT4_GROUP)
         low, high = w.amin(dim=-1, keepdim=True), w.amax(dim=-1, keepdim=True)
@@ -73,13 +77,15 @@ class Int4:
         q = torch.round((w - low) / scale).clamp(0, 15).to(torch.int32).reshape(n, k)
         zero = low + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
         scales_and_zeros = torch.cat([scale, zero], dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
-        return cls(torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, INT4_INNER_K_TILES), scales_and_zeros)
+        return cls(torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, INT4_INNER_K_TILES), scales_and_zeros,
+                   None if bias is None else bias.detach().to(torch.bfloat16))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, INT4_GROUP, self.scales_and_zeros)
+        y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, INT4_GROUP, self.scales_and_zeros)
+        return y if self.bias is None else y + self.bias
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"packed": self.packed, "scales_and_zeros": self.scales_and_zeros}
+        return _with_bias({"packed": self.packed, "scales_and_zeros": self.scales_and_zeros}, self.bias)
 
 
 Matmul = Dense | Int8 | Int4
@@ -93,13 +99,13 @@ def supports(method: str, weight: torch.Tensor) -> bool:
     return True
 
 
-def matmul_for(weight: torch.Tensor, method: str) -> Matmul:
-    """The product ``x @ weight.T`` under quantization ``method`` (dense where it does not apply)."""
+def matmul_for(weight: torch.Tensor, method: str, bias: torch.Tensor | None = None) -> Matmul:
+    """The product ``x @ weight.T (+ bias)`` under quantization ``method`` (dense where it does not apply)."""
     if method == "int8":
-        return Int8.quantize(weight)
+        return Int8.quantize(weight, bias)
     if method == "int4" and supports("int4", weight):
-        return Int4.quantize(weight)
-    return Dense(weight.detach())
+        return Int4.quantize(weight, bias)
+    return Dense(weight.detach(), None if bias is None else bias.detach())
 
 
 def from_tensors(kind: str, tensors: dict[str, torch.Tensor]) -> Matmul:

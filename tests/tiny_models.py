@@ -75,3 +75,47 @@ def build_tiny_llama(folder: Path, max_positions: int = 256) -> Path:
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+
+def jitter(model, seed: int = 1) -> None:
+    """Larger random weights and random biases and norm weights. A fresh model's tiny weights give
+    near-zero attention scores and biases and norms of 0 and 1, which would let a decoder that
+    scaled the scores wrongly or forgot a bias or a norm weight pass a comparison."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.1)
+
+
+def jittered(folder: Path) -> Path:
+    """Re-save the model in ``folder`` with ``jitter``ed weights."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    jitter(model)
+    model.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_qwen(folder: Path, model_type: str = "qwen2", max_positions: int = 256) -> Path:
+    """A Qwen2 (q/k/v biases) or Qwen3 (q/k RMSNorm, explicit head_dim) with a ChatML template."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = train_tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+    tokenizer.eos_token = "<|im_end|>"
+    tokenizer.bos_token = tokenizer.unk_token = tokenizer.pad_token = "<|endoftext|>"
+    tokenizer.chat_template = CHATML
+    extra = {"head_dim": 24} if model_type == "qwen3" else {}
+    config = AutoConfig.for_model(model_type, vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                  max_position_embeddings=max_positions, eos_token_id=tokenizer.eos_token_id,
+                                  bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id,
+                                  tie_word_embeddings=True, **extra)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

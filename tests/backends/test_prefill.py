@@ -4,7 +4,7 @@ lean decoder and on transformers' own forward. (Its memory bound is shown by ben
 import pytest
 import torch
 
-from backends import fast_llama
+from backends.lean import decoder as lean
 from backends.decoding import decode
 from backends.loading import load, resolve
 from backends.settings import GenerationSettings
@@ -24,7 +24,7 @@ def llama(tiny_llama):
 
 
 def test_the_prompt_is_longer_than_a_chunk(llama, monkeypatch):
-    monkeypatch.setattr(fast_llama, "PREFILL_CHUNK", 7)
+    monkeypatch.setattr(lean, "PREFILL_CHUNK", 7)
     assert len(llama.tokenizer(PROMPT, add_special_tokens=False).input_ids) > 3 * 7
 
 
@@ -35,7 +35,7 @@ def test_chunked_prefill_in_the_lean_decoder_matches_one_pass_and_transformers(l
     with torch.inference_mode():
         all_at_once = llama.fast(ids, llama.fast.new_cache(ids.shape[-1]), every_position=True)
         reference = llama.model(input_ids=ids).logits[0].float()
-    monkeypatch.setattr(fast_llama, "PREFILL_CHUNK", chunk)
+    monkeypatch.setattr(lean, "PREFILL_CHUNK", chunk)
     assert greedy_ids(llama.fast, llama) == whole == greedy_ids(llama.model, llama)
     with torch.inference_mode():
         chunked = llama.fast(ids, llama.fast.new_cache(ids.shape[-1]), every_position=True)
@@ -47,5 +47,5 @@ def test_chunked_prefill_in_the_lean_decoder_matches_one_pass_and_transformers(l
 def test_chunked_prefill_on_transformers_forward_matches_one_pass(tiny_gpt2, monkeypatch):
     gpt2 = load(resolve(str(tiny_gpt2)), "cpu", "float32", quantize="none", lean=False)
     whole = greedy_ids(gpt2.model, gpt2)
-    monkeypatch.setattr(fast_llama, "PREFILL_CHUNK", 5)
+    monkeypatch.setattr(lean, "PREFILL_CHUNK", 5)
     assert greedy_ids(gpt2.model, gpt2) == whole

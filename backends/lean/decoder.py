@@ -1,0 +1,215 @@
+"""The lean decoder's forward pass, one structure for every supported architecture.
+
+transformers' decoders run about 45 small tensor operations per layer per token (separate q/k/v
+and gate/up products, norms spelled out, rotary embeddings re-computed, a mask built, the cache
+grown by concatenation). At batch size 1 on a small model each operation's fixed cost, not the
+arithmetic, sets the pace. This pass reads the same weights (fused, optionally quantized by
+``backends.quantize``), uses a preallocated cache, and needs about 15 operations per layer. Where
+the architectures differ (``Shape``) it takes one branch per layer, not a separate copy of the loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..quantize import Dense, Matmul, from_tensors
+from .shape import Shape, shape_from_config
+from .weights import PARTS, READERS, Layer, Norm, Weights
+
+# Prompt tokens per prefill step: large enough that the products run as matrix-matrix kernels,
+# small enough that one chunk's attention scores (heads x chunk x prompt) stay in the megabytes.
+PREFILL_CHUNK = 256
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every layer, preallocated: [layers, batch, kv_heads, positions, head_dim]."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+    length: int = 0
+
+    def repeat(self, count: int) -> "KVCache":
+        """``count`` copies of a one-row cache (a shared prompt), to decode several samples at once."""
+        return KVCache(self.keys.repeat(1, count, 1, 1, 1), self.values.repeat(1, count, 1, 1, 1), self.length)
+
+
+class LeanDecoder:
+    """Decode-only forward of a transformers model: ``logits = decoder(ids, cache)``."""
+
+    def __init__(self, shape: Shape, weights: Weights, quantize: str) -> None:
+        self.shape, self.weights, self.quantize = shape, weights, quantize
+        self.layers = weights.layers
+        self.dtype = weights.norm.weight.dtype
+        self.device = weights.embed.device
+        self.scales = [shape.attention_scale(i) for i in range(shape.layers)]
+        self.window = 0
+        self.cos = self.sin = torch.empty(0)
+
+    @classmethod
+    def from_model(cls, model: Any, quantize: str = "none") -> "LeanDecoder":
+        """Read (and quantize) the weights of a transformers model; the model is left as it was."""
+        shape = shape_from_config(model.config.to_dict())
+        assert shape is not None, f"{model.config.model_type}: not covered by the lean decoder"
+        if shape.positions == "rope":
+            shape = replace(shape, rope_scaling=float(model.model.rotary_emb.attention_scaling))
+        # The packed int8/int4 kernels take bf16 activations; unquantized, compute in the weights' dtype.
+        dtype = torch.bfloat16 if quantize != "none" else model.get_input_embeddings().weight.dtype
+        return cls(shape, READERS[shape.arch](model, shape, dtype, quantize), quantize)
+
+    # -- saving and loading the ready-to-run copy -------------------------------------------------
+
+    def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Tensors and a JSON-able description, for ``from_export`` (a ready-to-run copy on disk)."""
+        w = self.weights
+        tensors: dict[str, torch.Tensor] = {"embed": w.embed, **_norm_tensors("norm", w.norm)}
+        if w.positions is not None:
+            tensors["positions"] = w.positions
+        if w.inv_freq is not None:
+            tensors["inv_freq"] = w.inv_freq
+        # A tied head in the embedding's dtype is the same tensor: stored (and later held) once.
+        tied = isinstance(w.head, Dense) and w.head.weight.data_ptr() == w.embed.data_ptr()
+        kinds = {"head": "tied" if tied else w.head.kind}
+        if not tied:
+            tensors.update({f"head.{name}": t for name, t in w.head.tensors().items()})
+        for index, layer in enumerate(self.layers):
+            tensors.update(_norm_tensors(f"{index}.norm1", layer.norm1))
+            tensors.update(_norm_tensors(f"{index}.norm2", layer.norm2))
+            if layer.q_norm is not None:
+                tensors[f"{index}.q_norm"], tensors[f"{index}.k_norm"] = layer.q_norm, layer.k_norm
+            for part in PARTS:
+                matmul = getattr(layer, part)
+                kinds[part] = matmul.kind
+                tensors.update({f"{index}.{part}.{name}": t for name, t in matmul.tensors().items()})
+        # Shared storage (a fused product's slices, a bf16 copy) cannot be saved twice.
+        tensors = {name: tensor.contiguous().clone() for name, tensor in tensors.items()}
+        return tensors, {"shape": asdict(self.shape), "kinds": kinds, "quantize": self.quantize}
+
+    @classmethod
+    def from_export(cls, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> "LeanDecoder":
+        shape, kinds = Shape(**meta["shape"]), meta["kinds"]
+
+        def part(prefix: str, kind: str) -> Matmul:
+            return from_tensors(kind, {name.removeprefix(prefix): t for name, t in tensors.items()
+                                       if name.startswith(prefix)})
+
+        def norm(prefix: str) -> Norm:
+            return Norm(tensors[f"{prefix}.weight"], tensors.get(f"{prefix}.bias"))
+
+        layers = [Layer(norm(f"{i}.norm1"), part(f"{i}.qkv.", kinds["qkv"]), part(f"{i}.out.", kinds["out"]),
+                        norm(f"{i}.norm2"), part(f"{i}.up.", kinds["up"]), part(f"{i}.down.", kinds["down"]),
+                        tensors.get(f"{i}.q_norm"), tensors.get(f"{i}.k_norm")) for i in range(shape.layers)]
+        head = Dense(tensors["embed"]) if kinds["head"] == "tied" else part("head.", kinds["head"])
+        weights = Weights(tensors["embed"], tensors.get("positions"), norm("norm"), layers, head,
+                          tensors.get("inv_freq"))
+        return cls(shape, weights, meta["quantize"])
+
+    # -- the forward pass ---------------------------------------------------------------------------
+
+    def new_cache(self, length: int, batch: int = 1) -> KVCache:
+        """An empty cache for ``length`` positions (prompt plus reply) of ``batch`` rows."""
+        self._rope_table(length)
+        size = (self.shape.layers, batch, self.shape.kv_heads, length, self.shape.head_dim)
+        return KVCache(torch.empty(size, dtype=self.dtype, device=self.device),
+                       torch.empty(size, dtype=self.dtype, device=self.device))
+
+    def __call__(self, ids: torch.Tensor, cache: KVCache, every_position: bool = False) -> torch.Tensor:
+        """Logits (float32, [batch, vocab]) of the token after ``ids`` ([batch, T]), appending to
+        ``cache``; with ``every_position``, the logits after each of the T tokens of a one-row batch
+        ([T, vocab], for perplexity).
+
+        A long prompt goes through in chunks of ``PREFILL_CHUNK`` tokens, each attending to the cache
+        so far: the attention scores of one chunk (chunk x prompt) are the largest temporary, so memory
+        grows linearly with the prompt instead of with its square."""
+        outputs = []
+        for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
+            x = self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
+            if every_position:
+                outputs.append(self._head(x))
+        return torch.cat(outputs) if every_position else self._head(x.view(ids.shape[0], -1, x.shape[-1])[:, -1])
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weights.head(self._norm(x, self.weights.norm)).float()
+
+    def _norm(self, x: torch.Tensor, norm: Norm) -> torch.Tensor:
+        if self.shape.norm == "rms":
+            return F.rms_norm(x, (self.shape.hidden,), norm.weight, self.shape.eps)
+        return F.layer_norm(x, (self.shape.hidden,), norm.weight, norm.bias, self.shape.eps)
+
+    def _forward(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Hidden states ([batch * T, hidden]) after the last layer, appending keys and values."""
+        s = self.shape
+        batch, count = ids.shape
+        start = cache.length
+        end = start + count
+        heads, kv_heads, dim = s.heads, s.kv_heads, s.head_dim
+        group = heads // kv_heads
+        x = self.weights.embed[ids].to(self.dtype)
+        if self.weights.positions is not None:
+            x = x + self.weights.positions[start:end]
+        x = x.view(batch * count, s.hidden)
+        cos, sin = self.cos[start:end], self.sin[start:end]
+        mask = _causal_mask(count, start, x.device) if count > 1 else None
+        for index, layer in enumerate(self.layers):
+            h = self._norm(x, layer.norm1)
+            qkv = layer.qkv(h).view(batch, count, heads + 2 * kv_heads, dim)
+            qk = qkv[:, :, :heads + kv_heads]
+            if s.qk_norm:
+                qk = torch.cat((F.rms_norm(qk[:, :, :heads], (dim,), layer.q_norm, s.eps),
+                                F.rms_norm(qk[:, :, heads:], (dim,), layer.k_norm, s.eps)), dim=2)
+            if s.positions == "rope":
+                # Rotate queries and keys together: x * cos + rotate_half(x) * sin.
+                rotated = torch.cat((-qk[..., dim // 2:], qk[..., :dim // 2]), dim=-1)
+                qk = qk * cos + rotated * sin
+            keys, values = cache.keys[index], cache.values[index]
+            keys[:, :, start:end] = qk[:, :, heads:].transpose(1, 2)
+            values[:, :, start:end] = qkv[:, :, heads + kv_heads:].transpose(1, 2)
+            scale = self.scales[index]
+            if count == 1:
+                # One new token sees every cached position: group the query heads that share a
+                # key/value head into one batch row, so no repeat of keys and no mask is needed.
+                q = qk[:, 0, :heads].reshape(batch, kv_heads, group, dim)
+                attn = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], scale=scale)
+            else:
+                # enable_gqa: query heads share their key/value head without a repeated copy of the cache.
+                q = qk[:, :, :heads].transpose(1, 2)
+                attn = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], attn_mask=mask,
+                                                      scale=scale, enable_gqa=group > 1).transpose(1, 2)
+            x = x + layer.out(attn.reshape(batch * count, heads * dim))
+            h = self._norm(x, layer.norm2)
+            if s.mlp == "gated_silu":
+                gate, up = layer.up(h).chunk(2, dim=-1)
+                x = x + layer.down(F.silu(gate) * up)
+            else:
+                x = x + layer.down(F.gelu(layer.up(h), approximate="tanh"))
+        cache.length = end
+        return x
+
+    def _rope_table(self, length: int) -> None:
+        # As transformers' rotary module computes it, from its own inverse frequencies (already
+        # adjusted for linear/llama3 scaling): cos and sin of position * frequency, halves repeated.
+        if length <= self.window or self.weights.inv_freq is None:
+            return
+        inv_freq = self.weights.inv_freq.to(self.device)
+        freqs = torch.arange(length, dtype=torch.float32, device=self.device)[:, None] * inv_freq[None, :]
+        angles = torch.cat((freqs, freqs), dim=-1)
+        self.cos = (angles.cos() * self.shape.rope_scaling).to(self.dtype)[:, None, :]
+        self.sin = (angles.sin() * self.shape.rope_scaling).to(self.dtype)[:, None, :]
+        self.window = length
+
+
+def _norm_tensors(prefix: str, norm: Norm) -> dict[str, torch.Tensor]:
+    tensors = {f"{prefix}.weight": norm.weight}
+    if norm.bias is not None:
+        tensors[f"{prefix}.bias"] = norm.bias
+    return tensors
+
+
+def _causal_mask(count: int, start: int, device: torch.device) -> torch.Tensor:
+    """Query i (at position start + i) sees keys 0 .. start + i."""
+    rows = torch.arange(count, device=device)[:, None] + start
+    return torch.arange(start + count, device=device)[None, :] <= rows
