@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,7 +71,7 @@ def load_ready(source: ModelSource, folder: Path, full: Callable[[], LoadedModel
 
 
 def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
-                  progress: OnProgress | None = None) -> LoadedModel:
+                  progress: OnProgress | None = None, cancel: threading.Event | None = None) -> LoadedModel:
     """``loading.load`` with a fast start on the CPU: the ready copy if there is one, else a full
     load whose decoder is then saved for next time."""
     from .lean import supported_config
@@ -78,7 +79,7 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
 
     device = choose_device(device)
     if device != "cpu":
-        return load(source, device, dtype, progress, quantize)
+        return load(source, device, dtype, progress, quantize, cancel=cancel)
     dtype_text = dtype_name(dtype, device)
     config_file = {"gguf": lambda: converted_dir(source), "folder": lambda: Path(source.location)}.get(source.kind)
     config_path = config_file() / "config.json" if config_file else None
@@ -94,7 +95,7 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
                 return full[0]
 
             return load_ready(source, folder, full_load)
-    loaded = load(source, device, dtype, progress, quantize)
+    loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
     folder = ready_dir(source, loaded.dtype, loaded.quantize)
     if folder is not None and loaded.fast is not None:
         try:

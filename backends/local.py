@@ -30,6 +30,7 @@ class LocalBackend:
         self.progress = progress
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
+        self._load_cancel = threading.Event()  # stops a Hub download (Esc in the app)
 
     @classmethod
     def from_loaded(cls, loaded: LoadedModel) -> "LocalBackend":
@@ -45,8 +46,12 @@ class LocalBackend:
         with self._lock:
             if self._loaded is None:
                 self._loaded = load_for_chat(resolve(self.model_name), self.device, self.dtype,
-                                             self.quantize, self.progress)
+                                             self.quantize, self.progress, cancel=self._load_cancel)
             return self._loaded
+
+    def cancel_load(self) -> None:
+        """Stop a download in progress; the partial file is dropped and loading fails with one line."""
+        self._load_cancel.set()
 
     @property
     def is_loaded(self) -> bool:

@@ -24,6 +24,7 @@ from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from backends.errors import BackendError, ParrotError
+from backends.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from . import commands
@@ -301,12 +302,18 @@ class ChatApp(App[int]):
     # -- cancel and quit -----------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Esc only means "stop the reply" while one streams; otherwise it goes to the focused widget.
+        # Esc only means "stop" while a reply streams or a model downloads; otherwise it goes to the focused widget.
         if action == "cancel_reply":
-            return self.replying
+            return self.replying or self.downloading
         return True
 
+    @property
+    def downloading(self) -> bool:
+        return self.loading_since is not None and isinstance(self.load_message, DownloadProgress)
+
     def action_cancel_reply(self) -> None:
+        if self.downloading and hasattr(self.session.backend, "cancel_load"):
+            self.session.backend.cancel_load()  # the load worker then fails with one line; the chat goes on
         self.cancel.set()
         self._last_interrupt = time.monotonic()
 
@@ -471,6 +478,8 @@ class ChatApp(App[int]):
         parts = [info.get("backend", self.session.backend_name), model]
         if self.loading_since is not None:
             parts.append(f"{self.load_message} … {time.monotonic() - self.loading_since:.0f}s")
+            if self.downloading:
+                parts.append("Esc stops the download")
         else:
             parts += [str(info[k]) for k in ("device", "dtype") if k in info]
             if info.get("quantize") not in (None, "none"):
