@@ -197,6 +197,12 @@ class ChatApp(App[int]):
         turns = self.session.conversation.turns
         continuing = prompt is None and bool(turns) and turns[-1].message.role == "assistant"
         self._user_widget = None
+        edit_from = self.session.conversation.edit_from
+        if prompt is not None and edit_from is not None:  # an edited prompt: what it replaces leaves the screen
+            replaced = {id(t) for t in turns[edit_from:]}
+            for old in list(log.query("UserMessage, AssistantMessage")):
+                if id(getattr(old, "turn", None)) in replaced:
+                    await old.remove()
         if prompt is not None:
             self._user_widget = UserMessage(neutral(prompt))
             await log.mount(self._user_widget)
@@ -404,6 +410,10 @@ class ChatApp(App[int]):
 
     def clear(self) -> None:
         self._on_ui(self._clear_log)
+
+    def edit(self, text: str) -> None:
+        """/edit: the prompt goes back in the input, to be changed and sent."""
+        self._on_ui(self._put_back, text)
 
     def read_secret(self, prompt: str) -> str | None:
         if threading.get_ident() == self._main_thread:

@@ -101,7 +101,33 @@ class HistoryStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
         if "attachments" not in columns:
             self._db.execute("ALTER TABLE turns ADD COLUMN attachments TEXT")
+        self._db.execute("CREATE TABLE IF NOT EXISTS branches (id INTEGER PRIMARY KEY, "
+                         "conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, "
+                         "fork INTEGER NOT NULL, created REAL NOT NULL, turns TEXT NOT NULL)")
         ensure_index(self._db)
+
+    def save_branch(self, conversation: Conversation, branch) -> None:
+        """Keep a branch the conversation parted from (repl.branches.Branch)."""
+        from .branches import turn_record
+
+        with self._lock, self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO branches (conversation_id, fork, created, turns) VALUES (?, ?, ?, ?)",
+                (conversation.id, branch.fork, branch.created, json.dumps([turn_record(t) for t in branch.turns])))
+            branch.id = cursor.lastrowid
+
+    def delete_branch(self, branch) -> None:
+        """Forget a kept branch (it has become the current one)."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM branches WHERE id = ?", (branch.id,))
+
+    def _branches(self, conversation_id: int) -> list:
+        from .branches import Branch, turn_from_record
+
+        rows = self._db.execute("SELECT id, fork, created, turns FROM branches WHERE conversation_id = ? "
+                                "ORDER BY id", (conversation_id,)).fetchall()
+        return [Branch(fork, [turn_from_record(r) for r in json.loads(turns)], created, id)
+                for id, fork, created, turns in rows]
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Conversations whose messages hold ``text``, newest first, each with its matching line."""
@@ -188,12 +214,13 @@ class HistoryStore:
             rows = self._db.execute(
                 "SELECT role, content, created, settings, stats, attachments FROM turns WHERE conversation_id = ? "
                 "ORDER BY position", (conversation_id,)).fetchall()
+            branches = self._branches(conversation_id)
         if head is None or not rows:
             raise UsageError(f"there is no conversation {conversation_id}", "/history lists them")
         turns = [Turn(Message(role, content), _stats(stats), _settings(settings), created=created,
                       attachments=json.loads(attached) if attached else [])
                  for role, content, created, settings, stats, attached in rows]
-        return Conversation(turns=turns, id=conversation_id, title=head[0])
+        return Conversation(turns=turns, id=conversation_id, title=head[0], branches=branches)
 
 
 def _title(text: str) -> str:

@@ -72,6 +72,7 @@ class PlainRepl:
             extras["clipboard"] = self._copy_osc52
         self.context = Context(session, self, extras)
         self.done = False
+        self.draft = ""  # text the next prompt starts with (/edit)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -94,7 +95,8 @@ class PlainRepl:
 
     def read_entry(self) -> tuple[str, bool]:
         """One line, or a \"\"\" block (always a prompt, even when it starts with '/'); and whether it was a block."""
-        line = self.prompts.prompt("> ")
+        draft, self.draft = self.draft, ""
+        line = self.prompts.prompt("> ", default=draft)
         if line.strip() != BLOCK:
             return line, False
         lines: list[str] = []
@@ -156,6 +158,10 @@ class PlainRepl:
 
     def clear(self) -> None:
         self.console.clear()
+
+    def edit(self, text: str) -> None:
+        """/edit: the next prompt line starts with this text, to be changed and sent."""
+        self.draft = text
 
     def read_secret(self, prompt: str) -> str | None:
         # A session of its own: is_password set on the main one would stay on for every later prompt.

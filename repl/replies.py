@@ -32,6 +32,11 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
 
 def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
                   on_chunk: Callable[[str], None], store: HistoryStore | None) -> tuple[Turn, Reply]:
+    if prompt is not None and session.conversation.edit_from is not None:
+        from .branches import fork  # an edited prompt: the turns it replaces are kept as a branch
+
+        fork(session, session.conversation.edit_from, store)
+        session.conversation.edit_from = None
     mark = len(session.conversation.turns)
     continuing: Turn | None = None
     reply: Reply | None = None

@@ -40,6 +40,8 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     id: int | None = None  # the history row, once stored
     title: str = ""
+    branches: list = field(default_factory=list)  # kept branches (repl.branches.Branch), oldest first
+    edit_from: int | None = None  # /edit: the next prompt replaces the turns from here, kept as a branch
 
     @property
     def messages(self) -> list[Message]:

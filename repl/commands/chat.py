@@ -82,8 +82,10 @@ def retry_(ctx: Context, args: list[str]) -> None:
     turns = ctx.session.conversation.turns
     if not any(t.message.role == "user" for t in turns):
         raise UsageError("there is no prompt to retry yet", "type a prompt first")
-    while turns and turns[-1].message.role == "assistant":
-        truncate(ctx.session, len(turns) - 1, ctx.extras.get("history"))
+    from ..branches import fork
+
+    replies_from = max(i for i, t in enumerate(turns) if t.message.role == "user") + 1
+    fork(ctx.session, replies_from, ctx.extras.get("history"))  # the reply it replaces stays as a branch
     ctx.ui.generate()
 
 
@@ -234,15 +236,9 @@ def code_blocks(markdown: str) -> list[str]:
 
 
 def _turn_record(turn: Turn) -> dict:
-    record: dict = {"role": turn.message.role, "content": turn.message.content, "created": turn.created}
-    if turn.stats is not None:
-        record["stats"] = turn.stats.to_dict()
-        record["cut_off"] = turn.cut_off
-    if turn.settings is not None:
-        record["settings"] = turn.settings.to_dict()
-    if turn.attachments:
-        record["attachments"] = turn.attachments
-    return record
+    from ..branches import turn_record
+
+    return turn_record(turn)
 
 
 def saved_form(conversation: Conversation) -> dict:

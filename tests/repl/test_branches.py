@@ -1,0 +1,116 @@
+"""Edit and branch: /edit starts a branch and keeps the old one, /retry keeps the reply it replaces,
+/branches and /branch move between them; they survive in SQLite, and a database from before loads."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from apphelpers import screen_text, type_text, wait_until
+from backends.settings import GenerationSettings
+from helpers import run_parrot
+from repl.app import ChatApp
+from repl.history import HistoryStore, history_path
+from repl.plain import run_plain
+from repl.prompt_input import PromptInput
+
+from test_history_search import OLD_SCHEMA
+
+CTRL_D = "\x04"
+SETTINGS = GenerationSettings(temperature=1.0, seed=3, max_new_tokens=6)
+
+
+def script(model, text: str):
+    return run_parrot(["--script", "-", "-m", str(model), "--device", "cpu", "-t", "1", "--seed", "3", "-n", "4"],
+                      stdin=text.encode())
+
+
+def user_texts(conversation) -> list[str]:
+    return [t.message.content for t in conversation.turns if t.message.role == "user"]
+
+
+def test_edit_branches_and_switching_back_in_a_script(tiny_llama):
+    result = script(tiny_llama, "first question\nsecond question\n/edit 2\nsecond, asked better\n"
+                                "/branches\n/branch 1\n/retry\n/branches\n")
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert "editing prompt 2" in out and "parts after" in out and "second question" in out
+    store = HistoryStore()
+    conversation = store.load(store.last_id())
+    assert user_texts(conversation) == ["first question", "second question"]  # switched back to the old one
+    kept = {b.first_words: b for b in conversation.branches}
+    assert "second, asked better" in kept  # the edited branch is kept
+    assert kept["second, asked better"].fork == 2 and len(kept["second, asked better"].turns) == 2
+    replaced = [b for b in conversation.branches if b.turns[0].message.role == "assistant"]
+    assert replaced and replaced[0].fork == 3  # /retry kept the reply it replaced
+    shown = run_parrot(["history", str(conversation.id)]).stdout.decode()
+    assert "second question" in shown and "asked better" not in shown  # prints the current branch
+    store.close()
+
+
+def test_a_database_from_before_branches_loads_and_branches(tiny_llama):
+    db = sqlite3.connect(history_path())
+    db.executescript(OLD_SCHEMA)
+    db.execute("INSERT INTO conversations VALUES (1, 'old', 1.0, 2.0)")
+    for position, (role, text) in enumerate([("user", "old prompt"), ("assistant", "old answer")]):
+        db.execute("INSERT INTO turns (conversation_id, position, role, content, created, backend, model, "
+                   "finish_reason, stats) VALUES (1, ?, ?, ?, 1.0, 'local', 'm', 'stop', ?)",
+                   (position, role, text, '{"completion_tokens": 2, "model": "m"}' if role == "assistant" else None))
+    db.commit()
+    db.close()
+    store = HistoryStore()
+    old = store.load(1)
+    assert [t.message.content for t in old.turns] == ["old prompt", "old answer"]
+    assert old.turns[1].stats.completion_tokens == 2 and old.branches == []
+    store.close()
+    result = script(tiny_llama, "/load 1\n/edit 1\nnew prompt\n")
+    assert result.returncode == 0, result.stderr.decode()
+    store = HistoryStore()
+    again = store.load(1)
+    assert user_texts(again) == ["new prompt"]
+    assert [t.message.content for t in again.branches[0].turns] == ["old prompt", "old answer"]
+    store.close()
+
+
+def test_edit_puts_the_prompt_back_in_the_plain_repl(tiny_llama):
+    out = io.StringIO()
+    with create_pipe_input() as pipe:
+        # /edit fills the next line with the old prompt; typing adds to it and Enter sends it.
+        pipe.send_text(f"tell me a joke\r/edit\r about cats\r{CTRL_D}")
+        code = run_plain("local", str(tiny_llama), SETTINGS, {"device": "cpu"}, input=pipe,
+                         output=DummyOutput(), out=out)
+    assert code == 0
+    store = HistoryStore()
+    conversation = store.load(store.last_id())
+    assert user_texts(conversation) == ["tell me a joke about cats"]
+    assert conversation.branches[0].first_words == "tell me a joke"
+    store.close()
+
+
+async def test_edit_and_switch_branches_in_the_app(tiny_llama):
+    app = ChatApp("local", str(tiny_llama), SETTINGS, {"device": "cpu"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.loading_since is None)
+        await type_text(pilot, "name a colour")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(app.session.conversation.turns) == 2 and not app.replying)
+        await type_text(pilot, "/edit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.query_one(PromptInput).text == "name a colour")
+        await type_text(pilot, " please")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(app.session.conversation.turns) == 2 and not app.replying
+                         and user_texts(app.session.conversation) == ["name a colour please"])
+        assert "name a colour please" in screen_text(app)
+        await type_text(pilot, "/branches")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "parts after" in screen_text(app))
+        await type_text(pilot, "/branch 1")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: user_texts(app.session.conversation) == ["name a colour"])
+        await wait_until(pilot, lambda: "switched to the branch" in screen_text(app))
+        screen = screen_text(app)
+        assert "name a colour" in screen and "name a colour please" not in screen
