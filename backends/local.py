@@ -189,6 +189,32 @@ class LocalBackend:
             stats.seconds = time.perf_counter() - started
 
 
+    def sample(self, messages: list[Message], settings: GenerationSettings, count: int) -> list[str]:
+        """``count`` replies to the same messages, decoded together in one batch (pass@k, /retry n).
+
+        Sampled unless ``settings`` are greedy; reproducible from ``settings.seed``. Stop strings cut
+        each reply as they would a streamed one."""
+        import torch
+
+        from .batch_sampling import sample_batch
+        from .decoding import make_generator
+
+        loaded = self.load()
+        ids, _, _ = self.prompt_ids(messages, settings)
+        generator = make_generator(settings.seed, torch.device(loaded.device))
+        try:
+            rows = sample_batch(loaded.decoder, torch.tensor([ids], device=loaded.device), settings, count,
+                                eos_ids=loaded.eos_ids, window=loaded.window, generator=generator)
+        except RuntimeError as error:
+            raise BackendError(f"generation failed: {str(error).splitlines()[0]}") from error
+        texts = []
+        for row in rows:
+            text = loaded.tokenizer.decode(row)
+            cuts = [text.find(stop) for stop in settings.stop if stop and stop in text]
+            texts.append(text[:min(cuts)] if cuts else text)
+        return texts
+
+
 def completion_text(messages: list[Message]) -> str:
     """The raw text a completion model continues: the last prompt, plus the reply being continued."""
     start = max((i for i, m in enumerate(messages) if m.role == "user"), default=0)
