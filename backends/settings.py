@@ -120,7 +120,7 @@ class GenerationSettings:
                 object.__setattr__(self, f.name, value)
             spec = SPECS[f.name]
             if not spec.check(value):
-                raise SettingsError(f"{f.name} = {value!r} is not allowed", f"use {spec.allowed}")
+                raise SettingsError(f"{f.name} = {_shown(value)} is not allowed", f"use {spec.allowed}")
 
     @property
     def is_greedy(self) -> bool:
@@ -144,7 +144,7 @@ class GenerationSettings:
             try:
                 parsed[name] = spec.parse(text)
             except (ValueError, TypeError):
-                raise SettingsError(f"{name} = {text!r} is not allowed", f"use {spec.allowed}") from None
+                raise SettingsError(f"{name} = {_shown(text)} is not allowed", f"use {spec.allowed}") from None
         return self.updated(**parsed)
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,9 +159,20 @@ class GenerationSettings:
         return cls().updated(**data)
 
 
+def _shown(value: Any) -> str:
+    """A value as a person typed it, for messages: never a Python repr such as ('',)."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(_shown(v) for v in value) if any(value) else "an empty string"
+    if isinstance(value, str):
+        return f'"{value}"' if value.strip() != value or not value else value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
+
+
 def canonical_name(key: str) -> str:
     """Map a typed setting name (or alias) to its field name, or raise with the valid names."""
     name = ALIASES.get(key.strip().lower().replace("-", "_"), key.strip().lower().replace("-", "_"))
     if name not in SPECS:
-        raise SettingsError(f"unknown setting {key!r}", f"choose from {', '.join(SPECS)}")
+        raise SettingsError(f"unknown setting {_shown(key)}", f"choose from {', '.join(SPECS)}")
     return name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any, Iterable, Iterator, TextIO
 
 from rich.console import Console
@@ -68,7 +69,7 @@ class ScriptRunner:
         self.session = session
         self.out, self.err = out, err
         self.console = Console(file=out, highlight=False, soft_wrap=True)
-        self.context = Context(session, self, {"history": store})
+        self.context = Context(session, self, {"history": store, "background_errors": []})
         self.store = store
         self.done = False
 
@@ -88,7 +89,18 @@ class ScriptRunner:
                 first_error = first_error or code
                 if not keep_going:
                     return code
-        return first_error
+        return self.finish_background() or first_error
+
+    def finish_background(self) -> int:
+        """Wait for work a command left running (a tokenizer training); report how it failed, if it did."""
+        for value in list(self.context.extras.values()):
+            if isinstance(value, threading.Thread) and value.is_alive():
+                value.join()
+        code = 0
+        for error in self.context.extras["background_errors"]:
+            print(f"parrot: {neutral(str(error))}", file=self.err)
+            code = code or exit_code(error)
+        return code
 
     def run_entry(self, number: int, entry: str) -> int:
         is_command = not isinstance(entry, Block) and commands.is_command(entry.strip())

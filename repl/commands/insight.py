@@ -61,32 +61,43 @@ def tokenizer_(ctx: Context, args: list[str]) -> None:
         names = trained_names()
         ctx.ui.show(Text("\n".join(names) if names else "no tokenizers trained yet: /tokenizer train --data PATH"))
         return
+    if parsed.wait:  # blocking, for scripts: a failure is this command's error, with its exit code
+        _train(ctx, parsed, raise_errors=True)
+        return
     running = ctx.extras.get("tokenizer_training")
     if isinstance(running, threading.Thread) and running.is_alive():
         raise UsageError("a tokenizer is already being trained", "wait for it to finish")
     thread = threading.Thread(target=_train, args=(ctx, parsed), name="parrot-tokenizer-training", daemon=True)
     ctx.extras["tokenizer_training"] = thread
-    if not parsed.wait:
-        ctx.ui.show(Text("training in the background; progress follows, keep chatting", "dim"))
+    ctx.ui.show(Text("training in the background; progress follows, keep chatting", "dim"))
     thread.start()
-    if parsed.wait:
-        thread.join()
 
 
-def _train(ctx: Context, parsed) -> None:
-    """Runs in its own thread; reports through ctx.ui.show (which the modes make thread-safe)."""
+def _train(ctx: Context, parsed, raise_errors: bool = False) -> None:
+    """Train and report through ctx.ui.show (which the modes make thread-safe).
+
+    In the background a failure is shown, or handed to ``ctx.extras["background_errors"]`` where a
+    mode collects them (a script reports them on stderr and in its exit code when it ends).
+    """
     from finetune.tokenizer import train
+
+    from ..crash import unexpected
 
     try:
         result = train(parsed.data, vocab_size=parsed.vocab, model=parsed.model, name=parsed.name,
                        progress=lambda message: ctx.ui.show(Text(f"tokenizer: {message}", "dim")))
-    except ParrotError as error:
-        ctx.ui.show(Text(f"tokenizer training failed: {error}", "red"))
-        return
     except Exception as error:  # noqa: BLE001  nobody waits on this thread: say it failed, never vanish
-        ctx.ui.show(Text(f"tokenizer training failed: {type(error).__name__}: {error}", "red"))
+        failure = error if isinstance(error, ParrotError) else unexpected(error, "tokenizer training")
+        failure = type(failure)(f"tokenizer training failed: {failure.message}", failure.hint)
+        if raise_errors:
+            raise failure from None
+        collected = ctx.extras.get("background_errors")
+        if isinstance(collected, list):
+            collected.append(failure)
+        else:
+            ctx.ui.show(Text(str(failure), "red"))
         return
-    ctx.ui.show(Text(f"tokenizer {result.name!r} is ready: /tokens --tokenizer {result.name} TEXT, "
+    ctx.ui.show(Text(f"tokenizer '{result.name}' is ready: /tokens --tokenizer {result.name} TEXT, "
                      f"or /tokens --compare {MODEL},{result.name} TEXT"))
 
 

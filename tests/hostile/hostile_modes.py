@@ -144,7 +144,12 @@ async def _app(lines: list[str], args: list[str], timeout: float) -> Outcome:
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         for line in lines:
-            await type_text(pilot, line)
+            if len(line) > 200:  # pasted, as a person would: typing 200 KB key by key takes minutes
+                from repl.prompt_input import PromptInput
+
+                app.query_one(PromptInput).text = line
+            else:
+                await type_text(pilot, line)
             await pilot.press("enter")
             await pilot.pause(0.1)
             await wait_until(pilot, lambda: not app.replying and not _commands_running(app), timeout)

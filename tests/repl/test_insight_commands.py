@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from backends.errors import ParrotError
+
 from backends.base import GenerationStats, Message
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
@@ -110,9 +112,13 @@ def test_tokenizer_train_in_the_background_then_usable_in_tokens(session, ui, tm
     assert run("/tokenizer list", session, ui).strip() == "mine"
 
 
-def test_tokenizer_train_failure_is_reported_not_raised(session, ui):
-    commands.run("/tokenizer train --data /no/such/dir --wait", commands.Context(session, ui))
-    assert "tokenizer training failed: no such file or folder: /no/such/dir" in ui.text
+def test_tokenizer_train_failure_is_the_commands_error_with_wait_and_shown_without(session, ui):
+    with pytest.raises(ParrotError, match="tokenizer training failed: no such file or folder: /no/such/dir"):
+        commands.run("/tokenizer train --data /no/such/dir --wait", commands.Context(session, ui))
+    context = commands.Context(session, ui)
+    commands.run("/tokenizer train --data /no/such/dir", context)
+    context.extras["tokenizer_training"].join(timeout=60)
+    assert "tokenizer training failed: no such file or folder: /no/such/dir" in ui.texts[-1]
 
 
 def test_probs_of_a_greedy_answer_are_the_maxima_at_each_step(session, ui):
