@@ -31,9 +31,12 @@ bench: $(STAMP)
 	$(PY) bench/finetune.py
 
 # The llama.cpp reference for bench/decode.py only (never a runtime dependency): builds from source,
-# about 8 minutes on two cores, for this CPU only (GGML_NATIVE).
+# about 8 minutes on two cores, for this CPU only (GGML_NATIVE). A VM may report AMX that it does
+# not enable (the first `tilezero` dies with SIGILL): where the CPU lists AMX, build without it.
+NO_AMX := $(if $(shell grep -o amx_tile /proc/cpuinfo 2>/dev/null | head -1),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 bench-deps: $(STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+	CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+		-DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'" \
 		$(PY) -m pip install -q "llama-cpp-python==0.3.36"
 
 clean:

@@ -220,16 +220,25 @@ def main() -> int:
             continue
         workers[name] = process
     results: dict[str, list[dict]] = {name: [] for name in workers}
+    dead: dict[str, str] = {}
     for round_ in range(args.runs):
-        for name, process in workers.items():
+        for name, process in list(workers.items()):
             tokens = args.nocache_tokens if CONFIGS[name][0] == "nocache" else args.tokens
-            process.stdin.write(json.dumps({"ids": ids, "tokens": tokens}) + "\n")
-            process.stdin.flush()
-            results[name].append(json.loads(process.stdout.readline()))
+            try:
+                process.stdin.write(json.dumps({"ids": ids, "tokens": tokens}) + "\n")
+                process.stdin.flush()
+                results[name].append(json.loads(process.stdout.readline()))
+            except (OSError, ValueError):  # the worker died (crash, out of memory): report it, go on
+                dead[name] = f"worker died in round {round_ + 1} (exit code {process.poll()})"
+                print(f"{name}: {dead[name]}", file=sys.stderr)
+                del workers[name]
         print(f"round {round_ + 1}/{args.runs} done", file=sys.stderr)
     for process in workers.values():
         process.stdin.close()
         process.wait()
+    results = {name: runs for name, runs in results.items() if runs}
+    for name, why in dead.items():
+        print(f"{name}: {why}; its completed runs are in the table" if name in results else f"{name}: {why}")
     print_table(results, ids, args)
     return 0
 
