@@ -60,6 +60,7 @@ class ChatApp(App[int]):
         Binding("ctrl+c", "interrupt", "cancel / quit", priority=True, show=False),
         Binding("ctrl+q", "quit", "quit", priority=True, show=False),
         Binding("ctrl+y", "copy_answer", "copy answer", show=False),
+        Binding("ctrl+b", "show_branches", "branches", show=False),
     ]
 
     def __init__(self, backend_name: str, model: str | None, settings: GenerationSettings,
@@ -339,6 +340,9 @@ class ChatApp(App[int]):
 
     def action_copy_answer(self) -> None:
         self.run_command("/copy")
+
+    def action_show_branches(self) -> None:
+        self.run_command("/branches")
 
     # -- fine-tuning ---------------------------------------------------------------------------
 

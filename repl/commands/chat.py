@@ -187,9 +187,12 @@ def save_(ctx: Context, args: list[str]) -> None:
         raise UsageError("history is not available here", "give a PATH to write a file")
 
 
-@command("export", "/export md|jsonl [PATH]", "write the conversation as Markdown or JSON lines",
+@command("export", "/export md|jsonl [PATH] [--all]",
+         "write the conversation (the current branch; --all: every branch) as Markdown or JSON lines",
          arguments=("md", "jsonl"))
 def export_(ctx: Context, args: list[str]) -> None:
+    every_branch = "--all" in args
+    args = [a for a in args if a != "--all"]
     require(args, (1, 2))
     kind = args[0].lower()
     if kind not in {"md", "jsonl"}:
@@ -199,6 +202,8 @@ def export_(ctx: Context, args: list[str]) -> None:
         raise UsageError("the conversation is empty", "type a prompt first")
     path = args[1] if len(args) > 1 else f"parrot-{conversation.id or 'chat'}.{kind}"
     text = as_markdown(conversation) if kind == "md" else as_jsonl(conversation)
+    if every_branch:
+        text += branches_text(conversation, kind)
     path = safe_files.write_text(path, text)
     ctx.ui.show(f"wrote {path}")
 
@@ -307,6 +312,19 @@ def as_markdown(conversation: Conversation) -> str:
         if turn.cut_off:
             parts.append(f"*cut off: {turn.stats.finish_reason}*\n")
     return "\n".join(parts)
+
+
+def branches_text(conversation: Conversation, kind: str) -> str:
+    """The kept branches after the current one: Markdown sections, or JSON lines marked with their branch."""
+    parts = []
+    for number, branch in enumerate(conversation.branches, start=1):
+        if kind == "md":
+            parts.append(f"\n# branch {number} (parts after message {branch.fork})\n")
+            parts.extend(f"## {t.message.role}\n\n{t.message.content.rstrip()}\n" for t in branch.turns)
+        else:
+            parts.extend(json.dumps({**_turn_record(t), "branch": number, "fork": branch.fork}, ensure_ascii=False)
+                         + "\n" for t in branch.turns)
+    return "\n".join(parts) if kind == "md" else "".join(parts)
 
 
 def as_jsonl(conversation: Conversation) -> str:

@@ -51,6 +51,19 @@ def test_edit_branches_and_switching_back_in_a_script(tiny_llama):
     store.close()
 
 
+def test_export_writes_one_branch_or_all(tiny_llama, tmp_path):
+    one, every = tmp_path / "one.md", tmp_path / "all.jsonl"
+    result = script(tiny_llama, f"draft prompt\n/edit\nfinal prompt\n/export md {one}\n/export jsonl {every} --all\n")
+    assert result.returncode == 0, result.stderr.decode()
+    text = one.read_text()  # (the title stays the first prompt's)
+    assert "## user\n\nfinal prompt" in text and "## user\n\ndraft prompt" not in text
+    import json
+
+    records = [json.loads(line) for line in every.read_text().splitlines()]
+    assert [r["content"] for r in records if r["role"] == "user"] == ["final prompt", "draft prompt"]
+    assert records[-1]["branch"] == 1 and records[-1]["fork"] == 0
+
+
 def test_a_database_from_before_branches_loads_and_branches(tiny_llama):
     db = sqlite3.connect(history_path())
     db.executescript(OLD_SCHEMA)
@@ -105,8 +118,7 @@ async def test_edit_and_switch_branches_in_the_app(tiny_llama):
         await wait_until(pilot, lambda: len(app.session.conversation.turns) == 2 and not app.replying
                          and user_texts(app.session.conversation) == ["name a colour please"])
         assert "name a colour please" in screen_text(app)
-        await type_text(pilot, "/branches")
-        await pilot.press("enter")
+        await pilot.press("ctrl+b")  # the key that opens the branches
         await wait_until(pilot, lambda: "parts after" in screen_text(app))
         await type_text(pilot, "/branch 1")
         await pilot.press("enter")
