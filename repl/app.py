@@ -38,6 +38,7 @@ from .prompt_input import PromptInput
 from .crash import unexpected
 from .replies import stream_reply
 from .terminal_text import neutral
+from .truncation import truncation_notice
 from .session import Session, Turn
 from .widgets import AssistantMessage, Note, SecretScreen, UserMessage
 
@@ -85,6 +86,7 @@ class ChatApp(App[int]):
         self._first_note_after_clear: Note | None = None  # turns of a /load go above its message
         self._shown_conversation = self.session.conversation
         self._backend = self.session.backend
+        self._after_load: str | None = None  # what a /model or /backend says once its model has loaded
         self._working: tuple[Any, str, str | None] | None = None  # the last backend that loaded: kept on a failed switch
         self._main_thread = threading.get_ident()
         self.context = Context(self.session, self, {"history": self.history, "clipboard": self._copy,
@@ -159,6 +161,9 @@ class ChatApp(App[int]):
             return  # a model switched away from while it loaded
         self._working = (self.session.backend, self.session.backend_name, self.session.model)
         self.loading_since = None
+        if self._after_load is not None:  # a /model switch is told once, after it worked
+            self.call_later(self._show_note, self._after_load)
+            self._after_load = None
         self._refresh_status()
 
     def on_model_failed(self, message: ModelFailed) -> None:
@@ -166,6 +171,7 @@ class ChatApp(App[int]):
             return
         self.loading_since = None
         self.load_message = "model not loaded"
+        self._after_load = None  # the failure is the one thing said
         error = str(message.error)
         if self._working is not None:  # a failed /model or /backend keeps the one that worked
             self.session.backend, self.session.backend_name, self.session.model = self._working
@@ -258,6 +264,8 @@ class ChatApp(App[int]):
             self._user_widget.turn = self.session.conversation.last("user")
         self.last_stats = message.stats
         self.replying = False
+        if notice := truncation_notice(message.stats):
+            self.notify(notice, title="the prompt was cut", severity="warning", timeout=10)
         self._refresh_status()
 
     async def on_response_failed(self, message: ResponseFailed) -> None:
@@ -325,6 +333,9 @@ class ChatApp(App[int]):
         self._last_interrupt = time.monotonic()
 
     def action_interrupt(self) -> None:
+        if isinstance(self.screen, SecretScreen):  # Ctrl-C in the token dialog cancels it
+            self.screen.dismiss(None)
+            return
         if self.replying:
             self.action_cancel_reply()
             return
@@ -404,6 +415,10 @@ class ChatApp(App[int]):
 
     def show(self, renderable: Any) -> None:
         self._on_ui(self._show_note, renderable)
+
+    def after_load(self, text: str) -> None:
+        """Say ``text`` once the model a command switched to has loaded (nothing if it fails)."""
+        self._after_load = text
 
     def generate(self) -> None:
         self._on_ui(self.start_reply, None)
@@ -504,6 +519,8 @@ class ChatApp(App[int]):
         if self.last_stats is not None:
             used = self.last_stats.prompt_tokens + self.last_stats.completion_tokens
             parts.append(f"ctx {used}/{window or '?'}")
+            if truncation_notice(self.last_stats):
+                parts.append("prompt cut to fit")
             speed = self.last_stats.tokens_per_second
             if speed:
                 parts.append(f"{speed:.1f} tok/s")

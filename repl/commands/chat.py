@@ -73,7 +73,8 @@ def model_(ctx: Context, args: list[str]) -> None:
         ctx.ui.show(f"model: {ctx.session.model or 'the default'} ({ctx.session.backend_name})")
         return
     ctx.session.use_backend(ctx.session.backend_name, args[0])
-    ctx.ui.show(f"model: {args[0]} (the conversation is kept)")
+    # A mode that loads in the background says this after loading worked, so a failure is the one word.
+    getattr(ctx.ui, "after_load", ctx.ui.show)(f"model: {args[0]} (the conversation is kept)")
 
 
 @command("retry", "/retry", "answer the last prompt again (a sampled reply gets a new seed)")
