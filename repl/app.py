@@ -62,6 +62,9 @@ class ChatApp(App[int]):
         Binding("ctrl+q", "quit", "quit", priority=True, show=False),
         Binding("ctrl+y", "copy_answer", "copy answer", show=False),
         Binding("ctrl+b", "show_branches", "branches", show=False),
+        # After /probs N: branch at N with the K-th alternative, as /probs N --pick K does.
+        *(Binding(f"alt+{k}", f"pick_alternative({k})", f"branch with alternative {k}", show=False)
+          for k in range(1, 6)),
     ]
 
     def __init__(self, backend_name: str, model: str | None, settings: GenerationSettings,
@@ -410,6 +413,13 @@ class ChatApp(App[int]):
         if self.session.backend is not self._backend:
             self.start_loading()
         self._refresh_status()
+
+    def action_pick_alternative(self, pick: int) -> None:
+        position = self.context.extras.get("probs_position")
+        if position is None:
+            self.notify("open a position first with /probs N", title="branch", timeout=5)
+            return
+        self.run_command(f"/probs {position} --pick {pick}")
 
     # The UI protocol. Commands call these from their thread; each hops to the UI thread.
 

@@ -127,7 +127,13 @@ def probs_(ctx: Context, args: list[str]) -> None:
         if not 0 <= position < len(turn.tokens):
             raise UsageError(f"there is no position {args[0]}",
                              f"give a position from 0 to {len(turn.tokens) - 1} (the # column)")
-    ctx.ui.show(probs_view(turn.tokens, position, answer_pieces(ctx.session, turn)))
+    view = probs_view(turn.tokens, position, answer_pieces(ctx.session, turn))
+    ctx.extras["probs_position"] = position
+    if position is not None and turn.tokens[position].top_ids:
+        from rich.console import Group
+
+        view = Group(view, Text(f"branch here with alternative K: /probs {position} --pick K (in the app: alt+K)"))
+    ctx.ui.show(view)
 
 
 def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
@@ -167,6 +173,7 @@ def _branch(ctx: Context, args: list[str]) -> None:
     kept.append(turn)
     truncate(session, len(session.conversation.turns) - 1, ctx.extras.get("history"))
     new = session.finish_reply(reply)
+    ctx.extras["probs_position"] = None  # the view it was for shows the old reply
     forced = new.tokens[position]
     ctx.ui.show(Text(f"branched at position {position}: {forced.text!r} (p={forced.prob:.3f}) instead of "
                      f"{turn.tokens[position].text!r}; path probability {path_probability(new.tokens):.3g} "

@@ -54,3 +54,26 @@ def test_branching_in_a_script_and_its_usage_errors(tiny_llama, parrot_home):
     out, err = result.stdout.decode(), result.stderr.decode()
     assert re.search(r"branched at position 3: .* path probability \S+ \(the kept reply: \S+, 1 kept\)", out), out
     assert "position 3 has no alternative 9 (pick one from 1 to 5 (1 is the most likely))" in err
+
+
+async def test_in_the_app_a_key_in_the_probs_view_branches_with_that_alternative(tiny_llama):
+    from apphelpers import screen_text, type_text, wait_until
+    from repl.app import ChatApp
+
+    app = ChatApp("local", str(tiny_llama), GenerationSettings(temperature=1.0, seed=3, max_new_tokens=8),
+                  {"device": "cpu"})
+    async with app.run_test(size=(110, 48), notifications=True) as pilot:
+        await wait_until(pilot, lambda: app.loading_since is None)
+        await type_text(pilot, "hello there")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not app.replying and len(app.session.conversation.turns) == 2)
+        old = app.session.conversation.turns[-1]
+        assert len(old.tokens) >= 2
+        await type_text(pilot, "/probs 1")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "alt+K" in screen_text(app))
+        await pilot.press("alt+2")
+        await wait_until(pilot, lambda: "branched at position 1" in screen_text(app))
+        new = app.session.conversation.turns[-1]
+        assert new.tokens[0].token_id == old.tokens[0].token_id
+        assert new.tokens[1].token_id == old.tokens[1].top_ids[1]
