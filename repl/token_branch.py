@@ -1,8 +1,8 @@
 """Branch from a token: cut a reply at position N, force its K-th alternative, let the model go on.
 
 The new reply keeps the old one's first N tokens exactly (ids, not re-tokenised text), takes the
-alternative at N, and continues with the same settings and seed. The reply it replaces is kept beside
-the conversation, so the user can compare the two paths and their probabilities.
+alternative at N, and continues with the same settings and seed. The reply it replaces is kept as a branch
+of the conversation tree, so both paths and their probabilities can be compared.
 """
 
 from __future__ import annotations

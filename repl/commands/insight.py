@@ -152,7 +152,6 @@ def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
 
 def _branch(ctx: Context, args: list[str]) -> None:
     """/probs N --pick K: the reply cut at N, alternative K forced, the rest generated as a new branch."""
-    from ..replies import truncate
     from ..token_branch import branch_reply, path_probability
 
     usage = "usage: /probs N --pick K (N: the # column of /probs, K: 1 to 5 in /probs N)"
@@ -169,12 +168,14 @@ def _branch(ctx: Context, args: list[str]) -> None:
         raise UsageError("there is no answer to branch from", "ask something first, then /probs N --pick K")
     reply = branch_reply(session, turn, position, pick, ctx.extras.get("cancel"))
     reply.finish()
-    kept = ctx.extras.setdefault("branches", [])
-    kept.append(turn)
-    truncate(session, len(session.conversation.turns) - 1, ctx.extras.get("history"))
+    from ..branches import fork
+
+    # The reply it replaces stays as a branch of the conversation tree (/branches lists it).
+    fork(session, len(session.conversation.turns) - 1, ctx.extras.get("history"))
+    kept = session.conversation.branches
     new = session.finish_reply(reply)
     ctx.extras["probs_position"] = None  # the view it was for shows the old reply
     forced = new.tokens[position]
     ctx.ui.show(Text(f"branched at position {position}: {forced.text!r} (p={forced.prob:.3f}) instead of "
                      f"{turn.tokens[position].text!r}; path probability {path_probability(new.tokens):.3g} "
-                     f"(the kept reply: {path_probability(turn.tokens):.3g}, {len(kept)} kept)\n{new.message.content}"))
+                     f"(the kept reply: {path_probability(turn.tokens):.3g}, {len(kept)} kept: /branches)\n{new.message.content}"))

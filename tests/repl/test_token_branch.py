@@ -43,7 +43,8 @@ def test_the_forced_alternative_lands_at_its_position_after_an_unchanged_prefix(
     assert [t.token_id for t in new.tokens[:position]] == [t.token_id for t in old.tokens[:position]]
     assert new.tokens[position].token_id == wanted
     assert len(new.tokens) <= 12 and new.stats.seed == old.stats.seed == 11
-    assert ctx.extras["branches"] == [old]  # the replaced reply is kept
+    kept = session.conversation.branches
+    assert len(kept) == 1 and kept[0].turns[0].message.content == old.message.content  # the old reply is a branch
     assert f"path probability {path_probability(new.tokens):.3g}" in ui.items[-1]
 
 
@@ -52,7 +53,7 @@ def test_branching_in_a_script_and_its_usage_errors(tiny_llama, parrot_home):
     result = run_parrot(["--script", "-", "--keep-going", "-m", str(tiny_llama)], stdin=script.encode(),
                         env={"PARROT_HOME": str(parrot_home)})
     out, err = result.stdout.decode(), result.stderr.decode()
-    assert re.search(r"branched at position 3: .* path probability \S+ \(the kept reply: \S+, 1 kept\)", out), out
+    assert re.search(r"branched at position 3: .* path probability \S+ \(the kept reply: \S+, 1 kept: /branches\)", out), out
     assert "position 3 has no alternative 9 (pick one from 1 to 5 (1 is the most likely))" in err
 
 
