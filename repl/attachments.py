@@ -188,6 +188,20 @@ def compose(prompt: str, attachments: list[Attachment]) -> str:
     return "\n\n".join(parts)
 
 
+def split_composed(content: str, records: list[dict]) -> tuple[str, list[Attachment]]:
+    """Undo ``compose``: the prompt as typed and the files as they were attached (for /edit)."""
+    files: list[Attachment] = []
+    rest = content
+    for record in records:
+        match = re.match(rf"{re.escape(record['path'])}:\n(`{{3,}})[^\n]*\n(.*?)\n\1(?:\n\n|$)", rest, re.S)
+        if match is None:
+            return content, []  # not in the composed shape (a hand-edited file): give it back whole
+        text = match.group(2)
+        files.append(Attachment.from_text(record["path"], text + ("\n" if record.get("size", 0) > len(text) else "")))
+        rest = rest[match.end():]
+    return rest, files
+
+
 def gather(prompt: str, pending: list[Attachment], limit: int = MAX_BYTES) -> list[Attachment]:
     """The files for one prompt: those queued with /file, then each ``@path`` it mentions."""
     queued = {a.path for a in pending}

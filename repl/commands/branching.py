@@ -10,6 +10,7 @@ from rich.text import Text
 
 from backends.errors import UsageError
 
+from ..attachments import mentions, split_composed
 from ..branches import switch
 from ..terminal_text import neutral
 from .table import Context, command, require
@@ -25,7 +26,11 @@ def edit_(ctx: Context, args: list[str]) -> None:
     number = len(users) if not args else _number(args[0], len(users), "prompt")
     position = users[number - 1]
     conversation.edit_from = position
-    text = conversation.turns[position].message.content
+    turn = conversation.turns[position]
+    text, files = split_composed(turn.message.content, turn.attachments)
+    # Files named with @ are read again when it is sent; those queued with /file go as they were.
+    named = set(mentions(text))
+    ctx.session.pending_files = [f for f in files if f.path not in named]
     put_back = getattr(ctx.ui, "edit", None)
     if put_back is not None:
         put_back(text)

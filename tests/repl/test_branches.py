@@ -126,3 +126,16 @@ async def test_edit_and_switch_branches_in_the_app(tiny_llama):
         await wait_until(pilot, lambda: "switched to the branch" in screen_text(app))
         screen = screen_text(app)
         assert "name a colour" in screen and "name a colour please" not in screen
+
+
+def test_edit_gives_back_the_prompt_as_typed_and_keeps_queued_files(tiny_llama, tmp_path):
+    queued, named = tmp_path / "queued.py", tmp_path / "named.py"
+    queued.write_text("q = 1\n")
+    named.write_text("n = 1\n")
+    result = script(tiny_llama, f"/file {queued}\nlook at @{named}\n/edit\nlook again at @{named}\n")
+    assert result.returncode == 0, result.stderr.decode()
+    store = HistoryStore()
+    turn = store.load(store.last_id()).turns[0]
+    assert [a["path"] for a in turn.attachments] == [str(queued), str(named)]  # each file once
+    assert turn.message.content.count("q = 1") == 1 and turn.message.content.endswith(f"look again at @{named}")
+    store.close()
