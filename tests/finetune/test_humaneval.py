@@ -109,3 +109,22 @@ def test_eval_in_a_script_shows_progress_and_the_table(tiny_gpt2, parrot_home):
     assert "humaneval 1/2 problems" in out and "ETA" in out
     assert "HumanEval/1" in out and "pass@1" in out
     assert "no evaluation is running" in err  # the run is over by the next line
+
+
+def test_n_samples_per_problem_come_from_one_batch_and_give_pass_at_k(tiny_gpt2_backend):
+    calls = []
+    original = tiny_gpt2_backend.sample
+
+    def counted(messages, settings, count):
+        calls.append(count)
+        return original(messages, settings, count)
+
+    tiny_gpt2_backend.sample = counted
+    try:
+        report = evaluate(tiny_gpt2_backend, GenerationSettings(temperature=0.8, seed=4, max_new_tokens=6),
+                          n=3, limit=2)
+    finally:
+        del tiny_gpt2_backend.sample
+    assert calls == [3, 3]
+    assert [len(r.samples) for r in report.results] == [3, 3] and report.ks() == [1]
+    assert report.pass_at(1) == sum(r.passed for r in report.results) / 6
