@@ -1,21 +1,24 @@
 """The Backend protocol and the shapes that cross it: messages in, a streamed Reply out.
 
-A backend turns a list of messages into text chunks. ``stream`` returns a ``Reply``: iterate it for
-text as it is produced; once it is exhausted, ``reply.stats`` says how it ended and what it cost.
-Cancellation is a ``threading.Event`` the backend checks between tokens.
+A backend turns a list of messages into events (``backends.reply``): text, token choices, usage,
+how it finished. ``stream`` wraps them in a ``Reply``: iterate it for text as it is produced; once
+it is exhausted, ``reply.stats`` says how it ended and what it cost. Cancellation is a
+``threading.Event`` the backend checks between tokens.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Literal, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from .settings import GenerationSettings
 
+if TYPE_CHECKING:
+    from .reply import Reply
+
 Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "cancelled", "error"]
+FinishReason = Literal["stop", "length", "cancelled", "error", "empty"]
 
 
 @dataclass
@@ -61,41 +64,21 @@ class GenerationStats:
         decode_time = self.seconds - self.time_to_first_token
         return (self.completion_tokens - 1) / decode_time if decode_time > 0 else None
 
+    def extended_by(self, more: "GenerationStats") -> "GenerationStats":
+        """The stats of a turn that ``more`` continued (/continue): counts and time add up, the
+        prompt and what was dropped to fit it stay those of the first part, the ending is the last."""
+        return replace(
+            self, completion_tokens=self.completion_tokens + more.completion_tokens,
+            seconds=self.seconds + more.seconds, finish_reason=more.finish_reason,
+            dropped_messages=max(self.dropped_messages, more.dropped_messages),
+            dropped_tokens=max(self.dropped_tokens, more.dropped_tokens),
+            seed=self.seed if self.seed is not None else more.seed,
+            model=more.model or self.model, backend=more.backend or self.backend)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["tokens_per_second"] = self.tokens_per_second
         return data
-
-
-class Reply:
-    """An iterator of text chunks that records statistics and token choices as it goes.
-
-    Backends build one around their own generator; ``stats`` is complete once iteration ends.
-    """
-
-    def __init__(self, chunks: Iterator[str], stats: GenerationStats,
-                 tokens: list[TokenChoice] | None = None) -> None:
-        self._chunks = chunks
-        self.stats = stats
-        self.tokens: list[TokenChoice] = tokens if tokens is not None else []
-        self.text = ""
-        self._started = time.perf_counter()
-
-    def __iter__(self) -> "Reply":
-        return self
-
-    def __next__(self) -> str:
-        chunk = next(self._chunks)
-        if self.stats.time_to_first_token is None:
-            self.stats.time_to_first_token = time.perf_counter() - self._started
-        self.text += chunk
-        return chunk
-
-    def finish(self) -> str:
-        """Consume the rest and return the whole text."""
-        for _ in self:
-            pass
-        return self.text
 
 
 @runtime_checkable

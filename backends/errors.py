@@ -37,3 +37,11 @@ class BackendError(ParrotError):
 
 class NeedsToken(BackendError):
     """A hosted backend needs an access token and none is configured."""
+
+
+class Cancelled(ParrotError):
+    """The person stopped a reply (Esc, Ctrl-C). Raised inside a backend to end it at once; a reply
+    stopped before any text arrived is reported to the caller as this, so the prompt can go back."""
+
+    def __init__(self, message: str = "cancelled before any text arrived", hint: str | None = None) -> None:
+        super().__init__(message, hint)

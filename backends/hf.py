@@ -9,19 +9,20 @@ the router only.
 from __future__ import annotations
 
 import json
-import math
 import threading
+from dataclasses import replace
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from . import sse
-from .base import GenerationStats, Message, TokenChoice
+from .base import Message
 from .credentials import Found, find_hf_token
 from .errors import BackendError, NeedsToken
-from .openai_compat import OpenAIBackend, http_options
+from .hosted_stream import json_events, raise_if_error, tgi_token_choice
 from .httpclient import HttpOptions
 from .httperrors import ErrorContext
-from .local import completion_text
+from .openai_compat import OpenAIBackend, http_options
+from .prompts import completion_text
+from .reply import Event, Finish, Text, Token, Usage
 from .settings import GenerationSettings
 
 ROUTER_URL = "https://router.huggingface.co"
@@ -76,13 +77,13 @@ class HfBackend(OpenAIBackend):
 
     # -- the task endpoint for completion models -------------------------------------------------
 
-    def _generate(self, messages: list[Message], settings: GenerationSettings, cancel: threading.Event | None,
-                  stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
+    def _generate(self, messages: list[Message], settings: GenerationSettings,
+                  cancel: threading.Event | None) -> Iterator[Event]:
         if self.mode == "chat":
-            yield from super()._generate(messages, settings, cancel, stats, tokens)
+            yield from super()._generate(messages, settings, cancel)
             return
         found = self.key()
-        self.client.context.secrets = [found.secret]
+        self.client.context = replace(self.client.context, secrets=(found.secret,))
         url = f"{self.router_url}/hf-inference/models/{quote(self.model or '', safe='/')}"
         body = {"inputs": completion_text(messages), "parameters": task_parameters(settings),
                 "stream": self.streaming}
@@ -90,42 +91,28 @@ class HfBackend(OpenAIBackend):
                                        cancel=cancel)
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
             data = self.client.json(response)
-            self._check_error(data)
+            raise_if_error(self.client, data)
             first = data[0] if isinstance(data, list) and data else data
             if not isinstance(first, dict) or "generated_text" not in first:
                 raise self.client.malformed(json.dumps(data)[:80])
-            stats.finish_reason = _finish(first.get("details"))
-            stats.completion_tokens = int((first.get("details") or {}).get("generated_tokens") or 0)
-            if text := first["generated_text"]:
-                yield text
+            yield Usage(completion_tokens=int((first.get("details") or {}).get("generated_tokens") or 0) or None)
+            yield Text(first["generated_text"] or "")
+            yield Finish(_finish(first.get("details")))
             return
-        yield from self._read_task_stream(response, cancel, stats, tokens)
-
-    def _read_task_stream(self, response: Any, cancel: threading.Event | None, stats: GenerationStats,
-                          tokens: list[TokenChoice]) -> Iterator[str]:
         # TGI's stream: one event per token, the last one carrying ``details``; no [DONE] marker.
-        for data in sse.iter_data(self.client.lines(response, cancel)):
-            if data.strip() == "[DONE]":
-                break
-            try:
-                event = json.loads(data)
-            except ValueError:
-                raise self.client.malformed(data) from None
-            self._check_error(event, midway=True)
+        for event in json_events(self.client, response, cancel, is_last=_is_last):
             token = event.get("token") or {}
-            if token:
-                stats.completion_tokens += 1
-                if token.get("logprob") is not None:
-                    top = [(t.get("text", ""), math.exp(t.get("logprob", -math.inf)))
-                           for t in event.get("top_tokens") or []]
-                    tokens.append(TokenChoice(int(token.get("id", -1)), token.get("text", ""),
-                                              math.exp(token["logprob"]), top))
-                if not token.get("special") and token.get("text"):
-                    yield token["text"]
-            if event.get("details") is not None or event.get("generated_text") is not None:
-                stats.finish_reason = _finish(event.get("details"))
+            if choice := tgi_token_choice(event):
+                yield Token(choice)
+            if token and not token.get("special") and token.get("text"):
+                yield Text(token["text"])
+            if _is_last(event):
+                yield Finish(_finish(event.get("details")))
                 return
-        raise self.client.dropped()
+
+
+def _is_last(event: Any) -> bool:
+    return isinstance(event, dict) and (event.get("details") is not None or event.get("generated_text") is not None)
 
 
 def task_parameters(settings: GenerationSettings) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import requests
 import urllib3.exceptions
 
 from .credentials import Secret, origin, redact
-from .errors import BackendError, UsageError
+from .errors import BackendError, Cancelled, UsageError
 from .httperrors import PARTIAL_HINT, RETRY_STATUSES, ErrorContext, requested_wait, status_error
 
 CANCEL_POLL = 0.05  # seconds; how quickly a cancel is noticed while a request or read is blocked
@@ -43,10 +43,6 @@ def check_base_url(text: str) -> str:
     if any(c.isspace() or ord(c) < 32 for c in text.strip()) or port == 0:
         raise UsageError(f"{text} is not a valid http(s) URL", hint)
     return text.strip()
-
-
-class Cancelled(Exception):
-    """The person cancelled; not an error, the reply just ends."""
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ cut to one short line and scrubbed of the token before they are shown.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .credentials import Secret, redact
@@ -21,9 +22,10 @@ PARTIAL_HINT = "the text received so far is kept; ask again to retry"
 RETRY_STATUSES = (429, 503)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ErrorContext:
-    """What an error message needs to know about the backend that failed."""
+    """What an error message needs to know about the backend that failed. Frozen: a backend that
+    learns more (the model it got, the key of this request) hands its client a new one."""
 
     label: str  # "the Hugging Face router" or the server's base URL
     model: str
@@ -31,7 +33,7 @@ class ErrorContext:
     not_found_hint: str  # what to do when the model is not served and no list is available
     payment_hint: str = "check the account behind the key, or use a local model (/backend local)"
     list_models: Callable[[], list[str]] | None = None
-    secrets: list[Secret | None] = field(default_factory=list)
+    secrets: tuple[Secret | None, ...] = ()
 
     def clean(self, text: str, limit: int = 200) -> str:
         """A server's message made safe to show: one line, short, without the token."""
@@ -61,7 +63,7 @@ def server_message(body: bytes | str) -> str:
 
 
 class HttpStatusError(BackendError):
-    """A failure the server reported with an HTTP status (kept so callers can react to it)."""
+    """A failure the server reported with an HTTP status (a 404 from the model list blames the path)."""
 
     def __init__(self, status: int, message: str, hint: str | None = None, said: str = "") -> None:
         super().__init__(message, hint)
@@ -102,15 +104,24 @@ def _status_error(status: int, body: bytes, ctx: ErrorContext, tries: int) -> Ba
     return BackendError(f"{who} answered {status}{detail}", "check the base URL and the model name")
 
 
+_listing = contextvars.ContextVar("listing_models", default=False)  # a 404 from the listing must not recurse
+
+
 def _alternatives_hint(ctx: ErrorContext) -> str:
+    if ctx.list_models is None or _listing.get():
+        return ctx.not_found_hint
     names: list[str] = []
-    list_models, ctx.list_models = ctx.list_models, None  # a 404 from the listing itself must not recurse
+    guard = _listing.set(True)
     try:
-        names = list_models() if list_models is not None else []
+        names = ctx.list_models()
+    except HttpStatusError as error:
+        if error.status == 404:  # the model list is missing too: the address is wrong, not the model
+            return (f"{ctx.label}/models answered 404 too, so the path of the base URL is likely wrong "
+                    f"(OpenAI-compatible servers answer under /v1); {ctx.not_found_hint}")
     except BackendError:
-        names = []
+        pass
     finally:
-        ctx.list_models = list_models
+        _listing.reset(guard)
     if not names:
         return ctx.not_found_hint
     import difflib

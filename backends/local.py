@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from typing import Any, Iterator
 
-from .base import GenerationStats, Message, Reply, TokenChoice
-from .errors import BackendError
-from .loading import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
-from .fast_start import load_for_chat
-from .settings import GenerationSettings
+from .base import FinishReason, GenerationStats, Message, TokenChoice
 from .code_stop import BlockEnd, completion_settings
+from .errors import BackendError
+from .fast_start import load_for_chat
+from .loading import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
+from .prompts import completion_text, with_system
+from .reply import Event, Finish, Reply, Started, Text, Token
+from .settings import GenerationSettings
 from .text_stream import Detokenizer, StopFilter
 
 
@@ -115,8 +116,7 @@ class LocalBackend:
     def stream(self, messages: list[Message], settings: GenerationSettings,
                cancel: threading.Event | None = None) -> Reply:
         stats = GenerationStats(backend=self.name, model=self.model_name)
-        tokens: list[TokenChoice] = []
-        return Reply(self._generate(messages, settings, cancel, stats, tokens), stats, tokens)
+        return Reply(self._generate(messages, settings, cancel), stats, cancel)
 
     def stream_from(self, messages: list[Message], settings: GenerationSettings, prefix: list[TokenChoice],
                     cancel: threading.Event | None = None) -> Reply:
@@ -126,68 +126,52 @@ class LocalBackend:
         re-tokenising cannot change what was forced.
         """
         stats = GenerationStats(backend=self.name, model=self.model_name)
-        tokens: list[TokenChoice] = []
-        return Reply(self._generate(messages, settings, cancel, stats, tokens, list(prefix)), stats, tokens)
+        return Reply(self._generate(messages, settings, cancel, list(prefix)), stats, cancel)
 
     def _generate(self, messages: list[Message], settings: GenerationSettings,
-                  cancel: threading.Event | None, stats: GenerationStats,
-                  tokens: list[TokenChoice], prefix: list[TokenChoice] = ()) -> Iterator[str]:
+                  cancel: threading.Event | None, prefix: list[TokenChoice] = ()) -> Iterator[Event]:
         import torch
 
         from .decoding import decode, make_generator
 
         loaded = self.load()
-        started = time.perf_counter()  # after loading: timings describe generation alone
-        ids, stats.dropped_messages, stats.dropped_tokens = self.prompt_ids(messages, settings)
-        stats.prompt_tokens = len(ids)
+        ids, dropped_messages, dropped_tokens = self.prompt_ids(messages, settings)
+        # Always sample from a known seed so that any reply can be reproduced from history.
+        seed = None if settings.is_greedy else settings.seed if settings.seed is not None else secrets.randbits(63)
+        yield Started(len(ids), dropped_messages, dropped_tokens, seed)  # after loading: the clock starts now
         ids = ids + [t.token_id for t in prefix]
-        if not settings.is_greedy:
-            # Always sample from a known seed so that any reply can be reproduced from history.
-            stats.seed = settings.seed if settings.seed is not None else secrets.randbits(63)
-        generator = make_generator(stats.seed, torch.device(loaded.device))
+        generator = make_generator(seed, torch.device(loaded.device))
         input_ids = torch.tensor([ids], device=loaded.device)
         detok, stops = Detokenizer(loaded.tokenizer), StopFilter(settings.stop)
         # A code continuation ends with the block it was writing, not at the token limit.
         block = None if loaded.is_chat else BlockEnd(completion_text(messages))
         if not loaded.is_chat:
             settings = completion_settings(settings)
-        stats.finish_reason = "length"
+        finish: FinishReason = "length"
         for forced in prefix:  # through the same filters, so stop strings and blocks see the whole reply
-            tokens.append(forced)
-            stats.completion_tokens += 1
+            yield Token(forced)
             text = stops.push(detok.push(forced.token_id))
             if block is not None:
                 block.push(text)
-            if text:
-                yield text
+            yield Text(text)
         try:
             for step in decode(loaded.decoder, input_ids, settings, eos_ids=loaded.eos_ids,
                                window=loaded.window, cancel=cancel, generator=generator):
-                stats.completion_tokens += 1
-                if stats.time_to_first_token is None:
-                    stats.time_to_first_token = time.perf_counter() - started
-                tokens.append(_token_choice(loaded.tokenizer, step))
+                yield Token(_token_choice(loaded.tokenizer, step))
                 if step.token_id in loaded.eos_ids:
-                    stats.finish_reason = "stop"
+                    finish = "stop"
                     break
                 text = stops.push(detok.push(step.token_id))
                 if block is not None and (cut := block.push(text)) is not None:
                     text, stops.stopped = text[:cut], True
-                if text:
-                    yield text
+                yield Text(text)
                 if stops.stopped:
-                    stats.finish_reason = "stop"
+                    finish = "stop"
                     break
-            if cancel is not None and cancel.is_set():
-                stats.finish_reason = "cancelled"
-            if tail := stops.flush():
-                yield tail
+            yield Text(stops.flush())
         except RuntimeError as error:  # torch raises RuntimeError for out-of-memory, bad shapes, ...
-            stats.finish_reason = "error"
             raise BackendError(f"generation failed: {str(error).splitlines()[0]}") from error
-        finally:
-            stats.seconds = time.perf_counter() - started
-
+        yield Finish(finish)
 
     def sample(self, messages: list[Message], settings: GenerationSettings, count: int) -> list[str]:
         """``count`` replies to the same messages, decoded together in one batch (pass@k, /retry n).
@@ -213,24 +197,6 @@ class LocalBackend:
             cuts = [text.find(stop) for stop in settings.stop if stop and stop in text]
             texts.append(text[:min(cuts)] if cuts else text)
         return texts
-
-
-def completion_text(messages: list[Message]) -> str:
-    """The raw text a completion model continues: the last prompt, plus the reply being continued."""
-    start = max((i for i, m in enumerate(messages) if m.role == "user"), default=0)
-    return "".join(m.content for m in messages[start:] if m.role != "system")
-
-
-def with_system(messages: list[Message], system: str | None) -> list[Message]:
-    """A copy of ``messages`` in which the settings' system prompt, if any, replaces the first one."""
-    messages = list(messages)
-    if system is None:
-        return messages
-    if messages and messages[0].role == "system":
-        messages[0] = Message("system", system)
-    else:
-        messages.insert(0, Message("system", system))
-    return messages
 
 
 def _token_choice(tokenizer: Any, step: Any) -> TokenChoice:

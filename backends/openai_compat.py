@@ -9,20 +9,20 @@ server that refuses them.
 from __future__ import annotations
 
 import json
-import math
 import threading
-import time
-from typing import Any, Generator, Iterator
+from dataclasses import replace
+from typing import Any, Iterator
 
 import requests
 
-from . import sse
-from .base import FinishReason, GenerationStats, Message, Reply, TokenChoice
+from .base import GenerationStats, Message
 from .credentials import Found, Secret, find_server_key
 from .errors import BackendError
-from .httpclient import Cancelled, HttpClient, HttpOptions
-from .httperrors import PARTIAL_HINT, ErrorContext
-from .local import with_system
+from .hosted_stream import json_events, openai_token_choices, raise_if_error, usage_counts
+from .httpclient import HttpClient, HttpOptions
+from .httperrors import ErrorContext
+from .prompts import with_system
+from .reply import Event, Finish, Reply, Started, Text, Token, Usage
 from .settings import GenerationSettings
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"  # where vLLM and `transformers serve` listen by default
@@ -124,22 +124,21 @@ class OpenAIBackend:
                cancel: threading.Event | None = None) -> Reply:
         """Start a reply; nothing is sent until the Reply is first iterated."""
         stats = GenerationStats(backend=self.name, model=self.model or "", seed=settings.seed)
-        tokens: list[TokenChoice] = []
-        return Reply(_recorded(self._generate(messages, settings, cancel, stats, tokens), stats, tokens),
-                     stats, tokens)
+        return Reply(self._generate(messages, settings, cancel), stats, cancel)
 
-    def _generate(self, messages: list[Message], settings: GenerationSettings, cancel: threading.Event | None,
-                  stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
+    def _generate(self, messages: list[Message], settings: GenerationSettings,
+                  cancel: threading.Event | None) -> Iterator[Event]:
         if not self.model:
             self.model = self._first_model()
-            self.client.context.model = stats.model = self.model
+            self.client.context = replace(self.client.context, model=self.model)
+            yield Started(model=self.model)
         response = self._post_chat(messages, settings, cancel)
-        yield from self._read_reply(response, cancel, stats, tokens)
+        yield from self._read_reply(response, cancel)
 
     def _post_chat(self, messages: list[Message], settings: GenerationSettings,
                    cancel: threading.Event | None) -> requests.Response:
         found = self.key()
-        self.client.context.secrets = [found.secret if found else None]
+        self.client.context = replace(self.client.context, secrets=(found.secret if found else None,))
         url = f"{self.base_url}/chat/completions"
         body = self.chat_body(messages, settings, self.model or "")
         try:
@@ -165,65 +164,36 @@ class OpenAIBackend:
 
     # -- replies ---------------------------------------------------------------------------------
 
-    def _read_reply(self, response: requests.Response, cancel: threading.Event | None,
-                    stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
+    def _read_reply(self, response: requests.Response, cancel: threading.Event | None) -> Iterator[Event]:
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
             # A non-streaming answer (asked for, or a server that ignores "stream": true).
             data = self.client.json(response)
-            self._check_error(data)
-            stats.finish_reason = (yield from self._read_chunk(data, stats, tokens, message_key="message")) or "stop"
+            raise_if_error(self.client, data)
+            yield from self._read_chunk(data, message_key="message")
             return
-        done, finish = False, None
-        for data in sse.iter_data(self.client.lines(response, cancel)):
-            if data.strip() == "[DONE]":
-                done = True
-                break
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                raise self.client.malformed(data) from None
-            self._check_error(chunk, midway=True)
-            finish = (yield from self._read_chunk(chunk, stats, tokens, message_key="delta")) or finish
-        if not done and finish is None:
-            raise self.client.dropped()  # the stream ended without saying so: the connection was cut
-        stats.finish_reason = finish or "stop"
+        for chunk in json_events(self.client, response, cancel, is_last=_has_finish):
+            yield from self._read_chunk(chunk, message_key="delta")
 
-    def _check_error(self, chunk: Any, midway: bool = False) -> None:
-        if isinstance(chunk, dict) and chunk.get("error"):
-            error = chunk["error"]
-            said = error.get("message", json.dumps(error)) if isinstance(error, dict) else str(error)
-            where = " in the middle of the answer" if midway else ""
-            raise BackendError(f"{self.client.context.label} reported an error{where}: "
-                               f"{self.client.context.clean(said)}", PARTIAL_HINT if midway else None)
-
-    def _read_chunk(self, chunk: Any, stats: GenerationStats, tokens: list[TokenChoice],
-                    message_key: str) -> Generator[str, None, FinishReason | None]:
-        """Yield the text of one chunk (or whole answer); return how it ended, if it says."""
-        finish: FinishReason | None = None
+    def _read_chunk(self, chunk: Any, message_key: str) -> Iterator[Event]:
+        """The events of one chunk (or of a whole answer): usage, token choices, text, the finish."""
         choices = chunk.get("choices") if isinstance(chunk, dict) else None
         if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
             raise self.client.malformed(json.dumps(chunk)[:80])
-        if isinstance(usage := chunk.get("usage"), dict):
-            stats.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            stats.completion_tokens = int(usage.get("completion_tokens") or 0)
+        prompt, completion = usage_counts(chunk)
+        if prompt is not None or completion is not None:
+            yield Usage(prompt, completion)
         for choice in choices:
-            tokens.extend(token_choices(choice.get("logprobs")))
-            text = (choice.get(message_key) or {}).get("content") or ""
+            for token in openai_token_choices(choice.get("logprobs")):
+                yield Token(token)
+            yield Text((choice.get(message_key) or {}).get("content") or "")
             if reason := choice.get("finish_reason"):
-                finish = "length" if reason == "length" else "stop"
-            if text:
-                yield text
-        return finish
+                yield Finish("length" if reason == "length" else "stop")
 
 
-def token_choices(logprobs: Any) -> list[TokenChoice]:
-    """OpenAI logprobs as TokenChoices (the API gives no token ids, so ids are -1); [] if unreadable."""
-    try:
-        return [TokenChoice(-1, str(entry["token"]), math.exp(entry["logprob"]),
-                            [(str(t["token"]), math.exp(t["logprob"])) for t in entry.get("top_logprobs") or []])
-                for entry in (logprobs or {}).get("content") or []]
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-        return []  # probabilities are a bonus; a server that garbles them still answers
+def _has_finish(chunk: Any) -> bool:
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    return isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
+
 
 def http_options(options: dict[str, Any]) -> HttpOptions:
     """HttpOptions from registry options: ``timeout`` (read), ``connect_timeout``, ``retries``, ``max_wait``."""
@@ -237,18 +207,3 @@ def create(model: str | None = None, *, base_url: str | None = None, api_key: st
     """Registry factory; options the backend does not use (device, dtype, ...) are ignored."""
     return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), progress=progress)
 
-
-def _recorded(chunks: Iterator[str], stats: GenerationStats, tokens: list[TokenChoice]) -> Iterator[str]:
-    """Pass a reply's text through, recording its duration and how it ended (cancelled, error, ...)."""
-    started = time.perf_counter()
-    try:
-        yield from chunks
-    except Cancelled:
-        stats.finish_reason = "cancelled"
-    except BackendError:
-        stats.finish_reason = "error"
-        raise
-    finally:
-        stats.seconds = time.perf_counter() - started
-        if not stats.completion_tokens:
-            stats.completion_tokens = len(tokens)

@@ -23,7 +23,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from backends.errors import BackendError, ParrotError
+from backends.errors import BackendError, Cancelled, ParrotError
 from backends.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
@@ -295,7 +295,10 @@ class ChatApp(App[int]):
         if self._user_widget is not None:
             await self._user_widget.remove()
         self.replying = False
-        self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
+        if isinstance(message.error, Cancelled):  # stopped before any text: as if it was never sent
+            self.notify(f"{message.error}; the prompt is back in the input", timeout=5)
+        else:
+            self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
         if message.prompt is not None:
             self._put_back(message.prompt)
             self.query_one(PromptInput).focus()
@@ -527,8 +530,7 @@ class ChatApp(App[int]):
         parts.append("greedy" if settings.is_greedy else f"sample temp {settings.temperature:g}")
         window = info.get("context_window")
         if self.last_stats is not None:
-            used = self.last_stats.prompt_tokens + self.last_stats.completion_tokens
-            parts.append(f"ctx {used}/{window or '?'}")
+            parts.append(f"ctx {context_used(self.last_stats, self.session.conversation)}/{window or '?'}")
             if truncation_notice(self.last_stats):
                 parts.append("prompt cut to fit")
             speed = self.last_stats.tokens_per_second
@@ -559,6 +561,15 @@ class ChatApp(App[int]):
     def _add_prompt_history(self, text: str) -> None:
         if self._prompt_history is not None:
             self._prompt_history.store_string(text)
+
+
+def context_used(stats: Any, conversation: Any) -> str:
+    """Tokens the conversation fills: the server's count, or, from a server that gave none
+    (llama-cpp-python, a cut-off stream), an estimate of about four characters a token."""
+    if stats.prompt_tokens:
+        return str(stats.prompt_tokens + stats.completion_tokens)
+    chars = sum(len(m.content) for m in conversation.messages)
+    return f"~{max(stats.completion_tokens, chars // 4)}"
 
 
 def can_host_app() -> bool:

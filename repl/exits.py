@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from backends.errors import ParrotError, SettingsError, UsageError
+from backends.errors import Cancelled, ParrotError, SettingsError, UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def exit_code(error: ParrotError) -> int:
-    """Usage errors (a bad flag, setting or command) are 2; everything else parrot explains is 1."""
+    """Usage errors (a bad flag, setting or command) are 2, a cancel 130; everything else parrot explains is 1."""
+    if isinstance(error, Cancelled):
+        return EXIT_INTERRUPTED
     return EXIT_USAGE if isinstance(error, (UsageError, SettingsError)) else EXIT_FAILURE

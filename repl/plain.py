@@ -17,7 +17,7 @@ from prompt_toolkit.completion import Completer, Completion
 from rich.console import Console
 from rich.text import Text
 
-from backends.errors import ParrotError
+from backends.errors import Cancelled, ParrotError
 from backends.settings import GenerationSettings
 
 from . import commands
@@ -110,6 +110,8 @@ class PlainRepl:
                 commands.run(entry.strip(), self.context)
             else:
                 self.reply(entry[1:] if not block and entry.startswith("//") else entry)
+        except Cancelled as error:  # stopped before any text: nothing was kept
+            self.console.print(Text(str(error), style="dim"), highlight=False)
         except ParrotError as error:
             self.error(error)
         except Exception as error:  # noqa: BLE001  a bug in one command must not end the session

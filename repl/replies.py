@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from backends.base import GenerationStats, Reply
-from backends.errors import BackendError, ParrotError, UsageError
+from backends.errors import BackendError, Cancelled, ParrotError, UsageError
+from backends.reply import Reply
 from finetune.yielding import chat_replying
 
 from .history import HistoryStore
@@ -24,7 +24,8 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
 
     On failure a ParrotError is raised. If text had already arrived, it is kept as a turn marked cut
     off (``error.partial_turn``); otherwise the conversation is put back as it was, so the caller can
-    hand the prompt back to the person.
+    hand the prompt back to the person. A reply cancelled before any text is the same: nothing is
+    stored, nothing is sent to the model next time, and ``Cancelled`` is raised.
     """
     with chat_replying():  # a fine-tuning run beside the chat pauses while this reply streams
         return _stream_reply(session, prompt, cancel, on_chunk, store)
@@ -51,17 +52,16 @@ def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
             reply = session.reply(cancel)
         for chunk in reply:
             on_chunk(chunk)
-            if cancel.is_set():  # a backend that does not watch the event still stops here
-                break
-        if cancel.is_set():
-            reply.stats.finish_reason = "cancelled"
     except ParrotError as error:
-        keep_partial(session, mark, continuing, reply, error, store, prompt is not None)
+        keep_partial(session, mark, continuing, getattr(error, "reply", reply), error, store, prompt is not None)
         raise
-    except Exception as error:  # a crash inside a backend is a backend failure, told in one line
+    except Exception as error:  # a crash before the reply began (building the request) is told in one line
         failure = BackendError(f"{session.backend_name} failed: {type(error).__name__}: {error}")
         keep_partial(session, mark, continuing, reply, failure, store, prompt is not None)
         raise failure from error
+    if not reply.worth_keeping:
+        truncate(session, mark, store)
+        raise Cancelled()
     if prompt is not None:
         session.pending_files = []  # they went with this prompt
     return record(session, continuing, reply), reply
@@ -90,16 +90,7 @@ def merge(session: Session, turn: Turn, reply: Reply) -> Turn:
     """Append a continuation to the assistant turn it extends, and store the turn again."""
     turn.message.content += reply.text
     turn.tokens.extend(reply.tokens)
-    new = reply.stats
-    if turn.stats is None:
-        turn.stats = new
-    else:
-        old = turn.stats
-        turn.stats = GenerationStats(
-            prompt_tokens=old.prompt_tokens, completion_tokens=old.completion_tokens + new.completion_tokens,
-            time_to_first_token=old.time_to_first_token, seconds=old.seconds + new.seconds,
-            finish_reason=new.finish_reason, seed=old.seed if old.seed is not None else new.seed,
-            model=new.model or old.model, backend=new.backend or old.backend)
+    turn.stats = reply.stats if turn.stats is None else turn.stats.extended_by(reply.stats)
     for callback in session.on_turn:
         callback(session, turn)
     return turn
@@ -124,7 +115,8 @@ def describe_end(turn: Turn) -> str:
     if stats.tokens_per_second:
         parts.append(f"{stats.tokens_per_second:.1f} tok/s")
     reason = {"cancelled": "cut off: cancelled", "length": "cut off: length limit (/continue extends it)",
-              "error": "cut off: error"}.get(stats.finish_reason)
+              "error": "cut off: error", "empty": "the model answered with nothing (/retry asks again)"
+              }.get(stats.finish_reason)
     if reason:
         parts.append(reason)
     return " · ".join(p for p in parts if p)

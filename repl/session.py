@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from backends import registry
-from backends.base import Backend, GenerationStats, Message, Reply, TokenChoice
+from backends.base import Backend, GenerationStats, Message, TokenChoice
+from backends.reply import Reply
 from backends.settings import GenerationSettings
 
 from . import attachments
@@ -45,7 +46,9 @@ class Conversation:
 
     @property
     def messages(self) -> list[Message]:
-        return [t.message for t in self.turns]
+        """What a model is sent: every message but empty answers, which would only confuse it
+        (llama.cpp's server answers a conversation holding one with nothing again)."""
+        return [t.message for t in self.turns if t.message.content or t.message.role != "assistant"]
 
     def last(self, role: str) -> Turn | None:
         return next((t for t in reversed(self.turns) if t.message.role == role), None)
@@ -96,6 +99,7 @@ class Session:
 
     def finish_reply(self, reply: Reply) -> Turn:
         """Record a consumed (or cancelled, or failed part-way) reply as an assistant turn."""
+        reply.finish()  # a reply stopped early by its reader still gets its ending and counts
         settings = self.settings
         if reply.stats.seed is not None and settings.seed is None:
             settings = settings.updated(seed=reply.stats.seed)  # stored so the turn can be replayed

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import threading
 
-from backends.base import Reply, TokenChoice
+from backends.base import TokenChoice
+from backends.reply import Reply
 from backends.errors import UsageError
 
 from .session import Session, Turn

@@ -7,7 +7,8 @@ import threading
 from typing import Any, Callable, Iterator
 
 from backends import registry
-from backends.base import GenerationStats, Reply
+from backends.base import GenerationStats
+from backends.reply import Reply, Token
 
 
 def screen_text(app: Any) -> str:
@@ -69,8 +70,9 @@ class HeldBackend:
                 if index == 0:
                     self.first_chunk.set()
                     cancel.wait(30)
+            yield from (Token(choice) for choice in inner.tokens)
 
-        return Reply(chunks(), inner.stats, inner.tokens)
+        return Reply(chunks(), inner.stats, cancel)
 
 
 class SlowLoadingBackend(HeldBackend):
