@@ -92,7 +92,7 @@ class ChatApp(App[int]):
         self._after_load: str | None = None  # what a /model or /backend says once its model has loaded
         self._working: tuple[Any, str, str | None] | None = None  # the last backend that loaded: kept on a failed switch
         self._main_thread = threading.get_ident()
-        self.context = Context(self.session, self, {"history": self.history, "clipboard": self._copy,
+        self.context = Context(self.session, self, {"clipboard": self._copy,
                                                     "finetune_started": self._follow_finetune})
 
     def compose(self) -> ComposeResult:
@@ -245,7 +245,7 @@ class ChatApp(App[int]):
             self.post_message(Chunk(text))
 
         try:
-            turn, reply = stream_reply(self.session, prompt, cancel, on_chunk, self.history)
+            turn, reply = stream_reply(self.session, prompt, cancel, on_chunk)
         except ParrotError as error:
             self.post_message(ResponseFailed(error, prompt))
             return

@@ -15,7 +15,6 @@ from backends.base import GenerationStats, Message
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
 
-from .replies import truncate
 from .session import Session, Turn
 
 
@@ -67,7 +66,7 @@ def fork(session: Session, position: int, store=None) -> Branch | None:
     conversation.branches.append(branch)
     if store is not None and conversation.id is not None:
         store.save_branch(conversation, branch)
-    truncate(session, position, store)
+    conversation.truncate(position)  # the store, subscribed to it, forgets them too
     return branch
 
 

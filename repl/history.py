@@ -80,7 +80,8 @@ class ConversationInfo:
 
 
 class HistoryStore:
-    """The history database. Call it as a ``Session.on_turn`` callback to store each turn."""
+    """The history database. ``attach`` subscribes it to a session's conversations: every change
+    a conversation makes to itself is committed here as it happens."""
 
     def __init__(self, path: Path | None = None) -> None:
         from .store_open import open_history
@@ -139,13 +140,18 @@ class HistoryStore:
             self._db.close()
 
     def attach(self, session: Session) -> None:
-        """Store every turn of ``session`` from now on."""
-        session.on_turn.append(self)
+        """Store every turn of ``session`` from now on, and serve its /history and /load."""
+        if self not in session.observers:
+            session.observers.append(self)
+        session.history = self
 
-    # -- writing ---------------------------------------------------------------------------------
+    # -- writing: the conversation's changes, as ConversationObserver -------------------------------
 
-    def __call__(self, session: Session, turn: Turn) -> None:
-        self.save_turn(session.conversation, turn)
+    def turn_changed(self, conversation: Conversation, turn: Turn) -> None:
+        self.save_turn(conversation, turn)
+
+    def truncated(self, conversation: Conversation) -> None:
+        self.sync_length(conversation)
 
     def save_turn(self, conversation: Conversation, turn: Turn) -> None:
         """Insert or update ``turn`` at its place in ``conversation``, in its own transaction."""

@@ -61,13 +61,15 @@ class PlainRepl:
                  out: TextIO | None = None) -> None:
         self.session = session
         self.store = store
+        if store is not None:
+            store.attach(session)  # stores every turn and serves /history; once, however often asked
         self.out = out or sys.stdout
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
         history, self.history_notice = prompt_history(prompt_history_path)
         self.prompts = PromptSession(history=history, completer=CommandCompleter(),
                                      complete_while_typing=True, input=input, output=output)
         self._input, self._output = input, output
-        extras: dict[str, Any] = {"history": store}
+        extras: dict[str, Any] = {}
         if getattr(self.out, "isatty", lambda: False)():
             extras["clipboard"] = self._copy_osc52
         self.context = Context(session, self, extras)
@@ -127,7 +129,7 @@ class PlainRepl:
         """Stream a reply in a thread; Ctrl-C here stops it and keeps what was written."""
         try:
             (turn, reply), _ = run_interruptible(
-                lambda cancel: stream_reply(self.session, prompt, cancel, self._write, self.store))
+                lambda cancel: stream_reply(self.session, prompt, cancel, self._write))
         finally:
             self.out.write("\n")
         if notice := truncation_notice(reply.stats):

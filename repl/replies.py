@@ -14,12 +14,11 @@ from backends.errors import BackendError, Cancelled, ParrotError, UsageError
 from backends.reply import Reply
 from finetune.yielding import chat_replying
 
-from .history import HistoryStore
 from .session import Session, Turn
 
 
 def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
-                 on_chunk: Callable[[str], None], store: HistoryStore | None = None) -> tuple[Turn, Reply]:
+                 on_chunk: Callable[[str], None]) -> tuple[Turn, Reply]:
     """Produce one reply, calling ``on_chunk`` per piece of text; returns the recorded turn and the reply.
 
     On failure a ParrotError is raised. If text had already arrived, it is kept as a turn marked cut
@@ -28,15 +27,15 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
     stored, nothing is sent to the model next time, and ``Cancelled`` is raised.
     """
     with chat_replying():  # a fine-tuning run beside the chat pauses while this reply streams
-        return _stream_reply(session, prompt, cancel, on_chunk, store)
+        return _stream_reply(session, prompt, cancel, on_chunk)
 
 
 def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
-                  on_chunk: Callable[[str], None], store: HistoryStore | None) -> tuple[Turn, Reply]:
+                  on_chunk: Callable[[str], None]) -> tuple[Turn, Reply]:
     if prompt is not None and session.conversation.edit_from is not None:
         from .branches import fork  # an edited prompt: the turns it replaces are kept as a branch
 
-        fork(session, session.conversation.edit_from, store)
+        fork(session, session.conversation.edit_from, session.history)
         session.conversation.edit_from = None
     mark = len(session.conversation.turns)
     continuing: Turn | None = None
@@ -53,14 +52,14 @@ def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
         for chunk in reply:
             on_chunk(chunk)
     except ParrotError as error:
-        keep_partial(session, mark, continuing, getattr(error, "reply", reply), error, store, prompt is not None)
+        keep_partial(session, mark, continuing, getattr(error, "reply", reply), error, prompt is not None)
         raise
     except Exception as error:  # a crash before the reply began (building the request) is told in one line
         failure = BackendError(f"{session.backend_name} failed: {type(error).__name__}: {error}")
-        keep_partial(session, mark, continuing, reply, failure, store, prompt is not None)
+        keep_partial(session, mark, continuing, reply, failure, prompt is not None)
         raise failure from error
     if not reply.worth_keeping:
-        truncate(session, mark, store)
+        session.conversation.truncate(mark)
         raise Cancelled()
     if prompt is not None:
         session.pending_files = []  # they went with this prompt
@@ -70,40 +69,20 @@ def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
 def record(session: Session, continuing: Turn | None, reply: Reply) -> Turn:
     """Store a reply as a new assistant turn, or merged into the turn it continues."""
     if continuing is not None:
-        return merge(session, continuing, reply)
+        return session.conversation.extend(continuing, reply.text, reply.tokens, reply.stats)
     return session.finish_reply(reply)
 
 
 def keep_partial(session: Session, mark: int, continuing: Turn | None, reply: Reply | None,
-                 error: ParrotError, store: HistoryStore | None, new_prompt: bool = False) -> None:
+                 error: ParrotError, new_prompt: bool = False) -> None:
     """After a failure, keep the text that did arrive (marked cut off), or undo the prompt if none did."""
     if reply is None or not reply.text:
-        truncate(session, mark, store)
+        session.conversation.truncate(mark)
         return
     reply.stats.finish_reason = "error"
     if new_prompt:
         session.pending_files = []  # queued files went with the prompt, which stays
     error.partial_turn = record(session, continuing, reply)  # type: ignore[attr-defined]
-
-
-def merge(session: Session, turn: Turn, reply: Reply) -> Turn:
-    """Append a continuation to the assistant turn it extends, and store the turn again."""
-    turn.message.content += reply.text
-    turn.tokens.extend(reply.tokens)
-    turn.stats = reply.stats if turn.stats is None else turn.stats.extended_by(reply.stats)
-    for callback in session.on_turn:
-        callback(session, turn)
-    return turn
-
-
-def truncate(session: Session, keep: int, store: HistoryStore | None = None) -> list[Turn]:
-    """Drop the turns after the first ``keep``; the history forgets them too. Returns what was dropped."""
-    turns = session.conversation.turns
-    dropped = turns[keep:]
-    del turns[keep:]
-    if store is not None and dropped:
-        store.sync_length(session.conversation)
-    return dropped
 
 
 def describe_end(turn: Turn) -> str:

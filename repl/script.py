@@ -69,8 +69,10 @@ class ScriptRunner:
         self.session = session
         self.out, self.err = out, err
         self.console = Console(file=out, highlight=False, soft_wrap=True)
-        self.context = Context(session, self, {"history": store, "background_errors": []})
+        self.context = Context(session, self, {"background_errors": []})
         self.store = store
+        if store is not None:
+            store.attach(session)  # stores every turn and serves /history; once, however often asked
         self.done = False
 
     def run(self, lines: Iterable[str], keep_going: bool = False) -> int:
@@ -127,7 +129,7 @@ class ScriptRunner:
 
         # In a thread, so that Ctrl-C or SIGTERM stops the reply and keeps what arrived; then parrot exits.
         (_, reply), interrupted = run_interruptible(
-            lambda cancel: stream_reply(self.session, prompt, cancel, write, self.store))
+            lambda cancel: stream_reply(self.session, prompt, cancel, write))
         if not reply.text.endswith("\n"):
             self.out.write("\n")
         self.out.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from backends import registry
 from backends.base import Backend, GenerationStats, Message, TokenChoice
@@ -36,13 +36,29 @@ class Turn:
         return self.stats is not None and self.stats.finish_reason in {"cancelled", "length", "error"}
 
 
+class ConversationObserver(Protocol):
+    """Something that follows a conversation's changes, e.g. the history database."""
+
+    def turn_changed(self, conversation: "Conversation", turn: Turn) -> None: ...
+
+    def truncated(self, conversation: "Conversation") -> None: ...
+
+
 @dataclass
 class Conversation:
+    """The turns of one chat, and the only code that changes them: append, extend, truncate.
+
+    Each change is told to ``observers`` (the history store subscribes once, per session), so no
+    command has to remember to save. A turn is found by its place; a tree of turns would give each
+    a parent instead, and these three operations stay the ones that change it.
+    """
+
     turns: list[Turn] = field(default_factory=list)
     id: int | None = None  # the history row, once stored
     title: str = ""
     branches: list = field(default_factory=list)  # kept branches (repl.branches.Branch), oldest first
     edit_from: int | None = None  # /edit: the next prompt replaces the turns from here, kept as a branch
+    observers: list[ConversationObserver] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def messages(self) -> list[Message]:
@@ -52,6 +68,37 @@ class Conversation:
 
     def last(self, role: str) -> Turn | None:
         return next((t for t in reversed(self.turns) if t.message.role == role), None)
+
+    def append(self, turn: Turn) -> Turn:
+        self.turns.append(turn)
+        self._changed(turn)
+        return turn
+
+    def extend(self, turn: Turn, text: str, tokens: list[TokenChoice], stats: GenerationStats) -> Turn:
+        """Add a continuation (/continue) to the assistant ``turn``: its text, tokens and counts."""
+        turn.message.content += text
+        turn.tokens.extend(tokens)
+        turn.stats = stats if turn.stats is None else turn.stats.extended_by(stats)
+        self._changed(turn)
+        return turn
+
+    def truncate(self, keep: int) -> list[Turn]:
+        """Drop the turns after the first ``keep`` (/undo, /retry, a failed reply); returns them."""
+        dropped = self.turns[keep:]
+        del self.turns[keep:]
+        if dropped:
+            for observer in self.observers:
+                observer.truncated(self)
+        return dropped
+
+    def announce(self) -> None:
+        """Tell the observers about every turn: a conversation read from a file becomes a stored one."""
+        for turn in self.turns:
+            self._changed(turn)
+
+    def _changed(self, turn: Turn) -> None:
+        for observer in self.observers:
+            observer.turn_changed(self, turn)
 
 
 class Session:
@@ -63,11 +110,12 @@ class Session:
         self.settings = settings or GenerationSettings()
         self.progress = progress
         self.backend_options = dict(backend_options)
+        self.observers: list[ConversationObserver] = []  # subscribed once; every conversation shares them
+        self.history: Any = None  # the store that keeps conversations (/history, /load), once attached
         self.conversation = Conversation()
         self.backend_name = backend_name
         self.model = model
         self.backend: Backend = registry.create(backend_name, model, progress=progress, **backend_options)
-        self.on_turn: list[Callable[[Session, Turn], None]] = []  # e.g. the history store
         self.pending_files: list[Attachment] = []  # queued by /file for the next prompt
 
     def use_backend(self, name: str, model: str | None = None, **options: Any) -> None:
@@ -76,11 +124,18 @@ class Session:
         backend = registry.create(name, model, progress=self.progress, **self.backend_options)
         self.backend, self.backend_name, self.model = backend, name, model
 
+    @property
+    def conversation(self) -> Conversation:
+        return self._conversation
+
+    @conversation.setter
+    def conversation(self, conversation: Conversation) -> None:
+        """Switch conversation (/new, /load); the observers follow it."""
+        conversation.observers = self.observers
+        self._conversation = conversation
+
     def add(self, turn: Turn) -> Turn:
-        self.conversation.turns.append(turn)
-        for callback in self.on_turn:
-            callback(self, turn)
-        return turn
+        return self.conversation.append(turn)
 
     def ask(self, prompt: str, cancel: threading.Event | None = None) -> Reply:
         """Add the user's prompt and start the reply; call ``finish_reply`` once it is consumed.

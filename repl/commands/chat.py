@@ -1,7 +1,8 @@
 """Commands on the conversation itself: start over, switch model, retry, continue, history, export, copy.
 
-Per-mode services come from ``ctx.extras``: ``history`` (a HistoryStore) and ``clipboard`` (a function
-that copies text). A mode that lacks one gets a usage error that says where the command works.
+The history store is the session's own (``ctx.session.history``); the clipboard is a per-mode
+service from ``ctx.extras`` (a function that copies text). A mode that lacks one gets a usage
+error that says where the command works.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from backends import registry
 from backends.errors import ParrotError, UsageError
 
 from .. import safe_files
-from ..replies import truncate
 from ..terminal_text import neutral
 from ..session import Conversation, Turn
 from .table import Context, command, require
 
 
 def _store(ctx: Context):
-    store = ctx.extras.get("history")
+    store = ctx.session.history
     if store is None:
         raise UsageError("history is not available here")
     return store
@@ -86,7 +86,7 @@ def retry_(ctx: Context, args: list[str]) -> None:
     from ..branches import fork
 
     replies_from = max(i for i, t in enumerate(turns) if t.message.role == "user") + 1
-    fork(ctx.session, replies_from, ctx.extras.get("history"))  # the reply it replaces stays as a branch
+    fork(ctx.session, replies_from, ctx.session.history)  # the reply it replaces stays as a branch
     ctx.ui.generate()
 
 
@@ -107,7 +107,7 @@ def undo_(ctx: Context, args: list[str]) -> None:
     users = [i for i, t in enumerate(turns) if t.message.role == "user"]
     if not users:
         raise UsageError("there is nothing to undo")
-    dropped = truncate(ctx.session, users[-1], ctx.extras.get("history"))
+    dropped = ctx.session.conversation.truncate(users[-1])
     ctx.ui.show(f"forgot {len(dropped)} message(s): {_short(dropped[0].message.content)}")
 
 
@@ -164,11 +164,9 @@ def load_(ctx: Context, args: list[str]) -> None:
         conversation = _store(ctx).load(number)
     else:
         conversation = read_saved(Path(args[0]).expanduser())
-        store = ctx.extras.get("history")
-        if store is not None:  # a loaded file becomes a new stored conversation
-            for turn in conversation.turns:
-                store.save_turn(conversation, turn)
     ctx.session.conversation = conversation
+    if conversation.id is None:
+        conversation.announce()  # a loaded file becomes a new stored conversation
     ctx.ui.clear()
     ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages)")
 

@@ -171,7 +171,7 @@ def _branch(ctx: Context, args: list[str]) -> None:
     from ..branches import fork
 
     # The reply it replaces stays as a branch of the conversation tree (/branches lists it).
-    fork(session, len(session.conversation.turns) - 1, ctx.extras.get("history"))
+    fork(session, len(session.conversation.turns) - 1, ctx.session.history)
     kept = session.conversation.branches
     new = session.finish_reply(reply)
     ctx.extras["probs_position"] = None  # the view it was for shows the old reply

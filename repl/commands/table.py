@@ -38,7 +38,7 @@ class UI(Protocol):
 class Context:
     session: Session
     ui: UI
-    extras: dict[str, Any] = field(default_factory=dict)  # per-mode services (history store, jobs, ...)
+    extras: dict[str, Any] = field(default_factory=dict)  # per-mode services (clipboard, jobs, ...)
 
 
 Handler = Callable[[Context, list[str]], None]

@@ -67,7 +67,8 @@ def test_history_command_searches_and_load_opens_the_result(tiny_llama):
     store_conversation(store, "something else", "ok")
     session = Session("local", str(tiny_llama), device="cpu")
     ui = RecordingUI(width=200)
-    context = Context(session, ui, {"history": store})
+    store.attach(session)
+    context = Context(session, ui)
     commands.run("/history borrow checker", context)
     assert f"{found.id}" in ui.text and "explain the borrow checker" in ui.text and "something" not in ui.text
     commands.run(f"/load {found.id}", context)
