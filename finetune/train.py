@@ -205,7 +205,8 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
          "starting a new run")
     emit("phase", phase="loading", message=f"loading {config.base}")
     # On the CPU: the Trainer moves the model to each rank's device itself.
-    loaded = load(resolve(config.base), device="cpu", dtype="float32",
+    # lean=False: training runs the transformers model; a fused lean copy would only take memory.
+    loaded = load(resolve(config.base), device="cpu", dtype="float32", lean=False,
                   progress=lambda text: emit("phase", phase="loading", message=text))
     model, tokenizer = loaded.model, loaded.tokenizer
     tokenizer.chat_template = None  # the result is a completion model: it continues raw JavaScript
