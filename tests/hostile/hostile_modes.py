@@ -76,6 +76,8 @@ def run_mode(mode: str, lines: Iterable[str], args: Iterable[str] = (), *, stdin
         data = stdin if stdin is not None else "".join(f"{line}\n" for line in lines).encode()
         return _subprocess(mode, ["--script", "-", *args], data, timeout)
     if mode == "oneshot":
+        if lines and len(lines[0]) > 100_000 and stdin is None:  # past the kernel's limit for one argument: piped
+            return _subprocess(mode, args, lines[0].encode(), timeout)
         prompt = ["-p", lines[0]] if lines else []
         return _subprocess(mode, [*args, *prompt], stdin if stdin is not None else b"", timeout)
     raise ValueError(mode)
