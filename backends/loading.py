@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,10 @@ def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Pat
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
         model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
-    except (OSError, ValueError) as error:  # not GGUF, truncated, or an architecture transformers cannot read
+    except struct.error as error:  # the gguf reader runs past the end of a file that was cut short
+        raise ModelUnavailable(f"could not read {source.gguf_file}: the file ends early (truncated or damaged)",
+                               "download the .gguf file again") from error
+    except (OSError, ValueError) as error:  # not GGUF, or an architecture transformers cannot read
         raise ModelUnavailable(f"could not read {source.gguf_file}: {_first_line(error)}",
                                "give a complete .gguf file of a model transformers supports") from error
     # save_pretrained refuses a model that still looks quantized; the weights are plain floats now.

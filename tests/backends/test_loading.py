@@ -77,3 +77,15 @@ def test_unreachable_hub_fails_at_once_instead_of_retrying(tmp_path, monkeypatch
     assert not loading.hub_reachable()
     with pytest.raises(ModelUnavailable, match="cannot be reached"):
         loading.load(loading.resolve("someone/not-a-cached-model"), device="cpu")
+
+
+def test_a_gguf_file_cut_short_is_refused_in_one_line(tmp_path):
+    """A download that broke off leaves a .gguf whose header promises more than the file holds."""
+    embedded = loading.resolve("smollm2")
+    whole = embedded.location + "/" + embedded.gguf_file
+    cut = tmp_path / "cut.gguf"
+    with open(whole, "rb") as source:
+        cut.write_bytes(source.read(200_000))
+    with pytest.raises(ModelUnavailable, match="could not read cut.gguf: the file ends early") as caught:
+        loading.load(loading.resolve(str(cut)), device="cpu")
+    assert "\n" not in str(caught.value) and "unpack_from" not in str(caught.value)
