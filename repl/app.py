@@ -178,6 +178,7 @@ class ChatApp(App[int]):
         error = str(message.error)
         if self._working is not None:  # a failed /model or /backend keeps the one that worked
             self.session.backend, self.session.backend_name, self.session.model = self._working
+            self.session.models[self.session.backend_name] = self.session.model
             self._backend = self.session.backend
             error += f"; still using {self.session.model or self.session.backend_name}"
         self.notify(error, title="could not load the model", severity="error", timeout=10)

@@ -116,13 +116,21 @@ class Session:
         self.backend_name = backend_name
         self.model = model
         self.backend: Backend = registry.create(backend_name, model, progress=progress, **backend_options)
+        self.models: dict[str, str | None] = {backend_name: model}  # the model last used with each backend
         self.pending_files: list[Attachment] = []  # queued by /file for the next prompt
 
     def use_backend(self, name: str, model: str | None = None, **options: Any) -> None:
-        """Switch backend (and model); the conversation is kept."""
+        """Switch backend (and model); the conversation is kept.
+
+        Without a model, a backend gets the one it was last used with (``-m`` or an earlier switch), so that
+        ``/backend local`` and back to ``/backend openai`` never silently lets a server pick another model.
+        """
+        if model is None:
+            model = self.models.get(name)
         self.backend_options.update(options)
         backend = registry.create(name, model, progress=self.progress, **self.backend_options)
         self.backend, self.backend_name, self.model = backend, name, model
+        self.models[name] = model
 
     @property
     def conversation(self) -> Conversation:

@@ -52,3 +52,17 @@ def test_probs_after_an_http_answer(server):
     shown = ui.text()
     assert "Hello" in shown and "world" in shown and "other" in shown  # each token and its runner-up
     assert "60.7%" in shown  # exp(-0.5), the probability the server reported
+
+
+def test_a_backend_switched_back_to_keeps_the_model_it_was_given(tiny_llama, server):
+    """`-b openai -m test`, `/backend local MODEL`, `/backend openai`: the server is asked for `test` again."""
+    session = Session("openai", "test", base_url=server.url + "/v1")
+    session.use_backend("local", str(tiny_llama), device="cpu")
+    session.use_backend("openai")
+    assert session.model == "test"
+    server.queue(answer(["ok"]))
+    reply = session.ask("hi")
+    assert reply.finish() == "ok"
+    assert server.posts()[0].body["model"] == "test"
+    session.use_backend("local")
+    assert session.model == str(tiny_llama)
