@@ -113,7 +113,7 @@ def undo_(ctx: Context, args: list[str]) -> None:
 
 @command("history", "/history [N|TEXT]", "list recent conversations, or find those that mention TEXT (/load ID)")
 def history_(ctx: Context, args: list[str]) -> None:
-    if len(args) == 1 and args[0].isdigit():
+    if len(args) == 1 and args[0].lstrip("+-").isdigit():  # a count, even a wrong one (-3 is not a search)
         ctx.ui.show(conversations_table(_store(ctx).conversations(_int(args[0], "N")), ctx.session.conversation.id))
     elif args:
         text = " ".join(args)
