@@ -161,7 +161,7 @@ def test_the_hub_path_trains_from_github_code_parquet(tiny_gpt2, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from conftest import js_class
+    from js_corpus import js_class
 
     texts = [js_class(i) for i in range(40)]
     pq.write_table(pa.table({"content": texts, "path": [f"src/f{i}.js" for i in range(40)],

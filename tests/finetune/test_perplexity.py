@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import js_class, write_package  # noqa: E402  (tests/finetune/conftest.py)
+from js_corpus import js_class, write_package  # noqa: E402
 from finetune.data import load_corpus  # noqa: E402
 from finetune.packing import pack  # noqa: E402
 from finetune.scoring import token_logprobs  # noqa: E402
