@@ -219,7 +219,10 @@ def _stderr_line(text: str) -> None:
     print(text, end=end, file=sys.stderr, flush=True)
 
 
-@command("eval", USAGE, "judge the model by running its code: HumanEval pass@k in a sandbox",
+# The /help table gets the short form, as /finetune's does, so that one long usage does not widen its first column.
+@command("eval", "/eval humaneval [OPTIONS]|stop",
+         "judge the model by running its code: HumanEval pass@k in a sandbox; [--limit N] [-n N] "
+         "[--compare MODEL] [--timeout S]",
          group="models", arguments=("humaneval", "stop"))
 def eval_(ctx: Context, args: list[str]) -> None:
     if args[:1] == ["stop"]:
