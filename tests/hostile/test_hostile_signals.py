@@ -43,16 +43,21 @@ def start(server, argv: list[str], stdin: bytes = b"") -> subprocess.Popen:
     return child
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_a_signal_mid_reply_in_a_script_keeps_the_partial_answer(signum, code, server, no_keyring):
-    child = start(server, ["--script", "-"], b"tell me everything\nthis line never runs\n")
+def signal_and_wait(child: subprocess.Popen, signum: int) -> str:
+    """Send ``signum`` mid-reply, wait for the program to end (killing it if it hangs); its stderr."""
     child.send_signal(signum)
     try:
         child.wait(30)
     finally:
         if child.poll() is None:
             child.kill()
-    err = child.stderr.read().decode()
+    return child.stderr.read().decode()
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_mid_reply_in_a_script_keeps_the_partial_answer(signum, code, server, no_keyring):
+    child = start(server, ["--script", "-"], b"tell me everything\nthis line never runs\n")
+    err = signal_and_wait(child, signum)
     assert child.returncode == code, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert stored_turns() == [("user", "tell me everything"), ("assistant", "Hi there")]
@@ -69,12 +74,6 @@ def test_a_signal_mid_reply_in_a_script_keeps_the_partial_answer(signum, code, s
 def test_a_signal_mid_reply_in_one_shot_mode_stops_it(signum, code, server, no_keyring):
     child = start(server, ["-p", "tell me everything"])
     started = time.monotonic()
-    child.send_signal(signum)
-    try:
-        child.wait(30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    err = child.stderr.read().decode()
+    err = signal_and_wait(child, signum)
     assert child.returncode == code and "Traceback" not in err, err
     assert time.monotonic() - started < 20
