@@ -143,9 +143,6 @@ class LightTokenizer:
         ids = self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
         return SimpleNamespace(input_ids=ids)
 
-    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
-        return self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
-
     def decode(self, ids: Any, skip_special_tokens: bool = False) -> str:
         if hasattr(ids, "tolist"):
             ids = ids.tolist()

@@ -40,13 +40,6 @@ class LocalBackend:
         backend._loaded = loaded
         return backend
 
-    @classmethod
-    def from_loaded(cls, loaded: LoadedModel) -> "LocalBackend":
-        """Wrap an already loaded model (tests, benchmarks, a fine-tuning run's result)."""
-        backend = cls(loaded.source.name, loaded.device, loaded.dtype, quantize=loaded.quantize)
-        backend._loaded = loaded
-        return backend
-
     # -- loading ---------------------------------------------------------------------------------
 
     def load(self) -> LoadedModel:

@@ -101,7 +101,3 @@ def token_spans(tokenizer: Any, text: str) -> list[Span]:
         spans.append(Span(text[covered:], None, visible(text[covered:]), covered, len(text)))
     return spans
 
-
-def count_tokens(tokenizer: Any, text: str) -> int:
-    """How many tokens ``text`` costs, special tokens not included (what the spans show)."""
-    return len(tokenizer.encode(text, add_special_tokens=False).ids)

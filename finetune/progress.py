@@ -103,10 +103,6 @@ class JobProgress:
     def finished(self) -> bool:
         return self.phase in FINISHED
 
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.step / self.max_steps) if self.max_steps else 0.0
-
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one event into the state."""
         kind = event.get("event")
