@@ -10,10 +10,19 @@ from __future__ import annotations
 class ParrotError(Exception):
     """Base for every error parrot expects and explains."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, chat_hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # The same fix said as a slash-command, for where the error is shown inside the chat
+        # (``/backend openai URL`` there, ``--base-url URL`` on the command line).
+        self.chat_hint = chat_hint
+
+    def in_chat(self) -> "ParrotError":
+        """This error as the chat shows it: the hint names the slash-command, if there is one."""
+        if self.chat_hint:
+            self.hint = self.chat_hint
+        return self
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

@@ -94,9 +94,6 @@ class HttpClient:
         self.notify = notify or (lambda message: None)
         self.session = GuardedSession()
 
-    def close(self) -> None:
-        self.session.close()
-
     # -- requests --------------------------------------------------------------------------------
 
     def request(self, method: str, url: str, *, secret: Secret | None, body: Any = None,
@@ -120,7 +117,7 @@ class HttpClient:
                 if (cancel or threading.Event()).wait(wait):  # True only when cancelled
                     raise Cancelled
                 continue
-            raise status_error(response.status_code, content, self.context, tries=attempt)
+            raise status_error(response.status_code, content, self.context, url=url, tries=attempt)
         raise AssertionError("unreachable")
 
     def get_json(self, url: str, *, secret: Secret | None) -> Any:
@@ -194,8 +191,10 @@ class HttpClient:
             raise UsageError(f"{who} is not a valid http(s) URL", "use e.g. --base-url http://127.0.0.1:8000/v1") from None
         except requests.exceptions.ConnectionError as error:
             if _caused_by(error, ConnectionRefusedError):
+                chat = self.context.address_chat_hint
                 raise BackendError(f"nothing is listening at {who} (connection refused)",
-                                   "start the server, or fix the address with --base-url") from None
+                                   f"start the server, or {self.context.address_hint}",
+                                   f"start the server, or {chat}" if chat else None) from None
             if _caused_by(error, urllib3.exceptions.NameResolutionError, socket.gaierror):
                 raise BackendError(f"the host of {who} is unknown (name lookup failed)",
                                    "check the address and your network") from None

@@ -20,6 +20,7 @@ from .errors import BackendError
 
 PARTIAL_HINT = "the text received so far is kept; ask again to retry"
 RETRY_STATUSES = (429, 503)
+UNDER_V1 = "OpenAI-compatible servers answer under /v1"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class ErrorContext:
     model: str
     token_hint: str  # how to fix a refused token
     not_found_hint: str  # what to do when the model is not served and no list is available
+    token_chat_hint: str | None = None  # the same fix as a slash-command, shown inside the chat
+    address_hint: str = "check the address"  # how to give the server another address
+    address_chat_hint: str | None = None
     payment_hint: str = "check the account behind the key, or use a local model (/backend local)"
     list_models: Callable[[], list[str]] | None = None
     secrets: tuple[Secret | None, ...] = ()
@@ -62,27 +66,36 @@ def server_message(body: bytes | str) -> str:
     return text.strip()
 
 
+@dataclass(frozen=True)
+class HttpFailure:
+    """What a server answered to a request it refused: the status, the address asked, its own words."""
+
+    status: int
+    url: str
+    said: str = ""  # the server's message, cleaned of the token
+
+
 class HttpStatusError(BackendError):
-    """A failure the server reported with an HTTP status (a 404 from the model list blames the path)."""
+    """A failure the server reported with an HTTP status; ``failure`` says what was asked and answered."""
 
-    def __init__(self, status: int, message: str, hint: str | None = None, said: str = "") -> None:
-        super().__init__(message, hint)
-        self.status = status
-        self.said = said  # the server's own words, cleaned
-
-
-def status_error(status: int, body: bytes, ctx: ErrorContext, *, tries: int = 1) -> HttpStatusError:
-    """The error for an HTTP status the request could not get past."""
-    error = _status_error(status, body, ctx, tries)
-    return HttpStatusError(status, error.message, error.hint, ctx.clean(server_message(body), 1000))
+    def __init__(self, message: str, hint: str | None, failure: HttpFailure, chat_hint: str | None = None) -> None:
+        super().__init__(message, hint, chat_hint)
+        self.failure = failure
 
 
-def _status_error(status: int, body: bytes, ctx: ErrorContext, tries: int) -> BackendError:
+def status_error(status: int, body: bytes, ctx: ErrorContext, *, url: str = "", tries: int = 1) -> HttpStatusError:
+    """The error for an HTTP status the request to ``url`` could not get past."""
+    error = _status_error(status, body, ctx, url, tries)
+    return HttpStatusError(error.message, error.hint, HttpFailure(status, url, ctx.clean(server_message(body), 1000)),
+                           error.chat_hint)
+
+
+def _status_error(status: int, body: bytes, ctx: ErrorContext, url: str, tries: int) -> BackendError:
     said = ctx.clean(server_message(body))
     detail = f": {said}" if said else ""
     who, model = ctx.label, ctx.model
     if status == 401:
-        return BackendError(f"{who} refused the token (401){detail}", ctx.token_hint)
+        return BackendError(f"{who} refused the token (401){detail}", ctx.token_hint, ctx.token_chat_hint)
     if status == 402:
         return BackendError(f"{who} asks for payment (402): the credits are used up{detail}", ctx.payment_hint)
     if status == 403:
@@ -90,7 +103,7 @@ def _status_error(status: int, body: bytes, ctx: ErrorContext, tries: int) -> Ba
                             "give the token the 'Make calls to Inference Providers' permission, or accept the "
                             "model's licence on its page")
     if status == 404:
-        return BackendError(f"{model} is not served by {who} (404){detail}", _alternatives_hint(ctx))
+        return _not_found(ctx, url, detail)
     if status == 429:
         return BackendError(f"{who} is rate limiting requests (429) after {tries} tries{detail}",
                             "wait a minute and ask again, or use a local model (/backend local)")
@@ -104,32 +117,51 @@ def _status_error(status: int, body: bytes, ctx: ErrorContext, tries: int) -> Ba
     return BackendError(f"{who} answered {status}{detail}", "check the base URL and the model name")
 
 
-_listing = contextvars.ContextVar("listing_models", default=False)  # a 404 from the listing must not recurse
-
-
-def _alternatives_hint(ctx: ErrorContext) -> str:
-    if ctx.list_models is None or _listing.get():
-        return ctx.not_found_hint
-    names: list[str] = []
-    guard = _listing.set(True)
-    try:
-        names = ctx.list_models()
-    except HttpStatusError as error:
-        if error.status == 404:  # the model list is missing too: the address is wrong, not the model
-            return (f"{ctx.label}/models answered 404 too, so the path of the base URL is likely wrong "
-                    f"(OpenAI-compatible servers answer under /v1); {ctx.not_found_hint}")
-    except BackendError:
-        pass
-    finally:
-        _listing.reset(guard)
+def _not_found(ctx: ErrorContext, url: str, detail: str) -> BackendError:
+    """A 404 blames the model when the server's model list works; when the list is missing too and the
+    base URL lacks the API version (``/v1``), it blames the path."""
+    listing = url.endswith("/models")
+    base = url.removesuffix("/models") if listing else ctx.label
+    versioned = re.search(r"/v\d+$", base.rstrip("/")) is not None
+    names = None if listing else _listed(ctx)
+    if names is None and not versioned:
+        asked = url if listing else f"{url or ctx.label} and {ctx.label}/models"
+        return BackendError(f"{asked} answered 404{detail}: the path of the base URL {base} is likely wrong",
+                            f"{UNDER_V1}; {ctx.address_hint}",
+                            f"{UNDER_V1}; {ctx.address_chat_hint}" if ctx.address_chat_hint else None)
+    if listing:
+        return BackendError(f"{url} answered 404{detail}: the server does not list its models",
+                            "name one with --model MODEL", "name one with `/model MODEL`")
+    message = f"{ctx.model} is not served by {ctx.label} (404){detail}"
+    if names is None:
+        return BackendError(message, f"{ctx.label}/models answered 404 too, so the path of the base URL may be "
+                                     f"wrong; {ctx.not_found_hint}")
     if not names:
-        return ctx.not_found_hint
+        return BackendError(message, ctx.not_found_hint)
     import difflib
 
     close = difflib.get_close_matches(ctx.model, names, n=5, cutoff=0.3)
     picks = close or names[:5]
     more = f" ({len(names)} in all)" if len(names) > len(picks) else ""
-    return f"models served there include: {', '.join(picks)}{more}"
+    return BackendError(message, f"models served there include: {', '.join(picks)}{more}")
+
+
+_listing = contextvars.ContextVar("listing_models", default=False)  # a 404 from the listing must not recurse
+
+
+def _listed(ctx: ErrorContext) -> list[str] | None:
+    """The models the server lists; None when the list answers 404 too (the address is wrong, not the model)."""
+    if ctx.list_models is None or _listing.get():
+        return []
+    guard = _listing.set(True)
+    try:
+        return ctx.list_models()
+    except HttpStatusError as error:
+        return None if error.failure.status == 404 else []
+    except BackendError:
+        return []
+    finally:
+        _listing.reset(guard)
 
 
 def requested_wait(headers: Any, body: bytes) -> float | None:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from .errors import BackendError, ModelUnavailable
 
 OFFLINE_OPTIONS = "use the embedded model (--model smollm2), a local folder or a .gguf file"
+OFFLINE_CHAT_OPTIONS = "use the embedded model (`/model smollm2`), a local folder or a .gguf file"
 
 # transformers starts the conversion on its own whenever it loads a .bin-only Hub repo; parrot loads
 # local snapshots, and this switch (transformers' own) covers anything that still passes a Hub id.
@@ -128,7 +129,7 @@ def download(repo_id: str, *, tokenizer_only: bool = False, progress: Callable[[
     """
     if not hub_reachable():  # the client would retry an unreachable host for about a minute first
         raise ModelUnavailable(f"{repo_id} is not in the local Hugging Face cache and the Hub cannot be reached",
-                               OFFLINE_OPTIONS)
+                               OFFLINE_OPTIONS, OFFLINE_CHAT_OPTIONS)
     from huggingface_hub import HfApi, hf_hub_download
 
     token = hub_token()

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from . import paths
 from .errors import ModelUnavailable, UsageError
-from .hub import OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
+from .hub import OFFLINE_CHAT_OPTIONS, OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
 
 OnProgress = Callable[[str], None]
 
@@ -305,7 +305,8 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
             tokenizer = AutoTokenizer.from_pretrained(location)
             model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype)
     except (OSError, ValueError) as error:
-        raise ModelUnavailable(f"could not load {source.name}: {_first_line(error)}", OFFLINE_OPTIONS) from error
+        raise ModelUnavailable(f"could not load {source.name}: {_first_line(error)}", OFFLINE_OPTIONS,
+                               OFFLINE_CHAT_OPTIONS) from error
     model.to(device).eval()
     dtype_text = str(torch_dtype).removeprefix("torch.")
     from .lean import LeanDecoder, supported

@@ -20,7 +20,7 @@ from .credentials import Found, Secret, find_server_key
 from .errors import BackendError
 from .hosted_stream import json_events, openai_token_choices, raise_if_error, usage_counts
 from .httpclient import HttpClient, HttpOptions
-from .httperrors import ErrorContext
+from .httperrors import ErrorContext, HttpStatusError
 from .prompts import with_system
 from .reply import Event, Finish, Reply, Started, Text, Token, Usage
 from .settings import GenerationSettings
@@ -79,7 +79,10 @@ class OpenAIBackend:
         return ErrorContext(
             label=self.base_url, model=self.model or "the model",
             token_hint=f"check the key; store one for this server with `parrot login --base-url {self.base_url}`",
+            token_chat_hint=f"check the key; store one for this server with `/login --base-url {self.base_url}`",
             not_found_hint=f"check the model name; GET {self.base_url}/models lists what the server has",
+            address_hint="fix the address with --base-url",
+            address_chat_hint="fix the address with `/backend openai URL`",
             list_models=self.list_models)
 
     def list_models(self) -> list[str]:
@@ -146,7 +149,7 @@ class OpenAIBackend:
                                        stream=self.streaming, cancel=cancel)
         except BackendError as error:
             # Some servers reject fields they do not know; ask once more without the optional ones.
-            said = getattr(error, "said", "")
+            said = error.failure.said if isinstance(error, HttpStatusError) else ""
             if self._refused_extras or not any(name in said for name in OPTIONAL_FIELDS):
                 raise
             self._refused_extras = True
@@ -159,7 +162,8 @@ class OpenAIBackend:
     def _first_model(self) -> str:
         names = self.list_models()
         if not names:
-            raise BackendError(f"{self.base_url} lists no models, and none was named", "name one with --model / /model")
+            raise BackendError(f"{self.base_url} lists no models, and none was named", "name one with --model MODEL",
+                               "name one with `/model MODEL`")
         return names[0]
 
     # -- replies ---------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
             on_chunk(chunk)
     except ParrotError as error:
         keep_partial(session, mark, continuing, getattr(error, "reply", reply), error, prompt is not None)
-        raise
+        raise error.in_chat()  # a hint inside the chat names the slash-command, not a flag
     except Exception as error:  # a crash before the reply began (building the request) is told in one line
         failure = BackendError(f"{session.backend_name} failed: {type(error).__name__}: {error}")
         keep_partial(session, mark, continuing, reply, failure, prompt is not None)

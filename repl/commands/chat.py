@@ -16,6 +16,7 @@ from rich.text import Text
 
 from backends import registry
 from backends.errors import ParrotError, UsageError
+from backends.httpclient import check_base_url
 
 from .. import safe_files
 from ..terminal_text import neutral
@@ -54,16 +55,24 @@ def system_(ctx: Context, args: list[str]) -> None:
     ctx.ui.show(f"system prompt: {ctx.session.settings.system or '(the model default)'}")
 
 
-@command("backend", "/backend [NAME] [MODEL]", "show or switch the backend (the conversation is kept)",
+@command("backend", "/backend [NAME] [URL] [MODEL]",
+         "show or switch the backend (the conversation is kept); openai takes the server's URL",
          arguments=tuple(registry.BACKENDS))
 def backend_(ctx: Context, args: list[str]) -> None:
-    require(args, (0, 2))
+    require(args, (0, 3))
     if not args:
         names = ", ".join(f"{n}{' (in use)' if n == ctx.session.backend_name else ''}" for n in registry.BACKENDS)
         ctx.ui.show(f"backends: {names}")
         return
-    ctx.session.use_backend(args[0], args[1] if len(args) > 1 else None)
-    ctx.ui.show(f"backend: {args[0]}, model: {ctx.session.model or 'its default'}")
+    name, rest = args[0], args[1:]
+    urls = [a for a in rest if a.startswith(("http://", "https://"))]
+    models = [a for a in rest if a not in urls]
+    if len(urls) > 1 or len(models) > 1:
+        raise UsageError("give at most one URL and one model")
+    options = {"base_url": check_base_url(urls[0])} if urls else {}
+    ctx.session.use_backend(name, models[0] if models else None, **options)
+    where = f" at {urls[0]}" if urls else ""
+    ctx.ui.show(f"backend: {name}{where}, model: {ctx.session.model or 'its default'}")
 
 
 @command("model", "/model [NAME]", "show or switch the model (the conversation is kept)")

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from backends.errors import UsageError
+from backends.errors import ParrotError, UsageError
 
 from ..session import Session
 
@@ -112,7 +112,9 @@ def run(line: str, ctx: Context) -> None:
     except UsageError as error:
         if error.hint is None:
             error.hint = f"usage: {cmd.usage}"
-        raise
+        raise error.in_chat()
+    except ParrotError as error:
+        raise error.in_chat()  # a hint inside the chat names the slash-command, not a flag
 
 
 def completions(text: str) -> list[str]:
