@@ -11,7 +11,7 @@ from backends.errors import ParrotError, UsageError
 from backends.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
-from . import safe_files
+from . import library_bars, safe_files
 from .crash import unexpected
 from .terminal_text import for_stream
 from .truncation import truncation_notice
@@ -45,7 +45,7 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     text = compose(prompt, piped)
     interactive_err = hasattr(err, "isatty") and err.isatty() and not quiet
     if not interactive_err:
-        _silence_progress_bars()
+        library_bars.silence()
 
     def progress(message: str) -> None:
         if not interactive_err:
@@ -86,16 +86,3 @@ def download_bar(line: DownloadProgress, width: int = 24) -> str:
     filled = round(width * line.fraction)
     name, _, rest = line.partition(": ")
     return f"{name}: [{'#' * filled}{'.' * (width - filled)}] {rest}"
-
-
-def _silence_progress_bars() -> None:
-    # tqdm reads TQDM_* once, when it is first imported: set it before transformers loads it.
-    import os
-
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass

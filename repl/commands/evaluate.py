@@ -100,6 +100,10 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
         raise UsageError("-n above 1 needs sampling", "set a temperature above 0 (/temp 0.8), or use -n 1")
     if options.n == 1 and not settings.is_greedy and settings.seed is None:
         settings = settings.updated(seed=0)  # a sampled run is still repeatable
+    load = getattr(backend, "load", None)
+    if callable(load):  # loading (or a first conversion) is not part of the run's time or its ETA
+        say(f"loading {label}")
+        load()
     started = time.perf_counter()
     passed = [0]
 
@@ -171,7 +175,7 @@ def ppl_main(argv: list[str]) -> int:
     data = options.data
     if data != "hub" and not data.endswith(".parquet") and not os.path.isdir(os.path.expanduser(data)):
         raise UsageError(f"no such folder: {data}", "give --data hub, a .parquet file or a folder of code")
-    backend = registry.create("local", options.model)
+    backend = registry.create("local", options.model, progress=_stderr_line)
     loaded = backend.load()
     block = min(options.block, loaded.window)
     started = time.perf_counter()
@@ -193,6 +197,9 @@ def main(argv: list[str]) -> int:
     """``parrot eval humaneval ...`` or ``parrot eval ppl ...`` in the foreground."""
     from backends import registry
 
+    from .. import library_bars
+
+    library_bars.silence()  # the run's own progress line is the one on stderr
     if argv[:1] == ["ppl"]:
         return ppl_main(argv[1:])
     if not argv or argv[0] in ("-h", "--help") or "--help" in argv or "-h" in argv:
@@ -206,7 +213,7 @@ def main(argv: list[str]) -> int:
     reports = []
     for backend_name, model in specs:
         extra = {"base_url": options.base_url} if options.base_url else {}
-        backend = registry.create(backend_name, model, **extra)
+        backend = registry.create(backend_name, model, progress=_stderr_line, **extra)
         label = model or backend.describe().get("model", backend_name)
         reports.append(run_suite(backend, settings, options, label, _stderr_line))
     print(file=sys.stderr)
@@ -242,9 +249,9 @@ def eval_(ctx: Context, args: list[str]) -> None:
     session = ctx.session
     every = max(1, (options.limit or 164) // 10)
 
-    def say(line: str) -> None:
-        done = int(line.split("humaneval ")[1].split("/")[0])
-        if done == 1 or done % every == 0:
+    def say(line: str) -> None:  # every line but progress, and progress at the first problem and each tenth
+        count = line.partition("humaneval ")[2].partition("/")[0]
+        if not count.isdigit() or int(count) == 1 or int(count) % every == 0:
             ctx.ui.show(line)
 
     def job() -> None:

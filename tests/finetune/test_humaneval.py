@@ -128,3 +128,15 @@ def test_n_samples_per_problem_come_from_one_batch_and_give_pass_at_k(tiny_gpt2_
     assert calls == [3, 3]
     assert [len(r.samples) for r in report.results] == [3, 3] and report.ks() == [1]
     assert report.pass_at(1) == sum(r.passed for r in report.results) / 6
+
+
+def test_parrot_eval_says_it_loads_and_keeps_library_bars_off(tiny_gpt2, parrot_home):
+    result = run_parrot(["eval", "humaneval", "--limit", "1", "--max-tokens", "4", "-m", str(tiny_gpt2)],
+                        env={"PARROT_HOME": str(parrot_home)})
+    err = result.stderr.decode()
+    assert result.returncode == 0, err
+    lines = err.splitlines()
+    assert lines[0] == f"loading {tiny_gpt2}"
+    assert "it/s]" not in err and "Loading weights" not in err  # no tqdm bar from transformers
+    # the clock starts after loading: the one problem's progress line gives no ETA left
+    assert any(line.endswith("ETA 0 s") and "humaneval 1/1 problems" in line for line in lines)

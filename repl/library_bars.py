@@ -1,0 +1,20 @@
+"""Turn off the progress bars that transformers and huggingface_hub draw with tqdm.
+
+parrot says what it is doing in its own lines (loading, converting, downloading); the libraries'
+bars would scribble over the app's screen, fill log files with carriage returns, or print a dozen
+half-bars under a one-line progress.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def silence() -> None:
+    # tqdm reads TQDM_* once, when it is first imported: set it before transformers loads it.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
