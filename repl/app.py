@@ -18,13 +18,13 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.reactive import var
 from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from backends.errors import BackendError, Cancelled, ParrotError
-from backends.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from . import commands
@@ -40,6 +40,7 @@ from .replies import stream_reply
 from .terminal_text import neutral
 from .truncation import truncation_notice
 from .session import Session, Turn
+from .status_bar import StatusBar
 from .widgets import AssistantMessage, Note, SecretScreen, UserMessage
 
 WELCOME = ("**parrot** · Enter sends · Ctrl-J new line · Up/Down history · Esc cancels a reply · "
@@ -53,6 +54,7 @@ class ChatApp(App[int]):
     """parrot's chat window. Implements the command UI protocol (show, generate, quit, clear, read_secret)."""
 
     wide = True  # commands may show columns here (/compare side by side) where other modes stack text
+    replying = var(False)
 
     CSS_PATH = "app.tcss"
     TITLE = "parrot"
@@ -77,10 +79,8 @@ class ChatApp(App[int]):
         self.history.attach(self.session)
         self.resume = resume
         self.cancel = threading.Event()
-        self.replying = False
         self.loading_since: float | None = None
         self.load_message = ""
-        self.last_stats: Any = None
         self._stream: MarkdownStream | None = None
         self._reply_widget: AssistantMessage | None = None
         self._user_widget: UserMessage | None = None
@@ -101,7 +101,7 @@ class ChatApp(App[int]):
         yield Static("", id="suggestions")
         yield AttachmentBar(self.session, id="attachments")
         yield PromptInput(id="prompt")
-        yield Static("", id="status")
+        yield StatusBar(self.session, id="status")
 
     async def on_mount(self) -> None:
         self._main_thread = threading.get_ident()
@@ -115,14 +115,12 @@ class ChatApp(App[int]):
                 self.session.conversation = self.history.load(last)
                 self._shown_conversation = self.session.conversation
                 await self._mount_turns(self.session.conversation.turns)
-                answer = self.session.conversation.last("assistant")
-                self.last_stats = answer.stats if answer else None
+                self.status.sync()
         if self.first is not None:
             self.session.pending_files = list(self.first[1])
             await self.start_reply(self.first[0])
         for notice in self.history.notices:  # a damaged or read-only history: said once, the chat goes on
             self.notify(notice, title="history", severity="warning", timeout=15)
-        self.set_interval(0.5, self._refresh_status)
         self.start_loading()
         self.call_after_refresh(self._load_prompt_history)  # prompt_toolkit's import waits for the first paint
         self.call_after_refresh(self._follow_running_finetune)
@@ -133,7 +131,8 @@ class ChatApp(App[int]):
         self._backend = self.session.backend
         self.loading_since = time.monotonic()
         self.load_message = f"loading {self.session.model or 'the default model'}"
-        self._refresh_status()
+        self.status.loading(self.load_message, since=self.loading_since)
+        self.status.sync()
         self.load_backend(self.session.backend)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
@@ -157,7 +156,7 @@ class ChatApp(App[int]):
             self.notify(message.text, timeout=8)
             return
         self.load_message = message.text
-        self._refresh_status()
+        self.status.loading(message.text)
 
     def on_model_ready(self, message: ModelReady) -> None:
         if message.backend is not self.session.backend:
@@ -167,7 +166,7 @@ class ChatApp(App[int]):
         if self._after_load is not None:  # a /model switch is told once, after it worked
             self.call_later(self._show_note, self._after_load)
             self._after_load = None
-        self._refresh_status()
+        self._loaded()
 
     def on_model_failed(self, message: ModelFailed) -> None:
         if message.backend is not self.session.backend:
@@ -182,7 +181,12 @@ class ChatApp(App[int]):
             self._backend = self.session.backend
             error += f"; still using {self.session.model or self.session.backend_name}"
         self.notify(error, title="could not load the model", severity="error", timeout=10)
-        self._refresh_status()
+        self._loaded()
+
+    def _loaded(self) -> None:
+        self.status.loading(None)
+        self.status.sync()  # a loaded model knows its device, dtype and window
+        self._preview_attachments()
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -230,7 +234,6 @@ class ChatApp(App[int]):
         self._stream = Markdown.get_stream(widget.markdown)
         self.cancel = threading.Event()
         self.replying = True
-        self._refresh_status()
         self.generate_reply(prompt, self.cancel)
         return True
 
@@ -266,11 +269,9 @@ class ChatApp(App[int]):
             self._reply_widget.show_end(message.turn)
         if self._user_widget is not None:
             self._user_widget.turn = self.session.conversation.last("user")
-        self.last_stats = message.stats
         self.replying = False
         if notice := truncation_notice(message.stats):
             self.notify(notice, title="the prompt was cut", severity="warning", timeout=10)
-        self._refresh_status()
 
     async def on_response_failed(self, message: ResponseFailed) -> None:
         await self._end_stream()
@@ -285,7 +286,6 @@ class ChatApp(App[int]):
                 self._user_widget.turn = self.session.conversation.last("user")
             self.replying = False
             self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
-            self._refresh_status()
             return
         if widget is not None:
             if widget.turn is None:
@@ -303,7 +303,6 @@ class ChatApp(App[int]):
         if message.prompt is not None:
             self._put_back(message.prompt)
             self.query_one(PromptInput).focus()
-        self._refresh_status()
 
     async def _end_stream(self) -> None:
         if self._stream is not None:
@@ -331,7 +330,7 @@ class ChatApp(App[int]):
 
     @property
     def downloading(self) -> bool:
-        return self.loading_since is not None and isinstance(self.load_message, DownloadProgress)
+        return self.loading_since is not None and self.status.downloading
 
     def action_cancel_reply(self) -> None:
         if self.downloading and hasattr(self.session.backend, "cancel_load"):
@@ -416,7 +415,8 @@ class ChatApp(App[int]):
                     await widget.remove()
         if self.session.backend is not self._backend:
             self.start_loading()
-        self._refresh_status()
+        self.status.sync()  # a command may have changed anything: settings, model, conversation
+        self._preview_attachments()
 
     def action_pick_alternative(self, pick: int) -> None:
         position = self.context.extras.get("probs_position")
@@ -512,39 +512,20 @@ class ChatApp(App[int]):
         box.update("\n".join(lines))
         box.set_class(bool(lines), "visible")
 
-    def _refresh_status(self) -> None:
-        info = self.session.backend.describe()
-        settings = self.session.settings
-        model = str(info.get("model", self.session.model or ""))
-        if os.sep in model and os.path.exists(model):
-            model = os.path.basename(model.rstrip(os.sep))  # a local folder: its name is enough here
-        parts = [info.get("backend", self.session.backend_name), model]
-        if self.loading_since is not None:
-            parts.append(f"{self.load_message} … {time.monotonic() - self.loading_since:.0f}s")
-            if self.downloading:
-                parts.append("Esc stops the download")
-        else:
-            parts += [str(info[k]) for k in ("device", "dtype") if k in info]
-            if info.get("quantize") not in (None, "none"):
-                parts.append(f"{info['quantize']} weights")
-            parts += [str(info["mode"])] if "mode" in info else []
-        parts.append("greedy" if settings.is_greedy else f"sample temp {settings.temperature:g}")
-        window = info.get("context_window")
-        if self.last_stats is not None:
-            parts.append(f"ctx {context_used(self.last_stats, self.session.conversation)}/{window or '?'}")
-            if truncation_notice(self.last_stats):
-                parts.append("prompt cut to fit")
-            speed = self.last_stats.tokens_per_second
-            if speed:
-                parts.append(f"{speed:.1f} tok/s")
-        elif window:
-            parts.append(f"ctx 0/{window}")
-        if self.replying:
-            parts.append("replying (Esc stops)")
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def watch_replying(self, replying: bool) -> None:
+        self.status.replying = replying
+
+    def on_status_bar_conversation_changed(self) -> None:
+        self._preview_attachments()  # what queued files will cost depends on the turns
+
+    def _preview_attachments(self) -> None:
         try:
-            self.query_one("#status", Static).update(Text(" · ".join(parts)))
-            self.query_one(AttachmentBar).preview(self.query_one(PromptInput).text)  # files queued, model loaded
-        except NoMatches:  # the timer fired while a dialog is on top or the app is closing
+            self.query_one(AttachmentBar).preview(self.query_one(PromptInput).text)
+        except NoMatches:  # a dialog is on top, or the app is closing
             pass
 
     def _load_prompt_history(self) -> None:
@@ -562,15 +543,6 @@ class ChatApp(App[int]):
     def _add_prompt_history(self, text: str) -> None:
         if self._prompt_history is not None:
             self._prompt_history.store_string(text)
-
-
-def context_used(stats: Any, conversation: Any) -> str:
-    """Tokens the conversation fills: the server's count, or, from a server that gave none
-    (llama-cpp-python, a cut-off stream), an estimate of about four characters a token."""
-    if stats.prompt_tokens:
-        return str(stats.prompt_tokens + stats.completion_tokens)
-    chars = sum(len(m.content) for m in conversation.messages)
-    return f"~{max(stats.completion_tokens, chars // 4)}"
 
 
 def can_host_app() -> bool:
