@@ -2,14 +2,14 @@
 
 Self-contained: give it anything with ``poll() -> JobProgress`` (a ``finetune.job.Job``). It polls on
 a timer (reading a small file, so the app never blocks), notifies when the run ends, and posts
-``FinetunePanel.Finished`` so the app can offer the new model.
+``FinetunePanel.Finished`` so the app can offer the new model; a while later it gives the room back.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Label, ProgressBar, Sparkline
@@ -85,3 +85,14 @@ class FinetunePanel(Vertical):
             self.add_class("-failed")
             self.notify(progress.message or "the run failed", title="fine-tuning failed", severity="error", timeout=10)
         self.post_message(self.Finished(self, progress))
+
+    def on_finetune_panel_finished(self) -> None:
+        # The notification says how it ended; the panel stays a while, then gives the room back.
+        self.set_timer(20, lambda: self.remove() if self.is_attached else None)
+
+
+async def show_panel(app: App, job: Any, before: str = "#suggestions") -> None:
+    """Follow ``job`` in a panel above the input, in place of the panel of an earlier run."""
+    for old in app.query(FinetunePanel):
+        await old.remove()
+    await app.mount(FinetunePanel(job), before=before)

@@ -1,4 +1,5 @@
-"""The app's input box: Enter sends, a newline key adds a line, Up/Down walk the prompt history.
+"""The app's input box: Enter sends, a newline key adds a line, Up/Down walk the prompt history;
+and the list of commands above it that match what is being typed.
 
 A TextArea rather than an Input because prompts are often several lines (pasted code keeps its
 newlines). Slash-commands are completed inline through TextArea's suggestion hook (Right or Tab
@@ -8,14 +9,16 @@ accepts), fed by the same table as /help; so are paths after ``/file`` or an ``@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import TextArea
+from textual.widgets import Static, TextArea
 
 from .attachments import path_completions, word_to_complete
-from .commands import completions
+from .commands import completions, lookup
+from .commands.table import COMMANDS
 
 NEWLINE_KEYS = {"ctrl+j", "shift+enter", "alt+enter", "ctrl+enter"}
 
@@ -35,6 +38,17 @@ class PromptInput(TextArea):
         self.prompt_history = prompt_history if prompt_history is not None else []  # oldest first
         self._position: int | None = None  # index into history while browsing
         self._draft = ""
+        self._shared: Any = None  # the prompt history file, once read
+
+    def load_shared_history(self) -> None:
+        """Share the plain REPL's prompt history file, so Up finds prompts from either mode."""
+        from .history import prompt_history_path
+        from .store_open import prompt_history
+
+        self._shared, notice = prompt_history(prompt_history_path)
+        if notice:
+            self.notify(notice, severity="warning", timeout=10)
+        self.prompt_history[:0] = list(reversed(list(self._shared.load_history_strings())))
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -53,6 +67,8 @@ class PromptInput(TextArea):
         text = self.text
         if not text.strip():
             return
+        if self._shared is not None:
+            self._shared.store_string(text)
         if not self.prompt_history or self.prompt_history[-1] != text:
             self.prompt_history.append(text)
         self._position = None
@@ -92,7 +108,7 @@ class PromptInput(TextArea):
             self._draft, self._position = self.text, len(self.prompt_history)
         if self._position > 0:
             self._position -= 1
-            self._show(self.prompt_history[self._position])
+            self.show(self.prompt_history[self._position])
 
     def action_cursor_down(self, select: bool = False) -> None:
         if select or self._position is None or self.cursor_location[0] < self.document.line_count - 1:
@@ -100,10 +116,21 @@ class PromptInput(TextArea):
         self._position += 1
         if self._position >= len(self.prompt_history):
             self._position = None
-            self._show(self._draft)
+            self.show(self._draft)
         else:
-            self._show(self.prompt_history[self._position])
+            self.show(self.prompt_history[self._position])
 
-    def _show(self, text: str) -> None:
+    def show(self, text: str) -> None:
+        """Put ``text`` in the box, the cursor at its end so that typing goes on from there."""
         self.text = text
         self.move_cursor(self.document.end)
+
+
+class CommandSuggestions(Static):
+    """The commands that match the word being typed, each with its summary (from the one table)."""
+
+    def show_for(self, text: str) -> None:
+        found = completions(text) if "\n" not in text and " " not in text else []
+        lines = [f"[b]{name}[/b]  [dim]{lookup(name[1:]).summary}[/dim]" for name in found[:8] if name[1:] in COMMANDS]
+        self.update("\n".join(lines))
+        self.set_class(bool(lines), "visible")
