@@ -9,31 +9,14 @@ to import than torch's first use, loads only when something asks for the full mo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from . import paths
-from .loading import LoadedModel, ModelSource, OnProgress, converted_dir
-
-FORMAT = 2  # bump when the saved layout changes; old copies are then ignored
-
-
-def ready_dir(source: ModelSource, dtype: str, quantize: str) -> Path | None:
-    """Where the ready copy of ``source`` lives, or None for sources parrot does not cache (Hub ids)."""
-    if source.kind == "gguf":
-        base = converted_dir(source)
-    elif source.kind == "folder":
-        folder = Path(source.location)
-        weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-        stamp = ":".join(f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
-        key = hashlib.sha256(f"{folder}:{stamp}".encode()).hexdigest()[:12]
-        base = paths.cache_dir() / "models" / f"{folder.name}-{key}"
-    else:
-        return None
-    return base / f"decoder-v{FORMAT}-{dtype}-{quantize}"
+from .load_plan import LoadPlan, plan_load
+from .loading import LoadedModel, ModelSource, OnProgress
 
 
 def save(loaded: LoadedModel, target: Path) -> None:
@@ -53,12 +36,14 @@ def save(loaded: LoadedModel, target: Path) -> None:
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
-def load_ready(source: ModelSource, folder: Path, full: Callable[[], LoadedModel]) -> LoadedModel:
-    """A LoadedModel from a ready copy; ``full()`` loads the transformers model if someone needs it."""
+def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
+    """A LoadedModel from the ready copy ``plan.fast_start``; ``full()`` loads the transformers model if
+    someone needs it."""
     from safetensors.torch import load_file
 
     from .lean import LeanDecoder
 
+    folder = plan.fast_start
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     # A tensor inside the file's buffer may sit at an offset the packed kernels' vector loads do not
     # expect (it crashed them): such tensors get a fresh, aligned copy.
@@ -66,40 +51,31 @@ def load_ready(source: ModelSource, folder: Path, full: Callable[[], LoadedModel
                for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
     fast = LeanDecoder.from_export(tensors, meta)
     tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
-    return LoadedModel(source, None, tokenizer, "cpu", meta["dtype"], meta["window"], set(meta["eos_ids"]),
-                       meta["quantize"], fast, model_loader=lambda: full().model)
+    return LoadedModel(plan, None, tokenizer, meta["window"], set(meta["eos_ids"]), fast,
+                       model_loader=lambda: full().model)
 
 
 def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
                   progress: OnProgress | None = None, cancel: threading.Event | None = None) -> LoadedModel:
-    """``loading.load`` with a fast start on the CPU: the ready copy if there is one, else a full
-    load whose decoder is then saved for next time."""
-    from .lean import supported_config
-    from .loading import choose_device, choose_quantize, dtype_name, load
+    """``loading.load`` with a fast start on the CPU: the ready copy the plan names if there is one,
+    else a full load whose decoder is then saved there for next time."""
+    from .loading import load
 
-    device = choose_device(device)
-    if device != "cpu":
-        return load(source, device, dtype, progress, quantize, cancel=cancel)
-    dtype_text = dtype_name(dtype, device)
-    config_file = {"gguf": lambda: converted_dir(source), "folder": lambda: Path(source.location)}.get(source.kind)
-    config_path = config_file() / "config.json" if config_file else None
-    if config_path is not None and config_path.exists():
-        fast_ok = supported_config(json.loads(config_path.read_text(encoding="utf-8")))
-        folder = ready_dir(source, dtype_text, choose_quantize(quantize, source, device, dtype_text, fast_ok))
-        if fast_ok and folder is not None and (folder / "meta.json").exists():
-            full: list[LoadedModel] = []
+    plan = plan_load(source, device, dtype, quantize)
+    if plan.fast_start is not None and (plan.fast_start / "meta.json").exists():
+        full: list[LoadedModel] = []
 
-            def full_load() -> LoadedModel:
-                if not full:  # once, for whichever of model and tokenizer is asked for first
-                    full.append(load(source, device, dtype_text, progress, "none", lean=False))
-                return full[0]
+        def full_load() -> LoadedModel:
+            if not full:  # once, for whichever of model and tokenizer is asked for first
+                full.append(load(source, plan.device, plan.dtype, progress, "none", lean=False))
+            return full[0]
 
-            return load_ready(source, folder, full_load)
+        return load_ready(plan, full_load)
     loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
-    folder = ready_dir(source, loaded.dtype, loaded.quantize)
-    if folder is not None and loaded.fast is not None:
+    target = loaded.plan.fast_start
+    if target is not None and loaded.fast is not None:
         try:
-            save(loaded, folder)
+            save(loaded, target)
         except OSError as error:  # a read-only cache only costs speed
             if progress:
                 progress(f"could not save a fast-start copy: {error}")

@@ -8,7 +8,6 @@ loads read that copy in about a second.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import struct
@@ -18,8 +17,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import paths
-from .errors import ModelUnavailable, UsageError
+from .errors import ModelUnavailable
 from .hub import OFFLINE_CHAT_OPTIONS, OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
+from .load_plan import (LoadPlan, cache_dir, choose_device, choose_quantize, dtype_name,  # noqa: F401  (re-exported)
+                        plan_load)
 
 OnProgress = Callable[[str], None]
 
@@ -108,105 +109,9 @@ def resolve(spec: str) -> ModelSource:
     return ModelSource(spec, "hub", spec)
 
 
-def choose_device(requested: str = "auto") -> str:
-    """cuda, then mps, then cpu, unless the user named one."""
-    import torch
-
-    if requested != "auto":
-        if requested.partition(":")[0] not in ("cpu", "cuda", "mps"):
-            raise UsageError(f"unknown device {requested!r}", "choose auto, cpu, cuda, cuda:N or mps")
-        if requested.startswith("cuda") and not torch.cuda.is_available():
-            raise ModelUnavailable("CUDA was asked for but no CUDA device is available", "use --device cpu")
-        if requested == "mps" and not torch.backends.mps.is_available():
-            raise ModelUnavailable("MPS was asked for but is not available", "use --device cpu")
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
-          "float16": "float16", "fp16": "float16"}
-
-
-def cpu_flags() -> set[str]:
-    """Instruction-set flags of this CPU (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
-            for line in info:
-                if line.startswith(("flags", "Features")):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bf16(flags: set[str]) -> bool:
-    """bf16 products run in hardware (x86 AVX512-BF16 or AMX, Arm BF16); emulated bf16 is slower than fp32."""
-    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-
-
-def choose_dtype(requested: str, device: str, flags: set[str] | None = None) -> "Any":
-    """The weight dtype: bf16 on GPUs and CPUs that compute it natively, fp32 elsewhere, unless asked."""
-    import torch
-
-    return getattr(torch, dtype_name(requested, device, flags))
-
-
-def dtype_name(requested: str, device: str, flags: set[str] | None = None) -> str:
-    """Like ``choose_dtype`` but without importing torch for the CPU case: a canonical dtype name."""
-    if requested != "auto":
-        if requested not in DTYPES:
-            raise UsageError(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(DTYPES)}")
-        return DTYPES[requested]
-    if device.startswith("cuda"):
-        import torch
-
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    if device == "cpu" and native_bf16(cpu_flags() if flags is None else flags):
-        return "bfloat16"
-    return "float32"
-
-
-# Models whose quantized output was checked against full precision (bench/quality.py: greedy
-# agreement and held-out perplexity). Quantization is on by default only for these. The embedded
-# SmolLM2 ships as 4-bit GGUF (Q4_1, blocks of 32), so int4 in groups of 32 re-quantizes it almost
-# exactly: perplexity 11.791 against 11.787 in fp32 (int8 per row: 11.847).
-QUANTIZE_KNOWN_GOOD = {"smollm2": "int4"}
-
-
-def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: str, fast_ok: bool) -> str:
-    """Weight-only quantization for CPU decoding: as asked, or by default only for checked models."""
-    from .quantize import QUANTIZE_CHOICES
-
-    if requested not in ("auto", *QUANTIZE_CHOICES):
-        raise UsageError(f"unknown quantization {requested!r}",
-                               f"choose auto or one of {', '.join(QUANTIZE_CHOICES)}")
-    if requested == "none":
-        return "none"
-    if requested != "auto":
-        if device != "cpu" or not fast_ok:
-            raise ModelUnavailable(f"--quantize {requested} needs a Llama, Qwen2/3 or GPT-2 model on the CPU",
-                                   "use --quantize none")
-        return requested
-    if device == "cpu" and fast_ok and dtype == "bfloat16" and source.name in QUANTIZE_KNOWN_GOOD:
-        return QUANTIZE_KNOWN_GOOD[source.name]
-    return "none"
-
-
-def converted_dir(source: ModelSource) -> Path:
-    """Cache folder of the safetensors copy of a GGUF file; the key changes when the file does."""
-    gguf = Path(source.location) / (source.gguf_file or "")
-    stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-    return paths.cache_dir() / "models" / f"{gguf.stem}-{key}"
-
-
 def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Path:
     """Dequantize a GGUF model once into a safetensors folder (atomic: a killed run leaves nothing)."""
-    target = converted_dir(source)
+    target = cache_dir(source)  # the converted copy is that cache folder itself
     if (target / "config.json").exists():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -235,18 +140,21 @@ def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Pat
 
 
 class LoadedModel:
-    """A ready model with the facts the decoding loop needs.
+    """A ready model with the facts the decoding loop needs, and the plan it was loaded by.
 
     ``model`` is the transformers model; a fast start (``backends.fast_start``) loads it only when first
     asked for, since chatting runs the lean decoder ``fast`` alone.
     """
 
-    def __init__(self, source: ModelSource, model: Any, tokenizer: Any, device: str, dtype: str, window: int,
-                 eos_ids: set[int], quantize: str = "none", fast: Any = None,
-                 model_loader: Callable[[], Any] | None = None) -> None:
-        self.source, self.tokenizer, self.device, self.dtype = source, tokenizer, device, dtype
-        self.window, self.eos_ids, self.quantize, self.fast = window, eos_ids, quantize, fast
+    def __init__(self, plan: LoadPlan, model: Any, tokenizer: Any, window: int, eos_ids: set[int],
+                 fast: Any = None, model_loader: Callable[[], Any] | None = None) -> None:
+        self.plan, self.tokenizer, self.window, self.eos_ids, self.fast = plan, tokenizer, window, eos_ids, fast
         self._model, self._model_loader = model, model_loader
+
+    source = property(lambda self: self.plan.source)
+    device = property(lambda self: self.plan.device)
+    dtype = property(lambda self: self.plan.dtype)
+    quantize = property(lambda self: self.plan.quantize)
 
     @property
     def model(self) -> Any:
@@ -286,41 +194,42 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
          quantize: str = "auto", lean: bool = True, cancel: "threading.Event | None" = None) -> LoadedModel:
     """Load the model and tokenizer of ``source`` onto a device, ready for ``decoding.decode``.
 
-    Llama, Qwen2/3 and GPT-2 models also get a lean decoder (``backends.lean``, unless ``lean`` is
-    False), on the CPU quantized per ``choose_quantize``, on a GPU in the model's dtype.
+    The plan (``load_plan.plan_load``) says where and how: Llama, Qwen2/3 and GPT-2 models also get a
+    lean decoder (``backends.lean``, unless ``lean`` is False), on the CPU quantized as planned, on a
+    GPU in the model's dtype.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = choose_device(device)
-    torch_dtype = choose_dtype(dtype, device)
+    plan = plan_load(source, device, dtype, quantize, lean)  # a bad device or dtype fails before any download
     location = source.location
     if source.kind == "gguf":
         location = str(convert_gguf(source, progress))
     if progress:
-        progress(f"loading {source.name} on {device}")
+        progress(f"loading {source.name} on {plan.device}")
     try:
         if source.kind == "hub":
-            tokenizer, model = _load_from_hub(location, torch_dtype, progress, cancel)
+            tokenizer, model, location = _load_from_hub(location, plan.torch_dtype, progress, cancel)
         else:
             tokenizer = AutoTokenizer.from_pretrained(location)
-            model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype)
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=plan.torch_dtype)
     except (OSError, ValueError) as error:
         raise ModelUnavailable(f"could not load {source.name}: {_first_line(error)}", OFFLINE_OPTIONS,
                                OFFLINE_CHAT_OPTIONS) from error
-    model.to(device).eval()
-    dtype_text = str(torch_dtype).removeprefix("torch.")
-    from .lean import LeanDecoder, supported
+    model.to(plan.device).eval()
+    if source.kind != "folder":  # the config is on disk only now (the converted copy, the Hub snapshot)
+        plan = plan_load(source, plan.device, plan.dtype, quantize, lean, config=model.config.to_dict())
+    from .lean import LeanDecoder
 
-    fast_ok = (device == "cpu" or device.startswith("cuda")) and supported(model)
-    method = choose_quantize(quantize, source, device, dtype_text, fast_ok)
-    fast = LeanDecoder.from_model(model, method) if fast_ok and lean else None
-    return LoadedModel(source, model, tokenizer, device, dtype_text, context_window(model.config),
-                       eos_token_ids(model, tokenizer), method, fast)
+    fast = LeanDecoder.from_model(model, plan.quantize) if plan.lean else None
+    return LoadedModel(plan, model, tokenizer, context_window(model.config), eos_token_ids(model, tokenizer), fast)
 
 
 def _load_from_hub(model_id: str, torch_dtype: Any, progress: OnProgress | None,
-                   cancel: "threading.Event | None") -> tuple[Any, Any]:
-    """Load from the local Hugging Face cache if the model is there (no network), else download it first."""
+                   cancel: "threading.Event | None") -> tuple[Any, Any, str]:
+    """Load from the local Hugging Face cache if the model is there (no network), else download it first.
+
+    The token reaches the Hub in ``hub.download`` alone: ``from_pretrained`` is only ever given the
+    local snapshot folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from . import hub
@@ -329,11 +238,12 @@ def _load_from_hub(model_id: str, torch_dtype: Any, progress: OnProgress | None,
     if folder is not None:
         try:
             return (AutoTokenizer.from_pretrained(folder),
-                    AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype))
+                    AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype), str(folder))
         except (OSError, ValueError):
             pass  # a download that was stopped before its weights: fetch what is missing
     folder = hub.download(model_id, progress=progress, cancel=cancel)
-    return AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype)
+    return (AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype),
+            str(folder))
 
 
 def _first_line(error: BaseException) -> str:

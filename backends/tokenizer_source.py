@@ -16,7 +16,8 @@ from typing import Any
 
 from . import paths
 from .errors import ModelUnavailable
-from .loading import DEFAULT_MODEL, ModelSource, context_window, converted_dir, resolve
+from .load_plan import cache_dir
+from .loading import DEFAULT_MODEL, ModelSource, context_window, resolve
 
 
 @dataclass
@@ -69,7 +70,7 @@ def model_tokenizer(spec: str | None) -> NamedTokenizer:
     source = resolve(spec or DEFAULT_MODEL)
     name = spec or source.name
     if source.kind == "gguf":
-        converted = converted_dir(source)
+        converted = cache_dir(source)
         if (converted / "tokenizer.json").is_file():
             return _from_folder(name, converted)
         return _from_transformers(name, source)
