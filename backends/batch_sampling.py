@@ -13,6 +13,7 @@ import torch
 
 from .decoding import filter_logits, penalize_repetition
 from .settings import GenerationSettings
+from .stop_rule import StopRule
 
 
 def _batched_forward(model: Any, input_ids: torch.Tensor, length: int, count: int
@@ -40,13 +41,14 @@ def sample_batch(model: Any, input_ids: torch.Tensor, settings: GenerationSettin
                  eos_ids: set[int], window: int, generator: torch.Generator | None = None) -> list[list[int]]:
     """``count`` continuations of ``input_ids`` ([1, T]), token ids without the end-of-text token."""
     length = input_ids.shape[-1]
-    room = max(0, min(settings.max_new_tokens, window - length))
+    stop = StopRule(frozenset(eos_ids), settings.max_new_tokens, window)
+    room = stop.room(length)
     if room == 0 or count < 1:
         return [[] for _ in range(max(count, 0))]
     logits, forward = _batched_forward(model, input_ids, length + room, count)
     logits = logits.expand(count, -1)
     seen = input_ids.expand(count, -1)
-    eos = torch.tensor(sorted(eos_ids), dtype=torch.long, device=input_ids.device)
+    eos = torch.tensor(sorted(stop.eos_ids), dtype=torch.long, device=input_ids.device)
     finished = torch.zeros(count, dtype=torch.bool, device=input_ids.device)
     chosen = []
     for step in range(room):
@@ -64,4 +66,4 @@ def sample_batch(model: Any, input_ids: torch.Tensor, settings: GenerationSettin
         seen = torch.cat([seen, next_ids], dim=-1)
         logits = forward(next_ids)
     rows = torch.cat(chosen, dim=-1).tolist()
-    return [[t for t in row if t >= 0 and t not in eos_ids] for row in rows]
+    return [[t for t in row if t >= 0 and t not in stop.eos_ids] for row in rows]

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from .settings import GenerationSettings
+from .stop_rule import StopRule
 
 TOP_ALTERNATIVES = 5
 
@@ -95,21 +96,25 @@ def decode(
     input_ids: torch.Tensor,
     settings: GenerationSettings,
     *,
-    eos_ids: set[int],
-    window: int,
+    stop: StopRule | None = None,
+    eos_ids: set[int] | None = None,
+    window: int | None = None,
     cancel: threading.Event | None = None,
     generator: torch.Generator | None = None,
     cache: object | None = None,
 ) -> Iterator[Step]:
-    """Yield tokens one by one until EOS, ``max_new_tokens``, the context window, or ``cancel``."""
+    """Yield tokens one by one until the stop rule says the reply ends (EOS, ``max_new_tokens``, the
+    context window, a cancel). Without ``stop``, one is made from ``eos_ids``, ``window`` and ``cancel``."""
+    if stop is None:
+        stop = StopRule(frozenset(eos_ids or ()), settings.max_new_tokens,
+                        window if window is not None else input_ids.size(-1) + settings.max_new_tokens, cancel)
     length = input_ids.size(-1)
-    forward = step_function(model, length, max(0, min(settings.max_new_tokens, window - length)), cache)
+    forward = step_function(model, length, stop.room(length), cache)
     ids = input_ids  # the whole prompt on the first step (prefill), then one token at a time
     seen = input_ids
     penalize = settings.repetition_penalty != 1.0
-    for _ in range(settings.max_new_tokens):
-        if (cancel is not None and cancel.is_set()) or length >= window:
-            return
+    produced = 0
+    while not stop.halted(length, produced):
         # Forward only the new tokens; the cache holds keys and values of everything before.
         logits = forward(ids)
         # The model's own confidence, before any sampling filter, is what /probs shows:
@@ -132,9 +137,10 @@ def decode(
         token_id, prob = int(numbers[0]), numbers[1]
         top_ids = [int(i) for i in numbers[2:2 + TOP_ALTERNATIVES]]
         yield Step(token_id, prob, top_ids, numbers[2 + TOP_ALTERNATIVES:])
-        if token_id in eos_ids:
+        if stop.is_end(token_id):
             return
         ids = next_id
         length += 1
+        produced += 1
         if penalize:
             seen = torch.cat([seen, next_id], dim=-1)

@@ -6,15 +6,16 @@ import secrets
 import threading
 from typing import Any, Iterator
 
-from .base import FinishReason, GenerationStats, Message, TokenChoice
-from .code_stop import BlockEnd, completion_settings
+from .base import GenerationStats, Message, TokenChoice
+from .code_stop import completion_settings
 from .errors import BackendError
 from .fast_start import load_for_chat
 from .loading import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
 from .prompts import completion_text, with_system
 from .reply import Event, Finish, Reply, Started, Text, Token
 from .settings import GenerationSettings
-from .text_stream import Detokenizer, StopFilter
+from .stop_rule import StopRule
+from .text_stream import Detokenizer
 
 
 class LocalBackend:
@@ -142,36 +143,28 @@ class LocalBackend:
         ids = ids + [t.token_id for t in prefix]
         generator = make_generator(seed, torch.device(loaded.device))
         input_ids = torch.tensor([ids], device=loaded.device)
-        detok, stops = Detokenizer(loaded.tokenizer), StopFilter(settings.stop)
+        detok = Detokenizer(loaded.tokenizer)
         # A code continuation ends with the block it was writing, not at the token limit.
-        block = None if loaded.is_chat else BlockEnd(completion_text(messages))
         if not loaded.is_chat:
             settings = completion_settings(settings)
-        finish: FinishReason = "length"
-        for forced in prefix:  # through the same filters, so stop strings and blocks see the whole reply
+        stop = StopRule.for_reply(settings, loaded.eos_ids, loaded.window, cancel,
+                                  None if loaded.is_chat else completion_text(messages))
+        for forced in prefix:  # through the same rule, so stop strings and blocks see the whole reply
             yield Token(forced)
-            text = stops.push(detok.push(forced.token_id))
-            if block is not None:
-                block.push(text)
-            yield Text(text)
+            yield Text(stop.text(detok.push(forced.token_id)))
         try:
-            for step in decode(loaded.decoder, input_ids, settings, eos_ids=loaded.eos_ids,
-                               window=loaded.window, cancel=cancel, generator=generator):
-                yield Token(_token_choice(loaded.tokenizer, step))
-                if step.token_id in loaded.eos_ids:
-                    finish = "stop"
-                    break
-                text = stops.push(detok.push(step.token_id))
-                if block is not None and (cut := block.push(text)) is not None:
-                    text, stops.stopped = text[:cut], True
-                yield Text(text)
-                if stops.stopped:
-                    finish = "stop"
-                    break
-            yield Text(stops.flush())
+            if not stop.ended:
+                for step in decode(loaded.decoder, input_ids, settings, stop=stop, generator=generator):
+                    yield Token(_token_choice(loaded.tokenizer, step))
+                    if stop.is_end(step.token_id):
+                        break
+                    yield Text(stop.text(detok.push(step.token_id)))
+                    if stop.ended:
+                        break
+            yield Text(stop.flush())
         except RuntimeError as error:  # torch raises RuntimeError for out-of-memory, bad shapes, ...
             raise BackendError(f"generation failed: {str(error).splitlines()[0]}") from error
-        yield Finish(finish)
+        yield Finish(stop.reason if stop.reason in ("stop", "length") else "length")
 
     def sample(self, messages: list[Message], settings: GenerationSettings, count: int) -> list[str]:
         """``count`` replies to the same messages, decoded together in one batch (pass@k, /retry n).
@@ -191,12 +184,8 @@ class LocalBackend:
                                 eos_ids=loaded.eos_ids, window=loaded.window, generator=generator)
         except RuntimeError as error:
             raise BackendError(f"generation failed: {str(error).splitlines()[0]}") from error
-        texts = []
-        for row in rows:
-            text = loaded.tokenizer.decode(row)
-            cuts = [text.find(stop) for stop in settings.stop if stop and stop in text]
-            texts.append(text[:min(cuts)] if cuts else text)
-        return texts
+        stop = StopRule.for_reply(settings, loaded.eos_ids, loaded.window)
+        return [stop.cut(loaded.tokenizer.decode(row)) for row in rows]
 
 
 def _token_choice(tokenizer: Any, step: Any) -> TokenChoice:
