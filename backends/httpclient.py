@@ -188,7 +188,8 @@ class HttpClient:
             raise BackendError(f"{who} redirects in a loop", "check the base URL") from None
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema):
-            raise UsageError(f"{who} is not a valid http(s) URL", "use e.g. --base-url http://127.0.0.1:8000/v1") from None
+            raise UsageError(f"{who} is not a valid http(s) URL", "use e.g. --base-url http://127.0.0.1:8000/v1",
+                             "use e.g. `/backend openai http://127.0.0.1:8000/v1`") from None
         except requests.exceptions.ConnectionError as error:
             if _caused_by(error, ConnectionRefusedError):
                 chat = self.context.address_chat_hint

@@ -162,10 +162,12 @@ def hub_error(repo_id: str, error: BaseException) -> BackendError:
             return ModelUnavailable(f"{repo_id} is gated and your Hugging Face token has no access to it",
                                     f"accept its terms on its Hub page ({repo_id}), then try again")
         return ModelUnavailable(f"{repo_id} is gated: the Hub needs your Hugging Face token to download it",
-                                "run `parrot login` (or set HF_TOKEN) after accepting its terms on its Hub page")
+                                "run `parrot login` (or set HF_TOKEN) after accepting its terms on its Hub page",
+                                "run /login (or set HF_TOKEN) after accepting its terms on its Hub page")
     if isinstance(error, RepositoryNotFoundError):
         return ModelUnavailable(f"there is no model {repo_id} on the Hub",
-                                "check the id; a private model needs `parrot login` first")
+                                "check the id; a private model needs `parrot login` first",
+                                "check the id; a private model needs /login first")
     if isinstance(error, HfHubHTTPError) and error.response is not None:
         return ModelUnavailable(f"the Hub answered {error.response.status_code} for {repo_id}",
                                 "try again in a moment")

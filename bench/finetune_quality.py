@@ -50,21 +50,23 @@ def continue_code(loaded, prompt: str, settings, seed: int) -> dict:
     """One continuation as the app produces it for a completion model: EOS or the block's end stop it."""
     import torch
 
-    from backends.code_stop import BlockEnd
     from backends.decoding import decode, make_generator
+    from backends.stop_rule import StopRule
     from backends.text_stream import Detokenizer
 
     ids = loaded.tokenizer(prompt, add_special_tokens=False).input_ids
-    block, detok = BlockEnd(prompt), Detokenizer(loaded.tokenizer)
+    stop, detok = StopRule.for_reply(settings, loaded.eos_ids, loaded.window, completion_prompt=prompt), \
+        Detokenizer(loaded.tokenizer)
     out, ending, started = [], "limit", time.perf_counter()
     generator = make_generator(None if settings.is_greedy else seed, torch.device(loaded.device))
-    for step in decode(loaded.decoder, torch.tensor([ids], device=loaded.device), settings,
-                       eos_ids=loaded.eos_ids, window=loaded.window, generator=generator):
-        if step.token_id in loaded.eos_ids:
+    for step in decode(loaded.decoder, torch.tensor([ids], device=loaded.device), settings, stop=stop,
+                       generator=generator):
+        if stop.is_end(step.token_id):
             ending = "eos"
             break
         out.append(step.token_id)
-        if block.push(detok.push(step.token_id)) is not None:
+        stop.text(detok.push(step.token_id))
+        if stop.ended:
             ending = "block"
             break
     return {"ids": out, "ending": ending, "seconds": time.perf_counter() - started}
