@@ -75,7 +75,7 @@ class ModelLoader:
             if load is not None:
                 load()
         except ParrotError as error:
-            self.app.post_message(self.Failed(backend, error))
+            self.app.post_message(self.Failed(backend, error.in_chat()))  # the hint names a slash-command
         except Exception as error:  # noqa: BLE001  shown to the person; the chat goes on
             self.app.post_message(self.Failed(backend, unexpected(error, "loading the model")))
         else:
