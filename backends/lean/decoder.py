@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..quantize import Dense, Matmul, from_tensors
 from .shape import Shape, shape_from_config
+from .threads import ThreadTuner
 from .weights import PARTS, READERS, Layer, Norm, Weights
 
 # Prompt tokens per prefill step: large enough that the products run as matrix-matrix kernels,
@@ -49,6 +50,8 @@ class LeanDecoder:
         self.scales = [shape.attention_scale(i) for i in range(shape.layers)]
         self.window = 0
         self.cos = self.sin = torch.empty(0)
+        # On the CPU the thread count that decodes fastest depends on what else runs: measured as it goes.
+        self.threads = ThreadTuner() if self.device.type == "cpu" else None
 
     @classmethod
     def from_model(cls, model: Any, quantize: str = "none") -> "LeanDecoder":
@@ -125,6 +128,11 @@ class LeanDecoder:
         A long prompt goes through in chunks of ``PREFILL_CHUNK`` tokens, each attending to the cache
         so far: the attention scores of one chunk (chunk x prompt) are the largest temporary, so memory
         grows linearly with the prompt instead of with its square."""
+        if self.threads is not None and ids.shape[-1] == 1:
+            with self.threads:
+                return self._head(self._forward(ids, cache))
+        if self.threads is not None:
+            self.threads.use_best()
         outputs = []
         for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
             x = self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)

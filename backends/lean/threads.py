@@ -1,0 +1,62 @@
+"""How many threads a decoding step should use, chosen by measuring, again and again.
+
+A decoding step is a few hundred small products; with one torch thread per core, every product waits
+for its slowest thread, so one busy process elsewhere on the machine (a test run, a compiler) stalls
+each of them: on two cores the rate falls ten times while one thread alone keeps most of its speed.
+On an idle machine more threads are faster. Which is true changes from minute to minute, so the
+tuner times a few steps with each choice, decodes with the fastest, and checks again later.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+PROBE = 6  # steps timed per choice (the first after a switch is not counted)
+CYCLE = 256  # steps between two probes
+
+
+class ThreadTuner:
+    """Wraps each decoding step: ``with tuner: step()`` runs it with the thread count chosen now."""
+
+    def __init__(self, most: int | None = None) -> None:
+        most = most or torch.get_num_threads()
+        self.choices = sorted({1, most})
+        self.best = most
+        self._step = 0
+        self._times: dict[int, list[float]] = {n: [] for n in self.choices}
+        self._current = self._started = 0.0
+
+    def _planned(self) -> int:
+        """The choice for the step about to run: a probe at the start of each cycle, else the best."""
+        position = self._step % CYCLE
+        block = position // PROBE
+        return self.choices[block] if block < len(self.choices) else self.best
+
+    def __enter__(self) -> "ThreadTuner":
+        threads = self._planned()
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+            self._current = -1  # this step pays for the switch: not counted
+        else:
+            self._current = threads
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        seconds = time.perf_counter() - self._started
+        if self._current > 0 and self._step % CYCLE < PROBE * len(self.choices):
+            self._times[self._current].append(seconds)
+        self._step += 1
+        if self._step % CYCLE == PROBE * len(self.choices) and all(self._times.values()):
+            self.best = min(self.choices, key=lambda n: statistics.median(self._times[n]))
+            self._times = {n: [] for n in self.choices}
+            if torch.get_num_threads() != self.best:
+                torch.set_num_threads(self.best)
+
+    def use_best(self) -> None:
+        """For work that is not timed (a prompt's prefill): the choice the last probe found fastest."""
+        if len(self.choices) > 1 and torch.get_num_threads() != self.best:
+            torch.set_num_threads(self.best)

@@ -1,0 +1,51 @@
+"""The thread tuner: probes each thread count, keeps the fastest, and never changes the tokens."""
+
+import time
+
+import pytest
+import torch
+
+from backends.decoding import decode
+from backends.lean import threads
+from backends.lean.threads import ThreadTuner
+from backends.loading import load, resolve
+from backends.settings import GenerationSettings
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("slow, expected", [(2, 1), (1, 2)])
+def test_the_tuner_keeps_the_thread_count_whose_steps_were_faster(two_threads, slow, expected):
+    tuner = ThreadTuner(most=2)
+    used = set()
+    for _ in range(threads.CYCLE + 2 * threads.PROBE):
+        with tuner:
+            used.add(torch.get_num_threads())
+            time.sleep(0.003 if torch.get_num_threads() == slow else 0.0)
+    assert used == {1, 2}, "both choices were tried"
+    assert tuner.best == expected
+    assert torch.get_num_threads() == expected
+
+
+def test_one_thread_asked_for_is_never_changed():
+    tuner = ThreadTuner(most=1)
+    assert tuner.choices == [1]
+    with tuner:
+        assert torch.get_num_threads() == 1
+
+
+def test_tokens_do_not_depend_on_the_thread_changes(two_threads, tiny_llama, monkeypatch):
+    monkeypatch.setattr(threads, "CYCLE", 8)
+    monkeypatch.setattr(threads, "PROBE", 2)  # switches every few steps during the reply
+    loaded = load(resolve(str(tiny_llama)), "cpu", "float32", quantize="none")
+    ids = torch.tensor([loaded.tokenizer("def add(a, b):", add_special_tokens=False).input_ids])
+    greedy = GenerationSettings(greedy=True, max_new_tokens=40)
+    fast = [s.token_id for s in decode(loaded.fast, ids, greedy, eos_ids=set(), window=loaded.window)]
+    hf = [s.token_id for s in decode(loaded.model, ids, greedy, eos_ids=set(), window=loaded.window)]
+    assert fast == hf
