@@ -24,6 +24,7 @@ from .openai_compat import OpenAIBackend, http_options
 from .prompts import completion_text
 from .reply import Event, Finish, Text, Token, Usage
 from .settings import GenerationSettings
+from .stop_rule import StopRule
 
 ROUTER_URL = "https://router.huggingface.co"
 DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-32B-Instruct"
@@ -89,6 +90,8 @@ class HfBackend(OpenAIBackend):
                 "stream": self.streaming}
         response = self.client.request("POST", url, secret=found.secret, body=body, stream=self.streaming,
                                        cancel=cancel)
+        # A code continuation ends with the block it was writing, as a local one does.
+        stop = StopRule.for_server(settings, body["inputs"])
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
             data = self.client.json(response)
             raise_if_error(self.client, data)
@@ -96,8 +99,8 @@ class HfBackend(OpenAIBackend):
             if not isinstance(first, dict) or "generated_text" not in first:
                 raise self.client.malformed(json.dumps(data)[:80])
             yield Usage(completion_tokens=int((first.get("details") or {}).get("generated_tokens") or 0) or None)
-            yield Text(first["generated_text"] or "")
-            yield Finish(_finish(first.get("details")))
+            yield Text(stop.text(first["generated_text"] or ""))
+            yield Finish("stop" if stop.ended else _finish(first.get("details")))
             return
         # TGI's stream: one event per token, the last one carrying ``details``; no [DONE] marker.
         for event in json_events(self.client, response, cancel, is_last=_is_last):
@@ -105,7 +108,10 @@ class HfBackend(OpenAIBackend):
             if choice := tgi_token_choice(event):
                 yield Token(choice)
             if token and not token.get("special") and token.get("text"):
-                yield Text(token["text"])
+                yield Text(stop.text(token["text"]))
+            if stop.ended:  # the block is complete: closing the stream stops the server too
+                yield Finish("stop")
+                return
             if _is_last(event):
                 yield Finish(_finish(event.get("details")))
                 return

@@ -9,6 +9,7 @@ finished. It plays the part of transformers' ``StoppingCriteriaList`` without a 
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,12 @@ class StopRule:
         continues) adds the end of the top-level block."""
         block = BlockEnd(completion_prompt) if completion_prompt is not None else None
         return cls(frozenset(eos_ids), settings.max_new_tokens, window, cancel, tuple(settings.stop), block)
+
+    @classmethod
+    def for_server(cls, settings: Any, completion_prompt: str) -> "StopRule":
+        """The part of the rule a server cannot apply: the end of the block of a code continuation. The
+        server counts tokens, knows its end-of-text ids and applies the stop strings itself."""
+        return cls(frozenset(), settings.max_new_tokens, sys.maxsize, None, (), BlockEnd(completion_prompt))
 
     # -- tokens ---------------------------------------------------------------------------------
 

@@ -122,3 +122,16 @@ def test_a_redirect_to_another_host_never_carries_the_key(server, other_host):
         assert "Authorization" not in elsewhere.posts()[0].headers
     finally:
         elsewhere.stop()
+
+
+def test_a_hosted_code_continuation_ends_with_its_block(server, token):
+    pieces = ["\n  return", " a + b;\n", "}\n", "\nfunction", " sub(a, b) {\n", "  return a - b;\n}\n"]
+    server.queue(tgi_stream(pieces), status(200, [{"generated_text": "".join(pieces),
+                                                   "details": {"finish_reason": "length"}}]))
+    prompt = [Message("user", "function add(a, b) {")]
+    reply = HfBackend("some/model", mode="completion", router_url=server.url).stream(prompt, GenerationSettings())
+    assert reply.finish() == "\n  return a + b;\n}\n"
+    assert reply.stats.finish_reason == "stop" and reply.stats.completion_tokens == 3
+    whole = HfBackend("some/model", mode="completion", router_url=server.url, stream=False).stream(
+        prompt, GenerationSettings())
+    assert whole.finish() == "\n  return a + b;\n}\n" and whole.stats.finish_reason == "stop"
