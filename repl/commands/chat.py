@@ -67,6 +67,8 @@ def backend_(ctx: Context, args: list[str]) -> None:
     models = [a for a in rest if a not in urls]
     if len(urls) > 1 or len(models) > 1:
         raise UsageError("give at most one URL and one model")
+    if urls and name != "openai":  # hf never sends its token elsewhere; local has no server
+        raise UsageError(f"the {name} backend takes no URL", "a server's URL goes with /backend openai URL")
     options = {"base_url": check_base_url(urls[0])} if urls else {}
     ctx.session.use_backend(name, models[0] if models else None, **options)
     where = f" at {urls[0]}" if urls else ""

@@ -74,3 +74,10 @@ def test_a_server_without_a_model_list_under_v1_still_blames_the_model(server):
     session = Session("openai", "test", GenerationSettings(), base_url=server.url + "/v1", retries=0)
     _, _, err = run(session, ["hello"])
     assert "test is not served by" in err and "may be wrong" in err
+
+
+def test_only_the_openai_backend_takes_a_url(server):
+    session = Session("openai", "test", GenerationSettings(), base_url=server.url + "/v1")
+    code, _, err = run(session, [f"/backend hf {server.url}/v1 some/model"])
+    assert code == 2 and "the hf backend takes no URL" in err and "/backend openai URL" in err
+    assert session.backend_name == "openai"
