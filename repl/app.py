@@ -21,8 +21,7 @@ from . import commands, keys
 from .attachment_bar import AttachmentBar
 from .chat_view import ChatView
 from .command_bridge import CommandBridge
-from .commands.table import Context
-from .finetune_panel import show_panel
+from .finetune_panel import follow_running_finetune, show_panel
 from .history import HistoryStore
 from .model_loader import ModelLoader
 from .prompt_input import CommandSuggestions, PromptInput
@@ -54,9 +53,10 @@ class ChatApp(App[int]):
         self.chat = ChatView(self.session, WELCOME, id="log")
         self.status = StatusBar(self.session, id="status")
         self.loader = ModelLoader(self, self.session)
-        self.bridge = CommandBridge(self)
-        self.context = Context(self.session, self.bridge, {"clipboard": self.bridge.copy,
-                                                           "finetune_started": self._follow_finetune})
+        # /finetune started a run (told from the command's thread): its progress panel goes up.
+        self.bridge = CommandBridge(self, self.session,
+                                    finetune_started=lambda job: self.bridge.on_ui(show_panel, self, job))
+        self.context = self.bridge.context
         self._last_interrupt = 0.0
 
     def compose(self) -> ComposeResult:
@@ -71,13 +71,8 @@ class ChatApp(App[int]):
         self.query_one(PromptInput).focus()
         self.watch(self.chat, "replying", lambda replying: setattr(self.status, "replying", replying))
         if self.resume:
-            last = self.history.last_id()
-            if last is None:
-                self.notify("there is no conversation to continue yet; starting a new one")
-            else:
-                self.session.conversation = self.history.load(last)
-                await self.chat.show_conversation()
-                self.status.sync()
+            await self.chat.resume(self.history)
+            self.status.sync()
         if self.first is not None:
             self.session.pending_files = list(self.first[1])
             await self.start_reply(self.first[0])
@@ -85,7 +80,7 @@ class ChatApp(App[int]):
             self.notify(notice, title="history", severity="warning", timeout=15)
         self.loader.start()
         self.call_after_refresh(self.query_one(PromptInput).load_shared_history)  # after the first paint
-        self.call_after_refresh(self._follow_running_finetune)
+        self.call_after_refresh(follow_running_finetune, self, self.context.extras)
 
     @property
     def replying(self) -> bool:
@@ -103,7 +98,7 @@ class ChatApp(App[int]):
             if self.replying:
                 self.chat.refuse_while_replying(text)
             else:
-                self.bridge.run(text.strip(), self.context)
+                self.bridge.run(text.strip())
             return
         if not await self.start_reply(text[1:] if text.startswith("//") else text):
             self.put_back(text)
@@ -143,16 +138,14 @@ class ChatApp(App[int]):
         self._preview_attachments()  # what queued files will cost depends on the turns
 
     def on_text_area_changed(self, event: PromptInput.Changed) -> None:
-        try:
-            self.query_one(CommandSuggestions).show_for(event.text_area.text)
-            self.query_one(AttachmentBar).preview(event.text_area.text)
-        except NoMatches:  # a dialog is on top, or the app is closing
-            pass
+        self._preview_attachments(event.text_area.text, suggest=True)
 
-    def _preview_attachments(self) -> None:
+    def _preview_attachments(self, text: str | None = None, suggest: bool = False) -> None:
         try:
-            self.query_one(AttachmentBar).preview(self.query_one(PromptInput).text)  # files queued, model loaded
-        except NoMatches:
+            if suggest:
+                self.query_one(CommandSuggestions).show_for(text or "")
+            self.query_one(AttachmentBar).preview(self.query_one(PromptInput).text if text is None else text)
+        except NoMatches:  # a dialog is on top, or the app is closing
             pass
 
     # -- keys ------------------------------------------------------------------------------------
@@ -181,32 +174,15 @@ class ChatApp(App[int]):
         self.chat.cancel.set()
         self.exit(0)
 
-    def action_copy_answer(self) -> None:
-        self.bridge.run("/copy", self.context)
-
-    def action_show_branches(self) -> None:
-        self.bridge.run("/branches", self.context)
+    def action_command(self, line: str) -> None:
+        self.bridge.run(line)
 
     def action_pick_alternative(self, pick: int) -> None:
         position = self.context.extras.get("probs_position")
         if position is None:
             self.notify("open a position first with /probs N", title="branch", timeout=5)
         else:
-            self.bridge.run(f"/probs {position} --pick {pick}", self.context)
-
-    # -- fine-tuning -----------------------------------------------------------------------------
-
-    def _follow_finetune(self, job: Any) -> None:
-        """/finetune started a run (called from the command's thread): show its progress panel."""
-        self.bridge.on_ui(show_panel, self, job)
-
-    async def _follow_running_finetune(self) -> None:
-        """A run started by an earlier parrot may still be going: follow it too."""
-        from finetune.job import attach
-
-        if (job := attach("js")) is not None and job.running:
-            self.context.extras["finetune_job"] = job
-            await show_panel(self, job)
+            self.bridge.run(f"/probs {position} --pick {pick}")
 
 
 def can_host_app() -> bool:

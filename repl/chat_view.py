@@ -207,9 +207,13 @@ class ChatView(VerticalScroll):
         await self.remove_children()
         self._first_note_after_clear = None
 
-    async def show_conversation(self) -> None:
-        """Show the session's conversation (``--continue``) below what is there."""
-        self._shown = self.session.conversation
+    async def resume(self, history: Any) -> None:
+        """``--continue``: take up the last stored conversation, or say there is none yet."""
+        last = history.last_id()
+        if last is None:
+            self.notify("there is no conversation to continue yet; starting a new one")
+            return
+        self.session.conversation = self._shown = history.load(last)
         await self._mount_turns(self._shown.turns)
 
     async def sync(self) -> None:

@@ -17,7 +17,9 @@ from textual.message import Message
 from backends.errors import BackendError, ParrotError
 
 from . import commands
+from .commands.table import Context
 from .crash import unexpected
+from .session import Session
 from .widgets import SecretScreen
 
 
@@ -29,22 +31,22 @@ class CommandBridge:
     class Done(Message):
         """A command has finished (or failed); what it changed may now be shown."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, session: Session, **extras: Any) -> None:
         self.app = app
         self.main_thread = threading.get_ident()
+        self.context = Context(session, self, {"clipboard": self.copy, **extras})
 
     @property
     def chat(self) -> Any:
         return self.app.chat  # type: ignore[attr-defined]
 
-    def run(self, line: str, context: Any) -> None:
+    def run(self, line: str) -> None:
         """Run ``line`` in a thread worker; one command at a time."""
-        self.app.run_worker(lambda: self._run(line, context), thread=True, exclusive=True,
-                            exit_on_error=False, group="command")
+        self.app.run_worker(lambda: self._run(line), thread=True, exclusive=True, exit_on_error=False, group="command")
 
-    def _run(self, line: str, context: Any) -> None:
+    def _run(self, line: str) -> None:
         try:
-            commands.run(line, context)
+            commands.run(line, self.context)
         except ParrotError as error:
             self.app.call_from_thread(self._show_error, error, line)
         except Exception as error:  # noqa: BLE001  a broken command must not take the chat down

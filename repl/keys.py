@@ -24,8 +24,8 @@ KEYS = (
     Key("escape", "Esc", "cancels a reply", "cancel_reply", priority=True, welcome=True),
     Key("ctrl+c", "Ctrl-C", "cancels a reply, twice quits", "interrupt", priority=True),
     Key("ctrl+q", "Ctrl-Q", "quits", "quit", priority=True, welcome=True),
-    Key("ctrl+y", "Ctrl-Y", "copies the last answer", "copy_answer"),
-    Key("ctrl+b", "Ctrl-B", "lists the branches", "show_branches"),
+    Key("ctrl+y", "Ctrl-Y", "copies the last answer", "command('/copy')"),
+    Key("ctrl+b", "Ctrl-B", "lists the branches", "command('/branches')"),
     # After /probs N: branch at N with the K-th alternative, as /probs N --pick K does.
     *(Key(f"alt+{k}", f"Alt-{k}", f"branches with alternative {k}", f"pick_alternative({k})") for k in range(1, 6)),
 )
