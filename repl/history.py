@@ -23,7 +23,6 @@ from backends.errors import UsageError
 from backends.settings import GenerationSettings
 
 from .history_search import SearchHit, ensure_index, search
-from .history_search import SearchHit, ensure_index, search
 from .session import Conversation, Session, Turn
 
 SCHEMA = """
@@ -253,7 +252,8 @@ def history_command(argv: list[str]) -> int:
 
     from rich.console import Console
 
-    from .commands.chat import as_markdown, conversations_table
+    from .commands.chat import as_markdown
+    from .history_tables import conversations_table
     from .terminal_text import for_stream
     from .usage import Parser
 
@@ -275,7 +275,7 @@ def history_command(argv: list[str]) -> int:
         print(f"parrot: {notice}", file=sys.stderr)
     try:
         if args.search is not None:
-            from .commands.chat import search_table
+            from .history_tables import search_table
 
             Console(highlight=False, soft_wrap=True).print(search_table(store.search(args.search, args.limit),
                                                                         args.search))
