@@ -293,7 +293,7 @@ def print_tables(quiet, busy, batch, prefill, workers, ids, args, load_before) -
             hog = statistics.median(map(rate, busy[name]))
             line += f" {hog:>9.1f} {max(map(rate, busy[name])):>8.1f} {hog / row['tok_s']:>9.2f}"
         print(line)
-    if "llama.cpp" not in summary:
+    if "llama.cpp" in workers and "llama.cpp" not in summary:
         print("llama.cpp: not measured (llama-cpp-python is not installed; `make bench-deps` installs it)")
     print("tok/s: median; best: the fastest run. x baseline: against transformers fp32 generate of the same model.")
     print("same as fp32: greedy tokens identical to parrot fp32 before the first difference.")
