@@ -59,7 +59,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
 }
 BASELINES = {"smollm2": "hf generate fp32", "codeparrot-small": "codeparrot hf fp32",
              "qwen2.5-coder-0.5b": "qwen2 hf fp32"}
-PREFILL = ("parrot default", "llama.cpp", "hf generate fp32")  # the prefill table's engines
+PREFILL = ("parrot default", "llama.cpp", "llama.cpp 1 thread", "hf generate fp32")  # the prefill table's engines
 HOG = "while True: pass"  # one busy core, at the bench's own priority
 
 
@@ -271,7 +271,10 @@ def print_tables(quiet, busy, batch, prefill, workers, ids, args, load_before) -
     summary = {name: {"tok_s": statistics.median(map(rate, runs)), "best": max(map(rate, runs)),
                       "ttft_ms": 1000 * statistics.median(r["ttft"] for r in runs), "rss_mb": runs[-1]["rss_mb"],
                       "peak_mb": max(r["peak_mb"] for r in runs), "ids": runs[0]["ids"]} for name, runs in rows.items()}
-    ref, fp32 = summary.get("llama.cpp"), summary.get("parrot fp32") or summary.get("hf generate fp32")
+    # The reference is llama.cpp at its fastest thread count in this run (on a busy machine, one thread).
+    cpp = [row for name, row in summary.items() if CONFIGS[name][0] == "llamacpp"]
+    ref = max(cpp, key=lambda row: row["tok_s"]) if cpp else None
+    fp32 = summary.get("parrot fp32") or summary.get("hf generate fp32")
     header = (f"{'configuration':<24} {'model':<18} {'tok/s':>7} {'best':>6} {'TTFT ms':>8} {'RSS MB':>7} "
               f"{'x baseline':>10} {'x llama.cpp':>11} {'TTFT/l.cpp':>10} {'RSS/l.cpp':>9} {'same as fp32':>12}")
     if busy and any(busy.values()):
@@ -293,6 +296,8 @@ def print_tables(quiet, busy, batch, prefill, workers, ids, args, load_before) -
             hog = statistics.median(map(rate, busy[name]))
             line += f" {hog:>9.1f} {max(map(rate, busy[name])):>8.1f} {hog / row['tok_s']:>9.2f}"
         print(line)
+    if ref:
+        print("x llama.cpp, TTFT/l.cpp, RSS/l.cpp: against the faster llama.cpp row of this run.")
     if "llama.cpp" in workers and "llama.cpp" not in summary:
         print("llama.cpp: not measured (llama-cpp-python is not installed; `make bench-deps` installs it)")
     print("tok/s: median; best: the fastest run. x baseline: against transformers fp32 generate of the same model.")
@@ -310,15 +315,15 @@ def print_tables(quiet, busy, batch, prefill, workers, ids, args, load_before) -
               f"(batch {sequential / batched:.2f}x)")
     if prefill:
         print(f"\nprefill: a code prompt of N tokens, one token out, medians of {max(1, args.runs // 2)} runs in "
-              f"fresh workers; peak: highest resident memory during the call")
+              f"fresh workers; peak: highest resident memory during the call; x llama.cpp: against its faster row")
         header = f"{'configuration':<24} {'tokens':>6} {'tok/s':>7} {'TTFT ms':>8} {'peak MB':>8} {'x llama.cpp':>11}"
         print(header + "\n" + "-" * len(header))
         for (name, size), runs in prefill.items():
             if not runs:
                 continue
             seconds = statistics.median(r["ttft"] for r in runs)
-            ref_runs = prefill.get(("llama.cpp", size))
-            ref_rate = ref_runs and size / statistics.median(r["ttft"] for r in ref_runs)
+            ref_rate = max((size / statistics.median(r["ttft"] for r in runs_) for (other, n), runs_ in prefill.items()
+                            if n == size and runs_ and CONFIGS[other][0] == "llamacpp"), default=None)
             print(f"{name:<24} {size:>6} {size / seconds:>7.1f} {1000 * seconds:>8.0f} "
                   f"{max(r['peak_mb'] for r in runs):>8.0f} {_ratio(size / seconds, ref_rate):>11}")
     if "notebook no-cache" in summary:
