@@ -47,6 +47,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "parrot int8": ("parrot", {"dtype": "bfloat16", "quantize": "int8"}),
     "parrot int4": ("parrot", {"dtype": "bfloat16", "quantize": "int4"}),
     "parrot default 1 thread": ("parrot", {**AUTO, "threads": 1}),
+    "parrot default untraced": ("parrot", {**AUTO, "traced": False}),
     "hf generate fp32": ("generate", {"dtype": "float32"}),
     "hf generate bf16": ("generate", {"dtype": "bfloat16"}),
     "notebook no-cache": ("nocache", {"dtype": "float32"}),

@@ -131,6 +131,8 @@ def _parrot(model_name: str, options: dict) -> tuple[Run, Callable]:
         # As the chat loads it: from the fast-start copy (written by a first load, see --warm).
         loaded = load_for_chat(resolve(model_name), "cpu", options["dtype"], options["quantize"])
         decoder, window = loaded.decoder, loaded.window
+    if options.get("traced") is False:  # every step through Python, as before the traced step
+        decoder._traced = False
     greedy = GenerationSettings(greedy=True, max_new_tokens=10_000)
 
     def run(ids: list[int], tokens: int):

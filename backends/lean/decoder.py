@@ -10,6 +10,7 @@ the architectures differ (``Shape``) it takes one branch per layer, not a separa
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -52,6 +53,10 @@ class LeanDecoder:
         self.cos = self.sin = torch.empty(0)
         # On the CPU the thread count that decodes fastest depends on what else runs: measured as it goes.
         self.threads = ThreadTuner() if self.device.type == "cpu" else None
+        # One-token steps of one row run as a traced graph on the CPU (see ``_step``); None until the
+        # first such step, False where tracing failed (the step then stays in Python).
+        self._traced: Any = None
+        self._where = torch.arange(shape.max_positions, device=self.device)
 
     @classmethod
     def from_model(cls, model: Any, quantize: str = "none") -> "LeanDecoder":
@@ -130,7 +135,7 @@ class LeanDecoder:
         grows linearly with the prompt instead of with its square."""
         if self.threads is not None and ids.shape[-1] == 1:
             with self.threads:
-                return self._head(self._forward(ids, cache))
+                return self._step(ids, cache)
         if self.threads is not None:
             self.threads.use_best()
         outputs = []
@@ -148,11 +153,46 @@ class LeanDecoder:
             return F.rms_norm(x, (self.shape.hidden,), norm.weight, self.shape.eps)
         return F.layer_norm(x, (self.shape.hidden,), norm.weight, norm.bias, self.shape.eps)
 
+    def _step(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits after one new token per row. For a single row on the CPU the pass runs as a graph
+        traced once (``torch.jit.trace``: the same kernels, so the same numbers, without Python's
+        cost per operation -- a few hundred operations per token at this size)."""
+        end = cache.length + 1
+        if ids.shape[0] != 1 or self.device.type != "cpu" or self._traced is False or end > len(self._where):
+            return self._head(self._forward(ids, cache))
+        where = self._where[:end]  # its length carries the position into the graph
+        if self._traced is None:
+            try:
+                with warnings.catch_warnings():
+                    # The branches on the token count are fixed at one token, as intended; and
+                    # torch.jit.trace, though deprecated for torch.compile and torch.export, is the one
+                    # of the three that needs no compile step (bench/aoti_step.py measures the other).
+                    warnings.simplefilter("ignore")
+                    self._traced = torch.jit.trace(self._traced_step, (ids, where, cache.keys, cache.values),
+                                                   check_trace=False)
+                cache.length = end  # the trace ran the step once
+                return self._traced(ids, where, cache.keys, cache.values)  # (same step again: same values)
+            except RuntimeError:
+                self._traced = False
+                return self._head(self._forward(ids, cache))
+        logits = self._traced(ids, where, cache.keys, cache.values)
+        cache.length = end
+        return logits
+
+    def _traced_step(self, ids: torch.Tensor, where: torch.Tensor, keys: torch.Tensor,
+                     values: torch.Tensor) -> torch.Tensor:
+        return self._head(self._layers(ids, keys, values, where.shape[0] - 1))
+
     def _forward(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """Hidden states ([batch * T, hidden]) after the last layer, appending keys and values."""
+        x = self._layers(ids, cache.keys, cache.values, cache.length)
+        cache.length += ids.shape[-1]
+        return x
+
+    def _layers(self, ids: torch.Tensor, cache_keys: torch.Tensor, cache_values: torch.Tensor,
+                start: int) -> torch.Tensor:
         s = self.shape
         batch, count = ids.shape
-        start = cache.length
         end = start + count
         heads, kv_heads, dim = s.heads, s.kv_heads, s.head_dim
         group = heads // kv_heads
@@ -173,7 +213,7 @@ class LeanDecoder:
                 # Rotate queries and keys together: x * cos + rotate_half(x) * sin.
                 rotated = torch.cat((-qk[..., dim // 2:], qk[..., :dim // 2]), dim=-1)
                 qk = qk * cos + rotated * sin
-            keys, values = cache.keys[index], cache.values[index]
+            keys, values = cache_keys[index], cache_values[index]
             keys[:, :, start:end] = qk[:, :, heads:].transpose(1, 2)
             values[:, :, start:end] = qkv[:, :, heads + kv_heads:].transpose(1, 2)
             scale = self.scales[index]
@@ -194,7 +234,6 @@ class LeanDecoder:
                 x = x + layer.down(F.silu(gate) * up)
             else:
                 x = x + layer.down(F.gelu(layer.up(h), approximate="tanh"))
-        cache.length = end
         return x
 
     def _rope_table(self, length: int) -> None:
@@ -208,6 +247,8 @@ class LeanDecoder:
         self.cos = (angles.cos() * self.shape.rope_scaling).to(self.dtype)[:, None, :]
         self.sin = (angles.sin() * self.shape.rope_scaling).to(self.dtype)[:, None, :]
         self.window = length
+        if self._traced is not False:
+            self._traced = None  # the graph holds the old tables: trace again
 
 
 def _norm_tensors(prefix: str, norm: Norm) -> dict[str, torch.Tensor]:
