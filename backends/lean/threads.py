@@ -16,6 +16,9 @@ import torch
 
 PROBE = 6  # steps timed per choice (the first after a switch is not counted)
 CYCLE = 256  # steps between two probes
+MARGIN = 1.1  # more threads must be this much faster to be kept: a probe of a losing choice costs
+SLOWER = 2.0  # steps this much slower than the probe found, SLOW_STEPS in a row: the load changed, probe now
+SLOW_STEPS = 3
 
 
 class ThreadTuner:
@@ -28,6 +31,8 @@ class ThreadTuner:
         self._step = 0
         self._times: dict[int, list[float]] = {n: [] for n in self.choices}
         self._current = self._started = 0.0
+        self._expected = float("inf")  # the best choice's step time at the last probe
+        self._slow = 0
 
     def _planned(self) -> int:
         """The choice for the step about to run: a probe at the start of each cycle, else the best."""
@@ -47,11 +52,20 @@ class ThreadTuner:
 
     def __exit__(self, *exc: object) -> None:
         seconds = time.perf_counter() - self._started
-        if self._current > 0 and self._step % CYCLE < PROBE * len(self.choices):
+        probing = self._step % CYCLE < PROBE * len(self.choices)
+        if self._current > 0 and probing:
             self._times[self._current].append(seconds)
+        elif not probing and len(self.choices) > 1:
+            self._slow = self._slow + 1 if seconds > SLOWER * self._expected else 0
+            if self._slow >= SLOW_STEPS:  # e.g. another program took a core: measure again at once
+                self._step, self._slow = -1, 0
+                self._times = {n: [] for n in self.choices}
         self._step += 1
         if self._step % CYCLE == PROBE * len(self.choices) and all(self._times.values()):
-            self.best = min(self.choices, key=lambda n: statistics.median(self._times[n]))
+            medians = {n: statistics.median(times) for n, times in self._times.items()}
+            # Fewest threads unless more are clearly faster (probing the other choice is what it costs).
+            self.best = min(self.choices, key=lambda n: medians[n] * (MARGIN if n > 1 else 1.0))
+            self._expected = medians[self.best]
             self._times = {n: [] for n in self.choices}
             if torch.get_num_threads() != self.best:
                 torch.set_num_threads(self.best)

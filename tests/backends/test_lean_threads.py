@@ -49,3 +49,20 @@ def test_tokens_do_not_depend_on_the_thread_changes(two_threads, tiny_llama, mon
     fast = [s.token_id for s in decode(loaded.fast, ids, greedy, eos_ids=set(), window=loaded.window)]
     hf = [s.token_id for s in decode(loaded.model, ids, greedy, eos_ids=set(), window=loaded.window)]
     assert fast == hf
+
+
+def test_steps_that_turn_slow_make_the_tuner_measure_again_at_once(two_threads):
+    tuner = ThreadTuner(most=2)
+    slow = 1
+
+    def step():
+        with tuner:
+            time.sleep(0.004 if torch.get_num_threads() == slow else 0.0)
+
+    for _ in range(2 * threads.PROBE + 1):
+        step()
+    assert tuner.best == 2
+    slow = 2  # another program took a core: two threads now stall
+    for _ in range(threads.SLOW_STEPS + 2 * threads.PROBE + 1):
+        step()
+    assert tuner.best == 1, "measured again long before the cycle's end"
