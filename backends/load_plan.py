@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths
+from .devices import check_device
 from .errors import ModelUnavailable, UsageError
 
 if TYPE_CHECKING:
@@ -111,13 +112,7 @@ def choose_device(requested: str = "auto") -> str:
     import torch
 
     if requested != "auto":
-        if requested.partition(":")[0] not in ("cpu", "cuda", "mps"):
-            raise UsageError(f"unknown device {requested!r}", "choose auto, cpu, cuda, cuda:N or mps")
-        if requested.startswith("cuda") and not torch.cuda.is_available():
-            raise ModelUnavailable("CUDA was asked for but no CUDA device is available", "use --device cpu")
-        if requested == "mps" and not torch.backends.mps.is_available():
-            raise ModelUnavailable("MPS was asked for but is not available", "use --device cpu")
-        return requested
+        return check_device(requested)  # checked already where it was named; a caller in code is checked here
     if torch.cuda.is_available():
         return "cuda"
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("-b", "--backend", help="backend name (default: local)")
     source.add_argument("-m", "--model", help="preset (smollm2, codeparrot, js), Hub id, folder or .gguf file")
     source.add_argument("--base-url", metavar="URL", type=_base_url, help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
-    source.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    source.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
     source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default: auto)")
     gen = parser.add_argument_group("generation")
@@ -133,6 +133,15 @@ def _base_url(text: str) -> str:
         return check_base_url(text)
     except UsageError as error:
         raise argparse.ArgumentTypeError(error.message) from None
+
+
+def _device(text: str) -> str:
+    from backends.devices import check_device
+
+    try:
+        return check_device(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(f"{error.message}; {error.hint}") from None
 
 
 def _run_subcommand(name: str, argv: list[str]) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from backends import paths
 from backends.errors import SettingsError, UsageError
+from backends.devices import check_device
 from backends.httpclient import check_base_url
 from backends.settings import GenerationSettings
 
@@ -65,6 +66,11 @@ def load_config(path: Path | None = None) -> Config:
         if not isinstance(value, str) or not value.strip():
             raise UsageError(f"{path}: {key} must be a non-empty string, not {_kind(value)}",
                              f'quote it, e.g. {key} = "{value}"' if isinstance(value, (int, float)) else None)
+    if "device" in data:
+        try:
+            data["device"] = check_device(data["device"])
+        except UsageError as error:
+            raise UsageError(f"{path}: device: {error.message}", error.hint) from None
     if "base_url" in data:
         try:
             check_base_url(data["base_url"])

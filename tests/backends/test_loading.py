@@ -1,7 +1,7 @@
 import pytest
 
 from backends import loading
-from backends.errors import ModelUnavailable
+from backends.errors import ModelUnavailable, UsageError
 
 
 def test_presets_folders_gguf_and_hub_ids_resolve(tiny_gpt2, tmp_path):
@@ -60,7 +60,7 @@ def test_device_choice_falls_back_to_cpu_and_refuses_missing_cuda():
 
     if not torch.cuda.is_available():
         assert loading.choose_device("auto") in {"cpu", "mps"}
-        with pytest.raises(ModelUnavailable, match="--device cpu"):
+        with pytest.raises(UsageError, match="no CUDA device"):  # a usage error (exit 2), as --device says it
             loading.choose_device("cuda")
 
 

@@ -15,6 +15,8 @@ CASES = {
     "bad-setting": (b'[generation]\ntemperature = "hot"\n', ("temperature",)),
     "setting-out-of-range": (b"[generation]\ntop_p = 7\n", ("top_p",)),
     "unknown-setting": (b"[generation]\nwarmth = 1\n", ("unknown setting",)),
+    "bad-device": (b'device = "tpu"\n', ("device", "unknown device tpu")),
+    "absent-device": (b'device = "cuda:7"\n', ("device cuda:7",)),
     "bad-base-url": (b'base_url = "http://[::1"\n', ("base_url", "not a valid http(s) URL")),
 }
 

@@ -23,6 +23,7 @@ FLAGS = {
     "penalty-inf": (["--repetition-penalty", "inf"], "repetition_penalty"),
     "empty-stop": (["--stop", ""], "stop"),
     "device": (["--device", "tpu"], "device"),
+    "device-absent": (["--device", "cuda:7"], "device"),
     "unknown-flag": (["--temprature", "1"], "unrecognized"),
 }
 
@@ -32,10 +33,9 @@ FLAGS = {
 def test_a_bad_flag_value_is_one_line_and_exit_2(case, mode, tiny_llama):
     flags, needle = FLAGS[case]
     outcome = run_mode(mode, ["hello"], ["-m", str(tiny_llama), "--device", "cpu", *flags]
-                       if case != "device" else ["-m", str(tiny_llama), *flags])
-    # A device is checked when the model loads: the app and plain REPL stay up and say it once.
-    late = case == "device" and mode in ("app", "plain")
-    line = assert_one_line(outcome, needle, code=None if late else 2)
+                       if not case.startswith("device") else ["-m", str(tiny_llama), *flags])
+    # A device is checked as the arguments are read, in every mode, not when the model loads.
+    line = assert_one_line(outcome, needle, code=2)
     assert "usage:" not in outcome.text, outcome.text  # not the whole usage before the error
     assert "('" not in line and "<" not in line
 
@@ -43,7 +43,7 @@ def test_a_bad_flag_value_is_one_line_and_exit_2(case, mode, tiny_llama):
 COMMANDS = {
     "/set temp=nan": "temperature", "/temp warm": "temperature", "/max 99999999999": "max_new_tokens",
     "/set stop=,": "stop", "/seed -1": "seed", "/set warmth=1": "unknown setting", "/set temp": "KEY=VALUE",
-    "/top_k 1e9": "top_k", "/history -3": "at least 1", "/export pdf": "md or jsonl",
+    "/top_k 1e9": "top_k", "/device tpu": "unknown device", "/device cuda:7": "device cuda:7", "/history -3": "at least 1", "/export pdf": "md or jsonl",
     '/system "unclosed': "close the quote", "/nosuchcommand": "unknown command",
 }
 
