@@ -52,7 +52,7 @@ def sample_batch(model: Any, input_ids: torch.Tensor, settings: GenerationSettin
     finished = torch.zeros(count, dtype=torch.bool, device=input_ids.device)
     chosen = []
     for step in range(room):
-        if settings.repetition_penalty != 1.0:
+        if settings.repetition_penalty not in (None, 1.0):
             logits = penalize_repetition(logits, seen, settings.repetition_penalty)
         if settings.is_greedy:
             next_ids = logits.argmax(dim=-1, keepdim=True)

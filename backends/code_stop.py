@@ -14,19 +14,6 @@ the token limit. A person asked for one block. So the continuation ends:
 
 from __future__ import annotations
 
-from typing import Any
-
-# Greedy continuations of a small code model loop (`if (a instanceof X) {...}` for every X) without a
-# repetition penalty; 1.1 breaks the loops while identifiers a block reuses stay likely.
-COMPLETION_REPETITION_PENALTY = 1.1
-
-
-def completion_settings(settings: Any) -> Any:
-    """The settings a completion model decodes with: a repetition penalty unless one was set (not 1.0)."""
-    if settings.repetition_penalty == 1.0:
-        return settings.updated(repetition_penalty=COMPLETION_REPETITION_PENALTY)
-    return settings
-
 
 PYTHON_HEADERS = ("def ", "class ", "async def ")
 

@@ -126,7 +126,7 @@ def decode(
     forward = step_function(model, length, stop.room(length), cache)
     ids = input_ids  # the whole prompt on the first step (prefill), then one token at a time
     seen = input_ids
-    penalize = settings.repetition_penalty != 1.0
+    penalize = settings.repetition_penalty not in (None, 1.0)  # None: a backend forgot for_mode
     produced = 0
     while not stop.halted(length, produced):
         # Forward only the new tokens; the cache holds keys and values of everything before.

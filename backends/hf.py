@@ -86,7 +86,7 @@ class HfBackend(OpenAIBackend):
         found = self.key()
         self.client.context = replace(self.client.context, secrets=(found.secret,))
         url = f"{self.router_url}/hf-inference/models/{quote(self.model or '', safe='/')}"
-        body = {"inputs": completion_text(messages), "parameters": task_parameters(settings),
+        body = {"inputs": completion_text(messages), "parameters": task_parameters(settings.for_mode("completion")),
                 "stream": self.streaming}
         response = self.client.request("POST", url, secret=found.secret, body=body, stream=self.streaming,
                                        cancel=cancel)
@@ -133,7 +133,7 @@ def task_parameters(settings: GenerationSettings) -> dict[str, Any]:
             params["top_p"] = settings.top_p
         if settings.top_k:
             params["top_k"] = settings.top_k
-    if settings.repetition_penalty != 1.0:
+    if settings.repetition_penalty not in (None, 1.0):
         params["repetition_penalty"] = settings.repetition_penalty
     if settings.seed is not None:
         params["seed"] = settings.seed

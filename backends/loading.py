@@ -172,6 +172,11 @@ class LoadedModel:
         """Chat models have a chat template; completion models (codeparrot, js) continue raw text."""
         return bool(getattr(self.tokenizer, "chat_template", None))
 
+    @property
+    def mode(self) -> str:
+        """"chat" or "completion": which per-mode setting defaults apply (GenerationSettings.for_mode)."""
+        return "chat" if self.is_chat else "completion"
+
 
 def context_window(config: Any) -> int:
     for name in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):

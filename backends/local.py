@@ -7,7 +7,6 @@ import threading
 from typing import Any, Iterator
 
 from .base import GenerationStats, Message, TokenChoice
-from .code_stop import completion_settings
 from .errors import BackendError
 from .fast_start import load_for_chat
 from .loading import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
@@ -73,7 +72,7 @@ class LocalBackend:
             loaded = self._loaded
             info.update(device=loaded.device, dtype=loaded.dtype, quantize=loaded.quantize,
                         context_window=loaded.window,
-                        mode="chat" if loaded.is_chat else "completion")
+                        mode=loaded.mode)
         return info
 
     # -- prompts ---------------------------------------------------------------------------------
@@ -136,17 +135,17 @@ class LocalBackend:
         from .decoding import decode, make_generator
 
         loaded = self.load()
+        settings = settings.for_mode(loaded.mode)  # a completion model's repetition penalty, unless one was set
         ids, dropped_messages, dropped_tokens = self.prompt_ids(messages, settings)
         # Always sample from a known seed so that any reply can be reproduced from history.
         seed = None if settings.is_greedy else settings.seed if settings.seed is not None else secrets.randbits(63)
-        yield Started(len(ids), dropped_messages, dropped_tokens, seed)  # after loading: the clock starts now
+        # After loading: the clock starts now.
+        yield Started(len(ids), dropped_messages, dropped_tokens, seed, settings=settings)
         ids = ids + [t.token_id for t in prefix]
         generator = make_generator(seed, torch.device(loaded.device))
         input_ids = torch.tensor([ids], device=loaded.device)
         detok = Detokenizer(loaded.tokenizer)
         # A code continuation ends with the block it was writing, not at the token limit.
-        if not loaded.is_chat:
-            settings = completion_settings(settings)
         stop = StopRule.for_reply(settings, loaded.eos_ids, loaded.window, cancel,
                                   None if loaded.is_chat else completion_text(messages))
         for forced in prefix:  # through the same rule, so stop strings and blocks see the whole reply
@@ -177,6 +176,7 @@ class LocalBackend:
         from .decoding import make_generator
 
         loaded = self.load()
+        settings = settings.for_mode(loaded.mode)
         ids, _, _ = self.prompt_ids(messages, settings)
         generator = make_generator(settings.seed, torch.device(loaded.device))
         try:

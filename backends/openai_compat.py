@@ -115,11 +115,11 @@ class OpenAIBackend:
         if messages and messages[-1].role == "assistant":
             # llama.cpp treats a final assistant message as the start of the reply; others may answer anew.
             self.note(f"continuing a reply depends on the server: {self.base_url} may start a new one instead")
-        defaults = GenerationSettings()
+        defaults, asked = GenerationSettings().for_mode("chat"), settings.for_mode("chat")
         changed = [n for n in UNSUPPORTED_IN_CHAT_API
-                   if getattr(settings, n) != getattr(defaults, n) and not (settings.is_greedy and n == "top_k")]
+                   if getattr(asked, n) != getattr(defaults, n) and not (settings.is_greedy and n == "top_k")]
         if changed:
-            self.note(f"{' and '.join(f'{n}={getattr(settings, n)}' for n in changed)}: the OpenAI chat API has "
+            self.note(f"{' and '.join(f'{n}={getattr(asked, n)}' for n in changed)}: the OpenAI chat API has "
                       f"no such setting, so {self.base_url} uses its own")
         return body
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Union
+from typing import Any, Iterable, Iterator, Union
 
 from .base import FinishReason, GenerationStats, TokenChoice
 from .errors import BackendError, Cancelled, ParrotError
@@ -44,7 +44,8 @@ class Started:
     """Generation proper begins (after loading a model or finding one): the clock starts here.
 
     It also carries what the backend decided about the prompt: its length, what was dropped to fit
-    the window, the seed of a sampled reply and the model that answers.
+    the window, the seed of a sampled reply, the model that answers and the settings it decodes with
+    (per-mode defaults filled in), so that a stored turn says exactly how it was made.
     """
 
     prompt_tokens: int | None = None
@@ -52,6 +53,7 @@ class Started:
     dropped_tokens: int = 0
     seed: int | None = None
     model: str | None = None
+    settings: Any = None  # GenerationSettings
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Reply:
         self.stats = stats
         self.tokens: list[TokenChoice] = []
         self.text = ""
+        self.settings: Any = None  # what the backend decoded with, once it says (Started)
         self.cancel = cancel
         self._events = iter(events)
         self._chunks = self._run()
@@ -175,3 +178,5 @@ class Reply:
             stats.seed = event.seed
         if event.model:
             stats.model = event.model
+        if event.settings is not None:
+            self.settings = event.settings

@@ -106,7 +106,6 @@ def main() -> int:
     parser.add_argument("--show", action="store_true", help="print each continuation")
     args = parser.parse_args()
 
-    from backends.code_stop import completion_settings
     from backends.loading import load, resolve
     from backends.settings import GenerationSettings
     from finetune.data import load_corpus
@@ -116,9 +115,9 @@ def main() -> int:
     for loaded in models.values():
         loaded.tokenizer.chat_template = None  # both continue raw JavaScript
     # As the app decodes a completion model (its repetition penalty), and greedy without it for reference.
-    modes = {"greedy": completion_settings(GenerationSettings(greedy=True, max_new_tokens=args.max_new)),
-             "sampled": completion_settings(GenerationSettings(max_new_tokens=args.max_new)),
-             "greedy-1.0": GenerationSettings(greedy=True, max_new_tokens=args.max_new)}
+    modes = {"greedy": GenerationSettings(greedy=True, max_new_tokens=args.max_new).for_mode("completion"),
+             "sampled": GenerationSettings(max_new_tokens=args.max_new).for_mode("completion"),
+             "greedy-1.0": GenerationSettings(greedy=True, max_new_tokens=args.max_new, repetition_penalty=1.0)}
     results: dict[tuple[str, str], list[dict]] = {}
     prompts = PROMPTS[: args.prompts]
     for number, prompt in enumerate(prompts):  # interleaved: both models see the same machine load

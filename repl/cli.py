@@ -17,6 +17,7 @@ from backends.errors import ParrotError, UsageError
 
 from .crash import unexpected
 from .exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exit_code
+from .setting_flags import add_setting_flags, settings_from_args
 from .terminal_text import neutral
 from .usage import Parser
 
@@ -61,16 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
     source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default: auto)")
-    gen = parser.add_argument_group("generation")
-    gen.add_argument("-t", "--temperature", type=float, help="0 to 5; 0 means greedy")
-    gen.add_argument("--top-p", type=float, help="nucleus sampling, (0, 1]")
-    gen.add_argument("--top-k", type=int, help="sample from the k most likely tokens; 0 = off")
-    gen.add_argument("-n", "--max-tokens", type=int, dest="max_new_tokens", help="longest reply in tokens")
-    gen.add_argument("--repetition-penalty", type=float, help="0.5 to 3; 1 = off")
-    gen.add_argument("--seed", type=int, help="random seed for reproducible sampling")
-    gen.add_argument("--greedy", action="store_true", default=None, help="always take the most likely token")
-    gen.add_argument("--stop", action="append", help="stop when this string is produced (repeatable)")
-    gen.add_argument("-s", "--system", help="system prompt for chat models")
+    add_setting_flags(parser.add_argument_group("generation"))
     mode = parser.add_argument_group("mode")
     mode.add_argument("-c", "--continue", dest="resume", action="store_true",
                       help="resume the last conversation (`parrot history` lists them)")
@@ -83,17 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="one-shot: print one JSON object with text, tokens, timing")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
     return parser
-
-
-SETTING_FLAGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "seed", "greedy", "system")
-
-
-def settings_from_args(base, args: argparse.Namespace):
-    """Layer command-line flags over the config file's settings."""
-    changes = {name: getattr(args, name) for name in SETTING_FLAGS if getattr(args, name, None) is not None}
-    if args.stop:
-        changes["stop"] = tuple(args.stop)
-    return base.updated(**changes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -163,7 +163,7 @@ class Session:
     def finish_reply(self, reply: Reply) -> Turn:
         """Record a consumed (or cancelled, or failed part-way) reply as an assistant turn."""
         reply.finish()  # a reply stopped early by its reader still gets its ending and counts
-        settings = self.settings
+        settings = reply.settings or self.settings  # as decoded: per-mode defaults filled in
         if reply.stats.seed is not None and settings.seed is None:
             settings = settings.updated(seed=reply.stats.seed)  # stored so the turn can be replayed
         return self.add(Turn(Message("assistant", reply.text), reply.stats, settings, reply.tokens))

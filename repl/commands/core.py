@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 
 from backends.errors import UsageError
-from backends.settings import SPECS, GenerationSettings
+from backends.settings import SPECS, GenerationSettings, default_text
 
 from .table import COMMANDS, Context, command, lookup
 
@@ -33,17 +33,21 @@ def quit_(ctx: Context, args: list[str]) -> None:
 
 
 def settings_table(settings: GenerationSettings, backend: dict) -> Table:
-    """Every setting with its value and default, and the backend's facts."""
-    defaults = GenerationSettings()
+    """Every setting with the value that applies (a per-mode default as this model's mode has it), its
+    default, and the backend's facts."""
+    mode = backend.get("mode")
+    applied = settings.for_mode(mode) if mode else settings
     table = Table(box=None, pad_edge=False)
     table.add_column("setting", style="bold")
     table.add_column("value")
     table.add_column("default", style="dim")
     table.add_column("meaning", style="dim")
     for name, spec in SPECS.items():
-        value, default = getattr(settings, name), getattr(defaults, name)
+        value = getattr(applied, name)
         shown = ",".join(value) if isinstance(value, tuple) else str(value)
-        table.add_row(name, shown, ",".join(default) if isinstance(default, tuple) else str(default), spec.help)
+        if not settings.given(name):
+            shown = f"{shown} ({mode}-model default)" if mode else "default"
+        table.add_row(name, Text(shown), default_text(name), spec.help)
     for key, value in backend.items():
         table.add_row(key, str(value), "", "")
     return table

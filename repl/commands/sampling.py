@@ -1,4 +1,5 @@
-"""One short command per sampling setting: /temp /top_p /top_k /max /seed /repeat /stop /greedy /sample.
+"""The slash shortcuts of the generation settings (/temp /top_p /top_k /max /repeat /seed /greedy /stop),
+generated from their specs, and /sample, which undoes /greedy.
 
 Each is a shortcut for ``/set``: without a value it shows the current one, its default and the
 allowed range; with a value it validates through GenerationSettings, whose errors name the range.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from backends.settings import SPECS, GenerationSettings, unescape
+from backends.settings import SPECS, GenerationSettings, default_text, stop_from_items
 
 from .table import Context, command, require
 
@@ -19,10 +20,24 @@ def shown(value: object) -> str:
     return "none" if value is None else str(value)
 
 
-def _report(ctx: Context, name: str, old: object) -> None:
-    new = getattr(ctx.session.settings, name)
-    line = f"{name} = {shown(new)}" + (f" (was {shown(old)})" if new != old else " (unchanged)")
-    if name == "temperature" and new == 0:
+def session_mode(ctx: Context) -> str | None:
+    """chat or completion once the backend knows (a local model says so after loading), else None."""
+    return ctx.session.backend.describe().get("mode")
+
+
+def effective(ctx: Context, name: str) -> str:
+    """A setting's value as it applies now: a per-mode default shows as its value for this model's mode."""
+    settings = ctx.session.settings
+    if settings.given(name):
+        return shown(getattr(settings, name))
+    mode = session_mode(ctx)
+    return f"{shown(getattr(settings.for_mode(mode), name))} ({mode}-model default)" if mode else "default"
+
+
+def _report(ctx: Context, name: str, old: str) -> None:
+    new = effective(ctx, name)
+    line = f"{name} = {new}" + (f" (was {old})" if new != old else " (unchanged)")
+    if name == "temperature" and ctx.session.settings.temperature == 0:
         line += "; 0 means greedy: always the most likely token"
     elif name in {"temperature", "top_p", "top_k"} and ctx.session.settings.greedy:
         line += "; greedy is on, so this applies after /sample"
@@ -31,51 +46,40 @@ def _report(ctx: Context, name: str, old: object) -> None:
 
 def _current(ctx: Context, name: str) -> None:
     spec = SPECS[name]
-    default = getattr(GenerationSettings(), name)
-    ctx.ui.show(Text(f"{name} = {shown(getattr(ctx.session.settings, name))} (default {shown(default)}; "
-                     f"{spec.allowed}): {spec.help}"))
+    ctx.ui.show(Text(f"{name} = {effective(ctx, name)} (default {default_text(name)}; {spec.allowed}): {spec.help}"))
 
 
-def _setting_command(short: str, name: str) -> None:
+def _setting_command(name: str) -> None:
     spec = SPECS[name]
 
     def handler(ctx: Context, args: list[str]) -> None:
-        require(args, (0, 1))
-        if not args:
+        if spec.kind == "switch":  # /greedy: the command is the value
+            require(args, 0)
+        elif spec.kind == "value":
+            require(args, (0, 1))
+        if not args and spec.kind != "switch":
             _current(ctx, name)
             return
-        old = getattr(ctx.session.settings, name)
-        ctx.session.settings = ctx.session.settings.updated_from_text({name: args[0]})
+        old, settings = effective(ctx, name), ctx.session.settings
+        if spec.kind == "switch":
+            ctx.session.settings = settings.updated(**{name: True})
+        elif spec.kind == "list":
+            ctx.session.settings = settings.updated(**{name: stop_from_items(args)})
+        else:
+            ctx.session.settings = settings.updated_from_text({name: args[0]})
         _report(ctx, name, old)
 
-    handler.__name__ = f"{short}_"
-    note = " (0 = greedy)" if name == "temperature" else ""
-    command(short, f"/{short} [VALUE]", f"{name}: {spec.allowed}{note}", group="settings")(handler)
+    handler.__name__ = f"{spec.shortcut}_"
+    usage = {"switch": f"/{spec.shortcut}", "list": f"/{spec.shortcut} [STRING ...|none]"}.get(
+        spec.kind, f"/{spec.shortcut} [VALUE]")
+    summary = {"switch": f"{spec.help} (/sample undoes it)",
+               "list": f"{spec.help}"}.get(spec.kind, f"{name}: {spec.allowed}")
+    command(spec.shortcut, usage, summary, group="settings")(handler)
 
 
-for _short, _name in [("temp", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("max", "max_new_tokens"),
-                      ("seed", "seed"), ("repeat", "repetition_penalty")]:
-    _setting_command(_short, _name)
-
-
-@command("stop", "/stop [STRING ...|none]", "end replies at any of these strings (\\n for a newline)",
-         group="settings")
-def stop_(ctx: Context, args: list[str]) -> None:
-    if not args:
-        _current(ctx, "stop")
-        return
-    old = ctx.session.settings.stop
-    values = () if [a.lower() for a in args] in (["none"], ["off"]) else tuple(unescape(a) for a in args)
-    ctx.session.settings = ctx.session.settings.updated(stop=values)
-    _report(ctx, "stop", old)
-
-
-@command("greedy", "/greedy", "always take the most likely token (/sample undoes it)", group="settings")
-def greedy_(ctx: Context, args: list[str]) -> None:
-    require(args, 0)
-    old = ctx.session.settings.greedy
-    ctx.session.settings = ctx.session.settings.updated(greedy=True)
-    _report(ctx, "greedy", old)
+for _name, _spec in SPECS.items():
+    if _spec.shortcut:
+        _setting_command(_name)
 
 
 @command("sample", "/sample", "sample again (undoes /greedy and /temp 0)", group="settings")

@@ -81,7 +81,8 @@ def test_completion_model_uses_the_task_endpoint(server, token):
     assert sent.path == "/hf-inference/models/codeparrot/codeparrot-small"
     assert sent.body["inputs"] == "def add(a, b):\n" and sent.body["stream"] is True
     assert sent.body["parameters"] == {"max_new_tokens": 2, "return_full_text": False, "details": True,
-                                       "top_n_tokens": 5, "do_sample": False}
+                                       "top_n_tokens": 5, "do_sample": False,
+                                       "repetition_penalty": 1.1}  # the completion-mode default, as locally
     assert sent.headers["Authorization"] == f"Bearer {FAKE}"
 
 

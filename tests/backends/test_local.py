@@ -120,3 +120,13 @@ def test_stop_string_ends_the_reply_without_showing_it(tiny_llama_backend):
     cut = ask(tiny_llama_backend, "Hello", GenerationSettings(greedy=True, max_new_tokens=30, stop=(stop,)))
     assert cut.text == full[: full.index(stop)]
     assert cut.stats.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("given, completion, chat", [(None, 1.1, 1.0), (1.0, 1.0, 1.0), (1.3, 1.3, 1.3)])
+def test_repetition_penalty_is_a_per_mode_default_and_a_given_value_wins(
+        tiny_gpt2_backend, tiny_llama_backend, given, completion, chat):
+    settings = GenerationSettings(greedy=True, max_new_tokens=2, repetition_penalty=given)
+    for backend, expected in ((tiny_gpt2_backend, completion), (tiny_llama_backend, chat)):
+        reply = backend.stream([Message("user", "def add(a, b):")], settings)
+        reply.finish()
+        assert reply.settings.repetition_penalty == expected, backend.describe()["mode"]

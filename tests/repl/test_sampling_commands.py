@@ -63,7 +63,7 @@ def test_wrong_number_of_arguments_names_the_usage(session, ui, line):
     ("/top_k 0", "top_k", 0, "top_k = 0 (was 50)"),
     ("/max 64", "max_new_tokens", 64, "max_new_tokens = 64 (was 256)"),
     ("/seed 42", "seed", 42, "seed = 42 (was none)"),
-    ("/repeat 1.3", "repetition_penalty", 1.3, "repetition_penalty = 1.3 (was 1.0)"),
+    ("/repeat 1.3", "repetition_penalty", 1.3, "repetition_penalty = 1.3 (was default)"),
     ("/greedy", "greedy", True, "greedy = True (was False)"),
     (r'/stop "\n\n" ### café', "stop", ("\n\n", "###", "café"), r"stop = '\n\n', '###', 'café' (was none)"),
 ])
@@ -135,3 +135,25 @@ def test_set_stop_keeps_accents_and_reads_escapes(session, ui):
 def test_stop_typed_without_quotes_keeps_its_backslashes(session, ui):
     assert run(r"/stop \n\n ###", session, ui) == r"stop = '\n\n', '###' (was none)"
     assert session.settings.stop == ("\n\n", "###")
+
+
+def test_settings_show_the_repetition_penalty_that_applies_and_an_explicit_one_wins(tiny_gpt2):
+    completion = Session(backend_name="local", model=str(tiny_gpt2), device="cpu",
+                         settings=GenerationSettings(greedy=True, max_new_tokens=2))
+    ui = RecordingUI(width=200)
+    completion.backend.load()
+
+    def table_row():
+        commands.run("/settings", commands.Context(completion, ui))
+        return next(line for line in ui.texts[-1].splitlines() if line.startswith("repetition_penalty")).split()
+
+    assert table_row()[1:4] == ["1.1", "(completion-model", "default)"]
+    assert run("/repeat", completion, ui).startswith("repetition_penalty = 1.1 (completion-model default) (default "
+                                                     "1.0 for chat models, 1.1 for completion models;")
+    assert run("/repeat 1.0", completion, ui) == "repetition_penalty = 1.0 (was 1.1 (completion-model default))"
+    assert table_row()[1:3] == ["1.0", "1.0"], "the value, then the default column"
+    turn = completion.finish_reply(completion.ask("def add(a, b):"))
+    assert turn.settings.repetition_penalty == 1.0, "an explicit 1.0 is what the model decoded with"
+    run("/repeat default", completion, ui)
+    turn = completion.finish_reply(completion.ask("def sub(a, b):"))
+    assert turn.settings.repetition_penalty == 1.1
