@@ -23,9 +23,10 @@ from backends import paths
 
 from .checkpoints import complete_checkpoints, run_dir
 from .progress import PHASES, EventReader, JobProgress
-from .train import RunConfig
+from .options import ProcessOptions, RunConfig, StartOptions, write_start_file
 from .yielding import alive
 
+START_FILE = "start.json"  # every option of the last start, read by python -m finetune.train
 STOPPING = "stopping"  # marker: a stop was asked for; a new start waits for the checkpoint
 BACKGROUND_NICE = 10  # the chat's replies come first; an idle machine still runs the training at full speed
 ERROR_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b.*:")
@@ -130,16 +131,11 @@ def start(config: RunConfig, fresh: bool = False, output: str | Path | None = No
     (folder / STOPPING).unlink(missing_ok=True)
     progress_file = folder / "progress.jsonl"
     progress_file.write_text("", encoding="utf-8")  # the events of this job only
-    command = [sys.executable, "-m", "finetune.train", "--progress-file", str(progress_file)]
-    for key, value in asdict(config).items():
-        if value is not None:
-            command += [f"--{key.replace('_', '-')}" if key != "learning_rate" else "--lr", str(value)]
-    if fresh:
-        command.append("--fresh")
-    if output is not None:
-        command += ["--output", str(output)]
-    if background:
-        command += ["--nice", str(BACKGROUND_NICE), "--yield-to-chat"]
+    # Every option in one JSON file, read back by the same dataclasses: nothing re-serialised into flags.
+    process_options = ProcessOptions(progress_file=str(progress_file), output=str(output) if output else None,
+                                     nice=BACKGROUND_NICE if background else 0, yield_to_chat=background)
+    start_file = write_start_file(folder / START_FILE, config, StartOptions(fresh=fresh), process_options)
+    command = [sys.executable, "-m", "finetune.train", str(start_file)]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with open(folder / "train.log", "w", encoding="utf-8") as log:

@@ -12,7 +12,6 @@ that name loads it as a completion model.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -20,7 +19,7 @@ import signal
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,31 +27,11 @@ from backends import paths
 from backends.loading import finetuned_dir
 
 from .checkpoints import MARKER, checkpoint_step, complete_checkpoints, plan, remove_all, remove_incomplete, run_dir
+from .options import RunConfig, read_train_args
 from .progress import EventWriter
 from .yielding import Yielder
 
-@dataclass
-class RunConfig:
-    """What a run trains on and how; the parts that define the data must match for a resume."""
-
-    name: str = "js"
-    base: str = "smollm2"
-    data: str = "hub"
-    # The defaults fit one sitting on a 2-core laptop (120 steps x 512 tokens, ~5 min at ~240 tok/s; the
-    # README says what to expect): blocks of 256 cost less attention per token than 512, two per step
-    # steady the gradient, and a cosine decay from 2e-4 ends the short run on a small rate.
-    steps: int = 120
-    block: int = 256
-    batch: int = 1
-    grad_accum: int = 2
-    learning_rate: float = 2e-4
-    warmup: float = 0.06
-    eval_share: float = 0.05
-    eval_blocks: int = 32
-    max_files: int | None = None
-    save_steps: int = 25
-    seed: int = 42
-    device: str = "auto"
+__all__ = ["RunConfig", "run", "main"]  # RunConfig lives in finetune.options; callers import it from here too
 
 
 class StoppedEarly(KeyboardInterrupt):
@@ -271,43 +250,19 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     return "done"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = RunConfig()
-    parser = argparse.ArgumentParser(prog="python -m finetune.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default=defaults.name, help="result name: the model preset it becomes (js)")
-    parser.add_argument("--base", default=defaults.base, help="model to start from (preset, folder, Hub id)")
-    parser.add_argument("--data", default=defaults.data, help="hub, a .parquet file or glob, or a folder of .js files")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="optimizer steps")
-    parser.add_argument("--block", type=int, default=defaults.block, help="tokens per packed block")
-    parser.add_argument("--batch", type=int, default=defaults.batch, help="blocks per device per step")
-    parser.add_argument("--grad-accum", type=int, default=defaults.grad_accum, help="gradient accumulation steps")
-    parser.add_argument("--lr", type=float, default=defaults.learning_rate, dest="learning_rate")
-    parser.add_argument("--warmup", type=float, default=defaults.warmup, help="share of steps spent warming up")
-    parser.add_argument("--eval-share", type=float, default=defaults.eval_share, help="share of files held out")
-    parser.add_argument("--eval-blocks", type=int, default=defaults.eval_blocks, help="held-out blocks evaluated")
-    parser.add_argument("--max-files", type=int, default=None, help="stop reading after this many kept files")
-    parser.add_argument("--save-steps", type=int, default=defaults.save_steps, help="checkpoint every N steps")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--device", default=defaults.device, help="auto or cpu")
-    parser.add_argument("--progress-file", help="append progress events (JSON lines) here")
-    parser.add_argument("--output", help="where the result goes (default: the preset's folder)")
-    parser.add_argument("--fresh", action="store_true", help="start over: delete this run's checkpoints")
-    parser.add_argument("--nice", type=int, default=0, help="lower the run's priority by this much (background)")
-    parser.add_argument("--yield-to-chat", action="store_true",
-                        help="pause between steps while a chat reply streams (a mark in the run's folder)")
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    options = vars(build_parser().parse_args(argv))
-    progress_file, fresh, output = options.pop("progress_file"), options.pop("fresh"), options.pop("output")
-    nice, yield_to_chat = options.pop("nice"), options.pop("yield_to_chat")
-    stop = StopFlag()
-    stop.install()
+    """``python -m finetune.train START.json`` (what the job runs) or ``... --base X --steps N`` (by hand)."""
     from backends.errors import ParrotError
 
     try:
-        run(RunConfig(**options), progress_file, fresh, output, stop, nice, yield_to_chat)
+        config, start, process = read_train_args(list(sys.argv[1:] if argv is None else argv))
+    except ParrotError as error:
+        print(f"finetune.train: {error}", file=sys.stderr)
+        return 2
+    stop = StopFlag()
+    stop.install()
+    try:
+        run(config, process.progress_file, start.fresh, process.output, stop, process.nice, process.yield_to_chat)
     except ParrotError:  # explained already (the "failed" line); no traceback
         return 1
     return 0

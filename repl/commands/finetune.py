@@ -20,32 +20,34 @@ from .table import Context, command
 USAGE = "/finetune js [OPTIONS]|status|stop"  # short: it is a column of the /help table
 OPTIONS = "[--steps N] [--data hub|DIR] [--base MODEL] [--block N] [--fresh]"
 FULL_USAGE = f"/finetune js {OPTIONS} | status | stop"
-NAMES = ("js",)
-STOP_WAIT = 120  # seconds a new start waits for a stopping run to write its checkpoint  # what can be fine-tuned: the name is also the model preset the result becomes
+NAMES = ("js",)  # what can be fine-tuned: the name is also the model preset the result becomes
+STOP_WAIT = 120  # seconds a new start waits for a stopping run to write its checkpoint
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print and exit the whole chat
+def build_parser(default_base: str, prog: str = "finetune", add_help: bool = False,
+                 given_only: bool = False) -> argparse.ArgumentParser:
+    """The options of ``/finetune js`` and ``parrot finetune js``, from the run's dataclasses (finetune.options).
+
+    ``given_only``: options left out are absent from the result (they resume the stopped run's values)."""
+    from finetune.options import RunConfig, StartOptions, parser
+
+    options = parser(RunConfig, StartOptions, prog=prog, add_help=add_help, usage=f"{prog} js [OPTIONS]",
+                     description="Fine-tune a model on JavaScript (the result becomes the model js); Ctrl-C stops "
+                                 "with a checkpoint, running it again resumes (options left out take the stopped "
+                                 "run's values).")
+
+    def refuse(message: str) -> None:  # argparse would print and exit the whole chat
         raise UsageError(message, f"usage: {FULL_USAGE}")
 
-
-def build_parser(default_base: str, prog: str = "finetune", add_help: bool = False) -> argparse.ArgumentParser:
-    """The options of ``/finetune js`` and ``parrot finetune js``; left out, they resume the stopped run's."""
-    from finetune.train import RunConfig
-
-    defaults = RunConfig()
-    parser = _Parser(prog=prog, add_help=add_help,
-                     description="Fine-tune a model on JavaScript; Ctrl-C stops with a checkpoint, running it "
-                                 "again resumes (options left out take the stopped run's values).")
-    parser.add_argument("name", choices=NAMES, help="what to fine-tune for (the result becomes the model js)")
-    parser.add_argument("--steps", type=int, help=f"training steps (at least 1; default {defaults.steps})")
-    parser.add_argument("--data", help=f"hub (codeparrot/github-code) or a folder of .js files (default {defaults.data})")
-    parser.add_argument("--base", help=f"the model to start from (default {default_base})")
-    parser.add_argument("--block", type=int, help=f"tokens per training block (at least 2; default {defaults.block})")
-    parser.add_argument("--lr", type=float, help=f"peak learning rate (default {defaults.learning_rate})")
-    parser.add_argument("--max-files", type=int, help="use at most this many files")
-    parser.add_argument("--fresh", action="store_true", help="start over: delete this run's checkpoints")
-    return parser
+    options.error = refuse  # type: ignore[method-assign]
+    for action in options._actions:
+        if action.dest == "name":  # the first word names the run
+            action.help = argparse.SUPPRESS
+        elif action.dest == "base":
+            action.default = default_base
+        if given_only and action.dest != "help":
+            action.default = argparse.SUPPRESS
+    return options
 
 
 def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
@@ -54,31 +56,31 @@ def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     A run is found by its name: options left out take the values of that run's checkpoints, so a bare
     ``/finetune js`` resumes it whatever model the chat uses now.
     """
-    from finetune.checkpoints import complete_checkpoints, run_dir, saved_settings
-    from finetune.train import RunConfig
+    from dataclasses import asdict
 
+    from finetune.checkpoints import complete_checkpoints, run_dir, saved_settings
+    from finetune.options import RunConfig, check
+
+    if not args or args[0] not in NAMES:
+        raise UsageError(f"invalid choice {args[0] if args else 'none'}: what to fine-tune for is one of "
+                         f"{', '.join(NAMES)}", f"usage: {FULL_USAGE}")
+    name, given = args[0], vars(build_parser(default_base, given_only=True).parse_args(args[1:]))
+    fresh = bool(given.pop("fresh", False))
+    if "name" in given:
+        raise UsageError("the run is named by its first word (js), not --name", f"usage: {FULL_USAGE}")
+    check(given, f"usage: {FULL_USAGE}")
+    data = given.get("data")
+    if data is not None and data != "hub" and not data.endswith(".parquet") \
+            and not os.path.isdir(os.path.expanduser(data)):
+        raise UsageError(f"no such folder: {data}", "give --data hub or a folder of .js files")
     defaults = RunConfig()
-    options = build_parser(default_base).parse_args(args)
-    if options.steps is not None and options.steps < 1:
-        raise UsageError(f"--steps must be at least 1, not {options.steps}", f"usage: {FULL_USAGE}")
-    if options.block is not None and options.block < 2:
-        raise UsageError(f"--block must be at least 2, not {options.block}", f"usage: {FULL_USAGE}")
-    if options.lr is not None and (not options.lr > 0 or options.lr == float("inf")):
-        raise UsageError(f"--lr must be a positive number, not {options.lr}", f"usage: {FULL_USAGE}")
-    if options.max_files is not None and options.max_files < 1:
-        raise UsageError(f"--max-files must be at least 1, not {options.max_files}", f"usage: {FULL_USAGE}")
-    if options.data is not None and options.data != "hub" and not options.data.endswith(".parquet") \
-            and not os.path.isdir(os.path.expanduser(options.data)):
-        raise UsageError(f"no such folder: {options.data}", "give --data hub or a folder of .js files")
-    resumable = not options.fresh and complete_checkpoints(run_dir(options.name))
-    saved = saved_settings(options.name) if resumable else {}
-    given = {"steps": options.steps, "data": options.data, "base": options.base, "block": options.block,
-             "learning_rate": options.lr, "max_files": options.max_files}
-    fallback = {**vars(defaults), "base": default_base}
-    values = {key: value if value is not None else saved.get(key, fallback[key]) for key, value in given.items()}
-    config = RunConfig(name=options.name, **values,
-                       save_steps=max(1, min(defaults.save_steps, values["steps"] // 4 or 1)))
-    return config, options.fresh
+    resumable = not fresh and complete_checkpoints(run_dir(name))
+    saved = saved_settings(name) if resumable else {}
+    fallback = {**asdict(defaults), "base": default_base}
+    values = {key: given[key] if key in given else saved.get(key, fallback[key]) for key in fallback if key != "name"}
+    if "save_steps" not in given:  # a short run still leaves a few checkpoints behind
+        values["save_steps"] = max(1, min(defaults.save_steps, values["steps"] // 4 or 1))
+    return RunConfig(name=name, **values), fresh
 
 
 def plan_note(config: Any, fresh: bool) -> str:
