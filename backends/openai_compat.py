@@ -15,14 +15,15 @@ from typing import Any, Iterator
 
 import requests
 
-from .base import GenerationStats, Message
+from .base import GenerationStats, Message, TokenChoice
 from .credentials import Found, Secret, find_server_key
 from .errors import BackendError
 from .hosted_stream import json_events, openai_token_choices, raise_if_error, usage_counts
 from .httpclient import HttpClient, HttpOptions
 from .httperrors import ErrorContext, HttpStatusError
+from .ignored_settings import echoed_values, ignored_settings
 from .prompts import with_system
-from .reply import Event, Finish, Reply, Started, Text, Token, Usage
+from .reply import Event, Finish, Ignored, Reply, Started, Text, Token, Usage
 from .settings import GenerationSettings
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"  # where vLLM and `transformers serve` listen by default
@@ -49,6 +50,7 @@ class OpenAIBackend:
         self.progress = progress
         self._noted: set[str] = set()
         self._refused_extras = False  # set once the server rejects logprobs / stream_options
+        self.ignored: dict[str, str] = {}  # settings this server's answers showed it ignores, with the evidence
         self.client = HttpClient(options or HttpOptions(), self._error_context(),
                                  lambda message: self.note(message, once=False))
 
@@ -59,8 +61,11 @@ class OpenAIBackend:
 
     def describe(self) -> dict[str, Any]:
         """Backend, model and base URL for the status bar and /settings; never the key."""
-        return {"backend": self.name, "model": self.model or "(the server's first model)",
+        info = {"backend": self.name, "model": self.model or "(the server's first model)",
                 "base_url": self.base_url, "mode": "chat"}
+        if self.ignored:
+            info["ignores"] = ", ".join(self.ignored)  # the status bar stops claiming these
+        return info
 
     def note(self, message: str, once: bool = True) -> None:
         """Tell the person something (an ignored setting, a retry) through the progress callback."""
@@ -135,18 +140,18 @@ class OpenAIBackend:
             self.model = self._first_model()
             self.client.context = replace(self.client.context, model=self.model)
             yield Started(model=self.model)
-        response = self._post_chat(messages, settings, cancel)
-        yield from self._read_reply(response, cancel)
+        response, body = self._post_chat(messages, settings, cancel)
+        yield from self._read_reply(response, cancel, body)
 
     def _post_chat(self, messages: list[Message], settings: GenerationSettings,
-                   cancel: threading.Event | None) -> requests.Response:
+                   cancel: threading.Event | None) -> tuple[requests.Response, dict[str, Any]]:
         found = self.key()
         self.client.context = replace(self.client.context, secrets=(found.secret if found else None,))
         url = f"{self.base_url}/chat/completions"
         body = self.chat_body(messages, settings, self.model or "")
         try:
             return self.client.request("POST", url, secret=found.secret if found else None, body=body,
-                                       stream=self.streaming, cancel=cancel)
+                                       stream=self.streaming, cancel=cancel), body
         except BackendError as error:
             # Some servers reject fields they do not know; ask once more without the optional ones.
             said = error.failure.said if isinstance(error, HttpStatusError) else ""
@@ -157,7 +162,7 @@ class OpenAIBackend:
                       "(/probs is not available for this server)")
             body = self.chat_body(messages, settings, self.model or "")
             return self.client.request("POST", url, secret=found.secret if found else None, body=body,
-                                       stream=self.streaming, cancel=cancel)
+                                       stream=self.streaming, cancel=cancel), body
 
     def _first_model(self) -> str:
         names = self.list_models()
@@ -168,15 +173,31 @@ class OpenAIBackend:
 
     # -- replies ---------------------------------------------------------------------------------
 
-    def _read_reply(self, response: requests.Response, cancel: threading.Event | None) -> Iterator[Event]:
+    def _read_reply(self, response: requests.Response, cancel: threading.Event | None,
+                    body: dict[str, Any]) -> Iterator[Event]:
+        tokens: list[TokenChoice] = []
+        echoed: dict[str, Any] = {}
+
+        def read(chunk: Any, message_key: str) -> Iterator[Event]:
+            echoed.update(echoed_values(chunk))
+            for event in self._read_chunk(chunk, message_key):
+                if isinstance(event, Token):
+                    tokens.append(event.choice)
+                yield event
+
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
             # A non-streaming answer (asked for, or a server that ignores "stream": true).
             data = self.client.json(response)
             raise_if_error(self.client, data)
-            yield from self._read_chunk(data, message_key="message")
-            return
-        for chunk in json_events(self.client, response, cancel, is_last=_has_finish):
-            yield from self._read_chunk(chunk, message_key="delta")
+            yield from read(data, "message")
+        else:
+            for chunk in json_events(self.client, response, cancel, is_last=_has_finish):
+                yield from read(chunk, "delta")
+        # Judged on a whole answer only: a cancelled stream never gets here.
+        for name, evidence in ignored_settings(body, echoed, tokens).items():
+            if name not in self.ignored:
+                self.ignored[name] = evidence
+                yield Ignored(name, f"{self.base_url} ignores {name}: {evidence}; its own decoding applies")
 
     def _read_chunk(self, chunk: Any, message_key: str) -> Iterator[Event]:
         """The events of one chunk (or of a whole answer): usage, token choices, text, the finish."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, Union
 
 from .base import FinishReason, GenerationStats, TokenChoice
 from .errors import BackendError, Cancelled, ParrotError
@@ -61,7 +61,15 @@ class Finish:
     reason: FinishReason
 
 
-Event = Union[Text, Token, Usage, Started, Finish, str]  # a bare str is Text
+@dataclass(frozen=True)
+class Ignored:
+    """The answer showed that the server ignored a setting it was sent (``backends.ignored_settings``)."""
+
+    setting: str
+    message: str  # one line for the person, naming the server and the evidence
+
+
+Event = Union[Text, Token, Usage, Started, Finish, Ignored, str]  # a bare str is Text
 
 
 class Reply:
@@ -78,6 +86,10 @@ class Reply:
         self.tokens: list[TokenChoice] = []
         self.text = ""
         self.settings: Any = None  # what the backend decoded with, once it says (Started)
+        self.ignored: dict[str, str] = {}  # setting -> message, for settings the server was seen to ignore
+        # Called once the backend has fitted the prompt (Started), before the model answers: a mode
+        # tells there what was cut to fit the window, before any of the reply.
+        self.on_start: Callable[["Reply"], None] | None = None
         self.cancel = cancel
         self._events = iter(events)
         self._chunks = self._run()
@@ -129,6 +141,10 @@ class Reply:
                 elif isinstance(event, Started):
                     started = time.perf_counter()  # loading is not generation
                     self._started(event)
+                    if self.on_start is not None:
+                        self.on_start(self)
+                elif isinstance(event, Ignored):
+                    self.ignored[event.setting] = event.message
                 elif isinstance(event, Finish):
                     stats.finish_reason = event.reason
                 if self.cancelled:  # a backend that does not watch the event still stops here

@@ -106,6 +106,9 @@ class ChatApp(App[int]):
     async def start_reply(self, prompt: str | None) -> bool:
         return await self.chat.start_reply(prompt, waiting=self.loader.since is not None)
 
+    def on_chat_view_prompt_cut(self, message: ChatView.PromptCut) -> None:
+        self.status.show_reply(message.stats)  # told before the answer, not only after it
+
     def on_chat_view_prompt_back(self, message: ChatView.PromptBack) -> None:
         self.put_back(message.text)
         if message.focus:

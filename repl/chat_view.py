@@ -52,6 +52,20 @@ class ChatView(VerticalScroll):
             super().__init__()
             self.error, self.prompt = error, prompt
 
+    class Noted(Message, bubble=False):
+        """Something to know about the reply: the prompt was cut to fit, the server ignores a setting."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class PromptCut(Message):
+        """The backend fitted the prompt by cutting it, before answering (the status bar says so at once)."""
+
+        def __init__(self, stats: Any) -> None:
+            super().__init__()
+            self.stats = stats
+
     class PromptBack(Message):
         """A prompt goes back to the input, to be sent again or changed."""
 
@@ -125,8 +139,13 @@ class ChatView(VerticalScroll):
                 self.post_message(self.Started())
             self.post_message(self.Chunk(text))
 
+        def on_start(reply: Any) -> None:
+            if truncation_notice(reply.stats):
+                self.post_message(self.PromptCut(reply.stats))
+
         try:
-            turn, reply = stream_reply(self.session, prompt, cancel, on_chunk)
+            turn, reply = stream_reply(self.session, prompt, cancel, on_chunk,
+                                       lambda text: self.post_message(self.Noted(text)), on_start)
         except ParrotError as error:
             self.post_message(self.Failed(error, prompt))
             return
@@ -150,8 +169,10 @@ class ChatView(VerticalScroll):
         if self._user_widget is not None:
             self._user_widget.turn = self.session.conversation.last("user")
         self.replying = False
-        if notice := truncation_notice(message.stats):
-            self.notify(notice, title="the prompt was cut", severity="warning", timeout=10)
+
+    @on(Noted)
+    def _noted(self, message: Noted) -> None:
+        self.notify(message.text, severity="warning", timeout=10)
 
     @on(Failed)
     async def _failed(self, message: Failed) -> None:

@@ -59,6 +59,12 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     backend = registry.create(backend_name, model, progress=progress, **options)
     messages = [Message("user", text)]
     reply = backend.stream(messages, settings)
+
+    def told_before(started: Any) -> None:  # the prompt was cut to fit: said before the answer begins
+        if notice := truncation_notice(started.stats):
+            print(f"parrot: {notice}", file=err, flush=True)
+
+    reply.on_start = told_before
     try:
         for chunk in reply:
             if not as_json:
@@ -71,13 +77,14 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     if as_json:
         json.dump({"text": reply.text, "backend": backend_name, "model": reply.stats.model or model,
                    "finish_reason": reply.stats.finish_reason, "stats": reply.stats.to_dict(),
-                   "settings": settings.to_dict()}, out, ensure_ascii=False)
+                   "settings": (reply.settings or settings).to_dict()},  # as decoded: per-mode defaults filled
+                  out, ensure_ascii=False)
         out.write("\n")
     elif reply.text and not reply.text.endswith("\n"):
         out.write("\n")
     out.flush()
-    if notice := truncation_notice(reply.stats):
-        print(f"parrot: {notice}", file=err)
+    for message in reply.ignored.values():
+        print(f"parrot: {message}", file=err)
     return 0
 
 

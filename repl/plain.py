@@ -30,7 +30,6 @@ from .interrupt import run_interruptible
 from .session import Session
 from .store_open import prompt_history
 from .terminal_text import neutral
-from .truncation import truncation_notice
 
 BLOCK = '"""'
 
@@ -58,12 +57,13 @@ class PlainRepl:
     """One plain REPL over one Session; also the UI that commands talk to."""
 
     def __init__(self, session: Session, store: HistoryStore | None, *, input: Any = None, output: Any = None,
-                 out: TextIO | None = None) -> None:
+                 out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.session = session
         self.store = store
         if store is not None:
             store.attach(session)  # stores every turn and serves /history; once, however often asked
         self.out = out or sys.stdout
+        self.err = err or sys.stderr
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
         history, self.history_notice = prompt_history(prompt_history_path)
         self.prompts = PromptSession(history=history, completer=CommandCompleter(),
@@ -129,12 +129,14 @@ class PlainRepl:
         """Stream a reply in a thread; Ctrl-C here stops it and keeps what was written."""
         try:
             (turn, reply), _ = run_interruptible(
-                lambda cancel: stream_reply(self.session, prompt, cancel, self._write))
+                lambda cancel: stream_reply(self.session, prompt, cancel, self._write, self._note))
         finally:
             self.out.write("\n")
-        if notice := truncation_notice(reply.stats):
-            self.notice(f"parrot: {notice}")
         self.console.print(Text(neutral(describe_end(turn)), style="dim"))
+
+    def _note(self, text: str) -> None:
+        # On stderr, in the reply's thread: a cut prompt is told before the reply's first word.
+        print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
     def _write(self, text: str) -> None:
         self.out.write(neutral(text))  # model output too may hold escape sequences

@@ -15,11 +15,19 @@ from backends.reply import Reply
 from finetune.yielding import chat_replying
 
 from .session import Session, Turn
+from .truncation import truncation_notice
 
 
 def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
-                 on_chunk: Callable[[str], None]) -> tuple[Turn, Reply]:
+                 on_chunk: Callable[[str], None], on_note: Callable[[str], None] | None = None,
+                 on_start: Callable[[Reply], None] | None = None) -> tuple[Turn, Reply]:
     """Produce one reply, calling ``on_chunk`` per piece of text; returns the recorded turn and the reply.
+
+    ``on_note`` is told, in one line each, what the person should know about the reply: that the prompt
+    was cut to fit the window (before the model answers, as soon as the backend has fitted it) and,
+    after a whole answer, a setting the server was seen to ignore (once a session per setting). Without
+    one, the session's progress callback is. ``on_start`` gets the reply once the backend has fitted the
+    prompt (its stats then hold the prompt's length and what was dropped), before the model answers.
 
     On failure a ParrotError is raised. If text had already arrived, it is kept as a turn marked cut
     off (``error.partial_turn``); otherwise the conversation is put back as it was, so the caller can
@@ -27,11 +35,12 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
     stored, nothing is sent to the model next time, and ``Cancelled`` is raised.
     """
     with chat_replying():  # a fine-tuning run beside the chat pauses while this reply streams
-        return _stream_reply(session, prompt, cancel, on_chunk)
+        return _stream_reply(session, prompt, cancel, on_chunk, on_note or session.progress or (lambda text: None),
+                             on_start)
 
 
-def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
-                  on_chunk: Callable[[str], None]) -> tuple[Turn, Reply]:
+def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event, on_chunk: Callable[[str], None],
+                  on_note: Callable[[str], None], on_start: Callable[[Reply], None] | None) -> tuple[Turn, Reply]:
     if prompt is not None and session.conversation.edit_from is not None:
         from .branches import fork  # an edited prompt: the turns it replaces are kept as a branch
 
@@ -49,6 +58,7 @@ def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
                 raise UsageError("there is nothing to reply to yet", "type a prompt first")
             continuing = last if last.message.role == "assistant" else None
             reply = session.reply(cancel)
+        reply.on_start = lambda started: _begun(started, on_note, on_start)
         for chunk in reply:
             on_chunk(chunk)
     except ParrotError as error:
@@ -63,7 +73,18 @@ def _stream_reply(session: Session, prompt: str | None, cancel: threading.Event,
         raise Cancelled()
     if prompt is not None:
         session.pending_files = []  # they went with this prompt
+    for setting, message in reply.ignored.items():
+        if setting not in session.told_ignored:
+            session.told_ignored.add(setting)
+            on_note(message)
     return record(session, continuing, reply), reply
+
+
+def _begun(reply: Reply, on_note: Callable[[str], None], on_start: Callable[[Reply], None] | None) -> None:
+    if notice := truncation_notice(reply.stats):
+        on_note(notice)
+    if on_start is not None:
+        on_start(reply)
 
 
 def record(session: Session, continuing: Turn | None, reply: Reply) -> Turn:

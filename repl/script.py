@@ -29,7 +29,6 @@ from .interrupt import run_interruptible
 from .replies import stream_reply
 from .session import Session
 from .terminal_text import for_stream, neutral
-from .truncation import truncation_notice
 
 BLOCK = '"""'
 SCRIPT_LIMIT = 16 * safe_files.MB
@@ -128,13 +127,14 @@ class ScriptRunner:
             self.out.flush()
 
         # In a thread, so that Ctrl-C or SIGTERM stops the reply and keeps what arrived; then parrot exits.
+        def note(text: str) -> None:  # stderr, before the reply's first word when the prompt was cut
+            print(f"parrot: {neutral(text)}", file=self.err, flush=True)
+
         (_, reply), interrupted = run_interruptible(
-            lambda cancel: stream_reply(self.session, prompt, cancel, write))
+            lambda cancel: stream_reply(self.session, prompt, cancel, write, note))
         if not reply.text.endswith("\n"):
             self.out.write("\n")
         self.out.flush()
-        if notice := truncation_notice(reply.stats):
-            print(f"parrot: {notice}", file=self.err, flush=True)
         if interrupted is not None:
             raise interrupted
 

@@ -118,6 +118,7 @@ class Session:
         self.backend: Backend = registry.create(backend_name, model, progress=progress, **backend_options)
         self.models: dict[str, str | None] = {backend_name: model}  # the model last used with each backend
         self.pending_files: list[Attachment] = []  # queued by /file for the next prompt
+        self.told_ignored: set[str] = set()  # settings a server was seen to ignore, told once a session
 
     def use_backend(self, name: str, model: str | None = None, **options: Any) -> None:
         """Switch backend (and model); the conversation is kept.

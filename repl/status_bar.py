@@ -74,10 +74,15 @@ class StatusBar(Widget):
         facts["backend"], facts["model"] = facts.get("backend", session.backend_name), model
         self.facts = facts
         settings = session.settings
-        self.sampling = "greedy" if settings.is_greedy else f"sample temp {settings.temperature:g}"
+        self.sampling = sampling_text(settings, facts)
         answer = session.conversation.last("assistant")
         self.stats = answer.stats if answer is not None else None
         self.used = context_used(self.stats, session.conversation) if self.stats is not None else ""
+
+    def show_reply(self, stats: Any) -> None:
+        """The reply now streaming: its prompt's length and what was cut, known before its first token."""
+        self.stats = stats
+        self.used = context_used(stats, self.session.conversation)
 
     def loading(self, message: str | None, since: float | None = None) -> None:
         """Show what loading the model is doing (``None``: it is done), counting the seconds from ``since``."""
@@ -122,6 +127,13 @@ class StatusBar(Widget):
         if self.replying:
             parts.append("replying (Esc stops)")
         return Text(" · ".join(parts))
+
+
+def sampling_text(settings: Any, facts: dict) -> str:
+    """greedy, or the sampling temperature; never a temperature the server was seen to ignore."""
+    if "temperature" in str(facts.get("ignores", "")).split(", "):
+        return "temperature ignored by the server"
+    return "greedy" if settings.is_greedy else f"sample temp {settings.temperature:g}"
 
 
 def context_used(stats: Any, conversation: Any) -> str:

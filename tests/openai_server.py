@@ -129,6 +129,41 @@ def answer(pieces: list[str], finish: str = "stop", logprobs: bool = True,
     return respond
 
 
+# The distribution a decoding server sees at each step: the top token is likely, the others are not rare.
+STEP_CHOICES = [("tok", 0.5), ("alt", 0.3), ("other", 0.2)]
+
+
+def decoding(count: int, *, sample: bool, echo: dict[str, Any] | None = None, seed: int = 0) -> Callable[[Handler], None]:
+    """A streamed answer of ``count`` tokens decoded from ``STEP_CHOICES`` at each step, with their
+    log-probabilities. ``sample=False`` is a server that ignores the request's temperature and always
+    takes the top token (as ``transformers serve`` does); ``sample=True`` honours it and draws from the
+    distribution. ``echo`` puts fields at the top of every chunk (a server saying what it used)."""
+    import math
+    import random
+
+    def respond(h: Handler) -> None:
+        sent = h.server.received[-1].body or {}
+        draw = random.Random(seed)
+        h.start_sse()
+        for index in range(count):
+            if sample and float(sent.get("temperature") or 0) > 0:
+                text = draw.choices([t for t, _ in STEP_CHOICES], [p for _, p in STEP_CHOICES])[0]
+            else:
+                text = STEP_CHOICES[0][0]
+            chunk = chat_chunk(f"{text}{index} ")
+            chosen = dict(STEP_CHOICES)[text]
+            chunk["choices"][0]["logprobs"] = {"content": [{
+                "token": f"{text}{index} ", "logprob": math.log(chosen),
+                "top_logprobs": [{"token": f"{t}{index} ", "logprob": math.log(p)} for t, p in STEP_CHOICES]}]}
+            h.event({**chunk, **(echo or {})})
+        h.event({**chat_chunk(finish="stop"), **(echo or {})})
+        h.event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": count}})
+        h.event("[DONE]")
+        h.end_chunks()
+
+    return respond
+
+
 def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> Callable[[Handler], None]:
     return lambda h: h.send_json(code, body if body is not None else {"error": f"status {code}"}, headers)
 
