@@ -110,8 +110,9 @@ def test_settings_reach_the_model(session, ui):
     run("/max 12", session, ui)
     run("/seed 99", session, ui)
     run("/temp 1.5", session, ui)
+    run("/new", session, ui)  # the same seed gives the same tokens for the same conversation: both start afresh
     first = answer()
-    run("/new", session, ui)  # the same seed gives the same tokens for the same conversation
+    run("/new", session, ui)
     second = answer()
     assert first.stats.seed == second.stats.seed == 99
     assert [t.token_id for t in first.tokens] == [t.token_id for t in second.tokens]
