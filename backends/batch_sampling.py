@@ -12,6 +12,7 @@ from typing import Any, Callable
 import torch
 
 from .decoding import filter_logits, penalize_repetition
+from .lean.threads import thread_count_kept
 from .settings import GenerationSettings
 from .stop_rule import StopRule
 
@@ -37,6 +38,7 @@ def _batched_forward(model: Any, input_ids: torch.Tensor, length: int, count: in
 
 
 @torch.inference_mode()
+@thread_count_kept()  # the lean decoder tunes its threads per step; the process keeps its own
 def sample_batch(model: Any, input_ids: torch.Tensor, settings: GenerationSettings, count: int, *,
                  eos_ids: set[int], window: int, generator: torch.Generator | None = None) -> list[list[int]]:
     """``count`` continuations of ``input_ids`` ([1, T]), token ids without the end-of-text token."""

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from .lean.threads import thread_count_kept
 from .settings import GenerationSettings
 from .stop_rule import StopRule
 
@@ -122,39 +123,40 @@ def decode(
     if stop is None:
         stop = StopRule(frozenset(eos_ids or ()), settings.max_new_tokens,
                         window if window is not None else input_ids.size(-1) + settings.max_new_tokens, cancel)
-    length = input_ids.size(-1)
-    forward = step_function(model, length, stop.room(length), cache)
-    ids = input_ids  # the whole prompt on the first step (prefill), then one token at a time
-    seen = input_ids
-    penalize = settings.repetition_penalty not in (None, 1.0)  # None: a backend forgot for_mode
-    produced = 0
-    while not stop.halted(length, produced):
-        # Forward only the new tokens; the cache holds keys and values of everything before.
-        logits = forward(ids)
-        # The model's own confidence, before any sampling filter, is what /probs shows:
-        # probabilities of the top tokens and the chosen one only, from the log-normalizer,
-        # instead of a softmax over the whole vocabulary.
-        log_norm = torch.logsumexp(logits, dim=-1, keepdim=True)
-        top = torch.topk(logits, TOP_ALTERNATIVES, dim=-1)
-        raw = logits
-        if penalize:
-            logits = penalize_repetition(logits, seen, settings.repetition_penalty)
-        if settings.is_greedy:
-            next_id = top.indices[:, :1] if not penalize else torch.argmax(logits, dim=-1, keepdim=True)
-        else:
-            sample_probs = torch.softmax(filter_logits(logits, settings), dim=-1)
-            next_id = torch.multinomial(sample_probs, 1, generator=generator)
-        # One conversion to Python per step: chosen id, its probability, the alternatives.
-        chosen = raw.gather(-1, next_id)
-        numbers = torch.cat([next_id.double().view(1), (chosen - log_norm).exp().double().view(1),
-                             top.indices[0].double(), (top.values[0] - log_norm[0]).exp().double()]).tolist()
-        token_id, prob = int(numbers[0]), numbers[1]
-        top_ids = [int(i) for i in numbers[2:2 + TOP_ALTERNATIVES]]
-        yield Step(token_id, prob, top_ids, numbers[2 + TOP_ALTERNATIVES:])
-        if stop.is_end(token_id):
-            return
-        ids = next_id
-        length += 1
-        produced += 1
-        if penalize:
-            seen = torch.cat([seen, next_id], dim=-1)
+    with thread_count_kept():  # the lean decoder tunes its threads per step; the process keeps its own
+        length = input_ids.size(-1)
+        forward = step_function(model, length, stop.room(length), cache)
+        ids = input_ids  # the whole prompt on the first step (prefill), then one token at a time
+        seen = input_ids
+        penalize = settings.repetition_penalty not in (None, 1.0)  # None: a backend forgot for_mode
+        produced = 0
+        while not stop.halted(length, produced):
+            # Forward only the new tokens; the cache holds keys and values of everything before.
+            logits = forward(ids)
+            # The model's own confidence, before any sampling filter, is what /probs shows:
+            # probabilities of the top tokens and the chosen one only, from the log-normalizer,
+            # instead of a softmax over the whole vocabulary.
+            log_norm = torch.logsumexp(logits, dim=-1, keepdim=True)
+            top = torch.topk(logits, TOP_ALTERNATIVES, dim=-1)
+            raw = logits
+            if penalize:
+                logits = penalize_repetition(logits, seen, settings.repetition_penalty)
+            if settings.is_greedy:
+                next_id = top.indices[:, :1] if not penalize else torch.argmax(logits, dim=-1, keepdim=True)
+            else:
+                sample_probs = torch.softmax(filter_logits(logits, settings), dim=-1)
+                next_id = torch.multinomial(sample_probs, 1, generator=generator)
+            # One conversion to Python per step: chosen id, its probability, the alternatives.
+            chosen = raw.gather(-1, next_id)
+            numbers = torch.cat([next_id.double().view(1), (chosen - log_norm).exp().double().view(1),
+                                 top.indices[0].double(), (top.values[0] - log_norm[0]).exp().double()]).tolist()
+            token_id, prob = int(numbers[0]), numbers[1]
+            top_ids = [int(i) for i in numbers[2:2 + TOP_ALTERNATIVES]]
+            yield Step(token_id, prob, top_ids, numbers[2 + TOP_ALTERNATIVES:])
+            if stop.is_end(token_id):
+                return
+            ids = next_id
+            length += 1
+            produced += 1
+            if penalize:
+                seen = torch.cat([seen, next_id], dim=-1)

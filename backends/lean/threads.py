@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -74,3 +76,15 @@ class ThreadTuner:
         """For work that is not timed (a prompt's prefill): the choice the last probe found fastest."""
         if len(self.choices) > 1 and torch.get_num_threads() != self.best:
             torch.set_num_threads(self.best)
+
+
+@contextmanager
+def thread_count_kept() -> Iterator[None]:
+    """Around one whole decode: the tuner may leave torch at one thread, which is a setting of the
+    whole process; whatever runs next (a training step, another model's forward) gets the count it had."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)

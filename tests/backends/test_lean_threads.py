@@ -66,3 +66,20 @@ def test_steps_that_turn_slow_make_the_tuner_measure_again_at_once(two_threads):
     for _ in range(threads.SLOW_STEPS + 2 * threads.PROBE + 1):
         step()
     assert tuner.best == 1, "measured again long before the cycle's end"
+
+
+def test_a_decode_gives_the_process_its_thread_count_back(two_threads, tiny_llama, monkeypatch):
+    monkeypatch.setattr(threads, "CYCLE", 8)
+    monkeypatch.setattr(threads, "PROBE", 2)
+    loaded = load(resolve(str(tiny_llama)), "cpu", "float32", quantize="none")
+    ids = torch.tensor([loaded.tokenizer("def add(a, b):", add_special_tokens=False).input_ids])
+    greedy = GenerationSettings(greedy=True, max_new_tokens=3)  # ends inside the one-thread probe
+    seen = []
+    for _ in decode(loaded.fast, ids, greedy, eos_ids=set(), window=loaded.window):
+        seen.append(torch.get_num_threads())
+    assert 1 in seen, "the tuner switched to one thread during the reply"
+    assert torch.get_num_threads() == 2, "training or another model after the reply gets both threads"
+    from backends.batch_sampling import sample_batch
+
+    sample_batch(loaded.fast, ids, greedy, 2, eos_ids=set(), window=loaded.window)
+    assert torch.get_num_threads() == 2
