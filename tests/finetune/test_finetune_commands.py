@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -138,9 +139,11 @@ def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(j
 
 
 def torch_threads() -> int:
-    import torch
+    """torch's own default in a fresh process: this one's count may have been changed by earlier tests."""
+    import subprocess
 
-    return torch.get_num_threads()
+    command = [sys.executable, "-c", "import torch; print(torch.get_num_threads())"]
+    return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
 def test_the_foreground_run_tells_of_checkpoint_saves(js_tree, tiny_gpt2):
