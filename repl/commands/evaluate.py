@@ -90,8 +90,9 @@ def progress_line(done: int, total: int, passed: int, started: float) -> str:
 
 
 def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Namespace, label: str,
-              say: Callable[[str], None], cancel: threading.Event | None = None) -> Any:
-    """Run, save and return one report, saying progress through ``say``."""
+              say: Callable[[str], None], cancel: threading.Event | None = None, every: int = 1) -> Any:
+    """Run, save and return one report, saying progress through ``say`` at the first problem and each
+    ``every``-th."""
     from backends.paths import data_dir
     from finetune.humaneval import evaluate, save
     from finetune.sandbox import Limits
@@ -109,7 +110,8 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
 
     def on_problem(done: int, total: int, result: Any) -> None:
         passed[0] += result.passed > 0
-        say(f"{label}: " + progress_line(done, total, passed[0], started))
+        if done == 1 or done % every == 0:
+            say(f"{label}: " + progress_line(done, total, passed[0], started))
 
     report = evaluate(backend, settings, n=options.n, limit=options.limit,
                       limits=Limits(wall_seconds=options.timeout), on_problem=on_problem, cancel=cancel,
@@ -249,21 +251,16 @@ def eval_(ctx: Context, args: list[str]) -> None:
     session = ctx.session
     every = max(1, (options.limit or 164) // 10)
 
-    def say(line: str) -> None:  # every line but progress, and progress at the first problem and each tenth
-        count = line.partition("humaneval ")[2].partition("/")[0]
-        if not count.isdigit() or int(count) == 1 or int(count) % every == 0:
-            ctx.ui.show(line)
-
     def job() -> None:
         from backends import registry
 
         try:
             reports = [run_suite(session.backend, session.settings, options, session.model or session.backend_name,
-                                 say, cancel)]
+                                 ctx.ui.show, cancel, every)]
             if options.compare and not cancel.is_set():
                 name, model = split_spec(options.compare)
                 reports.append(run_suite(registry.create(name, model), session.settings, options,
-                                         options.compare, say, cancel))
+                                         options.compare, ctx.ui.show, cancel, every))
             ctx.ui.show(table(reports))
         except Exception as error:  # noqa: BLE001  the chat goes on whatever the evaluation does
             ctx.ui.show(f"/eval failed: {error}")
