@@ -8,8 +8,9 @@ round measures, on the same machine load, one chat reply (greedy, fixed prompt) 
 
 - ``idle``: no training running (the baseline);
 - ``before``: the run as it used to start: ``OMP_NUM_THREADS`` = cores - 1, normal priority, no pauses;
-- ``after``: the run as ``/finetune js`` starts it now: every core, priority +10, pausing between
-  steps while the reply streams (the chat marks it, as ``repl.replies`` does).
+- ``after``: the run as ``/finetune js`` starts it now: every core, priority +10, held still
+  (SIGSTOP by ``finetune.chat_pause``) while the reply streams (the chat marks it, as
+  ``repl.replies`` does).
 
 It reports chat tokens/s per condition (median of rounds, and the ratio to idle), and each run's
 training tokens/s while the chat is quiet: ``after`` with the chat quiet is also what the foreground
@@ -121,7 +122,7 @@ def main() -> int:
     print(f"{'condition':<34}{'chat tok/s':>11}{'vs idle':>9}{'training tok/s (chat quiet)':>29}")
     for name, label in (("idle", "no training"),
                         ("before", f"before: {threads['before']} thread(s), nice 0, no pause"),
-                        ("after", f"after: {threads['after']} thread(s), nice +10, pauses")):
+                        ("after", f"after: {threads['after']} thread(s), nice +10, held")):
         speed = statistics.median(chat[name])
         trained = f"{statistics.median(train[name]):.0f}" if train.get(name) else "-"
         print(f"{label:<34}{speed:>11.1f}{speed / idle:>9.2f}{trained:>29}")

@@ -10,6 +10,8 @@ completion mode adds. Per model and mode it reports:
 
 - repeated 4-grams: the share of the continuation's token 4-grams that occurred earlier in it
   (0 for text that never repeats itself; a loop drives it towards 1);
+- loops: how often the continuation ran to the limit stuck in a loop (over half of the 4-grams of
+  its last 64 tokens occurred earlier in the continuation);
 - ends: how often the continuation ended before the token limit, by EOS or by closing the top-level
   block (the app's rule for completion models), and by EOS alone;
 - held-out perplexity on packed blocks of the held-out files (the split the training run uses);
@@ -44,6 +46,20 @@ PROMPTS = [
 def repeated_4grams(ids: list[int]) -> float:
     grams = [tuple(ids[i:i + 4]) for i in range(len(ids) - 3)]
     return (len(grams) - len(set(grams))) / len(grams) if grams else 0.0
+
+
+def ends_in_loop(ids: list[int], tail: int = 64) -> bool:
+    """Over half of the last ``tail`` tokens' 4-grams already occurred earlier: the text is going round."""
+    if len(ids) < tail:
+        return False
+    seen = {tuple(ids[i:i + 4]) for i in range(len(ids) - tail)}
+    grams = [tuple(ids[i:i + 4]) for i in range(len(ids) - tail, len(ids) - 3)]
+    recent: set[tuple[int, ...]] = set()
+    repeats = 0
+    for gram in grams:
+        repeats += gram in seen or gram in recent
+        recent.add(gram)
+    return repeats > len(grams) / 2
 
 
 def continue_code(loaded, prompt: str, settings, seed: int) -> dict:
@@ -94,11 +110,14 @@ def held_out(loaded, corpus, block_size: int, blocks: int, files: int) -> tuple[
 
 
 def main() -> int:
+    from backends.settings import GenerationSettings
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="smollm2")
     parser.add_argument("--tuned", default="js")
     parser.add_argument("--data", default="/usr/lib/node_modules")
-    parser.add_argument("--max-new", type=int, default=128, help="the token limit of each continuation")
+    parser.add_argument("--max-new", type=int, default=GenerationSettings().max_new_tokens,
+                        help="the token limit of each continuation (default: the app's)")
     parser.add_argument("--block", type=int, default=256, help="tokens per held-out block")
     parser.add_argument("--eval-blocks", type=int, default=32)
     parser.add_argument("--eos-files", type=int, default=40)
@@ -107,7 +126,6 @@ def main() -> int:
     args = parser.parse_args()
 
     from backends.loading import load, resolve
-    from backends.settings import GenerationSettings
     from finetune.data import load_corpus
 
     models = {label: load(resolve(name), device="cpu", dtype="float32")
@@ -135,7 +153,7 @@ def main() -> int:
 
     print(f"{len(prompts)} prompts, limit {args.max_new} tokens; held-out: {len(corpus.eval)} files, "
           f"{args.eval_blocks} blocks of {args.block}")
-    print(f"{'model':<24}{'mode':<12}{'rep. 4-grams':>13}{'ends':>7}{'by EOS':>8}{'tokens':>8}{'tok/s':>7}")
+    print(f"{'model':<24}{'mode':<12}{'rep. 4-grams':>13}{'loops':>7}{'ends':>7}{'by EOS':>8}{'tokens':>8}{'tok/s':>7}")
     names = {"base": args.base, "tuned": args.tuned}
     for (label, mode), runs in results.items():
         ended = sum(r["ending"] != "limit" for r in runs) / len(runs)
@@ -143,7 +161,8 @@ def main() -> int:
         tokens = statistics.mean(len(r["ids"]) for r in runs)
         speed = sum(len(r["ids"]) for r in runs) / sum(r["seconds"] for r in runs)
         rep = statistics.mean(repeated_4grams(r["ids"]) for r in runs)
-        print(f"{names[label]:<24}{mode:<12}{rep:>13.1%}{ended:>7.0%}{by_eos:>8.0%}{tokens:>8.0f}{speed:>7.1f}")
+        loops = sum(r["ending"] == "limit" and ends_in_loop(r["ids"]) for r in runs) / len(runs)
+        print(f"{names[label]:<24}{mode:<12}{rep:>13.1%}{loops:>7.0%}{ended:>7.0%}{by_eos:>8.0%}{tokens:>8.0f}{speed:>7.1f}")
     print(f"\n{'model':<24}{'held-out ppl':>13}{'EOS rank median':>17}{'EOS top-1':>11}{'EOS top-5':>11}")
     for label, (perplexity, ranks) in quality.items():
         print(f"{names[label]:<24}{perplexity:>13.2f}{statistics.median(ranks):>17.0f}"

@@ -123,8 +123,8 @@ class Job:
 def start(config: RunConfig, fresh: bool = False, output: str | Path | None = None, background: bool = False) -> Job:
     """Start ``python -m finetune.train`` for ``config``; resumes unless ``fresh``.
 
-    ``background`` (a run beside the chat): the run lowers its priority and pauses between steps
-    while a chat reply streams. Otherwise (``parrot finetune``) it has the machine to itself.
+    ``background`` (a run beside the chat): the run lowers its priority and is held still
+    while a chat reply streams (``chat_pause``). Otherwise (``parrot finetune``) it has the machine to itself.
     """
     folder = run_dir(config.name)
     folder.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ class ProcessOptions:
     progress_file: str | None = option(None, "append progress events (JSON lines) here")
     output: str | None = option(None, "where the result goes (default: the preset's folder)")
     nice: int = option(0, "lower the run's priority by this much (background)")
-    yield_to_chat: bool = option(False, "pause between steps while a chat reply streams (a mark in the run's folder)")
+    yield_to_chat: bool = option(False, "hold the run still while a chat reply streams (a mark in the run's folder)")
 
 
 # The least value each option takes; a value below it is refused in one line naming the option.

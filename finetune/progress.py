@@ -95,7 +95,7 @@ class JobProgress:
     base: str = ""
     threads: int | None = None
     nice: int = 0
-    yields: bool = False  # pauses between steps while a chat reply streams
+    yields: bool = False  # held still while a chat reply streams
     paused_seconds: float = 0.0
     pauses: int = 0
 
@@ -165,7 +165,7 @@ class JobProgress:
             return f"{threads}, the machine to itself"
         paused = (f"paused {format_seconds(self.paused_seconds)} for {self.pauses} chat "
                   f"repl{'ies' if self.pauses != 1 else 'y'}") if self.pauses else "no chat reply waited for yet"
-        return f"{threads} at priority +{self.nice}, pausing while the chat answers: {paused}"
+        return f"{threads} at priority +{self.nice}, held still while the chat answers: {paused}"
 
 
 def format_seconds(seconds: float) -> str:

@@ -77,7 +77,7 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yield
             self._yield()
 
         def on_substep_end(self, args, state, control, **kwargs):
-            self._yield()  # between gradient-accumulation micro-steps too: a reply waits at most one
+            self._yield()  # between gradient-accumulation micro-steps too: the speed of each leaves pauses out
 
         def _yield(self) -> None:
             waited = yielder.wait()
@@ -128,7 +128,9 @@ def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False
     is_main = int(os.environ.get("RANK", "0")) == 0
     emit = EventWriter(progress_file if is_main else None, echo=sys.stderr if is_main else None)
     stop = stop or StopFlag()
+    yielder: Yielder | None = None
     try:
+        run_dir(config.name).mkdir(parents=True, exist_ok=True)
         yielder = Yielder(run_dir(config.name), nice, yield_to_chat)
         return _run(config, emit, stop, fresh, Path(output) if output else finetuned_dir(config.name), is_main,
                     yielder)
@@ -145,6 +147,8 @@ def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False
         emit("failed", message=failure_message(error))
         raise
     finally:
+        if yielder is not None:
+            yielder.close()
         emit.close()
 
 

@@ -1,10 +1,10 @@
-"""A background run yields the machine to the chat: lower priority, and a pause while a reply streams.
+"""A background run yields the machine to the chat: lower priority, and held still while a reply streams.
 
 On a 2-core laptop a training step and a reply fight for the same cores and memory bandwidth, and
 the chat loses by far (0.8 instead of 47 tok/s). So the chat marks each reply with a small file in
-the run's folder (``chat_reply``), and the run, between steps and gradient-accumulation micro-steps,
-waits while such a mark exists. A mark whose process is gone, or that is older than ``STALE``,
-is ignored: a chat that crashed mid-reply never freezes the training.
+the run's folder (``chat_reply``), and ``chat_pause``, a watcher the run starts, stops the run while
+such a mark exists. A mark whose process is gone, or that is older than ``STALE``, is ignored: a
+chat that crashed mid-reply never freezes the training.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Iterator
 
 BUSY_PREFIX = "chat-busy-"
 STALE = 600.0  # seconds: no reply streams this long; an older mark was left behind
-POLL = 0.05
 
 
 @contextmanager
@@ -72,7 +71,9 @@ def replies_streaming(folder: Path) -> bool:
 
 
 class Yielder:
-    """Called by the run between steps: lowers its priority once, then waits out streaming replies."""
+    """The run's side of sharing the machine: lowers its priority once and, when ``enabled``, starts
+    ``chat_pause``, which stops the run outright while a chat reply streams. ``wait`` (called between
+    steps) says how many seconds the run was held since it was last asked, to leave out of its speed."""
 
     def __init__(self, folder: Path, nice: int = 0, enabled: bool = False) -> None:
         self.folder = folder
@@ -80,18 +81,35 @@ class Yielder:
         self.paused_seconds = 0.0
         self.pauses = 0
         self.nice = os.nice(nice) if nice else os.nice(0)
+        self._watcher = None
+        if enabled:
+            import subprocess
+            import sys
+
+            (folder / "paused.json").unlink(missing_ok=True)  # this run's pauses only
+            self._watcher = subprocess.Popen(
+                [sys.executable, "-m", "finetune.chat_pause", str(os.getpid()), str(folder)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
 
     def wait(self) -> float:
-        """Seconds spent waiting for the chat now (0 when nothing streams)."""
-        if not self.enabled or not replies_streaming(self.folder):
+        """Seconds the run was held for the chat since the last call (0 when no reply streamed)."""
+        if not self.enabled:
             return 0.0
-        started = time.monotonic()
-        while replies_streaming(self.folder) and time.monotonic() - started < STALE:
-            time.sleep(POLL)
-        waited = time.monotonic() - started
-        self.paused_seconds += waited
-        self.pauses += 1
-        return waited
+        from .chat_pause import read_ledger
+
+        seconds, pauses = read_ledger(self.folder)
+        waited, self.paused_seconds, self.pauses = seconds - self.paused_seconds, seconds, pauses
+        return max(0.0, waited)
+
+    def close(self) -> None:
+        """Stop the watcher (it continues the run first if it holds it, which it cannot while we run)."""
+        if self._watcher is not None:
+            self._watcher.terminate()
+            try:
+                self._watcher.wait(timeout=5)
+            except Exception:  # noqa: BLE001  it leaves by itself once the run has ended
+                pass
+            self._watcher = None
 
 
 def alive(pid: int) -> bool:

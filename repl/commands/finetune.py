@@ -140,7 +140,7 @@ def finetune_(ctx: Context, args: list[str]) -> None:
     job = jobs.start(config, fresh=fresh, background=True)
     ctx.extras["finetune_job"] = job
     ctx.ui.show(f"fine-tuning {config.base} on JavaScript from {config.data}: {note}, in the background "
-                f"(at low priority, pausing while the chat answers). /finetune status follows it, /finetune stop "
+                f"(at low priority, held still while the chat answers). /finetune status follows it, /finetune stop "
                 f"stops it with a checkpoint; when it is done, /model {config.name} chats with it.")
     if started := ctx.extras.get("finetune_started"):
         started(job)

@@ -98,7 +98,7 @@ def test_the_background_run_lowers_its_priority_and_pauses_while_a_reply_streams
         assert not during, "training steps ran while the reply streamed"
         assert progress.paused_seconds > 0
         run("/finetune status", ctx)
-        assert "pausing while the chat answers: paused" in ctx.ui.shown[-1]
+        assert "held still while the chat answers: paused" in ctx.ui.shown[-1]
         assert f"priority +{jobs.BACKGROUND_NICE}" in ctx.ui.shown[-1]
     finally:
         job.stop()
