@@ -21,10 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from .yielding import STALE, alive, replies_streaming
+from .yielding import LEDGER, STALE, alive, read_ledger, replies_streaming
 
 POLL = 0.02  # seconds: how late a reply may find the run still training; ~0.2% of a core to watch
-LEDGER = "paused.json"
 
 
 def stopped_by_others(pid: int) -> bool:
@@ -33,15 +32,6 @@ def stopped_by_others(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] in "Tt"
     except OSError:
         return False
-
-
-def read_ledger(folder: Path) -> tuple[float, int]:
-    """(seconds paused, pauses) so far; zeros before the first pause."""
-    try:
-        record = json.loads((folder / LEDGER).read_text(encoding="utf-8"))
-        return float(record["seconds"]), int(record["pauses"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0, 0
 
 
 def _write_ledger(folder: Path, seconds: float, pauses: int) -> None:

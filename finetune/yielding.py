@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 BUSY_PREFIX = "chat-busy-"
+LEDGER = "paused.json"  # seconds the run was held and how often, written by chat_pause
 STALE = 600.0  # seconds: no reply streams this long; an older mark was left behind
 
 
@@ -86,7 +87,7 @@ class Yielder:
             import subprocess
             import sys
 
-            (folder / "paused.json").unlink(missing_ok=True)  # this run's pauses only
+            (folder / LEDGER).unlink(missing_ok=True)  # this run's pauses only
             self._watcher = subprocess.Popen(
                 [sys.executable, "-m", "finetune.chat_pause", str(os.getpid()), str(folder)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
@@ -95,8 +96,6 @@ class Yielder:
         """Seconds the run was held for the chat since the last call (0 when no reply streamed)."""
         if not self.enabled:
             return 0.0
-        from .chat_pause import read_ledger
-
         seconds, pauses = read_ledger(self.folder)
         waited, self.paused_seconds, self.pauses = seconds - self.paused_seconds, seconds, pauses
         return max(0.0, waited)
@@ -110,6 +109,15 @@ class Yielder:
             except Exception:  # noqa: BLE001  it leaves by itself once the run has ended
                 pass
             self._watcher = None
+
+
+def read_ledger(folder: Path) -> tuple[float, int]:
+    """(seconds paused, pauses) so far; zeros before the first pause."""
+    try:
+        record = json.loads((folder / LEDGER).read_text(encoding="utf-8"))
+        return float(record["seconds"]), int(record["pauses"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0, 0
 
 
 def alive(pid: int) -> bool:

@@ -7,7 +7,6 @@ its own (``StatusBar``), and slash-commands run in a thread through ``CommandBri
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -186,25 +185,3 @@ class ChatApp(App[int]):
             self.notify("open a position first with /probs N", title="branch", timeout=5)
         else:
             self.bridge.run(f"/probs {position} --pick {pick}")
-
-
-def can_host_app() -> bool:
-    """False for terminals a full-screen app cannot use (TERM=dumb, unknown, or not a terminal)."""
-    import sys
-
-    term = os.environ.get("TERM", "")
-    return sys.stdout.isatty() and sys.stdin.isatty() and term not in {"", "dumb", "unknown"}
-
-
-def run_app(backend_name: str, model: str | None, settings: GenerationSettings, options: dict[str, Any],
-            *, resume: bool = False, first: tuple[str, list] | None = None) -> int:
-    """Run the chat app until the person quits; falls back to the plain REPL where the app cannot run."""
-    if not can_host_app():
-        from .plain import run_plain
-
-        return run_plain(backend_name, model, settings, options, resume=resume, first=first)
-    os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would scribble over the screen
-    app = ChatApp(backend_name, model, settings, options, resume=resume, first=first)
-    app.run()
-    app.history.close()
-    return app.return_code or 0

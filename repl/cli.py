@@ -182,7 +182,7 @@ def _run_chat(args: argparse.Namespace) -> int:
         from .plain import run_plain
 
         return run_plain(backend, model, settings, options, resume=args.resume)
-    from .app import run_app
+    from .app_host import run_app
 
     return run_app(backend, model, settings, options, resume=args.resume)
 
@@ -202,7 +202,7 @@ def _run_piped_chat(args: argparse.Namespace, backend: str, model: str | None, s
         from .plain import run_plain
 
         return run_plain(backend, model, settings, options, first=first)
-    from .app import run_app
+    from .app_host import run_app
 
     return run_app(backend, model, settings, options, first=first)
 

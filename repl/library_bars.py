@@ -10,9 +10,15 @@ from __future__ import annotations
 import os
 
 
-def silence() -> None:
+def keep_off() -> None:
+    """Turn the bars off without importing transformers (a fast start never loads it)."""
     # tqdm reads TQDM_* once, when it is first imported: set it before transformers loads it.
     os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def silence() -> None:
+    """Turn the bars off, transformers' own switch included."""
+    keep_off()
     try:
         from transformers.utils import logging as hf_logging
     except ImportError:

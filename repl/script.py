@@ -8,7 +8,6 @@ stdout, errors to stderr. The first error stops the script with exit code 1 (bac
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from typing import Any, Iterable, Iterator, TextIO
@@ -23,7 +22,7 @@ from . import commands
 from .commands.table import Context
 from .exits import EXIT_USAGE, exit_code
 from .history import HistoryStore
-from . import safe_files
+from . import library_bars, safe_files
 from .crash import unexpected
 from .interrupt import run_interruptible
 from .replies import stream_reply
@@ -170,7 +169,7 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
         lines = safe_files.read_text(source, "script", SCRIPT_LIMIT, warn).splitlines()
 
     if quiet or not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in a log file
+        library_bars.keep_off()  # no progress bars in a log file
 
     def progress(message: str) -> None:
         if not quiet and sys.stderr.isatty():

@@ -107,3 +107,14 @@ def test_packages_import_only_in_the_allowed_direction():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_plain_fallback_never_imports_textual():
+    import subprocess
+    import sys
+
+    code = ("import sys; from repl import app_host, cli, plain; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[1])
+    assert shown.stdout.strip() == "[]", shown.stdout

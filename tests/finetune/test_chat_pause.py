@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from finetune.chat_pause import read_ledger, stopped_by_others
-from finetune.yielding import BUSY_PREFIX
+from finetune.chat_pause import stopped_by_others
+from finetune.yielding import BUSY_PREFIX, read_ledger
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 
