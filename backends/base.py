@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .reply import Reply
 
 Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "cancelled", "error", "empty"]
+FinishReason = Literal["stop", "length", "cancelled", "error", "empty", "loop"]
 
 
 @dataclass

@@ -153,7 +153,7 @@ def decode(
             token_id, prob = int(numbers[0]), numbers[1]
             top_ids = [int(i) for i in numbers[2:2 + TOP_ALTERNATIVES]]
             yield Step(token_id, prob, top_ids, numbers[2 + TOP_ALTERNATIVES:])
-            if stop.is_end(token_id):
+            if stop.is_end(token_id) or stop.repeats(token_id):
                 return
             ids = next_id
             length += 1

@@ -163,7 +163,7 @@ class LocalBackend:
             yield Text(stop.flush())
         except RuntimeError as error:  # torch raises RuntimeError for out-of-memory, bad shapes, ...
             raise BackendError(f"generation failed: {str(error).splitlines()[0]}") from error
-        yield Finish(stop.reason if stop.reason in ("stop", "length") else "length")
+        yield Finish(stop.reason if stop.reason in ("stop", "length", "loop") else "length")
 
     def sample(self, messages: list[Message], settings: GenerationSettings, count: int) -> list[str]:
         """``count`` replies to the same messages, decoded together in one batch (pass@k, /retry n).

@@ -10,10 +10,11 @@ completion mode adds. Per model and mode it reports:
 
 - repeated 4-grams: the share of the continuation's token 4-grams that occurred earlier in it
   (0 for text that never repeats itself; a loop drives it towards 1);
-- loops: how often the continuation ran to the limit stuck in a loop (over half of the 4-grams of
-  its last 64 tokens occurred earlier in the continuation);
-- ends: how often the continuation ended before the token limit, by EOS or by closing the top-level
-  block (the app's rule for completion models), and by EOS alone;
+- loops: how often the continuation went round in a loop (over half of the 4-grams of its last 64
+  tokens occurred earlier in it), which the app's loop guard then ends (``cut`` in the table);
+  ``greedy-1.0`` and ``no-guard`` decode without the guard, to show how often it is needed;
+- ends: how often the continuation ended before the token limit, by EOS, by closing the top-level
+  block (the app's rule for completion models) or by the loop guard, and by EOS alone;
 - held-out perplexity on packed blocks of the held-out files (the split the training run uses);
 - EOS rank at the end of held-out files: where EOS ranks among next-token candidates right after a
   file's last token (1 = the model's first choice; a model that learned to stop ranks it high).
@@ -30,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
+
+from backends.loop_guard import ends_in_loop  # noqa: E402  (after the path is set)
 
 PROMPTS = [
     "function add(a, b) {",
@@ -48,21 +51,7 @@ def repeated_4grams(ids: list[int]) -> float:
     return (len(grams) - len(set(grams))) / len(grams) if grams else 0.0
 
 
-def ends_in_loop(ids: list[int], tail: int = 64) -> bool:
-    """Over half of the last ``tail`` tokens' 4-grams already occurred earlier: the text is going round."""
-    if len(ids) < tail:
-        return False
-    seen = {tuple(ids[i:i + 4]) for i in range(len(ids) - tail)}
-    grams = [tuple(ids[i:i + 4]) for i in range(len(ids) - tail, len(ids) - 3)]
-    recent: set[tuple[int, ...]] = set()
-    repeats = 0
-    for gram in grams:
-        repeats += gram in seen or gram in recent
-        recent.add(gram)
-    return repeats > len(grams) / 2
-
-
-def continue_code(loaded, prompt: str, settings, seed: int) -> dict:
+def continue_code(loaded, prompt: str, settings, seed: int, guard: bool = True) -> dict:
     """One continuation as the app produces it for a completion model: EOS or the block's end stop it."""
     import torch
 
@@ -73,6 +62,8 @@ def continue_code(loaded, prompt: str, settings, seed: int) -> dict:
     ids = loaded.tokenizer(prompt, add_special_tokens=False).input_ids
     stop, detok = StopRule.for_reply(settings, loaded.eos_ids, loaded.window, completion_prompt=prompt), \
         Detokenizer(loaded.tokenizer)
+    if not guard:
+        stop.guard = None
     out, ending, started = [], "limit", time.perf_counter()
     generator = make_generator(None if settings.is_greedy else seed, torch.device(loaded.device))
     for step in decode(loaded.decoder, torch.tensor([ids], device=loaded.device), settings, stop=stop,
@@ -85,6 +76,8 @@ def continue_code(loaded, prompt: str, settings, seed: int) -> dict:
         if stop.ended:
             ending = "block"
             break
+    if stop.reason == "loop":
+        ending = "loop"
     return {"ids": out, "ending": ending, "seconds": time.perf_counter() - started}
 
 
@@ -123,6 +116,7 @@ def main() -> int:
     parser.add_argument("--eos-files", type=int, default=40)
     parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="use the first N prompts")
     parser.add_argument("--show", action="store_true", help="print each continuation")
+    parser.add_argument("--no-guard", action="store_true", help="add greedy without the loop guard")
     args = parser.parse_args()
 
     from backends.loading import load, resolve
@@ -136,12 +130,16 @@ def main() -> int:
     modes = {"greedy": GenerationSettings(greedy=True, max_new_tokens=args.max_new).for_mode("completion"),
              "sampled": GenerationSettings(max_new_tokens=args.max_new).for_mode("completion"),
              "greedy-1.0": GenerationSettings(greedy=True, max_new_tokens=args.max_new, repetition_penalty=1.0)}
+    unguarded = {"greedy-1.0"}
+    if args.no_guard:
+        modes["no-guard"] = modes["greedy"]
+        unguarded.add("no-guard")
     results: dict[tuple[str, str], list[dict]] = {}
     prompts = PROMPTS[: args.prompts]
     for number, prompt in enumerate(prompts):  # interleaved: both models see the same machine load
         for mode, settings in modes.items():
             for label, loaded in models.items():
-                result = continue_code(loaded, prompt, settings, seed=1000 + number)
+                result = continue_code(loaded, prompt, settings, seed=1000 + number, guard=mode not in unguarded)
                 results.setdefault((label, mode), []).append(result)
                 if args.show:
                     text = loaded.tokenizer.decode(result["ids"])
@@ -153,7 +151,7 @@ def main() -> int:
 
     print(f"{len(prompts)} prompts, limit {args.max_new} tokens; held-out: {len(corpus.eval)} files, "
           f"{args.eval_blocks} blocks of {args.block}")
-    print(f"{'model':<24}{'mode':<12}{'rep. 4-grams':>13}{'loops':>7}{'ends':>7}{'by EOS':>8}{'tokens':>8}{'tok/s':>7}")
+    print(f"{'model':<24}{'mode':<12}{'rep. 4-grams':>13}{'loops':>7}{'cut':>6}{'ends':>7}{'by EOS':>8}{'tokens':>8}{'tok/s':>7}")
     names = {"base": args.base, "tuned": args.tuned}
     for (label, mode), runs in results.items():
         ended = sum(r["ending"] != "limit" for r in runs) / len(runs)
@@ -161,8 +159,9 @@ def main() -> int:
         tokens = statistics.mean(len(r["ids"]) for r in runs)
         speed = sum(len(r["ids"]) for r in runs) / sum(r["seconds"] for r in runs)
         rep = statistics.mean(repeated_4grams(r["ids"]) for r in runs)
-        loops = sum(r["ending"] == "limit" and ends_in_loop(r["ids"]) for r in runs) / len(runs)
-        print(f"{names[label]:<24}{mode:<12}{rep:>13.1%}{loops:>7.0%}{ended:>7.0%}{by_eos:>8.0%}{tokens:>8.0f}{speed:>7.1f}")
+        loops = sum(r["ending"] == "loop" or ends_in_loop(r["ids"]) for r in runs) / len(runs)
+        cut = sum(r["ending"] == "loop" for r in runs) / len(runs)
+        print(f"{names[label]:<24}{mode:<12}{rep:>13.1%}{loops:>7.0%}{cut:>6.0%}{ended:>7.0%}{by_eos:>8.0%}{tokens:>8.0f}{speed:>7.1f}")
     print(f"\n{'model':<24}{'held-out ppl':>13}{'EOS rank median':>17}{'EOS top-1':>11}{'EOS top-5':>11}")
     for label, (perplexity, ranks) in quality.items():
         print(f"{names[label]:<24}{perplexity:>13.2f}{statistics.median(ranks):>17.0f}"

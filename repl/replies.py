@@ -115,8 +115,8 @@ def describe_end(turn: Turn) -> str:
     if stats.tokens_per_second:
         parts.append(f"{stats.tokens_per_second:.1f} tok/s")
     reason = {"cancelled": "cut off: cancelled", "length": "cut off: length limit (/continue extends it)",
-              "error": "cut off: error", "empty": "the model answered with nothing (/retry asks again)"
-              }.get(stats.finish_reason)
+              "error": "cut off: error", "empty": "the model answered with nothing (/retry asks again)",
+              "loop": "stopped: it was repeating itself (/retry, /temp or /repeat vary it)"}.get(stats.finish_reason)
     if reason:
         parts.append(reason)
     return " · ".join(p for p in parts if p)
