@@ -127,7 +127,7 @@ class GenerationSettings:
         lambda v: v is None or (_is_int(v) and 0 <= v < 2**63), _parse_optional_int,
         flags=("--seed",), shortcut="seed", metavar="S")
     greedy: bool = setting(
-        False, "always take the most likely token (temperature and top-p/k are then ignored)", "true or false",
+        False, "always take the most likely token (temperature and top-p/k are then ignored)", "on or off (true or false)",
         lambda v: isinstance(v, bool), _parse_bool, flags=("--greedy",), shortcut="greedy", kind="switch")
     stop: tuple[str, ...] = setting(
         (), "strings that end the reply when produced (\\n for a newline)",

@@ -53,15 +53,14 @@ def _setting_command(name: str) -> None:
     spec = SPECS[name]
 
     def handler(ctx: Context, args: list[str]) -> None:
-        if spec.kind == "switch":  # /greedy: the command is the value
-            require(args, 0)
-        elif spec.kind == "value":
+        if spec.kind in ("switch", "value"):  # /greedy alone turns it on; /greedy off as /sample does
+            require(args, (0, 1))
             require(args, (0, 1))
         if not args and spec.kind != "switch":
             _current(ctx, name)
             return
         old, settings = effective(ctx, name), ctx.session.settings
-        if spec.kind == "switch":
+        if spec.kind == "switch" and not args:
             ctx.session.settings = settings.updated(**{name: True})
         elif spec.kind == "list":
             ctx.session.settings = settings.updated(**{name: stop_from_items(args)})
@@ -70,7 +69,7 @@ def _setting_command(name: str) -> None:
         _report(ctx, name, old)
 
     handler.__name__ = f"{spec.shortcut}_"
-    usage = {"switch": f"/{spec.shortcut}", "list": f"/{spec.shortcut} [STRING ...|none]"}.get(
+    usage = {"switch": f"/{spec.shortcut} [on|off]", "list": f"/{spec.shortcut} [STRING ...|none]"}.get(
         spec.kind, f"/{spec.shortcut} [VALUE]")
     summary = {"switch": f"{spec.help} (/sample undoes it)",
                "list": f"{spec.help}"}.get(spec.kind, f"{name}: {spec.allowed}")

@@ -41,6 +41,7 @@ def run(line, session, ui):
     ("/repeat 0.1", "use a number from 0.5 to 3"),
     ("/repeat 4", "use a number from 0.5 to 3"),
     ('/stop ""', "use a comma-separated list of non-empty strings, or none"),
+    ("/greedy now", "use on or off (true or false)"),
 ])
 def test_out_of_range_values_are_refused_with_the_allowed_range(session, ui, line, allowed):
     before = session.settings
@@ -50,7 +51,7 @@ def test_out_of_range_values_are_refused_with_the_allowed_range(session, ui, lin
     assert session.settings == before, "a refused value changes nothing"
 
 
-@pytest.mark.parametrize("line", ["/temp 0.1 0.2", "/greedy now", "/sample please", "/max 1 2"])
+@pytest.mark.parametrize("line", ["/temp 0.1 0.2", "/greedy on off", "/sample please", "/max 1 2"])
 def test_wrong_number_of_arguments_names_the_usage(session, ui, line):
     with pytest.raises(UsageError) as caught:
         run(line, session, ui)
@@ -65,6 +66,8 @@ def test_wrong_number_of_arguments_names_the_usage(session, ui, line):
     ("/seed 42", "seed", 42, "seed = 42 (was none)"),
     ("/repeat 1.3", "repetition_penalty", 1.3, "repetition_penalty = 1.3 (was default)"),
     ("/greedy", "greedy", True, "greedy = True (was False)"),
+    ("/greedy on", "greedy", True, "greedy = True (was False)"),
+    ("/greedy off", "greedy", False, "greedy = False (unchanged)"),
     (r'/stop "\n\n" ### café', "stop", ("\n\n", "###", "café"), r"stop = '\n\n', '###', 'café' (was none)"),
 ])
 def test_each_setting_command_changes_its_setting(session, ui, line, name, value, shown):
