@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from tiny_models import build_tiny_gpt2, build_tiny_llama  # noqa: E402
+
+# A shell that starts the tests in the background (`make test &`) ignores SIGINT for them, and an ignored
+# signal stays ignored in every program they start: the tests that press Ctrl-C would see nothing happen.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
