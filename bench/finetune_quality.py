@@ -10,8 +10,8 @@ completion mode adds. Per model and mode it reports:
 
 - repeated 4-grams: the share of the continuation's token 4-grams that occurred earlier in it
   (0 for text that never repeats itself; a loop drives it towards 1);
-- loops: how often the continuation went round in a loop (over half of the 4-grams of its last 64
-  tokens occurred earlier in it), which the app's loop guard then ends (``cut`` in the table);
+- loops: how often the continuation went round in a loop (``backends.loop_guard``'s rule: 48 tokens
+  in a row repeat those 1 to 64 before them), which the app's loop guard then ends (``cut``);
   ``greedy-1.0`` and ``no-guard`` decode without the guard, to show how often it is needed;
 - ends: how often the continuation ended before the token limit, by EOS, by closing the top-level
   block (the app's rule for completion models) or by the loop guard, and by EOS alone;

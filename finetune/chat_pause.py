@@ -21,17 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-from .yielding import LEDGER, STALE, alive, read_ledger, replies_streaming
+from .yielding import LEDGER, STALE, alive, process_state, read_ledger, replies_streaming
 
 POLL = 0.02  # seconds: how late a reply may find the run still training; ~0.2% of a core to watch
 
 
 def stopped_by_others(pid: int) -> bool:
     """Whether the process is already stopped (state T), so a stop here would not be ours to undo."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] in "Tt"
-    except OSError:
-        return False
+    return process_state(pid) in ("T", "t")
 
 
 def _write_ledger(folder: Path, seconds: float, pauses: int) -> None:

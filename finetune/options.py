@@ -31,10 +31,10 @@ class RunConfig:
     name: str = option("js", "result name: the model preset it becomes")
     base: str = option("smollm2", "the model to start from (preset, folder or Hub id)", metavar="MODEL")
     data: str = option("hub", "hub (codeparrot/github-code), a .parquet file or glob, or a folder of .js files", metavar="hub|DIR")
-    # The defaults fit one sitting on a 2-core laptop (120 steps x 512 tokens, 5-8 min at 160-240 tok/s; the
-    # README says what to expect; 400 steps lowered perplexity further, 9.9 -> 8.6, but the continuations
-    # ended no more often, bench/finetune_quality.py): blocks of 256 cost less attention per token than 512, two per step
-    # steady the gradient, and a cosine decay from 2e-4 ends the short run on a small rate.
+    # The defaults fit one sitting on a 2-core laptop (120 steps x 512 tokens, 5-8 min at 160-240 tok/s;
+    # the README says what to expect; 400 steps lowered perplexity further, 9.9 -> 8.6, but continuations
+    # ended no more often, bench/finetune_quality.py): blocks of 256 cost less attention per token than
+    # 512, two per step steady the gradient, and a cosine decay from 2e-4 ends the short run on a small rate.
     steps: int = option(120, "training steps (optimizer updates)", metavar="N")
     block: int = option(256, "tokens per packed training block", metavar="N")
     batch: int = option(1, "blocks per device per step", metavar="N")

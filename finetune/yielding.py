@@ -128,7 +128,12 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    return process_state(pid) != "Z"  # no /proc (macOS): "" -- trust kill(0)
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state /proc gives (R, S, T stopped, Z zombie, ...); "" where it cannot be read."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1]
     except OSError:
-        return True  # no /proc (macOS): trust kill(0)
+        return ""

@@ -55,7 +55,6 @@ def _setting_command(name: str) -> None:
     def handler(ctx: Context, args: list[str]) -> None:
         if spec.kind in ("switch", "value"):  # /greedy alone turns it on; /greedy off as /sample does
             require(args, (0, 1))
-            require(args, (0, 1))
         if not args and spec.kind != "switch":
             _current(ctx, name)
             return
