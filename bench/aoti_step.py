@@ -118,12 +118,16 @@ def main() -> int:
         load_s = time.perf_counter() - started
         eager_logits, aoti_logits = steps(step, fresh(), 32), steps(compiled, fresh(), 32)
         same = sum(int(a.argmax() == b.argmax()) for a, b in zip(eager_logits, aoti_logits))
-        times: dict[str, list[float]] = {"eager": [], "aoti": []}
+        times: dict[str, list[float]] = {"eager": [], "traced": [], "aoti": []}
         for _ in range(args.runs):
-            for name, fn in (("eager", step), ("aoti", compiled)):
+            for name, fn in (("eager", step), ("traced", None), ("aoti", compiled)):
                 cache = fresh()
                 started = time.perf_counter()
-                steps(fn, cache, args.tokens)
+                if fn is None:  # the chat's own path: the decoder's traced step, writing its cache
+                    for _ in range(args.tokens):
+                        decoder._step(token, cache)
+                else:
+                    steps(fn, cache, args.tokens)
                 times[name].append((time.perf_counter() - started) / args.tokens)
     eager = statistics.median(times["eager"])
     print(f"\ndecoding step of SmolLM2 (parrot default weights), {args.tokens} steps per run, medians of {args.runs} "
