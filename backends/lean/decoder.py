@@ -49,6 +49,9 @@ class LeanDecoder:
         self.dtype = weights.norm.weight.dtype
         self.device = weights.embed.device
         self.scales = [shape.attention_scale(i) for i in range(shape.layers)]
+        # bf16 on the CPU: RMSNorm as one fused LayerNorm (``rms_norm_as_layer_norm``); float32 keeps
+        # F.rms_norm, which rounds exactly as transformers does.
+        self._norm_as_layer_norm = self.device.type == "cpu" and self.dtype == torch.bfloat16
         self.window = 0
         self.cos = self.sin = torch.empty(0)
         # On the CPU the thread count that decodes fastest depends on what else runs: measured as it goes.
@@ -150,6 +153,8 @@ class LeanDecoder:
 
     def _norm(self, x: torch.Tensor, norm: Norm) -> torch.Tensor:
         if self.shape.norm == "rms":
+            if self._norm_as_layer_norm:
+                return rms_norm_as_layer_norm(x, norm.doubled, self.shape.eps)
             return F.rms_norm(x, (self.shape.hidden,), norm.weight, self.shape.eps)
         return F.layer_norm(x, (self.shape.hidden,), norm.weight, norm.bias, self.shape.eps)
 
@@ -198,34 +203,41 @@ class LeanDecoder:
         group = heads // kv_heads
         x = self.weights.embed[ids].to(self.dtype)
         if self.weights.positions is not None:
-            x = x + self.weights.positions[start:end]
+            x = x + self.weights.positions.narrow(0, start, count)
         x = x.view(batch * count, s.hidden)
-        cos, sin = self.cos[start:end], self.sin[start:end]
+        if s.positions == "rope":
+            cos, sin = self.cos.narrow(0, start, count), self.sin.narrow(0, start, count)
         mask = _causal_mask(count, start, x.device) if count > 1 else None
+        # Every layer's views of the cache are taken once here, and q/k/v come out of one split: a
+        # traced graph records each index expression as one slice per dimension (``[:, :, a:b]`` is
+        # three), and those were half the one-token step's operations.
+        seen_keys, seen_values = cache_keys.narrow(3, 0, end), cache_values.narrow(3, 0, end)
+        new_keys, new_values = cache_keys.narrow(3, start, count), cache_values.narrow(3, start, count)
         for index, layer in enumerate(self.layers):
             h = self._norm(x, layer.norm1)
-            qkv = layer.qkv(h).view(batch, count, heads + 2 * kv_heads, dim)
-            qk = qkv[:, :, :heads + kv_heads]
+            qk, value = layer.qkv(h).view(batch, count, heads + 2 * kv_heads, dim).split(
+                (heads + kv_heads, kv_heads), dim=2)
             if s.qk_norm:
-                qk = torch.cat((F.rms_norm(qk[:, :, :heads], (dim,), layer.q_norm, s.eps),
-                                F.rms_norm(qk[:, :, heads:], (dim,), layer.k_norm, s.eps)), dim=2)
+                q, k = qk.split((heads, kv_heads), dim=2)
+                qk = torch.cat((F.rms_norm(q, (dim,), layer.q_norm, s.eps),
+                                F.rms_norm(k, (dim,), layer.k_norm, s.eps)), dim=2)
             if s.positions == "rope":
                 # Rotate queries and keys together: x * cos + rotate_half(x) * sin.
-                rotated = torch.cat((-qk[..., dim // 2:], qk[..., :dim // 2]), dim=-1)
-                qk = qk * cos + rotated * sin
-            keys, values = cache_keys[index], cache_values[index]
-            keys[:, :, start:end] = qk[:, :, heads:].transpose(1, 2)
-            values[:, :, start:end] = qkv[:, :, heads + kv_heads:].transpose(1, 2)
+                first, second = qk.chunk(2, dim=-1)
+                qk = qk * cos + torch.cat((-second, first), dim=-1) * sin
+            q, key = qk.split((heads, kv_heads), dim=2)
+            new_keys[index].copy_(key.transpose(1, 2))
+            new_values[index].copy_(value.transpose(1, 2))
+            keys, values = seen_keys[index], seen_values[index]
             scale = self.scales[index]
             if count == 1:
                 # One new token sees every cached position: group the query heads that share a
                 # key/value head into one batch row, so no repeat of keys and no mask is needed.
-                q = qk[:, 0, :heads].reshape(batch, kv_heads, group, dim)
-                attn = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], scale=scale)
+                attn = F.scaled_dot_product_attention(q.reshape(batch, kv_heads, group, dim), keys, values,
+                                                      scale=scale)
             else:
                 # enable_gqa: query heads share their key/value head without a repeated copy of the cache.
-                q = qk[:, :, :heads].transpose(1, 2)
-                attn = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], attn_mask=mask,
+                attn = F.scaled_dot_product_attention(q.transpose(1, 2), keys, values, attn_mask=mask,
                                                       scale=scale, enable_gqa=group > 1).transpose(1, 2)
             x = x + layer.out(attn.reshape(batch * count, heads * dim))
             h = self._norm(x, layer.norm2)
@@ -249,6 +261,17 @@ class LeanDecoder:
         self.window = length
         if self._traced is not False:
             self._traced = None  # the graph holds the old tables: trace again
+
+
+def rms_norm_as_layer_norm(x: torch.Tensor, doubled_weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """RMSNorm of ``x`` (last dimension) computed as LayerNorm of ``[x, -x]``: that row's mean is 0
+    and its variance is mean(x²), so the first half of LayerNorm's output is RMSNorm's. On the CPU
+    LayerNorm is one fused kernel, while F.rms_norm runs as seven small operations: measured 5.1 against
+    9.7 µs for one 576-wide bf16 row, and a token of the embedded model takes 61 norms. The result
+    differs from F.rms_norm's in bf16 rounding only (one rounding instead of two)."""
+    hidden = x.shape[-1]
+    both = F.layer_norm(torch.cat((x, -x), dim=-1), (2 * hidden,), doubled_weight, None, eps)
+    return both.narrow(-1, 0, hidden).contiguous()  # the quantized products take contiguous rows
 
 
 def _norm_tensors(prefix: str, norm: Norm) -> dict[str, torch.Tensor]:

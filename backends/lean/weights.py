@@ -9,6 +9,7 @@ gate/up), and GPT-2's Conv1D weights, stored [in, out], are transposed to [out, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -21,6 +22,11 @@ from .shape import Shape
 class Norm:
     weight: torch.Tensor
     bias: torch.Tensor | None = None  # LayerNorm only
+
+    @cached_property
+    def doubled(self) -> torch.Tensor:
+        """The weight twice over, for ``rms_norm_as_layer_norm`` (made on first use)."""
+        return torch.cat((self.weight, self.weight))
 
 
 @dataclass
