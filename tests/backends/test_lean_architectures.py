@@ -9,6 +9,7 @@ import torch
 from backends.base import Message
 from backends.decoding import decode
 from backends.lean import LeanDecoder, supported_config
+from backends.lean.decoder import rms_norm_as_layer_norm
 from backends.loading import load, resolve
 from backends.local import LocalBackend
 from backends.settings import GenerationSettings
@@ -98,3 +99,16 @@ def test_a_weight_of_the_wrong_shape_is_refused_by_name(tiny_llama):
 ])
 def test_architectures_it_does_not_cover_keep_transformers_forward(config):
     assert not supported_config(config)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rms_norm_as_layer_norm_equals_rms_norm(dtype):
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.randn(7, 576, generator=generator) * 3 + 1).to(dtype)  # a row mean LayerNorm alone would take away
+    weight = (torch.rand(576, generator=generator) + 0.5).to(dtype)
+    fused = rms_norm_as_layer_norm(x, torch.cat((weight, weight)), 1e-5)
+    plain = torch.nn.functional.rms_norm(x.float(), (576,), weight.float(), 1e-5)
+    assert fused.dtype == dtype and fused.is_contiguous()
+    # float32 agrees to rounding; bf16 rounds once where F.rms_norm rounds twice: within one bf16 step.
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 2 ** -7, "atol": 2 ** -7}
+    torch.testing.assert_close(fused.float(), plain, **tolerance)
