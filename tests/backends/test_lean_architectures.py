@@ -106,7 +106,7 @@ def test_rms_norm_as_layer_norm_equals_rms_norm(dtype):
     generator = torch.Generator().manual_seed(0)
     x = (torch.randn(7, 576, generator=generator) * 3 + 1).to(dtype)  # a row mean LayerNorm alone would take away
     weight = (torch.rand(576, generator=generator) + 0.5).to(dtype)
-    fused = rms_norm_as_layer_norm(x, torch.cat((weight, weight)), 1e-5)
+    fused = rms_norm_as_layer_norm(x, torch.cat((weight, weight)), 1e-5, 576)
     plain = torch.nn.functional.rms_norm(x.float(), (576,), weight.float(), 1e-5)
     assert fused.dtype == dtype and fused.is_contiguous()
     # float32 agrees to rounding; bf16 rounds once where F.rms_norm rounds twice: within one bf16 step.
