@@ -47,7 +47,7 @@ class Step(torch.nn.Module):
         for index, layer in enumerate(d.layers):
             qkv = layer.qkv(d._norm(x, layer.norm1)).view(1, 1, heads + 2 * kv_heads, dim)
             qk = qkv[:, :, :heads + kv_heads]
-            qk = qk * cos + torch.cat((-qk[..., dim // 2:], qk[..., :dim // 2]), dim=-1) * sin
+            qk = qk * cos + qk.roll(dim // 2, dims=-1) * sin  # the decoder's sine table carries the sign
             key = qk[:, 0, heads:].reshape(1, kv_heads, 1, dim)
             value = qkv[:, 0, heads + kv_heads:].reshape(1, kv_heads, 1, dim)
             new_keys.append(key)
