@@ -4,7 +4,9 @@ A decoding step is a few hundred small products; with one torch thread per core,
 for its slowest thread, so one busy process elsewhere on the machine (a test run, a compiler) stalls
 each of them: on two cores the rate falls ten times while one thread alone keeps most of its speed.
 On an idle machine more threads are faster. Which is true changes from minute to minute, so the
-tuner times a few steps with each choice, decodes with the fastest, and checks again later.
+tuner times a few steps with each choice, decodes with the fastest, and checks again later: every
+CYCLE steps, at once when steps turn slow, and at the start of a reply that comes after a pause (one
+thread's steps do not get faster when the other program ends, so only a new probe can see that).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ CYCLE = 256  # steps between two probes
 MARGIN = 1.1  # more threads must be this much faster to be kept: a probe of a losing choice costs
 SLOWER = 2.0  # steps this much slower than the probe found, SLOW_STEPS in a row: the load changed, probe now
 SLOW_STEPS = 3
+STALE = 1.0  # seconds since the last probe after which a new reply measures again first
 
 
 class ThreadTuner:
@@ -35,6 +38,7 @@ class ThreadTuner:
         self._current = self._started = 0.0
         self._expected = float("inf")  # the best choice's step time at the last probe
         self._slow = 0
+        self._probed_at = -float("inf")  # when the last probe chose
 
     def _planned(self) -> int:
         """The choice for the step about to run: a probe at the start of each cycle, else the best."""
@@ -69,11 +73,17 @@ class ThreadTuner:
             self.best = min(self.choices, key=lambda n: medians[n] * (MARGIN if n > 1 else 1.0))
             self._expected = medians[self.best]
             self._times = {n: [] for n in self.choices}
+            self._probed_at = time.perf_counter()
             if torch.get_num_threads() != self.best:
                 torch.set_num_threads(self.best)
 
     def use_best(self) -> None:
-        """For work that is not timed (a prompt's prefill): the choice the last probe found fastest."""
+        """For work that is not timed (a prompt's prefill): the choice the last probe found fastest.
+        A prefill starts a reply: if the last probe is stale, the reply's first steps probe again."""
+        if len(self.choices) > 1 and time.perf_counter() - self._probed_at > STALE \
+                and self._step % CYCLE >= PROBE * len(self.choices):
+            self._step, self._slow = 0, 0
+            self._times = {n: [] for n in self.choices}
         if len(self.choices) > 1 and torch.get_num_threads() != self.best:
             torch.set_num_threads(self.best)
 

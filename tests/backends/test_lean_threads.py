@@ -83,3 +83,24 @@ def test_a_decode_gives_the_process_its_thread_count_back(two_threads, tiny_llam
 
     sample_batch(loaded.fast, ids, greedy, 2, eos_ids=set(), window=loaded.window)
     assert torch.get_num_threads() == 2
+
+
+def test_a_reply_after_a_pause_measures_again_when_the_other_program_has_ended(two_threads, monkeypatch):
+    monkeypatch.setattr(threads, "STALE", 0.2)
+    tuner = ThreadTuner(most=2)
+    slow = 2  # another program holds a core: two threads stall
+
+    def reply(steps):
+        tuner.use_best()  # the prompt's prefill
+        for _ in range(steps):
+            with tuner:
+                time.sleep(0.004 if torch.get_num_threads() == slow else 0.0)
+
+    reply(2 * threads.PROBE + 1)
+    assert tuner.best == 1
+    slow = 1  # it ended: one thread's steps are no faster than before, so only a probe can tell
+    reply(2 * threads.PROBE + 1)
+    assert tuner.best == 1, "right after the last probe, a reply keeps its choice"
+    time.sleep(0.25)
+    reply(2 * threads.PROBE + 1)
+    assert tuner.best == 2, "a reply after a pause measured again"
