@@ -11,7 +11,6 @@ thread's steps do not get faster when the other program ends, so only a new prob
 
 from __future__ import annotations
 
-import statistics
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -36,7 +35,7 @@ class ThreadTuner:
         self._step = 0
         self._times: dict[int, list[float]] = {n: [] for n in self.choices}
         self._current = self._started = 0.0
-        self._expected = float("inf")  # the best choice's step time at the last probe
+        self._limit = float("inf")  # a step slower than this counts as slow (set by each probe)
         self._slow = 0
         self._probed_at = -float("inf")  # when the last probe chose
 
@@ -62,16 +61,19 @@ class ThreadTuner:
         if self._current > 0 and probing:
             self._times[self._current].append(seconds)
         elif not probing and len(self.choices) > 1:
-            self._slow = self._slow + 1 if seconds > SLOWER * self._expected else 0
+            self._slow = self._slow + 1 if seconds > self._limit else 0
             if self._slow >= SLOW_STEPS:  # e.g. another program took a core: measure again at once
                 self._step, self._slow = -1, 0
                 self._times = {n: [] for n in self.choices}
         self._step += 1
         if self._step % CYCLE == PROBE * len(self.choices) and all(self._times.values()):
-            medians = {n: statistics.median(times) for n, times in self._times.items()}
+            costs = {n: _typical(times) for n, times in self._times.items()}
             # Fewest threads unless more are clearly faster (probing the other choice is what it costs).
-            self.best = min(self.choices, key=lambda n: medians[n] * (MARGIN if n > 1 else 1.0))
-            self._expected = medians[self.best]
+            self.best = min(self.choices, key=lambda n: costs[n] * (MARGIN if n > 1 else 1.0))
+            # Slow: twice the probe's time, or with more threads slower than one thread was.
+            self._limit = SLOWER * costs[self.best]
+            if self.best > 1:
+                self._limit = min(self._limit, costs[1])
             self._times = {n: [] for n in self.choices}
             self._probed_at = time.perf_counter()
             if torch.get_num_threads() != self.best:
@@ -79,13 +81,24 @@ class ThreadTuner:
 
     def use_best(self) -> None:
         """For work that is not timed (a prompt's prefill): the choice the last probe found fastest.
-        A prefill starts a reply: if the last probe is stale, the reply's first steps probe again."""
-        if len(self.choices) > 1 and time.perf_counter() - self._probed_at > STALE \
-                and self._step % CYCLE >= PROBE * len(self.choices):
+        A prefill starts a reply: if the last probe is stale, the reply's first steps probe again,
+        and the prefill takes every thread (a large product loses little to a busy core)."""
+        if len(self.choices) == 1:
+            return
+        threads = self.best
+        if time.perf_counter() - self._probed_at > STALE and self._step % CYCLE >= PROBE * len(self.choices):
             self._step, self._slow = 0, 0
             self._times = {n: [] for n in self.choices}
-        if len(self.choices) > 1 and torch.get_num_threads() != self.best:
-            torch.set_num_threads(self.best)
+            threads = self.choices[-1]
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+def _typical(times: list[float]) -> float:
+    """A choice's step time: the mean, which counts the stalls a busy core causes (often half the
+    steps) as throughput does, without the single slowest step (an interrupt, a page fault)."""
+    kept = sorted(times)[:-1] if len(times) > 2 else times
+    return sum(kept) / len(kept)
 
 
 @contextmanager

@@ -104,3 +104,20 @@ def test_a_reply_after_a_pause_measures_again_when_the_other_program_has_ended(t
     time.sleep(0.25)
     reply(2 * threads.PROBE + 1)
     assert tuner.best == 2, "a reply after a pause measured again"
+
+
+def test_more_threads_turning_slower_than_one_thread_was_make_the_tuner_measure_again(two_threads):
+    tuner = ThreadTuner(most=2)
+    cost = {1: 0.006, 2: 0.004}
+
+    def step():
+        with tuner:
+            time.sleep(cost[torch.get_num_threads()])
+
+    for _ in range(2 * threads.PROBE + 1):
+        step()
+    assert tuner.best == 2
+    cost[2] = 0.007  # slower than one thread was, though not twice the probe's time
+    for _ in range(threads.SLOW_STEPS + 2 * threads.PROBE + 1):
+        step()
+    assert tuner.best == 1
