@@ -82,7 +82,7 @@ class ThreadTuner:
     def use_best(self) -> None:
         """For work that is not timed (a prompt's prefill): the choice the last probe found fastest.
         A prefill starts a reply: if the last probe is stale, the reply's first steps probe again,
-        and the prefill takes every thread (a large product loses little to a busy core)."""
+        and the prefill takes every thread, as the first reply's does."""
         if len(self.choices) == 1:
             return
         threads = self.best
