@@ -16,7 +16,7 @@ from textual.css.query import NoMatches
 
 from backends.settings import GenerationSettings
 
-from . import commands, keys
+from . import commands, keys, terminal_watch
 from .attachment_bar import AttachmentBar
 from .chat_view import ChatView
 from .command_bridge import CommandBridge
@@ -57,6 +57,8 @@ class ChatApp(App[int]):
                                     finetune_started=lambda job: self.bridge.on_ui(show_panel, self, job))
         self.context = self.bridge.context
         self._last_interrupt = 0.0
+        self._terminal: int | None = None  # the terminal's file, watched for a hangup (terminal_watch)
+        self._hung_up_checks = 0
 
     def compose(self) -> ComposeResult:
         yield self.chat
@@ -80,6 +82,18 @@ class ChatApp(App[int]):
         self.loader.start()
         self.call_after_refresh(self.query_one(PromptInput).load_shared_history)  # after the first paint
         self.call_after_refresh(follow_running_finetune, self, self.context.extras)
+        self._terminal = None if self.is_headless else terminal_watch.terminal_fd()
+        if self._terminal is not None:
+            self.set_interval(terminal_watch.CHECK_SECONDS, self._leave_if_terminal_gone)
+
+    def _leave_if_terminal_gone(self) -> None:
+        """The terminal hung up: a reply in progress stops (what arrived is kept), then parrot exits."""
+        if self._terminal is None or terminal_watch.terminal_present(self._terminal):
+            return
+        self.chat.cancel.set()
+        if not self.replying or self._hung_up_checks >= 3:  # the reply's end is recorded by then
+            self.exit(return_code=terminal_watch.HANGUP_EXIT)
+        self._hung_up_checks += 1
 
     @property
     def replying(self) -> bool:

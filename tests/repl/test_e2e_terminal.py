@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
+import signal
 import sys
+import time
+from pathlib import Path
 
 import pexpect
 
@@ -46,3 +51,52 @@ def test_a_dumb_terminal_gets_the_plain_repl(tiny_llama):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_parrot_leaves_when_its_terminal_hangs_up_under_make(tiny_llama, parrot_home, tmp_path):
+    # As under `make run`: the hangup goes to the session leader (make), which dies without passing
+    # it on; parrot must notice the terminal itself instead of spinning on its end-of-file.
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30", "TQDM_DISABLE": "1"}
+    (tmp_path / "Makefile").write_text(f"run:\n\tcd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m repl "
+                                       f"-m {shlex.quote(str(tiny_llama))} --device cpu --greedy -n 8\n")
+    child = pexpect.spawn("make", ["-s", "-C", str(tmp_path), "run"], env=env, dimensions=(30, 100),
+                          encoding="utf-8", timeout=120)
+    parrot = None
+    try:
+        child.expect("Enter sends")
+        child.expect("chat")
+        child.send("before the hangup\r")
+        child.expect(r"\d+ tokens")
+        parrot = _descendant(child.pid, "repl")
+        os.close(child.child_fd)  # the window closes; only make, the session leader, is told
+        deadline = time.monotonic() + 20
+        while _running(parrot) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _running(parrot), "parrot kept running after its terminal went away"
+    finally:
+        with contextlib.suppress(OSError):
+            child.close(force=True)
+        if parrot is not None and _running(parrot):
+            os.kill(parrot, signal.SIGKILL)
+    listing = run_parrot(["history"], env={"PARROT_HOME": str(parrot_home)})
+    assert "before the hangup" in listing.stdout.decode()
+
+
+def _descendant(pid: int, word: str) -> int:
+    """The process under ``pid`` (at any depth) whose command line holds ``word``."""
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        if word in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
+            return int(child)
+        try:
+            return _descendant(int(child), word)
+        except LookupError:
+            continue
+    raise LookupError(word)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
