@@ -57,7 +57,6 @@ class ChatApp(App[int]):
                                     finetune_started=lambda job: self.bridge.on_ui(show_panel, self, job))
         self.context = self.bridge.context
         self._last_interrupt = 0.0
-        self._terminal: int | None = None  # the terminal's file, watched for a hangup (terminal_watch)
         self._hung_up_checks = 0
 
     def compose(self) -> ComposeResult:
@@ -82,13 +81,13 @@ class ChatApp(App[int]):
         self.loader.start()
         self.call_after_refresh(self.query_one(PromptInput).load_shared_history)  # after the first paint
         self.call_after_refresh(follow_running_finetune, self, self.context.extras)
-        self._terminal = None if self.is_headless else terminal_watch.terminal_fd()
-        if self._terminal is not None:
-            self.set_interval(terminal_watch.CHECK_SECONDS, self._leave_if_terminal_gone)
+        terminal = None if self.is_headless else terminal_watch.terminal_fd()
+        if terminal is not None:
+            self.set_interval(terminal_watch.CHECK_SECONDS, lambda: self._leave_if_terminal_gone(terminal))
 
-    def _leave_if_terminal_gone(self) -> None:
+    def _leave_if_terminal_gone(self, terminal: int) -> None:
         """The terminal hung up: a reply in progress stops (what arrived is kept), then parrot exits."""
-        if self._terminal is None or terminal_watch.terminal_present(self._terminal):
+        if terminal_watch.terminal_present(terminal):
             return
         self.chat.cancel.set()
         if not self.replying or self._hung_up_checks >= 3:  # the reply's end is recorded by then

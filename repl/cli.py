@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 from backends.errors import ParrotError, UsageError
 
 from .crash import unexpected
-from .exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exit_code
+from .exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exit_code, signal_exit
 from .setting_flags import add_setting_flags, settings_from_args
 from .terminal_text import neutral
 from .usage import Parser
@@ -95,7 +95,7 @@ def guarded(run: Callable[[], int]) -> int:
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", None)
         print("parrot: interrupted" if signum is None else "parrot: stopped by a signal", file=sys.stderr)
-        return EXIT_INTERRUPTED if signum is None else 128 + signum
+        return EXIT_INTERRUPTED if signum is None else signal_exit(signum)
     except BrokenPipeError:  # the reader left early (`parrot ... | head`): stop quietly, as shell tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail
         return EXIT_OK

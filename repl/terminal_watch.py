@@ -8,11 +8,14 @@ on. So the app asks the terminal itself, once a second, whether it is still ther
 
 from __future__ import annotations
 
+import signal
 import sys
 import termios
 
+from .exits import signal_exit
+
 CHECK_SECONDS = 1.0
-HANGUP_EXIT = 129  # 128 + SIGHUP, as a shell reports a process that the hangup ended
+HANGUP_EXIT = signal_exit(signal.SIGHUP)  # as if the hangup had reached parrot
 
 
 def terminal_fd() -> int | None:
