@@ -39,6 +39,19 @@ class ThreadTuner:
         self._slow = 0
         self._probed_at = -float("inf")  # when the last probe chose
 
+    @property
+    def _probe_steps(self) -> int:
+        """Steps at the start of each cycle that probe: PROBE for each choice."""
+        return PROBE * len(self.choices)
+
+    def _probing(self) -> bool:
+        return self._step % CYCLE < self._probe_steps
+
+    def _probe_again(self, at: int = 0) -> None:
+        """Start a new cycle (its probe first), forgetting what was measured."""
+        self._step, self._slow = at, 0
+        self._times = {n: [] for n in self.choices}
+
     def _planned(self) -> int:
         """The choice for the step about to run: a probe at the start of each cycle, else the best."""
         position = self._step % CYCLE
@@ -57,16 +70,15 @@ class ThreadTuner:
 
     def __exit__(self, *exc: object) -> None:
         seconds = time.perf_counter() - self._started
-        probing = self._step % CYCLE < PROBE * len(self.choices)
+        probing = self._probing()
         if self._current > 0 and probing:
             self._times[self._current].append(seconds)
         elif not probing and len(self.choices) > 1:
             self._slow = self._slow + 1 if seconds > self._limit else 0
             if self._slow >= SLOW_STEPS:  # e.g. another program took a core: measure again at once
-                self._step, self._slow = -1, 0
-                self._times = {n: [] for n in self.choices}
+                self._probe_again(at=-1)  # the count moves on to 0 below
         self._step += 1
-        if self._step % CYCLE == PROBE * len(self.choices) and all(self._times.values()):
+        if self._step % CYCLE == self._probe_steps and all(self._times.values()):
             costs = {n: _typical(times) for n, times in self._times.items()}
             # Fewest threads unless more are clearly faster (probing the other choice is what it costs).
             self.best = min(self.choices, key=lambda n: costs[n] * (MARGIN if n > 1 else 1.0))
@@ -86,9 +98,8 @@ class ThreadTuner:
         if len(self.choices) == 1:
             return
         threads = self.best
-        if time.perf_counter() - self._probed_at > STALE and self._step % CYCLE >= PROBE * len(self.choices):
-            self._step, self._slow = 0, 0
-            self._times = {n: [] for n in self.choices}
+        if time.perf_counter() - self._probed_at > STALE and not self._probing():
+            self._probe_again()
             threads = self.choices[-1]
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
