@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pexpect
 
+from finetune.yielding import process_state
+
 from helpers import ROOT, run_parrot
 
 
@@ -95,8 +97,4 @@ def _descendant(pid: int, word: str) -> int:
 
 
 def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    return process_state(pid) not in ("", "Z")  # "": gone; Z: ended, not yet reaped
