@@ -7,6 +7,7 @@ its own (``StatusBar``), and slash-commands run in a thread through ``CommandBri
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -90,9 +91,13 @@ class ChatApp(App[int]):
         if terminal_watch.terminal_present(terminal):
             return
         self.chat.cancel.set()
-        if not self.replying or self._hung_up_checks >= 3:  # the reply's end is recorded by then
-            self.exit(return_code=terminal_watch.HANGUP_EXIT)
-        self._hung_up_checks += 1
+        if self.replying and self._hung_up_checks < 3:  # the reply's end is recorded by the next check
+            self._hung_up_checks += 1
+            return
+        # Not self.exit(): Textual's exit writes to the terminal through a writer thread that the
+        # hangup has ended, and waits on its full queue forever. The conversation is stored: leave now.
+        self.history.close()
+        os._exit(terminal_watch.HANGUP_EXIT)
 
     @property
     def replying(self) -> bool:

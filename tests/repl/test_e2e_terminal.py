@@ -60,15 +60,17 @@ def test_parrot_leaves_when_its_terminal_hangs_up_under_make(tiny_llama, parrot_
     # it on; parrot must notice the terminal itself instead of spinning on its end-of-file.
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30", "TQDM_DISABLE": "1"}
     (tmp_path / "Makefile").write_text(f"run:\n\tcd {shlex.quote(str(ROOT))} && {shlex.quote(sys.executable)} -m repl "
-                                       f"-m {shlex.quote(str(tiny_llama))} --device cpu --greedy -n 8\n")
+                                       f"-m {shlex.quote(str(tiny_llama))} --device cpu --greedy\n")
     child = pexpect.spawn("make", ["-s", "-C", str(tmp_path), "run"], env=env, dimensions=(30, 100),
                           encoding="utf-8", timeout=120)
     parrot = None
     try:
         child.expect("Enter sends")
         child.expect("chat")
-        child.send("before the hangup\r")
-        child.expect(r"\d+ tokens")
+        child.send("/max 4000\r")
+        child.expect("max_new_tokens")
+        child.send("before the hangup\r")  # a long reply: the hangup comes while it streams
+        child.expect("before the hangup")
         parrot = _descendant(child.pid, "repl")
         os.close(child.child_fd)  # the window closes; only make, the session leader, is told
         deadline = time.monotonic() + 20
