@@ -16,8 +16,8 @@ class BackendEntry:
 
 
 def _local(model: str | None = None, **options: Any) -> Backend:
-    from .local import LocalBackend
-    from .loading import DEFAULT_MODEL
+    from .loading.models import DEFAULT_MODEL
+    from .local.backend import LocalBackend
 
     keep = {k: v for k, v in options.items() if k in {"device", "dtype", "quantize", "progress"}}
     return LocalBackend(model or DEFAULT_MODEL, **keep)
@@ -32,8 +32,8 @@ def _lazy(module: str) -> Callable[..., Backend]:
 
 BACKENDS: dict[str, BackendEntry] = {
     "local": BackendEntry("a transformers model on this machine (default: the embedded SmolLM2)", _local),
-    "openai": BackendEntry("an OpenAI-compatible server: vLLM, TGI, llama.cpp, ollama (--base-url)", _lazy(".openai_compat")),
-    "hf": BackendEntry("models hosted on Hugging Face, through the inference router (needs parrot login)", _lazy(".hf")),
+    "openai": BackendEntry("an OpenAI-compatible server: vLLM, TGI, llama.cpp, ollama (--base-url)", _lazy(".hosted.openai_compat")),
+    "hf": BackendEntry("models hosted on Hugging Face, through the inference router (needs parrot login)", _lazy(".hosted.hf")),
 }
 
 DEFAULT_BACKEND = "local"

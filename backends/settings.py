@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping
 
 from .errors import SettingsError
 
-
 MODES = ("chat", "completion")  # chat models get the conversation; completion models continue raw text
 
 

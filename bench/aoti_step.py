@@ -76,8 +76,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from torch.export import Dim, export
 
-    from backends.fast_start import load_for_chat
-    from backends.loading import resolve
+    from backends.loading.fast_start import load_for_chat
+    from backends.loading.models import resolve
 
     decoder = load_for_chat(resolve("smollm2"), "cpu", "auto", "auto").fast
     assert decoder.shape.positions == "rope" and decoder.shape.mlp == "gated_silu" and not decoder.shape.qk_norm

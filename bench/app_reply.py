@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backends.base import Message  # noqa: E402
 from backends.settings import GenerationSettings  # noqa: E402
-from repl.app import ChatApp  # noqa: E402
+from repl.app.chat_app import ChatApp  # noqa: E402
 
 PROMPT = "Write a Python function that adds two numbers, then explain it."
 

@@ -77,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("PARROT_HOME", tempfile.mkdtemp(prefix="parrot-bench-"))
 
-    from backends.local import LocalBackend
+    from backends.local.backend import LocalBackend
     from finetune import job as jobs
     from finetune.train import RunConfig
 

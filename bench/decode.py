@@ -95,13 +95,12 @@ def worker(name: str, ctx: int) -> None:
 
 def prompt_ids(prefill: list[int]) -> dict:
     """The chat prompt's ids, and a long code prompt for the prefill, from SmolLM2's tokenizer."""
-    import inspect
-
     import argparse as argparse_module
+    import inspect
     import textwrap
     import typing
 
-    from backends.loading import load, resolve
+    from backends.loading.models import load, resolve
 
     tokenizer = load(resolve("smollm2"), "cpu", "float32", quantize="none").tokenizer
     text = tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from backends.loading import ModelSource, load, resolve
+from backends.loading.models import ModelSource, load, resolve
 
 Run = Callable[[list[int], int], tuple[float, float, list[int]]]
 
@@ -112,13 +112,13 @@ def _llamacpp(options: dict) -> Run:
 def _parrot(model_name: str, options: dict) -> tuple[Run, Callable]:
     import torch
 
-    from backends.batch_sampling import sample_batch
-    from backends.decoding import decode, make_generator
+    from backends.local.batch_sampling import sample_batch
+    from backends.local.decoding import decode, make_generator
     from backends.settings import GenerationSettings
 
     if model_name in SYNTHETIC:
         from backends.lean import LeanDecoder
-        from backends.loading import choose_quantize, dtype_name
+        from backends.loading.plan import choose_quantize, dtype_name
 
         # The choices the chat would make for this model (bf16 where the CPU computes it; no
         # quantization for a model bench/quality.py has not checked).
@@ -126,7 +126,7 @@ def _parrot(model_name: str, options: dict) -> tuple[Run, Callable]:
         method = choose_quantize(options["quantize"], ModelSource(model_name, "folder", "-"), "cpu", dtype, True)
         decoder, window = LeanDecoder.from_model(synthetic_model(model_name, dtype), method), 32768
     else:
-        from backends.fast_start import load_for_chat
+        from backends.loading.fast_start import load_for_chat
 
         # As the chat loads it: from the fast-start copy (written by a first load, see --warm).
         loaded = load_for_chat(resolve(model_name), "cpu", options["dtype"], options["quantize"])

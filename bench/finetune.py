@@ -30,11 +30,11 @@ def load_model(name: str, length: int):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name == "tiny":
-        from tiny_models import build_tiny_gpt2
+        from tests.support.tiny_models import build_tiny_gpt2
 
         folder = build_tiny_gpt2(Path(tempfile.mkdtemp(prefix="tiny-gpt2-")), n_positions=length)
         return AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
-    from backends.loading import load, resolve
+    from backends.loading.models import load, resolve
 
     loaded = load(resolve(name), device="cpu", dtype="float32", progress=lambda t: print(t, file=sys.stderr))
     return loaded.model, loaded.tokenizer

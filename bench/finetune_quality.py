@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from backends.loop_guard import ends_in_loop  # noqa: E402  (after the path is set)
+from backends.local.loop_guard import ends_in_loop  # noqa: E402  (after the path is set)
 
 PROMPTS = [
     "function add(a, b) {",
@@ -55,9 +55,9 @@ def continue_code(loaded, prompt: str, settings, seed: int, guard: bool = True) 
     """One continuation as the app produces it for a completion model: EOS or the block's end stop it."""
     import torch
 
-    from backends.decoding import decode, make_generator
-    from backends.stop_rule import StopRule
-    from backends.text_stream import Detokenizer
+    from backends.local.decoding import decode, make_generator
+    from backends.local.stop_rule import StopRule
+    from backends.local.text_stream import Detokenizer
 
     ids = loaded.tokenizer(prompt, add_special_tokens=False).input_ids
     stop, detok = StopRule.for_reply(settings, loaded.eos_ids, loaded.window, completion_prompt=prompt), \
@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--no-guard", action="store_true", help="add greedy without the loop guard")
     args = parser.parse_args()
 
-    from backends.loading import load, resolve
+    from backends.loading.models import load, resolve
     from finetune.data import load_corpus
 
     models = {label: load(resolve(name), device="cpu", dtype="float32")

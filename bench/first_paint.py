@@ -15,8 +15,8 @@ async def first_paint() -> None:
     from pathlib import Path
 
     from backends.settings import GenerationSettings
-    from repl import app as app_module
-    from repl.app import ChatApp
+    from repl.app import chat_app as app_module
+    from repl.app.chat_app import ChatApp
 
     class FirstPaint(ChatApp):
         # A subclass would look for its stylesheet beside this file; keep the app's own.

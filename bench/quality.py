@@ -49,8 +49,8 @@ def main() -> int:
         os.environ["PARROT_HOME"] = args.home
     import torch
 
-    from backends.decoding import decode
-    from backends.loading import load, resolve
+    from backends.loading.models import load, resolve
+    from backends.local.decoding import decode
     from backends.settings import GenerationSettings
 
     settings = GenerationSettings(greedy=True, max_new_tokens=args.tokens)

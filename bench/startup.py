@@ -28,16 +28,16 @@ ROWS: dict[str, tuple[str, str | None]] = {
     "import textual.app": ("import textual.app", None),
     "import torch": ("import torch", None),
     "import torch, transformers": ("import torch, transformers; from transformers import AutoModelForCausalLM", None),
-    "parrot --help": ("import sys, contextlib, io\nfrom repl.cli import main\n"
+    "parrot --help": ("import sys, contextlib, io\nfrom repl.cli.main import main\n"
                       "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
                       "    main(['--help'])\n" + HEAVY,
                       "python -c pass"),
     "app first paint": ("import asyncio, os, tempfile\nos.environ['PARROT_HOME'] = tempfile.mkdtemp()\n"
                         "from bench.first_paint import first_paint\nasyncio.run(first_paint())", "import textual.app"),
-    "model ready (parrot)": ("import sys\nfrom backends.local import LocalBackend\n"
+    "model ready (parrot)": ("import sys\nfrom backends.local.backend import LocalBackend\n"
                              "LocalBackend('smollm2', device='cpu').load()\n" + HEAVY,
                              "import torch, transformers"),
-    "model ready (transformers, before)": ("import sys\nfrom backends.loading import load, resolve\n"
+    "model ready (transformers, before)": ("import sys\nfrom backends.loading.models import load, resolve\n"
                                            "load(resolve('smollm2'), 'cpu', 'float32', quantize='none', lean=False)\n"
                                            + HEAVY, "import torch, transformers"),
 }

@@ -93,7 +93,7 @@ def plan(config: Any, fresh: bool = False) -> Plan:
         raise UsageError(
             f"run {config.name} has {last.name} (step {checkpoint_step(last)}), trained with other settings "
             f"({', '.join(changed)}); resuming it with these is not possible",
-            f"leave those options out to resume it, or add --fresh to start over and delete its checkpoints")
+            "leave those options out to resume it, or add --fresh to start over and delete its checkpoints")
     return Plan(resume=checkpoints[-1], record=record)
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from backends import paths
 
 from .checkpoints import complete_checkpoints, run_dir
-from .progress import PHASES, EventReader, JobProgress
 from .options import ProcessOptions, RunConfig, StartOptions, write_start_file
+from .progress import PHASES, EventReader, JobProgress
 from .yielding import alive
 
 START_FILE = "start.json"  # every option of the last start, read by python -m finetune.train

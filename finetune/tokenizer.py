@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from backends import paths
 from backends.errors import ModelUnavailable, UsageError
-from backends.tokenizer_source import trained_dir
+from backends.loading.tokenizer_source import trained_dir
 
 OnProgress = Callable[[str], None]
 
@@ -78,7 +78,7 @@ def build_trainer(model: str, vocab_size: int):
 
 def hub_texts(progress: OnProgress | None = None) -> tuple[Iterable[str], int]:
     """The first 20% of wikitext-103's train split (about 360,000 lines) and how many there are."""
-    from backends.hub import hub_reachable
+    from backends.loading.hub import hub_reachable
 
     if not hub_reachable():  # the datasets client would retry for about a minute first
         raise ModelUnavailable(f"could not load {HUB_DATASET}: the Hugging Face Hub cannot be reached",

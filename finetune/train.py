@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from backends import paths
-from backends.loading import finetuned_dir
+from backends.loading.models import finetuned_dir
 
 from .checkpoints import MARKER, checkpoint_step, complete_checkpoints, plan, remove_all, remove_incomplete, run_dir
 from .options import RunConfig, read_train_args
@@ -170,7 +170,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     transformers_logging.disable_progress_bar()  # bars in train.log would read as the reason of a crash
 
     from backends.errors import UsageError
-    from backends.loading import load, resolve
+    from backends.loading.models import load, resolve
 
     from .data import load_corpus
     from .packing import PackedDataset, pack

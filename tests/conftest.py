@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from tiny_models import build_tiny_gpt2, build_tiny_llama  # noqa: E402
+from tests.support.tiny_models import build_tiny_gpt2, build_tiny_llama
+
+# Fixtures for a local HTTP server, keyrings and a Hub-shaped server, for every test that names them.
+pytest_plugins = ["tests.support.hosted_fixtures", "tests.support.hub_fixtures"]
 
 # A shell that starts the tests in the background (`make test &`) ignores SIGINT for them, and an ignored
 # signal stays ignored in every program they start: the tests that press Ctrl-C would see nothing happen.
@@ -45,7 +45,7 @@ def tiny_llama(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama_backend(tiny_llama):
     """A loaded chat backend, shared: loading is the slow part, generation is cheap."""
-    from backends.local import LocalBackend
+    from backends.local.backend import LocalBackend
 
     backend = LocalBackend(str(tiny_llama), device="cpu")
     backend.load()
@@ -54,7 +54,7 @@ def tiny_llama_backend(tiny_llama):
 
 @pytest.fixture(scope="session")
 def tiny_gpt2_backend(tiny_gpt2):
-    from backends.local import LocalBackend
+    from backends.local.backend import LocalBackend
 
     backend = LocalBackend(str(tiny_gpt2), device="cpu")
     backend.load()

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["hub_fixtures"]
-
-from hub_data import github_code_rows, parquet_bytes  # noqa: E402
+from tests.support.hub_data import github_code_rows, parquet_bytes
 
 FILES = {"config.json": b'{"model_type": "gpt2"}', "README.md": b"# tiny\n", "weights/pytorch_model.bin": b"W" * 200_000}
 
@@ -40,8 +38,12 @@ def test_snapshot_download_then_offline_from_the_cache(hub, hub_in_process, monk
 
 def test_errors_map_to_the_clients_exceptions(hub, hub_in_process):
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     hub.add_repo("org/tiny", FILES)
     hub.add_repo("org/gated", FILES, gated=True)
@@ -101,8 +103,7 @@ def test_a_dropped_download_resumes_with_a_range_request(hub, hub_in_process, mo
 
 
 def test_status_switch_answers_5xx_a_download_retries_once_and_an_api_call_raises(hub, hub_in_process):
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError
 
     hub.add_repo("org/tiny", FILES)

@@ -92,7 +92,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_is_read():
     edges = graph()
-    assert "backends.base" in edges["backends.local"] and "repl.session" in edges["repl.replies"]
+    assert "backends.base" in edges["backends.local.backend"] and "repl.chat.session" in edges["repl.chat.replies"]
 
 
 def test_no_import_cycles():
@@ -113,7 +113,7 @@ def test_the_plain_fallback_never_imports_textual():
     import subprocess
     import sys
 
-    code = ("import sys; from repl import app_host, cli, plain; "
+    code = ("import sys; from repl.modes import app_host, plain, script, oneshot; from repl.cli import main; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=Path(__file__).resolve().parents[1])

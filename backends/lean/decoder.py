@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..quantize import Dense, Matmul, from_tensors
+from .quantize import Dense, Matmul, from_tensors
 from .shape import Shape, shape_from_config
 from .threads import ThreadTuner
 from .weights import PARTS, READERS, Layer, Norm, Weights

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..quantize import Matmul, matmul_for
+from .quantize import Matmul, matmul_for
 from .shape import Shape
 
 

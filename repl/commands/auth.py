@@ -11,8 +11,8 @@ import getpass
 import sys
 
 from backends import credentials
-from backends.httpclient import check_base_url
 from backends.errors import UsageError
+from backends.hosted.httpclient import check_base_url
 
 from .table import Context, command
 

@@ -10,9 +10,9 @@ from rich.text import Text
 
 from backends.errors import UsageError
 
-from ..attachments import mentions, split_composed
-from ..branches import switch
-from ..terminal_text import neutral
+from ..chat.attachments import mentions, split_composed
+from ..chat.branches import switch
+from ..views.terminal_text import neutral
 from .table import Context, command, require
 
 

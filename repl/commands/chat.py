@@ -13,12 +13,11 @@ from pathlib import Path
 
 from backends import registry
 from backends.errors import ParrotError, UsageError
-from backends.httpclient import check_base_url
+from backends.hosted.httpclient import check_base_url
 
 from .. import safe_files
-from ..history_tables import conversations_table, search_table  # noqa: F401  (parrot history prints them too)
-from ..terminal_text import neutral
-from ..session import Conversation, Turn
+from ..chat.session import Conversation, Turn
+from ..views.history_tables import conversations_table, search_table  # noqa: F401  (parrot history prints them too)
 from .table import Context, command, require
 
 
@@ -92,7 +91,7 @@ def retry_(ctx: Context, args: list[str]) -> None:
     turns = ctx.session.conversation.turns
     if not any(t.message.role == "user" for t in turns):
         raise UsageError("there is no prompt to retry yet", "type a prompt first")
-    from ..branches import fork
+    from ..chat.branches import fork
 
     replies_from = max(i for i, t in enumerate(turns) if t.message.role == "user") + 1
     fork(ctx.session, replies_from, ctx.session.history)  # the reply it replaces stays as a branch
@@ -217,7 +216,7 @@ def code_blocks(markdown: str) -> list[str]:
 
 
 def _turn_record(turn: Turn) -> dict:
-    from ..branches import turn_record
+    from ..chat.branches import turn_record
 
     return turn_record(turn)
 

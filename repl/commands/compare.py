@@ -44,7 +44,7 @@ def compare_(ctx: Context, args: list[str]) -> None:
     models = [(spec, backend_for(ctx, spec)) for spec in args[:2]]
     answers = compare(models, [Message("user", prompt)], ctx.session.settings, ctx.extras.get("cancel"))
     if getattr(ctx.ui, "wide", False):  # the app: columns; --plain and scripts: stacked text
-        from ..comparison_view import side_by_side
+        from ..views.comparison import side_by_side
 
         ctx.ui.show(side_by_side(answers))
     else:

@@ -199,7 +199,7 @@ def main(argv: list[str]) -> int:
     """``parrot eval humaneval ...`` or ``parrot eval ppl ...`` in the foreground."""
     from backends import registry
 
-    from .. import library_bars
+    from ..views import library_bars
 
     library_bars.silence()  # the run's own progress line is the one on stderr
     if argv[:1] == ["ppl"]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from backends.errors import UsageError
 
-from ..attachment_budget import measure
-from ..attachments import read_all
+from ..chat.attachment_budget import measure
+from ..chat.attachments import read_all
 from .table import Context, command
 
 

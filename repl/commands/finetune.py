@@ -104,7 +104,7 @@ def current_job(ctx: Context, name: str = "js") -> Any:
 
 def session_base(ctx: Context) -> str:
     """The current local model is the default base; other backends fall back to the embedded model."""
-    from backends.loading import DEFAULT_MODEL
+    from backends.loading.models import DEFAULT_MODEL
 
     if ctx.session.backend_name == "local" and ctx.session.model:
         return ctx.session.model
@@ -174,11 +174,11 @@ def describe(progress: Any) -> str:
 
 def main(argv: list[str]) -> int:
     """``parrot finetune js ...``: the same run in the foreground, with a progress line on stderr."""
-    from backends.loading import DEFAULT_MODEL
+    from backends.loading.models import DEFAULT_MODEL
     from finetune import job as jobs
     from finetune.job import attach
 
-    from ..finetune_progress import ForegroundProgress
+    from ..views.finetune_progress import ForegroundProgress
 
     if not argv or "-h" in argv or "--help" in argv:  # also `parrot finetune js --help`
         help_text = build_parser(DEFAULT_MODEL, "parrot finetune").format_help()

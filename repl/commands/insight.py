@@ -8,14 +8,14 @@ from rich.text import Text
 
 from backends.errors import ParrotError, UsageError
 
-from ..session import Session, Turn
-from ..tokens_cli import MODEL, tokenizer_parser, tokenizer_specs, tokens_parser
+from ..chat.session import Session, Turn
+from ..cli.tokens import MODEL, tokenizer_parser, tokenizer_specs, tokens_parser
 from .table import Context, command, require
 
 
 def session_tokenizer(session: Session, spec: str):
     """``model`` means the chat's model: its loaded tokenizer if it is loaded, else just its tokenizer."""
-    from backends.tokenizer_source import from_fast, load_tokenizer, model_tokenizer
+    from backends.loading.tokenizer_source import from_fast, load_tokenizer, model_tokenizer
 
     if spec != MODEL:
         return load_tokenizer(spec)
@@ -36,7 +36,7 @@ def session_tokenizer(session: Session, spec: str):
 def tokens_(ctx: Context, args: list[str]) -> None:
     from backends.token_spans import token_spans
 
-    from ..token_tables import compare_view, tokens_view
+    from ..views.token_tables import compare_view, tokens_view
 
     parsed = tokens_parser("/tokens", add_help=False).parse_intermixed_args(args)
     if parsed.text:
@@ -54,7 +54,7 @@ def tokens_(ctx: Context, args: list[str]) -> None:
          "train WordPiece/BPE in the background (options: parrot tokenizer train --help)",
          group="inside the model", arguments=("train", "list"))
 def tokenizer_(ctx: Context, args: list[str]) -> None:
-    from backends.tokenizer_source import trained_names
+    from backends.loading.tokenizer_source import trained_names
 
     parsed = tokenizer_parser("/tokenizer", add_help=False, background=True).parse_args(args)
     if parsed.action == "list":
@@ -105,7 +105,7 @@ def _train(ctx: Context, parsed, raise_errors: bool = False) -> None:
          "--pick K: branch there with alternative K",
          group="inside the model")
 def probs_(ctx: Context, args: list[str]) -> None:
-    from ..token_tables import probs_view
+    from ..views.token_tables import probs_view
 
     if "--pick" in args:
         return _branch(ctx, args)
@@ -138,7 +138,7 @@ def probs_(ctx: Context, args: list[str]) -> None:
 
 def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
     """Per-token text that keeps split characters whole, when the turn's own tokenizer is at hand."""
-    from backends.text_stream import Detokenizer
+    from backends.local.text_stream import Detokenizer
 
     backend = session.backend
     same_model = turn.stats is not None and turn.stats.model == getattr(backend, "model_name", None)
@@ -152,7 +152,7 @@ def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
 
 def _branch(ctx: Context, args: list[str]) -> None:
     """/probs N --pick K: the reply cut at N, alternative K forced, the rest generated as a new branch."""
-    from ..token_branch import branch_reply, path_probability
+    from ..chat.token_branch import branch_reply, path_probability
 
     usage = "usage: /probs N --pick K (N: the # column of /probs, K: 1 to 5 in /probs N)"
     try:
@@ -168,7 +168,7 @@ def _branch(ctx: Context, args: list[str]) -> None:
         raise UsageError("there is no answer to branch from", "ask something first, then /probs N --pick K")
     reply = branch_reply(session, turn, position, pick, ctx.extras.get("cancel"))
     reply.finish()
-    from ..branches import fork
+    from ..chat.branches import fork
 
     # The reply it replaces stays as a branch of the conversation tree (/branches lists it).
     fork(session, len(session.conversation.turns) - 1, ctx.session.history)

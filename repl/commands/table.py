@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 from backends.errors import ParrotError, UsageError
 
-from ..session import Session
+from ..chat.session import Session
 
 
 class UI(Protocol):

@@ -3,10 +3,10 @@
 import torch
 
 from backends.base import Message
-from backends.batch_sampling import sample_batch
-from backends.decoding import decode
-from backends.loading import load, resolve
-from backends.local import LocalBackend
+from backends.loading.models import load, resolve
+from backends.local.backend import LocalBackend
+from backends.local.batch_sampling import sample_batch
+from backends.local.decoding import decode
 from backends.settings import GenerationSettings
 
 GREEDY = GenerationSettings(greedy=True, max_new_tokens=20)

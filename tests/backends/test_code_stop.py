@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.code_stop import BlockEnd
+from backends.local.code_stop import BlockEnd
 
 
 def cut(prompt: str, pieces: list[str]) -> str:

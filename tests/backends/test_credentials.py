@@ -8,8 +8,6 @@ from backends import credentials
 from backends.credentials import Secret, find_hf_token, find_server_key
 from backends.errors import BackendError, UsageError
 
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
-
 FAKE = "hf_FakeTokenForTests0123456789"
 
 

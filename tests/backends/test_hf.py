@@ -9,12 +9,10 @@ import pytest
 from backends import registry
 from backends.base import Message
 from backends.errors import BackendError, NeedsToken
-from backends.hf import ROUTER_URL, HfBackend
-from backends.openai_compat import OpenAIBackend
+from backends.hosted.hf import ROUTER_URL, HfBackend
+from backends.hosted.openai_compat import OpenAIBackend
 from backends.settings import GenerationSettings
-from openai_server import FakeServer, status
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from tests.support.openai_server import FakeServer, status
 
 FAKE = "hf_FakeTokenForTests0123456789"
 HELLO = [Message("user", "hi")]

@@ -11,13 +11,11 @@ import pytest
 from backends import registry
 from backends.base import Message
 from backends.errors import BackendError, UsageError
-from backends.openai_compat import OpenAIBackend
-from backends.httpclient import HttpOptions
+from backends.hosted.httpclient import HttpOptions
+from backends.hosted.openai_compat import OpenAIBackend
+from backends.hosted.sse import iter_data
 from backends.settings import GenerationSettings
-from backends.sse import iter_data
-from openai_server import answer, chat_chunk, status
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from tests.support.openai_server import answer, chat_chunk, status
 
 HELLO = [Message("user", "hi")]
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import threading
 
 from backends.base import Message
-from backends.openai_compat import OpenAIBackend
-from backends.httpclient import HttpOptions
+from backends.hosted.httpclient import HttpOptions
+from backends.hosted.openai_compat import OpenAIBackend
 from backends.settings import GenerationSettings
-from openai_server import answer, status
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from tests.support.openai_server import answer, status
 
 HELLO = [Message("user", "hi")]
 

@@ -1,4 +1,4 @@
-"""Loading models from the Hub, end to end through a Hub-shaped server on 127.0.0.1 (tests/hub_server.py)."""
+"""Loading models from the Hub, end to end through a Hub-shaped server on 127.0.0.1 (tests/support/hub_server.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ import threading
 from pathlib import Path
 
 import pexpect
-import pytest
 
-from helpers import ROOT, run_parrot
-
-pytest_plugins = ["hub_fixtures", "hosted_fixtures"]
+from tests.support.helpers import ROOT, run_parrot
 
 TESTS = str(ROOT / "tests")
 
@@ -52,9 +49,9 @@ def test_a_hub_model_downloads_with_a_progress_bar_then_answers_offline(hub, hub
 
 def test_codeparrot_downloads_its_bin_takes_eos_from_the_tokenizer_and_continues_code(hub, hub_in_process,
                                                                                       tiny_gpt2_repo):
-    from backends import loading
     from backends.base import Message
-    from backends.local import LocalBackend
+    from backends.loading import models as loading
+    from backends.local.backend import LocalBackend
     from backends.settings import GenerationSettings
 
     hub.add_repo("codeparrot/codeparrot-small", tiny_gpt2_repo)
@@ -74,8 +71,9 @@ def test_codeparrot_downloads_its_bin_takes_eos_from_the_tokenizer_and_continues
 
 def test_transformers_never_starts_its_safetensors_conversion_for_a_bin_only_repo(hub, hub_in_process,
                                                                                    tiny_gpt2_repo):
-    import backends.hub  # noqa: F401  (importing parrot's Hub module sets transformers' switch)
     from transformers import AutoModelForCausalLM
+
+    import backends.loading.hub  # noqa: F401  (importing parrot's Hub module sets transformers' switch)
 
     hub.add_repo("codeparrot/codeparrot-small", tiny_gpt2_repo)
     AutoModelForCausalLM.from_pretrained("codeparrot/codeparrot-small")
@@ -133,7 +131,8 @@ def test_a_gated_model_works_with_hf_token_and_a_wrong_token_is_one_line(hub, hu
 
 def test_the_keyring_token_is_passed_to_the_download(hub, hub_in_process, tiny_chat_repo, memory_keyring,
                                                      monkeypatch):
-    from backends import credentials, loading
+    from backends import credentials
+    from backends.loading import models as loading
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
     hub.add_repo("org/gated", tiny_chat_repo, gated=True)

@@ -7,11 +7,9 @@ import threading
 import pytest
 
 from backends.base import Message
-from backends.openai_compat import OpenAIBackend
+from backends.hosted.openai_compat import OpenAIBackend
 from backends.settings import GenerationSettings
-from openai_server import decoding
-
-pytest_plugins = ["hosted_fixtures"]
+from tests.support.openai_server import decoding
 
 HELLO = [Message("user", "hello")]
 HOT = GenerationSettings(temperature=1.5, max_new_tokens=40)
@@ -59,8 +57,8 @@ def test_a_server_that_echoes_another_temperature_ignored_the_one_sent(server):
 
 
 def test_the_session_is_told_once_per_setting_even_across_backend_switches(server):
-    from repl.replies import stream_reply
-    from repl.session import Session
+    from repl.chat.replies import stream_reply
+    from repl.chat.session import Session
 
     session = Session("openai", "test", HOT, base_url=f"{server.url}/v1")
     notes: list[str] = []

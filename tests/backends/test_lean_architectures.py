@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from backends.base import Message
-from backends.decoding import decode
 from backends.lean import LeanDecoder, supported_config
 from backends.lean.decoder import rms_norm_as_layer_norm
-from backends.loading import load, resolve
-from backends.local import LocalBackend
+from backends.loading.models import load, resolve
+from backends.local.backend import LocalBackend
+from backends.local.decoding import decode
 from backends.settings import GenerationSettings
-from tiny_models import build_tiny_gpt2, build_tiny_llama, build_tiny_qwen, jittered
+from tests.support.tiny_models import build_tiny_gpt2, build_tiny_llama, build_tiny_qwen, jittered
 
 GREEDY = GenerationSettings(greedy=True, max_new_tokens=40)
 TEXT = "def add(a, b):\n    return a + b\n\nfunction hello(name) {\n  console.log('Hello ' + name);\n}\n"

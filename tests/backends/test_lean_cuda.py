@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from backends.decoding import decode
-from backends.loading import load, resolve
+from backends.loading.models import load, resolve
+from backends.local.decoding import decode
 from backends.settings import GenerationSettings
-from tiny_models import build_tiny_qwen, jittered
+from tests.support.tiny_models import build_tiny_qwen, jittered
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 GREEDY = GenerationSettings(greedy=True, max_new_tokens=24)

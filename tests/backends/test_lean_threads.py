@@ -5,10 +5,10 @@ import time
 import pytest
 import torch
 
-from backends.decoding import decode
 from backends.lean import threads
 from backends.lean.threads import ThreadTuner
-from backends.loading import load, resolve
+from backends.loading.models import load, resolve
+from backends.local.decoding import decode
 from backends.settings import GenerationSettings
 
 
@@ -79,7 +79,7 @@ def test_a_decode_gives_the_process_its_thread_count_back(two_threads, tiny_llam
         seen.append(torch.get_num_threads())
     assert 1 in seen, "the tuner switched to one thread during the reply"
     assert torch.get_num_threads() == 2, "training or another model after the reply gets both threads"
-    from backends.batch_sampling import sample_batch
+    from backends.local.batch_sampling import sample_batch
 
     sample_batch(loaded.fast, ids, greedy, 2, eos_ids=set(), window=loaded.window)
     assert torch.get_num_threads() == 2

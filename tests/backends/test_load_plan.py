@@ -8,9 +8,10 @@ import os
 
 import pytest
 
-from backends import fast_start, loading
 from backends.errors import ModelUnavailable, UsageError
-from backends.load_plan import LoadPlan, cache_dir, plan_load
+from backends.loading import fast_start
+from backends.loading import models as loading
+from backends.loading.plan import LoadPlan, cache_dir, plan_load
 
 
 def test_the_plan_is_frozen_and_says_everything_before_loading(tiny_llama):

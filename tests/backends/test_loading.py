@@ -1,7 +1,8 @@
 import pytest
 
-from backends import loading
 from backends.errors import ModelUnavailable, UsageError
+from backends.loading import models as loading
+from backends.loading import plan
 
 
 def test_presets_folders_gguf_and_hub_ids_resolve(tiny_gpt2, tmp_path):
@@ -59,9 +60,9 @@ def test_device_choice_falls_back_to_cpu_and_refuses_missing_cuda():
     import torch
 
     if not torch.cuda.is_available():
-        assert loading.choose_device("auto") in {"cpu", "mps"}
+        assert plan.choose_device("auto") in {"cpu", "mps"}
         with pytest.raises(UsageError, match="no CUDA device"):  # a usage error (exit 2), as --device says it
-            loading.choose_device("cuda")
+            plan.choose_device("cuda")
 
 
 def test_unreachable_hub_fails_at_once_instead_of_retrying(tmp_path, monkeypatch):

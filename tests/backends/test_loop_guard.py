@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from backends.base import Message
-from backends.loop_guard import PERIOD, SPAN, LoopGuard, ends_in_loop
+from backends.local.loop_guard import PERIOD, SPAN, LoopGuard, ends_in_loop
 from backends.settings import GenerationSettings
-from repl.replies import describe_end
+from repl.chat.replies import describe_end
 
 ROOT = Path(__file__).resolve().parents[2]
 

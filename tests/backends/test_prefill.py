@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from backends.lean import decoder as lean
-from backends.decoding import decode
-from backends.loading import load, resolve
+from backends.loading.models import load, resolve
+from backends.local.decoding import decode
 from backends.settings import GenerationSettings
 
 GREEDY = GenerationSettings(greedy=True, max_new_tokens=12)

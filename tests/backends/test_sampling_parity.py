@@ -7,10 +7,15 @@ import itertools
 
 import pytest
 import torch
-from transformers.generation.logits_process import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor,
-                                                    TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
-from backends.decoding import filter_logits, penalize_repetition
+from backends.local.decoding import filter_logits, penalize_repetition
 from backends.settings import GenerationSettings
 
 

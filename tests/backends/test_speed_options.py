@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from backends.base import Message
-from backends.decoding import decode
 from backends.errors import ModelUnavailable, UsageError
-from backends.loading import ModelSource, choose_quantize, dtype_name, load, resolve
-from backends.local import LocalBackend
+from backends.loading.models import ModelSource, load, resolve
+from backends.loading.plan import choose_quantize, dtype_name
+from backends.local.backend import LocalBackend
+from backends.local.decoding import decode
 from backends.settings import GenerationSettings
 
 GREEDY = GenerationSettings(greedy=True, max_new_tokens=40)

@@ -8,9 +8,9 @@ import threading
 import torch
 
 from backends.base import Message, TokenChoice
-from backends.decoding import decode
+from backends.local.decoding import decode
+from backends.local.stop_rule import StopRule
 from backends.settings import GenerationSettings
-from backends.stop_rule import StopRule
 
 GREEDY = GenerationSettings(greedy=True, max_new_tokens=8)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from backends.text_stream import Detokenizer, StopFilter
+from backends.local.text_stream import Detokenizer, StopFilter
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "emoji 🦜🦜 and 東京 and café", "tabs\tand  spaces", "x"]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backends.tokenizer_source import load_tokenizer
+from backends.loading.tokenizer_source import load_tokenizer
 from backends.token_spans import readable, token_spans
 
 TEXTS = [
@@ -25,7 +25,7 @@ def tokenizers(tiny_llama, tmp_path_factory):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from finetune.tokenizer import build_tokenizer, build_trainer
-    from tiny_models import CORPUS
+    from tests.support.tiny_models import CORPUS
 
     found = {"byte-level": load_tokenizer(str(tiny_llama)).tokenizer}
     for kind in ("wordpiece", "bpe"):

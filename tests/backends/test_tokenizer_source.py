@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from backends.errors import ModelUnavailable
-from backends.tokenizer_source import load_tokenizer, model_tokenizer, trained_dir, trained_names
+from backends.loading.tokenizer_source import load_tokenizer, model_tokenizer, trained_dir, trained_names
 
 
 def test_a_model_folder_gives_its_tokenizer_and_window(tiny_gpt2, tiny_llama):

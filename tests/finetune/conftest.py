@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from js_corpus import js_class, write_package  # noqa: F401  (tests/js_corpus.py; tests import it too)
+from tests.support.js_corpus import js_class, write_package  # noqa: F401  (tests/support/js_corpus.py; tests import it too)
 
 
 @pytest.fixture

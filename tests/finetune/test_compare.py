@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from backends import registry  # noqa: E402
-from backends.base import Message  # noqa: E402
-from backends.settings import GenerationSettings  # noqa: E402
-from finetune.compare import compare  # noqa: E402
-from finetune.scoring import score_reply, token_logprobs  # noqa: E402
-from helpers import run_parrot  # noqa: E402
-from openai_server import FakeServer, answer  # noqa: E402
+from backends import registry
+from backends.base import Message
+from backends.settings import GenerationSettings
+from finetune.compare import compare
+from finetune.scoring import score_reply, token_logprobs
+from tests.support.helpers import run_parrot
+from tests.support.openai_server import FakeServer, answer
 
 
 def test_a_score_is_the_models_own_loss_over_the_reply(tiny_gpt2_backend):

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "repl"))
-
-from apphelpers import screen_text, type_text, wait_until  # noqa: E402
-from backends.settings import GenerationSettings  # noqa: E402
-from repl.app import ChatApp  # noqa: E402
-from repl.finetune_panel import FinetunePanel  # noqa: E402
+from backends.settings import GenerationSettings
+from repl.app.chat_app import ChatApp
+from repl.app.finetune_panel import FinetunePanel
+from tests.support.app_helpers import screen_text, type_text, wait_until
 
 
 async def test_finetune_in_the_app_shows_a_panel_and_a_notification(tiny_gpt2, js_tree):
@@ -38,7 +33,7 @@ async def test_a_completion_models_reply_is_shown_as_code_with_its_line_breaks(t
     from textual.widgets import Markdown
     from textual.widgets._markdown import MarkdownFence
 
-    from repl.widgets import AssistantMessage
+    from repl.app.widgets import AssistantMessage
 
     app = ChatApp("local", str(tiny_gpt2), GenerationSettings(greedy=True, max_new_tokens=8), {"device": "cpu"})
     async with app.run_test(size=(100, 40)) as pilot:

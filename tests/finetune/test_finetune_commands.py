@@ -8,9 +8,9 @@ import time
 import pytest
 
 from backends.errors import UsageError
-from helpers import run_parrot
+from repl.chat.session import Session
 from repl.commands import Context, run
-from repl.session import Session
+from tests.support.helpers import run_parrot
 
 
 class RecordingUI:
@@ -103,7 +103,7 @@ def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(j
 
     import pexpect
 
-    from helpers import ROOT
+    from tests.support.helpers import ROOT
 
     args = ["-m", "repl", "finetune", "js", "--base", str(tiny_gpt2), "--data", str(js_tree), "--block", "32"]
     child = pexpect.spawn(sys.executable, args + ["--steps", "500"], cwd=str(ROOT), env=dict(os.environ),

@@ -48,7 +48,7 @@ def test_hub_source_reads_github_code_parquet(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from js_corpus import js_class
+    from tests.support.js_corpus import js_class
 
     rows = [("a/x.js", "mit", js_class(1)), ("b/y.js", "isc", js_class(2)), ("c/z.js", "apache-2.0", js_class(3)),
             ("d/gpl.js", "gpl-3.0", js_class(4)), ("e/app.py", "mit", "def f():\n    return 1\n" * 5),
@@ -64,7 +64,7 @@ def test_hub_source_reads_github_code_parquet(tmp_path):
 
 def test_a_source_file_named_license_js_is_code_not_a_licence(tmp_path):
     """@npmcli/* ship lib/license.js: the package.json's ISC covers it, and it is trained on."""
-    from js_corpus import js_class, write_package
+    from tests.support.js_corpus import js_class, write_package
 
     root = tmp_path / "node_modules"
     write_package(root / "@npmcli" / "pkg", "ISC", {"lib/license.js": js_class(1), "lib/index.js": js_class(2)},

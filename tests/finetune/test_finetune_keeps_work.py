@@ -7,14 +7,14 @@ import signal
 import time
 
 import pytest
+from test_finetune_commands import RecordingUI
+from test_finetune_train import tiny_config, wait_for
 
 from backends.errors import UsageError
 from finetune import job as jobs
 from finetune.checkpoints import complete_checkpoints, run_dir
+from repl.chat.session import Session
 from repl.commands import Context, run
-from repl.session import Session
-from test_finetune_commands import RecordingUI
-from test_finetune_train import tiny_config, wait_for
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_a_killed_run_says_so_in_words_and_that_running_again_resumes(tiny_gpt2,
 
 def test_the_background_run_lowers_its_priority_and_pauses_while_a_reply_streams(tiny_gpt2, js_tree, ctx):
     from backends.settings import GenerationSettings
-    from repl.replies import stream_reply
+    from repl.chat.replies import stream_reply
 
     job = jobs.start(tiny_config(tiny_gpt2, js_tree, steps=100_000, save_steps=100_000), background=True)
     try:

@@ -7,7 +7,7 @@ from textual.widgets import Label, ProgressBar, Sparkline
 
 from finetune import job as jobs
 from finetune.train import RunConfig
-from repl.finetune_panel import FinetunePanel
+from repl.app.finetune_panel import FinetunePanel
 
 
 class PanelApp(App):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.loading import finetuned_dir
+from backends.loading.models import finetuned_dir
 from finetune import job as jobs
 from finetune.progress import EventReader, JobProgress
 from finetune.train import RunConfig, complete_checkpoints, run, run_dir
@@ -60,7 +60,7 @@ def test_loss_falls_and_perplexity_is_reported_before_and_after(tiny_gpt2, js_tr
 
 def test_result_loads_as_model_js_and_continues_code(tiny_gpt2, js_tree, tmp_path):
     from backends.base import Message
-    from backends.local import LocalBackend
+    from backends.local.backend import LocalBackend
     from backends.settings import GenerationSettings
 
     run(tiny_config(tiny_gpt2, js_tree, steps=4), str(tmp_path / "p.jsonl"))
@@ -117,7 +117,7 @@ def test_a_half_written_checkpoint_is_never_resumed_from(tiny_gpt2, js_tree, tmp
 
 def test_a_run_killed_while_saving_leaves_a_loadable_result(tiny_gpt2, js_tree, tmp_path):
     """SIGKILL as the result is written: `js` is then the previous result or the new one, never half."""
-    from backends.loading import load, resolve
+    from backends.loading.models import load, resolve
 
     run(tiny_config(tiny_gpt2, js_tree, steps=2), str(tmp_path / "first.jsonl"))
     before = (finetuned_dir("js") / "model.safetensors").read_bytes()
@@ -135,7 +135,7 @@ def test_a_run_killed_while_saving_leaves_a_loadable_result(tiny_gpt2, js_tree, 
 
 def test_leftovers_of_a_killed_save_are_never_loaded(tiny_gpt2, js_tree, tmp_path):
     """A save killed half-way leaves only a hidden .tmp folder beside the result; `js` ignores it."""
-    from backends.loading import load, resolve
+    from backends.loading.models import load, resolve
 
     run(tiny_config(tiny_gpt2, js_tree, steps=2), str(tmp_path / "p.jsonl"))
     result = finetuned_dir("js")
@@ -161,7 +161,7 @@ def test_the_hub_path_trains_from_github_code_parquet(tiny_gpt2, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from js_corpus import js_class
+    from tests.support.js_corpus import js_class
 
     texts = [js_class(i) for i in range(40)]
     pq.write_table(pa.table({"content": texts, "path": [f"src/f{i}.js" for i in range(40)],
@@ -183,7 +183,7 @@ def test_runs_unchanged_under_torchrun(tiny_gpt2, js_tree, tmp_path):
     import subprocess
     import sys
 
-    from helpers import ROOT
+    from tests.support.helpers import ROOT
 
     progress_file = tmp_path / "p.jsonl"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "finetune.train",

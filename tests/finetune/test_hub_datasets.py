@@ -1,5 +1,5 @@
 """The datasets that come from the Hub (github-code for /finetune, wikitext for tokenizer training), streamed
-over hf:// from a Hub-shaped server on 127.0.0.1 (tests/hub_server.py)."""
+over hf:// from a Hub-shaped server on 127.0.0.1 (tests/support/hub_server.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import sys
 
 import pytest
 
-from helpers import ROOT, run_parrot
-
-pytest_plugins = ["hub_fixtures"]
-
-from hub_data import github_code_rows, parquet_bytes, wikitext_rows  # noqa: E402
+from tests.support.helpers import ROOT, run_parrot
+from tests.support.hub_data import github_code_rows, parquet_bytes, wikitext_rows
 
 SHARDS = ("data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet")
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from math import isclose
 
 import pytest
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-
-from backends import registry  # noqa: E402
-from backends.settings import GenerationSettings  # noqa: E402
-from finetune.humaneval import completion_from, evaluate, load_problems, pass_at_k, program_for  # noqa: E402
-from finetune.sandbox import run_program  # noqa: E402
-from helpers import run_parrot  # noqa: E402
-from openai_server import FakeServer, answer  # noqa: E402
+from backends import registry
+from backends.settings import GenerationSettings
+from finetune.humaneval import completion_from, evaluate, load_problems, pass_at_k, program_for
+from finetune.sandbox import run_program
+from tests.support.helpers import run_parrot
+from tests.support.openai_server import FakeServer, answer
 
 
 @pytest.mark.parametrize("n, c, k, expected", [

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from js_corpus import js_class, write_package  # noqa: E402
-from finetune.data import load_corpus  # noqa: E402
-from finetune.packing import pack  # noqa: E402
-from finetune.scoring import token_logprobs  # noqa: E402
-from helpers import run_parrot  # noqa: E402
+from finetune.data import load_corpus
+from finetune.packing import pack
+from finetune.scoring import token_logprobs
+from tests.support.helpers import run_parrot
+from tests.support.js_corpus import js_class, write_package
 
 
 def test_parrot_eval_ppl_scores_exactly_the_held_out_blocks(tmp_path, tiny_gpt2, tiny_gpt2_backend, parrot_home):

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from backends.errors import UsageError
-from backends.tokenizer_source import load_tokenizer, trained_dir
+from backends.loading.tokenizer_source import load_tokenizer, trained_dir
 from finetune.tokenizer import SPECIAL_TOKENS, train
-from helpers import run_parrot
+from tests.support.helpers import run_parrot
 
 SENTENCES = [
     "Hello, world! The toaster in the kitchen makes toast every morning.",

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from hostile_modes import SIZE, run_mode
-
-pytest_plugins = ["hosted_fixtures"]
+from tests.support.app_helpers import screen_text
+from tests.support.hostile_modes import SIZE, run_mode
 
 
 def test_a_failed_model_switch_says_one_thing(tmp_path, model_args):
@@ -26,11 +25,10 @@ def test_a_cut_prompt_is_told_in_a_notice_and_the_status_bar(model_args):
 
 
 def test_ctrl_c_cancels_the_token_dialog(tiny_llama, memory_keyring):
-    from apphelpers import type_text, wait_until
-
     from backends.settings import GenerationSettings
-    from repl.app import ChatApp
-    from repl.widgets import SecretScreen
+    from repl.app.chat_app import ChatApp
+    from repl.app.widgets import SecretScreen
+    from tests.support.app_helpers import type_text, wait_until
 
     async def scenario():
         app = ChatApp("local", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=2), {"device": "cpu"})
@@ -40,7 +38,7 @@ def test_ctrl_c_cancels_the_token_dialog(tiny_llama, memory_keyring):
             await wait_until(pilot, lambda: isinstance(app.screen, SecretScreen))
             await pilot.press("ctrl+c")
             await wait_until(pilot, lambda: not isinstance(app.screen, SecretScreen), timeout=10)
-            await wait_until(pilot, lambda: "login cancelled" in __import__("apphelpers").screen_text(app))
+            await wait_until(pilot, lambda: "login cancelled" in screen_text(app))
             assert app.is_running
 
     asyncio.run(scenario())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostile_modes import MODES, assert_one_line, run_mode, seed_conversation, stored_turns
+from tests.support.hostile_modes import MODES, assert_one_line, run_mode, seed_conversation, stored_turns
 
 CASES = {
     "generation-not-a-table": (b"generation = 5\n", ("generation", "table")),

@@ -12,9 +12,7 @@ import sys
 import pexpect
 import pytest
 
-from hostile_modes import ROOT, run_mode, seed_conversation
-
-pytest_plugins = ["hosted_fixtures"]
+from tests.support.hostile_modes import ROOT, run_mode, seed_conversation
 
 HOSTILE = "\x1b]0;pwned\x07retitled \x1b[2J\x1b[31mred\x9b1m \x1b]52;c;aGk=\x07clip\x08\r done"
 RAW_MARKERS = ("\x1b", "\x07", "\x9b", "\x08")
@@ -43,7 +41,7 @@ def test_history_subcommand_on_a_terminal(args):
 
 
 def test_history_into_a_file_keeps_the_text_as_stored():
-    from helpers import run_parrot
+    from tests.support.helpers import run_parrot
 
     seed_conversation((HOSTILE, "fine"))
     result = run_parrot(["history", "1"])
@@ -67,7 +65,7 @@ def test_history_command_and_continue_in_the_chat(mode, model_args):
 
 
 def hostile_server(server):
-    from openai_server import answer
+    from tests.support.openai_server import answer
 
     server.models = ["m"]
     server.queue(answer(["Hi ", "\x1b]0;pwned\x07", "\x1b[2Jthere\x9b"]))

@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from hostile_modes import MODES, assert_one_line, run_mode, seed_conversation
+from tests.support.hostile_modes import MODES, assert_one_line, run_mode, seed_conversation
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -93,7 +93,7 @@ def damage(kind: str, path) -> None:
 
 def seeded_database() -> "os.PathLike[str]":
     """A real history with many conversations, checkpointed into the main file."""
-    from repl.history import history_path
+    from repl.history.store import history_path
 
     for index in range(40):
         seed_conversation((f"question {index} " + "x" * 300, f"answer {index}"))
@@ -126,7 +126,7 @@ def test_a_damaged_history_is_set_aside_and_parrot_starts(kind, mode, model_args
     if kind in ("random-bytes", "truncated", "zeroed-pages"):
         assert aside[0].stat().st_size == (len(original) // 2 if kind == "truncated" else
                                            8192 if kind == "random-bytes" else len(original))
-    from repl.history import HistoryStore
+    from repl.history.store import HistoryStore
 
     store = HistoryStore()  # the new database works, and opens without a notice next time
     assert store.notices == []
@@ -134,7 +134,7 @@ def test_a_damaged_history_is_set_aside_and_parrot_starts(kind, mode, model_args
 
 
 def test_recovery_keeps_rows_past_a_damaged_page(model_args):
-    from repl.history import HistoryStore
+    from repl.history.store import HistoryStore
 
     path = seeded_database()
     damage("zeroed-pages", path)

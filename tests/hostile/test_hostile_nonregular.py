@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hostile_modes import assert_one_line, run_mode, seed_conversation, stored_turns
+from tests.support.hostile_modes import assert_one_line, run_mode, seed_conversation, stored_turns
 
 CHAT_MODES = ("app", "plain", "script")
 
@@ -48,7 +48,7 @@ def test_load_refuses_what_is_not_a_regular_file_at_once(kind, mode, tmp_path, m
 
 @pytest.mark.parametrize("kind", ["dev-zero", "fifo", "dev-null"])
 def test_script_refuses_a_file_that_is_not_regular(kind, tmp_path, model_args):
-    from helpers import run_parrot
+    from tests.support.helpers import run_parrot
 
     path = {"dev-zero": "/dev/zero", "dev-null": "/dev/null", "fifo": tmp_path / "fifo"}[kind]
     if kind == "fifo":

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from hostile_modes import assert_one_line, run_mode, seed_conversation, stored_turns
+from tests.support.hostile_modes import assert_one_line, run_mode, seed_conversation, stored_turns
 
 CHAT_MODES = ("app", "plain", "script")
 
@@ -121,7 +121,7 @@ def test_load_of_a_strange_number(number, mode, model_args):
 
 @pytest.mark.parametrize("what", ["missing", "folder", "not-utf8"])
 def test_script_file_problems(what, tmp_path, model_args):
-    from helpers import run_parrot
+    from tests.support.helpers import run_parrot
 
     path = {"missing": tmp_path / "nope.txt", "folder": tmp_path,
             "not-utf8": _write(tmp_path / "s.txt", b"/settings\n\xff\xfe bad bytes\n")}[what]

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostile_modes import MODES, assert_one_line, run_mode, seed_conversation, stored_turns
-
-pytest_plugins = ["hosted_fixtures"]
+from tests.support.hostile_modes import MODES, assert_one_line, run_mode, seed_conversation, stored_turns
 
 
 def html_500(h):
@@ -28,7 +26,7 @@ def garbage_stream(h):
 
 
 def cut_mid_stream(h):
-    from openai_server import chat_chunk
+    from tests.support.openai_server import chat_chunk
 
     h.start_sse()
     h.event(chat_chunk("partial words"))

@@ -7,9 +7,7 @@ import io
 
 import pytest
 
-from hostile_modes import MODES, assert_one_line, run_mode, seed_conversation, stored_turns
-
-pytest_plugins = ["hosted_fixtures"]
+from tests.support.hostile_modes import MODES, assert_one_line, run_mode, seed_conversation, stored_turns
 
 FLAGS = {
     "temperature-word": (["-t", "warm"], "temperature"),
@@ -74,8 +72,8 @@ def test_login_in_plain_does_not_leave_the_prompt_masked(tiny_llama, memory_keyr
     from prompt_toolkit.output import DummyOutput
 
     from backends.settings import GenerationSettings
-    from repl.plain import PlainRepl
-    from repl.session import Session
+    from repl.chat.session import Session
+    from repl.modes.plain import PlainRepl
 
     out = io.StringIO()
     session = Session("local", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=2), device="cpu")
@@ -88,7 +86,7 @@ def test_login_in_plain_does_not_leave_the_prompt_masked(tiny_llama, memory_keyr
 
 
 def test_finetune_bad_steps_names_only_steps(model_args):
-    from helpers import run_parrot
+    from tests.support.helpers import run_parrot
 
     result = run_parrot(["finetune", "js", "--steps", "-5"])
     err = result.stderr.decode()
@@ -100,7 +98,7 @@ def test_finetune_bad_steps_names_only_steps(model_args):
 
 @pytest.mark.parametrize("argv", [["finetune", "--help"], ["finetune", "js", "--help"]])
 def test_finetune_help_describes_the_options(argv):
-    from helpers import run_parrot
+    from tests.support.helpers import run_parrot
 
     result = run_parrot(argv)
     out = result.stdout.decode()

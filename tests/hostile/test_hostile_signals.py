@@ -12,13 +12,11 @@ import time
 
 import pytest
 
-from hostile_modes import ROOT, stored_turns
-
-pytest_plugins = ["hosted_fixtures"]
+from tests.support.hostile_modes import ROOT, stored_turns
 
 
 def held_answer(h) -> None:
-    from openai_server import chat_chunk
+    from tests.support.openai_server import chat_chunk
 
     h.start_sse()
     h.event(chat_chunk("Hi there"))
@@ -63,7 +61,7 @@ def test_a_signal_mid_reply_in_a_script_keeps_the_partial_answer(signum, code, s
     assert stored_turns() == [("user", "tell me everything"), ("assistant", "Hi there")]
     import sqlite3
 
-    from repl.history import history_path
+    from repl.history.store import history_path
 
     with sqlite3.connect(history_path()) as db:
         assert db.execute("SELECT finish_reason FROM turns WHERE role = 'assistant'").fetchone()[0] == "cancelled"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from hostile_modes import ROOT, assert_one_line, run_mode, seed_conversation, stored_turns
+from tests.support.hostile_modes import ROOT, assert_one_line, run_mode, seed_conversation, stored_turns
 
 
 def run_with_stdin_from(path: str, argv: list[str], timeout: float = 120):
@@ -69,7 +69,7 @@ def test_a_100kb_system_prompt_finishes_and_says_it_was_cut(mode, model_args):
 
 
 def test_script_line_longer_than_the_limit_is_refused(model_args):
-    from helpers import run_parrot
+    from tests.support.helpers import run_parrot
 
     result = run_parrot(["--script", "-", *model_args], stdin=b"/settings\n" + b"y" * (2 << 20) + b"\n")
     err = result.stderr.decode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostile_modes import MODES, assert_one_line, run_mode
+from tests.support.hostile_modes import MODES, assert_one_line, run_mode
 
 BAD = ["http://[::1", "ftp://127.0.0.1/v1", "http://", "127.0.0.1:8000", "http://127.0.0.1:99999/v1",
        "http://127.0.0.1:port/v1", "http://exa mple.com/v1"]
@@ -28,7 +28,7 @@ def test_login_with_a_bad_url_is_refused_and_the_chat_goes_on(mode, model_args):
 
 
 def test_login_subcommand_with_a_bad_url_exits_2():
-    from helpers import run_parrot
+    from tests.support.helpers import run_parrot
 
     result = run_parrot(["login", "--base-url", "http://[::1"])
     assert result.returncode == 2

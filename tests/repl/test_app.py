@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import re
 
-from apphelpers import (ExplodingBackend, HeldBackend, SlowLoadingBackend, register_backend, screen_text, type_text,
-                        wait_until)
 from backends import registry
 from backends.settings import GenerationSettings
-from repl.terminal_text import neutral
-from repl.app import AssistantMessage, ChatApp, UserMessage
+from repl.app.chat_app import AssistantMessage, ChatApp, UserMessage
+from repl.app.prompt_input import PromptInput
 from repl.commands import COMMANDS, completions
-from repl.prompt_input import PromptInput
+from repl.views.terminal_text import neutral
+from tests.support.app_helpers import (
+    ExplodingBackend,
+    HeldBackend,
+    SlowLoadingBackend,
+    register_backend,
+    screen_text,
+    type_text,
+    wait_until,
+)
 
 SIZE = (110, 36)
 

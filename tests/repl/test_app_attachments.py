@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from apphelpers import screen_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from repl.app import ChatApp, UserMessage
-from repl.attachments import read_attachment
-from repl.prompt_input import PromptInput
+from repl.app.chat_app import ChatApp, UserMessage
+from repl.app.prompt_input import PromptInput
+from repl.chat.attachments import read_attachment
+from tests.support.app_helpers import screen_text, type_text, wait_until
 
 SIZE = (160, 36)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from apphelpers import screen_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from repl.app import ChatApp
+from repl.app.chat_app import ChatApp
+from tests.support.app_helpers import screen_text, type_text, wait_until
 
 SIZE = (140, 50)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from apphelpers import screen_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from repl.app import ChatApp
-
-pytest_plugins = ["hub_fixtures"]
+from repl.app.chat_app import ChatApp
+from tests.support.app_helpers import screen_text, type_text, wait_until
 
 
 async def test_esc_stops_a_download_and_the_chat_goes_on(hub, hub_in_process, tiny_chat_repo, tiny_llama):

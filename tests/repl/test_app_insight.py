@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from apphelpers import screen_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from helpers import run_parrot
-from repl.app import ChatApp
+from repl.app.chat_app import ChatApp
+from tests.support.app_helpers import screen_text, type_text, wait_until
+from tests.support.helpers import run_parrot
 
 SIZE = (110, 48)
 
@@ -43,7 +43,7 @@ async def test_tokens_and_probs_show_in_the_app(tiny_llama):
 
 
 async def test_tokenizer_training_reports_from_the_background_in_the_app(tiny_llama, tmp_path):
-    from tiny_models import CORPUS
+    from tests.support.tiny_models import CORPUS
 
     (tmp_path / "corpus.txt").write_text("".join(CORPUS), encoding="utf-8")
     app = ChatApp("local", str(tiny_llama), GenerationSettings(greedy=True), {"device": "cpu"})
@@ -72,7 +72,7 @@ def test_plain_repl_prints_tokens_probs_and_settings(tiny_llama):
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
-    from repl.plain import run_plain
+    from repl.modes.plain import run_plain
 
     out = io.StringIO()
     lines = ["/tokens Hello world", "/temp 0", "/top_p 2", "Hello", "/probs 0", "\x04"]

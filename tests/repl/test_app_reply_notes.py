@@ -3,12 +3,10 @@ the server ignores, once, with the status bar no longer claiming it."""
 
 from __future__ import annotations
 
-from apphelpers import screen_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from openai_server import decoding
-from repl.app import ChatApp
-
-pytest_plugins = ["hosted_fixtures"]
+from repl.app.chat_app import ChatApp
+from tests.support.app_helpers import screen_text, type_text, wait_until
+from tests.support.openai_server import decoding
 
 SIZE = (160, 36)
 
@@ -19,7 +17,7 @@ def status_line(app) -> str:
 
 async def send(pilot, text: str, turns: int) -> None:
     if len(text) > 200:  # pasted, as a person would: typing it key by key takes minutes
-        from repl.prompt_input import PromptInput
+        from repl.app.prompt_input import PromptInput
 
         pilot.app.query_one(PromptInput).text = text
     else:

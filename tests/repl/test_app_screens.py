@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from textual import events
 
-from apphelpers import screen_text, svg_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from repl.terminal_text import neutral
-from repl.app import AssistantMessage, ChatApp, SecretScreen
+from repl.app.chat_app import AssistantMessage, ChatApp, SecretScreen
+from repl.app.prompt_input import PromptInput
 from repl.commands.table import COMMANDS, Command
-from repl.prompt_input import PromptInput
+from repl.views.terminal_text import neutral
+from tests.support.app_helpers import screen_text, svg_text, type_text, wait_until
 
 SIZE = (100, 30)
 

@@ -12,17 +12,24 @@ import pytest
 from backends.base import Message
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
-from helpers import run_parrot
-from recording_ui import RecordingUI
 from repl import commands
-from repl.attachment_budget import measure
-from repl.attachments import (MAX_BYTES, AttachmentError, Attachment, compose, expand, mentions, path_completions,
-                              read_attachment, word_to_complete)
+from repl.chat.attachment_budget import measure
+from repl.chat.attachments import (
+    MAX_BYTES,
+    Attachment,
+    AttachmentError,
+    compose,
+    expand,
+    mentions,
+    path_completions,
+    read_attachment,
+    word_to_complete,
+)
+from repl.chat.session import Session
 from repl.commands.table import Context
-from repl.history import HistoryStore
-from repl.session import Session
-
-pytest_plugins = ["hosted_fixtures"]
+from repl.history.store import HistoryStore
+from tests.support.helpers import run_parrot
+from tests.support.recording_ui import RecordingUI
 
 
 def refused(path) -> str:
@@ -216,13 +223,13 @@ def test_a_refused_mention_stops_the_prompt_in_one_line(tiny_llama, tmp_path):
 
 
 def test_retry_resends_the_content_attached_even_after_the_file_changed(server, tmp_path):
-    from openai_server import answer
+    from tests.support.openai_server import answer
 
     path = tmp_path / "conf.py"
     path.write_text("DEBUG = True\n")
     server.queue(answer(["first"]), answer(["second"]))
     session = Session("openai", "m", GenerationSettings(max_new_tokens=8), base_url=f"{server.url}/v1")
-    from repl.replies import stream_reply
+    from repl.chat.replies import stream_reply
 
     stream_reply(session, f"check @{path}", threading.Event(), lambda text: None)
     path.write_text("DEBUG = False\n")  # changed since

@@ -9,14 +9,12 @@ import pexpect
 import pytest
 
 from backends.errors import BackendError, UsageError
-from helpers import ROOT, run_parrot
-from openai_server import answer, status
 from repl import commands
+from repl.chat.session import Session
 from repl.commands import Context
-from repl.session import Session
-from screen_ui import ScreenUI
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from tests.support.helpers import ROOT, run_parrot
+from tests.support.openai_server import answer, status
+from tests.support.screen_ui import ScreenUI
 
 FAKE = "hf_FakeTokenForTests0123456789"
 TESTS = str(ROOT / "tests")

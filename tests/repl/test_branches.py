@@ -8,16 +8,15 @@ import sqlite3
 
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
-
-from apphelpers import screen_text, type_text, wait_until
-from backends.settings import GenerationSettings
-from helpers import run_parrot
-from repl.app import ChatApp
-from repl.history import HistoryStore, history_path
-from repl.plain import run_plain
-from repl.prompt_input import PromptInput
-
 from test_history_search import OLD_SCHEMA
+
+from backends.settings import GenerationSettings
+from repl.app.chat_app import ChatApp
+from repl.app.prompt_input import PromptInput
+from repl.history.store import HistoryStore, history_path
+from repl.modes.plain import run_plain
+from tests.support.app_helpers import screen_text, type_text, wait_until
+from tests.support.helpers import run_parrot
 
 CTRL_D = "\x04"
 SETTINGS = GenerationSettings(temperature=1.0, seed=3, max_new_tokens=6)

@@ -9,10 +9,10 @@ import pytest
 
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
+from repl.chat.session import Session
 from repl.commands.chat import code_blocks
-from repl.history import HistoryStore
-from repl.script import ScriptRunner
-from repl.session import Session
+from repl.history.store import HistoryStore
+from repl.modes.script import ScriptRunner
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ import io
 import socket
 
 from backends.settings import GenerationSettings
-from openai_server import answer, status
-from repl.script import ScriptRunner
-from repl.session import Session
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from repl.chat.session import Session
+from repl.modes.script import ScriptRunner
+from tests.support.openai_server import answer, status
 
 
 def free_port() -> int:

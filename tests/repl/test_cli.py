@@ -2,8 +2,8 @@
 
 import pytest
 
-from helpers import run_parrot
-from repl.cli import SUBCOMMANDS
+from repl.cli.main import SUBCOMMANDS
+from tests.support.helpers import run_parrot
 
 
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))

@@ -13,8 +13,7 @@ from pathlib import Path
 import pexpect
 
 from finetune.yielding import process_state
-
-from helpers import ROOT, run_parrot
+from tests.support.helpers import ROOT, run_parrot
 
 
 def test_parrot_in_a_terminal_answers_and_keeps_history(tiny_llama, parrot_home):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from helpers import run_parrot
-from recording_ui import RecordingUI
-from repl import commands
-from repl.commands.table import Context
-from repl.history import HistoryStore, history_path
-from repl.session import Conversation, Session, Turn
 from backends.base import Message
+from repl import commands
+from repl.chat.session import Conversation, Session, Turn
+from repl.commands.table import Context
+from repl.history.store import HistoryStore, history_path
+from tests.support.helpers import run_parrot
+from tests.support.recording_ui import RecordingUI
 
 # The schema main wrote before attachments and the index existed, copied as it was.
 OLD_SCHEMA = """

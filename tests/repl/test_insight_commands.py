@@ -5,15 +5,13 @@ import re
 
 import pytest
 
-from backends.errors import ParrotError
-
 from backends.base import GenerationStats, Message
-from backends.errors import UsageError
+from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
-from helpers import run_parrot
-from recording_ui import RecordingUI
 from repl import commands
-from repl.session import Session, Turn
+from repl.chat.session import Session, Turn
+from tests.support.helpers import run_parrot
+from tests.support.recording_ui import RecordingUI
 
 
 @pytest.fixture
@@ -46,7 +44,7 @@ def own_count(spec, text):
 @pytest.fixture
 def wordpiece(tmp_path):
     from finetune.tokenizer import train
-    from tiny_models import CORPUS
+    from tests.support.tiny_models import CORPUS
 
     (tmp_path / "corpus.txt").write_text("".join(CORPUS), encoding="utf-8")
     return train([str(tmp_path / "corpus.txt")], vocab_size=300, name="wp").name
@@ -80,7 +78,7 @@ def test_compare_counts_equal_each_tokenizers_own_encode(session, ui, wordpiece,
     file_spec = str(tiny_gpt2 / "tokenizer.json")
     shown = run(f'/tokens --compare model,{wordpiece},{file_spec} "{text}"', session, ui)
     header = " ".join(shown.splitlines()[:4])
-    from backends.tokenizer_source import trained_dir
+    from backends.loading.tokenizer_source import trained_dir
 
     for counted in [str(tiny_llama), str(trained_dir(wordpiece) / "tokenizer.json"), file_spec]:
         assert f"{own_count(counted, text)} tokens" in header
@@ -99,7 +97,7 @@ def test_tokens_with_an_unknown_tokenizer_says_what_names_work(session, ui):
 
 
 def test_tokenizer_train_in_the_background_then_usable_in_tokens(session, ui, tmp_path):
-    from tiny_models import CORPUS
+    from tests.support.tiny_models import CORPUS
 
     (tmp_path / "c.txt").write_text("".join(CORPUS), encoding="utf-8")
     context = commands.Context(session, ui)
@@ -195,7 +193,7 @@ def test_options_may_come_between_words_and_long_tables_are_cut(session, ui, wor
 
 @pytest.mark.slow
 def test_spans_under_the_embedded_models_own_tokenizer():
-    from backends.tokenizer_source import model_tokenizer
+    from backends.loading.tokenizer_source import model_tokenizer
     from backends.token_spans import token_spans
 
     named = model_tokenizer("smollm2")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from repl.app import WELCOME, ChatApp
-from repl.keys import KEYS
+from repl.app.chat_app import WELCOME, ChatApp
+from repl.app.keys import KEYS
 
 
 def test_every_bound_key_comes_from_the_table_and_has_an_action():

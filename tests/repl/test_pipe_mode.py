@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from helpers import ROOT, run_parrot
-from repl.oneshot import compose, read_stdin
+from repl.modes.oneshot import compose, read_stdin
+from tests.support.helpers import ROOT, run_parrot
 
 
 def test_piped_code_is_continued_on_stdout_only(tiny_gpt2):

@@ -9,8 +9,8 @@ import sys
 
 import pexpect
 
-from helpers import ROOT
-from repl.history import HistoryStore
+from repl.history.store import HistoryStore
+from tests.support.helpers import ROOT
 
 SOURCE = "def add(a, b):\n    return a + b\n"
 

@@ -10,10 +10,9 @@ from prompt_toolkit.output import DummyOutput
 
 from backends.settings import GenerationSettings
 from repl.commands import completions
-from repl.history import HistoryStore
-from repl.history import prompt_history_path
-from repl.plain import CommandCompleter, run_plain
-from repl.terminal_text import neutral
+from repl.history.store import HistoryStore, prompt_history_path
+from repl.modes.plain import CommandCompleter, run_plain
+from repl.views.terminal_text import neutral
 
 CTRL_D = "\x04"
 
@@ -78,9 +77,9 @@ def test_ctrl_c_stops_the_reply_and_keeps_the_partial_answer(tiny_llama, monkeyp
     import _thread
     import threading
 
-    from apphelpers import HeldBackend, register_backend
-    from repl.plain import PlainRepl
-    from repl.session import Session
+    from repl.chat.session import Session
+    from repl.modes.plain import PlainRepl
+    from tests.support.app_helpers import HeldBackend, register_backend
 
     held = register_backend(monkeypatch, "held", HeldBackend)
     session = Session("held", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=60), device="cpu")

@@ -12,14 +12,12 @@ from rich.console import Console
 from rich.traceback import Traceback
 
 from backends.errors import BackendError
-from helpers import run_parrot
-from openai_server import FakeServer, answer, status
 from repl import commands
+from repl.chat.session import Session
 from repl.commands import Context
-from repl.session import Session
-from screen_ui import ScreenUI
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from tests.support.helpers import run_parrot
+from tests.support.openai_server import FakeServer, answer, status
+from tests.support.screen_ui import ScreenUI
 
 FAKE = "hf_RedactMe0123456789abcdefghij"
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 import io
 import threading
 
-from apphelpers import screen_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from openai_server import answer, chat_chunk
-from repl.app import ChatApp
-from repl.history import HistoryStore
-from repl.prompt_input import PromptInput
-from repl.script import ScriptRunner
-from repl.session import Session
-
-pytest_plugins = ["hosted_fixtures"]
+from repl.app.chat_app import ChatApp
+from repl.app.prompt_input import PromptInput
+from repl.chat.session import Session
+from repl.history.store import HistoryStore
+from repl.modes.script import ScriptRunner
+from tests.support.app_helpers import screen_text, type_text, wait_until
+from tests.support.openai_server import answer, chat_chunk
 
 SIZE = (110, 36)
 

@@ -9,11 +9,9 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from backends.settings import GenerationSettings
-from repl.plain import PlainRepl
-from repl.script import ScriptRunner
-from repl.session import Session
-
-pytest_plugins = ["hosted_fixtures"]
+from repl.chat.session import Session
+from repl.modes.plain import PlainRepl
+from repl.modes.script import ScriptRunner
 
 LONG = "word " * 2000  # far over the tiny model's 256-token window
 SAMPLED = GenerationSettings(temperature=1.0, seed=3, max_new_tokens=12)  # greedy, the tiny model writes blanks
@@ -46,8 +44,8 @@ def test_plain_tells_a_cut_prompt_on_stderr_before_the_reply(tiny_llama):
 
 
 def test_a_server_ignoring_temperature_is_told_once_on_stderr(server):
-    from helpers import run_parrot
-    from openai_server import decoding
+    from tests.support.helpers import run_parrot
+    from tests.support.openai_server import decoding
 
     server.queue(*[decoding(30, sample=False) for _ in range(2)])
     result = run_parrot(["--script", "-", "-b", "openai", "-m", "test", "--base-url", f"{server.url}/v1",

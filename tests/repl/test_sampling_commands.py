@@ -4,9 +4,9 @@ import pytest
 
 from backends.errors import SettingsError, UsageError
 from backends.settings import GenerationSettings
-from recording_ui import RecordingUI
 from repl import commands
-from repl.session import Session
+from repl.chat.session import Session
+from tests.support.recording_ui import RecordingUI
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-from helpers import ROOT, run_parrot
-from repl.history import HistoryStore, history_path
+from repl.history.store import HistoryStore, history_path
+from tests.support.helpers import ROOT, run_parrot
 
 
 def script(model, text: str, *flags: str, decoding=("--greedy", "-n", "6")):

@@ -5,8 +5,8 @@ import pytest
 from backends.errors import UsageError
 from backends.settings import ALIASES, SPECS, GenerationSettings, canonical_name, default_text
 from repl import commands
-from repl.cli import build_parser
-from repl.setting_flags import settings_from_args
+from repl.cli.main import build_parser
+from repl.cli.setting_flags import settings_from_args
 
 
 def parsed(argv):

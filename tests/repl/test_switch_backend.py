@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from backends.base import Message
-from openai_server import answer
-from repl.session import Session
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from repl.chat.session import Session
+from tests.support.openai_server import answer
 
 
 def test_local_to_openai_and_back_keeps_the_conversation(tiny_llama, server):
@@ -41,7 +39,7 @@ def test_local_to_openai_and_back_keeps_the_conversation(tiny_llama, server):
 def test_probs_after_an_http_answer(server):
     from repl import commands
     from repl.commands import Context
-    from screen_ui import ScreenUI
+    from tests.support.screen_ui import ScreenUI
 
     session = Session("openai", "test", base_url=server.url + "/v1")
     reply = session.ask("hi")

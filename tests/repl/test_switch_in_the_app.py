@@ -7,15 +7,13 @@ import io
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from apphelpers import screen_text, type_text, wait_until
 from backends.settings import GenerationSettings
-from openai_server import answer, status
-from repl.app import ChatApp
-from repl.history import HistoryStore
-from repl.prompt_input import PromptInput
-from repl.plain import run_plain
-
-pytest_plugins = ["hosted_fixtures"]  # a local HTTP server, keyrings
+from repl.app.chat_app import ChatApp
+from repl.app.prompt_input import PromptInput
+from repl.history.store import HistoryStore
+from repl.modes.plain import run_plain
+from tests.support.app_helpers import screen_text, type_text, wait_until
+from tests.support.openai_server import answer, status
 
 FAKE = "hf_AppTokenForTests0123456789ab"
 SIZE = (110, 36)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from backends.settings import GenerationSettings
-from helpers import run_parrot
+from repl.chat.session import Session
+from repl.chat.token_branch import path_probability
 from repl.commands import Context, run
-from repl.session import Session
-from repl.token_branch import path_probability
+from tests.support.helpers import run_parrot
 
 
 class Shown:
@@ -58,8 +58,8 @@ def test_branching_in_a_script_and_its_usage_errors(tiny_llama, parrot_home):
 
 
 async def test_in_the_app_a_key_in_the_probs_view_branches_with_that_alternative(tiny_llama):
-    from apphelpers import screen_text, type_text, wait_until
-    from repl.app import ChatApp
+    from repl.app.chat_app import ChatApp
+    from tests.support.app_helpers import screen_text, type_text, wait_until
 
     app = ChatApp("local", str(tiny_llama), GenerationSettings(temperature=1.0, seed=3, max_new_tokens=8),
                   {"device": "cpu"})

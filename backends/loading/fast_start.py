@@ -1,0 +1,162 @@
+"""A ready-to-run copy of a chat model's lean decoder, so that a chat starts in about a second.
+
+From the first load's result (``loading.load``), the lean decoder's tensors -- already fused,
+quantized and in the dtype that will run -- are saved as one safetensors file beside a copy of the
+tokenizer. Later starts read that file (a single mapping, no per-layer modules to build, no
+re-quantizing) and tokenize with the ``tokenizers`` library alone; transformers, which takes longer
+to import than torch's first use, loads only when something asks for the full model or tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import paths
+from .models import LoadedModel, ModelSource, OnProgress
+from .plan import LoadPlan, plan_load
+
+
+def save(loaded: LoadedModel, target: Path) -> None:
+    """Write the lean decoder and tokenizer of ``loaded`` (atomic: a killed run leaves nothing)."""
+    from safetensors.torch import save_file
+
+    tensors, meta = loaded.fast.export()
+    tokenizer = loaded.tokenizer
+    meta.update(window=loaded.window, eos_ids=sorted(loaded.eos_ids), dtype=loaded.dtype,
+                tokenizer={"chat_template": tokenizer.chat_template, "eos_token": tokenizer.eos_token,
+                           "eos_token_id": tokenizer.eos_token_id, "bos_token": tokenizer.bos_token,
+                           "clean_up_tokenization_spaces":
+                               bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
+    with paths.atomic_directory(target) as tmp:
+        save_file(tensors, str(tmp / "decoder.safetensors"))
+        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
+    """A LoadedModel from the ready copy ``plan.fast_start``; ``full()`` loads the transformers model if
+    someone needs it."""
+    from safetensors.torch import load_file
+
+    from ..lean import LeanDecoder
+
+    folder = plan.fast_start
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    # A tensor inside the file's buffer may sit at an offset the packed kernels' vector loads do not
+    # expect (it crashed them): such tensors get a fresh, aligned copy.
+    tensors = {name: tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
+               for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
+    fast = LeanDecoder.from_export(tensors, meta)
+    tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
+    return LoadedModel(plan, None, tokenizer, meta["window"], set(meta["eos_ids"]), fast,
+                       model_loader=lambda: full().model)
+
+
+def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
+                  progress: OnProgress | None = None, cancel: threading.Event | None = None) -> LoadedModel:
+    """``loading.load`` with a fast start on the CPU: the ready copy the plan names if there is one,
+    else a full load whose decoder is then saved there for next time."""
+    from .models import load
+
+    plan = plan_load(source, device, dtype, quantize)
+    if plan.fast_start is not None and (plan.fast_start / "meta.json").exists():
+        full: list[LoadedModel] = []
+
+        def full_load() -> LoadedModel:
+            if not full:  # once, for whichever of model and tokenizer is asked for first
+                full.append(load(source, plan.device, plan.dtype, progress, "none", lean=False))
+            return full[0]
+
+        return load_ready(plan, full_load)
+    loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
+    target = loaded.plan.fast_start
+    if target is not None and loaded.fast is not None:
+        try:
+            save(loaded, target)
+        except OSError as error:  # a read-only cache only costs speed
+            if progress:
+                progress(f"could not save a fast-start copy: {error}")
+    return loaded
+
+
+class LightTokenizer:
+    """The part of a transformers tokenizer that chatting needs, on the ``tokenizers`` library alone.
+
+    Anything else (``convert_ids_to_tokens``, batch calls, ...) is passed on to the full transformers
+    tokenizer, loaded the first time it is needed.
+    """
+
+    def __init__(self, path: Path, info: dict[str, Any], full: Callable[[], Any]) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._full_loader, self._full = full, None
+        self.chat_template = info["chat_template"]
+        self.eos_token, self.eos_token_id, self.bos_token = info["eos_token"], info["eos_token_id"], info["bos_token"]
+        self._clean_up = info["clean_up_tokenization_spaces"]
+        self._template = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._full is None:
+            self._full = self._full_loader()
+        return getattr(self._full, name)
+
+    @property
+    def backend_tokenizer(self) -> Any:
+        """The ``tokenizers`` core, as transformers' fast tokenizers expose it (/tokens needs no more)."""
+        return self._tokenizer
+
+    def __call__(self, text: str, add_special_tokens: bool = True, **kwargs: Any) -> Any:
+        if kwargs:
+            return self.__getattr__("__call__")(text, add_special_tokens=add_special_tokens, **kwargs)
+        from types import SimpleNamespace
+
+        ids = self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
+        return SimpleNamespace(input_ids=ids)
+
+    def decode(self, ids: Any, skip_special_tokens: bool = False) -> str:
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        if isinstance(ids, int):
+            ids = [ids]
+        text = self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        return self.__getattr__("clean_up_tokenization")(text) if self._clean_up else text
+
+    def apply_chat_template(self, conversation: list[dict[str, str]], tokenize: bool = True,
+                            add_generation_prompt: bool = False, continue_final_message: bool = False,
+                            **kwargs: Any) -> Any:
+        """Render the chat template as transformers does (sandboxed Jinja, trimmed blocks)."""
+        if kwargs or tokenize:
+            return self.__getattr__("apply_chat_template")(
+                conversation, tokenize=tokenize, add_generation_prompt=add_generation_prompt,
+                continue_final_message=continue_final_message, **kwargs)
+        if self._template is None:
+            self._template = _compile(self.chat_template)
+        text = self._template.render(messages=conversation, add_generation_prompt=add_generation_prompt,
+                                     eos_token=self.eos_token, bos_token=self.bos_token)
+        if continue_final_message:
+            # Cut what the template adds after the last message (its end-of-turn marker).
+            final = conversation[-1]["content"]
+            end = text.rindex(final.strip()) if final.strip() in text else -1
+            if end >= 0:
+                text = text[:end + len(final.strip())]
+        return text
+
+
+def _compile(template: str) -> Any:
+    import jinja2
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, indent=indent, ensure_ascii=False)
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(template)

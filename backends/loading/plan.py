@@ -1,0 +1,181 @@
+"""How a model will be loaded, decided once: device, dtype, quantization, lean decoder or not, and
+the cache folders (the converted copy of a GGUF file, the fast-start copy of the lean decoder).
+
+``plan_load`` computes a ``LoadPlan`` from what was asked (``--device``, ``--dtype``, ``--quantize``)
+and what the machine and the model's ``config.json`` say. ``loading.load`` follows it, and the fast
+start (``fast_start.load_for_chat``) uses the same plan to find its ready copy, so the two can never
+disagree about a folder or a dtype. ``cache_dir`` is the one place that names a cached copy of a source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import paths
+from ..devices import check_device
+from ..errors import ModelUnavailable, UsageError
+
+if TYPE_CHECKING:
+    from .models import ModelSource
+
+FAST_START_FORMAT = 2  # bump when the fast-start copy's layout changes; old copies are then ignored
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything decided before the weights are read."""
+
+    source: "ModelSource"
+    device: str  # "cpu", "cuda", "cuda:1", "mps"
+    dtype: str  # "float32" | "bfloat16" | "float16"
+    quantize: str  # "none" or a method of ``backends.quantize``
+    lean: bool  # a lean decoder (``backends.lean``) runs the chat
+    fast_start: Path | None  # the ready copy of the lean decoder (CPU only), read if there, else written
+
+    @property
+    def torch_dtype(self) -> Any:
+        import torch
+
+        return getattr(torch, self.dtype)
+
+
+def plan_load(source: "ModelSource", device: str = "auto", dtype: str = "auto", quantize: str = "auto",
+              lean: bool = True, config: dict[str, Any] | None = None, flags: set[str] | None = None) -> LoadPlan:
+    """The plan for loading ``source`` as asked on this machine.
+
+    ``config`` is the model's ``config.json``; without it, the one on disk is read (a folder, a GGUF
+    file's converted copy). A model whose config is not known yet (a first GGUF load, a Hub id) gets
+    no lean decoder in this plan: loading plans again once the config is there.
+    """
+    device = choose_device(device)
+    dtype = dtype_name(dtype, device, flags)
+    if config is None:
+        config = _config_on_disk(source)
+    if config is None:
+        choose_quantize(quantize, source, device, dtype, fast_ok=True)  # only the spelling is checked here
+        return LoadPlan(source, device, dtype, "none", False, None)
+    from ..lean import supported_config
+
+    fast_ok = (device == "cpu" or device.startswith("cuda")) and supported_config(config)
+    method = choose_quantize(quantize, source, device, dtype, fast_ok)
+    runs_lean = fast_ok and lean
+    base = cache_dir(source) if device == "cpu" and runs_lean else None
+    fast_start = base / f"decoder-v{FAST_START_FORMAT}-{dtype}-{method}" if base is not None else None
+    return LoadPlan(source, device, dtype, method, runs_lean, fast_start)
+
+
+def cache_key(files: list[Path]) -> str:
+    """A short key that changes when any of ``files`` is moved, resized or rewritten."""
+    stamp = ":".join(f"{f.resolve()}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+    return hashlib.sha256(stamp.encode()).hexdigest()[:12]
+
+
+def cache_dir(source: "ModelSource") -> Path | None:
+    """parrot's cache folder for ``source``, or None for sources it does not cache (Hub ids: the HF
+    cache holds them). A GGUF file's converted safetensors copy lives there; so do fast-start copies."""
+    if source.kind == "gguf":
+        gguf = Path(source.location) / (source.gguf_file or "")
+        return paths.cache_dir() / "models" / f"{gguf.stem}-{cache_key([gguf])}"
+    if source.kind == "folder":
+        folder = Path(source.location)
+        weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+        return paths.cache_dir() / "models" / f"{folder.name}-{cache_key([folder / 'config.json', *weights])}"
+    return None
+
+
+def config_folder(source: "ModelSource") -> Path | None:
+    """The folder whose ``config.json`` describes ``source`` before its weights load, if parrot knows one."""
+    if source.kind == "gguf":
+        return cache_dir(source)
+    if source.kind == "folder":
+        return Path(source.location)
+    return None
+
+
+def _config_on_disk(source: "ModelSource") -> dict[str, Any] | None:
+    folder = config_folder(source)
+    path = folder / "config.json" if folder is not None else None
+    if path is None or not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # loading reports a damaged config in its own words
+
+
+def choose_device(requested: str = "auto") -> str:
+    """cuda, then mps, then cpu, unless the user named one."""
+    import torch
+
+    if requested != "auto":
+        return check_device(requested)  # checked already where it was named; a caller in code is checked here
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16"}
+
+
+def cpu_flags() -> set[str]:
+    """Instruction-set flags of this CPU (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(flags: set[str]) -> bool:
+    """bf16 products run in hardware (x86 AVX512-BF16 or AMX, Arm BF16); emulated bf16 is slower than fp32."""
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def dtype_name(requested: str, device: str, flags: set[str] | None = None) -> str:
+    """The weight dtype's name: bf16 on GPUs and CPUs that compute it natively, fp32 elsewhere, unless asked."""
+    if requested != "auto":
+        if requested not in DTYPES:
+            raise UsageError(f"unknown dtype {requested!r}", f"choose auto or one of {', '.join(DTYPES)}")
+        return DTYPES[requested]
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device == "cpu" and native_bf16(cpu_flags() if flags is None else flags):
+        return "bfloat16"
+    return "float32"
+
+
+# Models whose quantized output was checked against full precision (bench/quality.py: greedy
+# agreement and held-out perplexity). Quantization is on by default only for these. The embedded
+# SmolLM2 ships as 4-bit GGUF (Q4_1, blocks of 32), so int4 in groups of 32 re-quantizes it almost
+# exactly: perplexity 11.791 against 11.787 in fp32 (int8 per row: 11.847).
+QUANTIZE_KNOWN_GOOD = {"smollm2": "int4"}
+
+
+def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: str, fast_ok: bool) -> str:
+    """Weight-only quantization for CPU decoding: as asked, or by default only for checked models."""
+    from ..lean.quantize import QUANTIZE_CHOICES
+
+    if requested not in ("auto", *QUANTIZE_CHOICES):
+        raise UsageError(f"unknown quantization {requested!r}", f"choose auto or one of {', '.join(QUANTIZE_CHOICES)}")
+    if requested == "none":
+        return "none"
+    if requested != "auto":
+        if device != "cpu" or not fast_ok:
+            raise ModelUnavailable(f"--quantize {requested} needs a Llama, Qwen2/3 or GPT-2 model on the CPU",
+                                   "use --quantize none")
+        return requested
+    if device == "cpu" and fast_ok and dtype == "bfloat16" and source.name in QUANTIZE_KNOWN_GOOD:
+        return QUANTIZE_KNOWN_GOOD[source.name]
+    return "none"

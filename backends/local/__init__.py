@@ -1,0 +1,1 @@
+"""Local models: the backend, the decoding loop, sampling, stop rules and text streaming."""

@@ -1,0 +1,1 @@
+"""The Textual chat app: the only part of parrot that imports Textual."""

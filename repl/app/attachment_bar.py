@@ -1,0 +1,53 @@
+"""The line above the app's input that says, before sending, what the prompt's files will cost.
+
+It lists the files queued with /file and those the input names as ``@path``, counted with the
+model's own tokenizer against what is left in the window, and what would be cut. Reading and
+counting run in a thread worker so that typing never waits for them; a file that would be refused
+shows its refusal here already.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.widgets import Static
+
+from backends.errors import ParrotError
+
+from ..chat.attachment_budget import measure
+from ..chat.attachments import gather
+from ..chat.session import Session
+
+
+class AttachmentBar(Static):
+    """Shows ``Budget.line()`` for the prompt being typed; hidden when it attaches nothing."""
+
+    def __init__(self, session: Session, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.session = session
+        self._last: tuple | None = None
+
+    def preview(self, prompt: str) -> None:
+        """Recount for the text now in the input (cheap when nothing that matters changed)."""
+        key = (prompt if "@" in prompt else "", tuple(a.sha256 for a in self.session.pending_files),
+               len(self.session.conversation.turns), getattr(self.session.backend, "is_loaded", None))
+        if key == self._last:
+            return
+        self._last = key
+        if "@" not in prompt and not self.session.pending_files:
+            self._show("")
+            return
+        self._count(prompt)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="attachments")
+    def _count(self, prompt: str) -> None:
+        try:
+            files = gather(prompt, self.session.pending_files)
+            text = measure(self.session, prompt, files, load=False).line() if files else ""
+        except ParrotError as error:
+            text = f"would be refused: {error}"
+        self.app.call_from_thread(self._show, text)
+
+    def _show(self, text: str) -> None:
+        self.update(Text(text))  # paths may hold [ ]: never markup
+        self.set_class(bool(text), "visible")

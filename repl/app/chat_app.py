@@ -1,0 +1,206 @@
+"""The Textual app: it composes the chat, the input and the status bar, and binds the keys.
+
+The window is up at once; the model loads behind it (``ModelLoader``) and a prompt sent meanwhile
+waits for it. The chat view owns the reply (``ChatView``), the status bar follows the session on
+its own (``StatusBar``), and slash-commands run in a thread through ``CommandBridge``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.css.query import NoMatches
+
+from backends.settings import GenerationSettings
+
+from .. import commands
+from ..chat.session import Session
+from ..history.store import HistoryStore
+from . import keys, terminal_watch
+from .attachment_bar import AttachmentBar
+from .chat_view import ChatView
+from .command_bridge import CommandBridge
+from .finetune_panel import follow_running_finetune, show_panel
+from .model_loader import ModelLoader
+from .prompt_input import CommandSuggestions, PromptInput
+from .status_bar import StatusBar
+from .widgets import AssistantMessage, SecretScreen, UserMessage  # noqa: F401  (tests import them from here)
+
+WELCOME = keys.welcome()
+QUIT_AGAIN_SECONDS = 3.0
+
+
+class ChatApp(App[int]):
+    """parrot's chat window."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "parrot"
+    BINDINGS = keys.bindings()
+
+    def __init__(self, backend_name: str, model: str | None, settings: GenerationSettings,
+                 options: dict[str, Any], *, resume: bool = False, history: HistoryStore | None = None,
+                 first: tuple[str, list] | None = None) -> None:
+        super().__init__()
+        self.first = first  # --chat: a prompt (and piped files) to send as soon as the window is up
+        self.resume = resume
+        self.session = Session(backend_name, model, settings, **options,
+                               progress=lambda text: self.post_message(ModelLoader.Progress(text)))
+        self.history = history if history is not None else HistoryStore()
+        self.history.attach(self.session)
+        self.chat = ChatView(self.session, WELCOME, id="log")
+        self.status = StatusBar(self.session, id="status")
+        self.loader = ModelLoader(self, self.session)
+        # /finetune started a run (told from the command's thread): its progress panel goes up.
+        self.bridge = CommandBridge(self, self.session,
+                                    finetune_started=lambda job: self.bridge.on_ui(show_panel, self, job))
+        self.context = self.bridge.context
+        self._last_interrupt = 0.0
+        self._hung_up_checks = 0
+
+    def compose(self) -> ComposeResult:
+        yield self.chat
+        yield CommandSuggestions(id="suggestions")
+        yield AttachmentBar(self.session, id="attachments")
+        yield PromptInput(id="prompt")
+        yield self.status
+
+    async def on_mount(self) -> None:
+        self.bridge.main_thread = threading.get_ident()
+        self.query_one(PromptInput).focus()
+        self.watch(self.chat, "replying", lambda replying: setattr(self.status, "replying", replying))
+        if self.resume:
+            await self.chat.resume(self.history)
+            self.status.sync()
+        if self.first is not None:
+            self.session.pending_files = list(self.first[1])
+            await self.start_reply(self.first[0])
+        for notice in self.history.notices:  # a damaged or read-only history: said once, the chat goes on
+            self.notify(notice, title="history", severity="warning", timeout=15)
+        self.loader.start()
+        self.call_after_refresh(self.query_one(PromptInput).load_shared_history)  # after the first paint
+        self.call_after_refresh(follow_running_finetune, self, self.context.extras)
+        terminal = None if self.is_headless else terminal_watch.terminal_fd()
+        if terminal is not None:
+            self.set_interval(terminal_watch.CHECK_SECONDS, lambda: self._leave_if_terminal_gone(terminal))
+
+    def _leave_if_terminal_gone(self, terminal: int) -> None:
+        """The terminal hung up: a reply in progress stops (what arrived is kept), then parrot exits."""
+        if terminal_watch.terminal_present(terminal):
+            return
+        self.chat.cancel.set()
+        if self.replying and self._hung_up_checks < 3:  # the reply's end is recorded by the next check
+            self._hung_up_checks += 1
+            return
+        # Not self.exit(): Textual's exit writes to the terminal through a writer thread that the
+        # hangup has ended, and waits on its full queue forever. The conversation is stored: leave now.
+        self.history.close()
+        os._exit(terminal_watch.HANGUP_EXIT)
+
+    @property
+    def replying(self) -> bool:
+        return self.chat.replying
+
+    @property
+    def loading_since(self) -> float | None:
+        return self.loader.since
+
+    # -- what the parts say ----------------------------------------------------------------------
+
+    async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        text = message.text
+        if commands.is_command(text.strip()):
+            if self.replying:
+                self.chat.refuse_while_replying(text)
+            else:
+                self.bridge.run(text.strip())
+            return
+        if not await self.start_reply(text[1:] if text.startswith("//") else text):
+            self.put_back(text)
+
+    async def start_reply(self, prompt: str | None) -> bool:
+        return await self.chat.start_reply(prompt, waiting=self.loader.since is not None)
+
+    def on_chat_view_prompt_cut(self, message: ChatView.PromptCut) -> None:
+        self.status.show_reply(message.stats)  # told before the answer, not only after it
+
+    def on_chat_view_prompt_back(self, message: ChatView.PromptBack) -> None:
+        self.put_back(message.text)
+        if message.focus:
+            self.query_one(PromptInput).focus()
+
+    def put_back(self, text: str) -> None:
+        """Hand a prompt back to the person, the cursor at its end so that typing goes on from there."""
+        self.query_one(PromptInput).show(text)
+
+    async def on_command_bridge_done(self) -> None:
+        await self.chat.sync()
+        if self.loader.switched:
+            self.loader.start()
+        self.status.sync()  # a command may have changed anything: settings, model, conversation
+        self._preview_attachments()
+
+    def on_model_loader_progress(self, message: ModelLoader.Progress) -> None:
+        self.loader.progress(message)
+
+    def on_model_loader_ready(self, message: ModelLoader.Ready) -> None:
+        if (said := self.loader.ready(message)) is not None:  # a /model switch is told once, after it worked
+            self.call_later(self.chat.show_note, said)
+        self._preview_attachments()
+
+    def on_model_loader_failed(self, message: ModelLoader.Failed) -> None:
+        self.loader.failed(message)
+        self._preview_attachments()
+
+    def on_status_bar_conversation_changed(self) -> None:
+        self._preview_attachments()  # what queued files will cost depends on the turns
+
+    def on_text_area_changed(self, event: PromptInput.Changed) -> None:
+        self._preview_attachments(event.text_area.text, suggest=True)
+
+    def _preview_attachments(self, text: str | None = None, suggest: bool = False) -> None:
+        try:
+            if suggest:
+                self.query_one(CommandSuggestions).show_for(text or "")
+            self.query_one(AttachmentBar).preview(self.query_one(PromptInput).text if text is None else text)
+        except NoMatches:  # a dialog is on top, or the app is closing
+            pass
+
+    # -- keys ------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Esc only means "stop" while a reply streams or a model downloads; otherwise it goes to the focused widget.
+        return self.replying or self.loader.downloading if action == "cancel_reply" else True
+
+    def action_cancel_reply(self) -> None:
+        self.loader.cancel()
+        self.chat.cancel.set()
+        self._last_interrupt = time.monotonic()
+
+    def action_interrupt(self) -> None:
+        if isinstance(self.screen, SecretScreen):  # Ctrl-C in the token dialog cancels it
+            self.screen.dismiss(None)
+        elif self.replying:
+            self.action_cancel_reply()
+        elif time.monotonic() - self._last_interrupt < QUIT_AGAIN_SECONDS:
+            self.exit(0)
+        else:
+            self._last_interrupt = time.monotonic()
+            self.notify("press Ctrl-C again to quit (or Ctrl-Q, or /quit)", timeout=QUIT_AGAIN_SECONDS)
+
+    async def action_quit(self) -> None:
+        self.chat.cancel.set()
+        self.exit(0)
+
+    def action_command(self, line: str) -> None:
+        self.bridge.run(line)
+
+    def action_pick_alternative(self, pick: int) -> None:
+        position = self.context.extras.get("probs_position")
+        if position is None:
+            self.notify("open a position first with /probs N", title="branch", timeout=5)
+        else:
+            self.bridge.run(f"/probs {position} --pick {pick}")

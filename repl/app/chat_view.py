@@ -1,0 +1,264 @@
+"""The chat log: prompts, replies streamed as Markdown, command output; and the worker that replies.
+
+A reply is generated in a thread worker that reaches the screen only through the messages nested
+here (Started, Chunk, Finished, Failed), each with one handler. Esc or Ctrl-C sets ``cancel``, which
+the backend checks every token. A prompt that cannot go out (a reply is still streaming, or it
+failed before any text arrived) is handed back to the input with ``PromptBack``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.reactive import var
+from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownStream
+
+from backends.errors import Cancelled, ParrotError
+
+from ..chat.replies import stream_reply
+from ..chat.session import Session, Turn
+from ..chat.truncation import truncation_notice
+from ..views.terminal_text import neutral
+from .widgets import AssistantMessage, Note, UserMessage
+
+
+class ChatView(VerticalScroll):
+    """The conversation as the person sees it, kept in line with ``session.conversation``."""
+
+    replying = var(False)
+
+    class Started(Message, bubble=False):
+        """The first text of the reply has arrived (after waiting for the model, if it had to)."""
+
+    class Chunk(Message, bubble=False):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Finished(Message, bubble=False):
+        def __init__(self, turn: Turn, stats: Any) -> None:
+            super().__init__()
+            self.turn, self.stats = turn, stats
+
+    class Failed(Message, bubble=False):
+        def __init__(self, error: ParrotError, prompt: str | None) -> None:
+            super().__init__()
+            self.error, self.prompt = error, prompt
+
+    class Noted(Message, bubble=False):
+        """Something to know about the reply: the prompt was cut to fit, the server ignores a setting."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class PromptCut(Message):
+        """The backend fitted the prompt by cutting it, before answering (the status bar says so at once)."""
+
+        def __init__(self, stats: Any) -> None:
+            super().__init__()
+            self.stats = stats
+
+    class PromptBack(Message):
+        """A prompt goes back to the input, to be sent again or changed."""
+
+        def __init__(self, text: str, focus: bool = False) -> None:
+            super().__init__()
+            self.text, self.focus = text, focus
+
+    def __init__(self, session: Session, welcome: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+        self.welcome = welcome
+        self.cancel = threading.Event()
+        self._stream: MarkdownStream | None = None
+        self._reply_widget: AssistantMessage | None = None
+        self._user_widget: UserMessage | None = None
+        self._first_note_after_clear: Note | None = None  # turns of a /load go above its message
+        self._shown = session.conversation
+
+    def compose(self) -> ComposeResult:
+        yield Markdown(self.welcome, classes="welcome")
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    # -- a reply ---------------------------------------------------------------------------------
+
+    async def start_reply(self, prompt: str | None, waiting: bool = False) -> bool:
+        """Show the prompt and start the reply worker; None replies to (or continues) the conversation.
+
+        ``waiting``: the model is still loading, which the line under the reply says meanwhile.
+        """
+        if self.replying:
+            self.refuse_while_replying(None)  # the caller keeps the prompt
+            return False
+        turns = self.session.conversation.turns
+        continuing = prompt is None and bool(turns) and turns[-1].message.role == "assistant"
+        self._user_widget = None
+        edit_from = self.session.conversation.edit_from
+        if prompt is not None and edit_from is not None:  # an edited prompt: what it replaces leaves the screen
+            replaced = {id(t) for t in turns[edit_from:]}
+            for old in list(self.query("UserMessage, AssistantMessage")):
+                if id(getattr(old, "turn", None)) in replaced:
+                    await old.remove()
+        if prompt is not None:
+            self._user_widget = UserMessage(neutral(prompt))
+            await self.mount(self._user_widget)
+        widget = self._widget_for(turns[-1]) if continuing else None
+        if widget is None:
+            widget = AssistantMessage()
+            await self.mount(widget)
+            if continuing:  # the continued text was not on screen (after /clear): show it first
+                await widget.markdown.update(neutral(turns[-1].message.content))
+        widget.meta.update("waiting for the model to load…" if waiting else "…")
+        widget.remove_class("cut-off")
+        self.anchor()
+        self._reply_widget = widget
+        self._stream = Markdown.get_stream(widget.markdown)
+        self.cancel = threading.Event()
+        self.replying = True
+        self.generate_reply(prompt, self.cancel)
+        return True
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="reply")
+    def generate_reply(self, prompt: str | None, cancel: threading.Event) -> None:
+        started = False
+
+        def on_chunk(text: str) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self.post_message(self.Started())
+            self.post_message(self.Chunk(text))
+
+        def on_start(reply: Any) -> None:
+            if truncation_notice(reply.stats):
+                self.post_message(self.PromptCut(reply.stats))
+
+        try:
+            turn, reply = stream_reply(self.session, prompt, cancel, on_chunk,
+                                       lambda text: self.post_message(self.Noted(text)), on_start)
+        except ParrotError as error:
+            self.post_message(self.Failed(error, prompt))
+            return
+        self.post_message(self.Finished(turn, reply.stats))
+
+    @on(Started)
+    def _started(self) -> None:
+        if self._reply_widget is not None:
+            self._reply_widget.meta.update("…")
+
+    @on(Chunk)
+    async def _chunk(self, message: Chunk) -> None:
+        if self._stream is not None:
+            await self._stream.write(neutral(message.text))  # model text may hold escape sequences
+
+    @on(Finished)
+    async def _finished(self, message: Finished) -> None:
+        await self._end_stream()
+        if self._reply_widget is not None:
+            self._reply_widget.show_end(message.turn)
+        if self._user_widget is not None:
+            self._user_widget.turn = self.session.conversation.last("user")
+        self.replying = False
+
+    @on(Noted)
+    def _noted(self, message: Noted) -> None:
+        self.notify(message.text, severity="warning", timeout=10)
+
+    @on(Failed)
+    async def _failed(self, message: Failed) -> None:
+        await self._end_stream()
+        widget = self._reply_widget
+        partial: Turn | None = getattr(message.error, "partial_turn", None)
+        if partial is not None:
+            # Text had arrived: it stays, marked cut off, and the prompt stays with it (/retry resends).
+            if widget is not None:
+                widget.turn = partial
+                widget.show_end(partial)
+            if self._user_widget is not None:
+                self._user_widget.turn = self.session.conversation.last("user")
+            self.replying = False
+            self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
+            return
+        if widget is not None:
+            if widget.turn is None:
+                await widget.remove()
+            else:  # a failed /continue: the reply it extended stays as it was
+                await widget.markdown.update(neutral(widget.turn.message.content))
+                widget.show_end(widget.turn)
+        if self._user_widget is not None:
+            await self._user_widget.remove()
+        self.replying = False
+        if isinstance(message.error, Cancelled):  # stopped before any text: as if it was never sent
+            self.notify(f"{message.error}; the prompt is back in the input", timeout=5)
+        else:
+            self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
+        if message.prompt is not None:
+            self.post_message(self.PromptBack(message.prompt, focus=True))
+
+    async def _end_stream(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+
+    def refuse_while_replying(self, text: str | None) -> None:
+        self.notify("a reply is still streaming: wait for it, or press Esc to stop it", severity="warning")
+        if text:
+            self.post_message(self.PromptBack(text))
+
+    # -- the log and the conversation ------------------------------------------------------------
+
+    async def show_note(self, renderable: Any) -> None:
+        """Command output; a string is plain text, never markup (it may hold '[', or what a file said)."""
+        note = Note(Text(neutral(renderable)) if isinstance(renderable, str) else renderable)
+        await self.mount(note)
+        if self._first_note_after_clear is None:
+            self._first_note_after_clear = note
+
+    async def clear(self) -> None:
+        await self.remove_children()
+        self._first_note_after_clear = None
+
+    async def resume(self, history: Any) -> None:
+        """``--continue``: take up the last stored conversation, or say there is none yet."""
+        last = history.last_id()
+        if last is None:
+            self.notify("there is no conversation to continue yet; starting a new one")
+            return
+        self.session.conversation = self._shown = history.load(last)
+        await self._mount_turns(self._shown.turns)
+
+    async def sync(self) -> None:
+        """Bring the log in line with the conversation a command left behind."""
+        conversation = self.session.conversation
+        if conversation is not self._shown:  # /new, /load, a branch switch
+            self._shown = conversation
+            await self._mount_turns(conversation.turns, before=self._first_note_after_clear)
+            return
+        alive = {id(t) for t in conversation.turns}
+        for widget in list(self.query("UserMessage, AssistantMessage")):
+            turn = getattr(widget, "turn", None)
+            if turn is not None and id(turn) not in alive:
+                await widget.remove()
+
+    async def _mount_turns(self, turns: list[Turn], before: Any = None) -> None:
+        widgets = [UserMessage(neutral(t.message.content), t) if t.message.role == "user"
+                   else AssistantMessage(neutral(t.message.content), t) if t.message.role == "assistant"
+                   else Note(Text(f"system: {neutral(t.message.content)}", style="dim")) for t in turns]
+        if widgets:
+            await self.mount_all(widgets, before=before)
+
+    def _widget_for(self, turn: Turn) -> AssistantMessage | None:
+        for widget in self.query(AssistantMessage):
+            if widget.turn is turn:
+                return widget
+        return None

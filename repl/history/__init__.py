@@ -1,0 +1,1 @@
+"""Stored conversations: the SQLite store, its full-text search, and opening it safely."""

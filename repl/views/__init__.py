@@ -1,0 +1,1 @@
+"""Text views every mode shares: token tables, history tables, comparisons, terminal-safe text."""
