@@ -81,13 +81,46 @@ class GenerationStats:
         return data
 
 
+@dataclass(frozen=True)
+class BackendInfo:
+    """Facts about a backend for the status bar and ``/settings``: what answers, where and how; never a key.
+
+    A fact nobody knows yet is None (a local model's device before it has loaded), so that nothing is
+    claimed that was not seen.
+    """
+
+    backend: str
+    model: str
+    mode: Literal["chat", "completion"] | None = None  # None: not known until the model has loaded
+    device: str | None = None
+    dtype: str | None = None
+    quantize: str | None = None
+    context_window: int | None = None
+    base_url: str | None = None
+    ignores: tuple[str, ...] = ()  # settings the server was seen to ignore
+
+    @property
+    def completion(self) -> bool:
+        """Whether the model continues text (no chat template), as far as is known."""
+        return self.mode == "completion"
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(name, value) of every known fact, for a table."""
+        rows = []
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value not in (None, ()):
+                rows.append((name, ", ".join(value) if isinstance(value, tuple) else str(value)))
+        return rows
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What the chat needs from anything that answers."""
 
     name: str
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> BackendInfo:
         """Facts for the status bar and ``/settings``: model, device, dtype, mode, context window."""
         ...
 

@@ -107,6 +107,11 @@ class Reply:
             pass
         return self.text
 
+    def close(self, reason: FinishReason = "cancelled") -> None:
+        """Stop reading before the end: the backend's stream is let go and the reply ends with ``reason``."""
+        self._chunks.close()
+        self.stats.finish_reason = reason
+
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -153,12 +158,12 @@ class Reply:
             pass
         except ParrotError as error:
             stats.finish_reason = "error"
-            error.reply = self  # type: ignore[attr-defined]
+            error.reply = self
             raise
         except Exception as error:  # a crash inside a backend is a backend failure, told in one line
             stats.finish_reason = "error"
             failure = BackendError(f"{stats.backend or 'the backend'} failed: {type(error).__name__}: {error}")
-            failure.reply = self  # type: ignore[attr-defined]
+            failure.reply = self
             raise failure from error
         finally:
             self._close(started, pieces)

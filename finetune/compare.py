@@ -9,13 +9,17 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 from backends.base import Backend, GenerationStats, Message
 from backends.errors import ParrotError
+from backends.reply import Reply
 from backends.settings import GenerationSettings
 
 from .scoring import Score, score_reply
+
+RunReply = Callable[[str, Callable[[], Reply]], Reply]
 
 
 @dataclass
@@ -35,17 +39,23 @@ def same_settings(settings: GenerationSettings) -> GenerationSettings:
 
 
 def compare(models: list[tuple[str, Backend]], messages: list[Message], settings: GenerationSettings,
-            cancel: threading.Event | None = None,
-            on_chunk: Callable[[int, str], None] | None = None) -> list[Answer]:
-    """Each model answers ``messages`` in turn (``on_chunk(index, text)`` as it streams), then scoring."""
+            cancel: threading.Event | None = None, run: RunReply | None = None) -> list[Answer]:
+    """Each model answers ``messages`` in turn, then each reply is scored under every model.
+
+    ``run(label, start)`` streams the reply that ``start()`` begins and returns it once it has ended (the
+    chat's reply runner, which shows progress and pauses fine-tuning); by default it is read to the end.
+    A cancelled comparison stops after the reply that was streaming and scores nothing.
+    """
     settings = same_settings(settings)
     answers = []
-    for index, (label, backend) in enumerate(models):
-        reply = backend.stream(messages, settings, cancel)
-        for chunk in reply:
-            if on_chunk:
-                on_chunk(index, chunk)
+    for label, backend in models:
+        if cancel is not None and cancel.is_set():
+            break
+        start = partial(backend.stream, messages, settings, cancel)
+        reply = run(label, start) if run is not None else _read(start())
         answers.append(Answer(label, reply.text, reply.stats))
+    if cancel is not None and cancel.is_set():
+        return answers
     for answer in answers:
         for label, backend in models:
             try:
@@ -53,6 +63,11 @@ def compare(models: list[tuple[str, Backend]], messages: list[Message], settings
             except ParrotError as error:
                 answer.scores[label] = str(error)
     return answers
+
+
+def _read(reply: Reply) -> Reply:
+    reply.finish()
+    return reply
 
 
 def describe(answers: list[Answer]) -> str:

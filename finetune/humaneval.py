@@ -14,14 +14,18 @@ import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from math import comb
 from pathlib import Path
 from typing import Any, Callable
 
 from backends.base import Backend, Message
+from backends.reply import Reply
 from backends.settings import GenerationSettings
 
 from .sandbox import Limits, run_program
+
+RunReply = Callable[[Callable[[], Reply]], Reply]
 
 # A completion ends where the function does: at the next top-level statement.
 COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ")
@@ -52,7 +56,7 @@ def is_chat(backend: Backend) -> bool:
     load = getattr(backend, "load", None)
     if callable(load):
         load()
-    return backend.describe().get("mode", "chat") != "completion"
+    return not backend.describe().completion
 
 
 def messages_for(problem: dict[str, Any], chat: bool) -> list[Message]:
@@ -131,11 +135,12 @@ Progress = Callable[[int, int, ProblemResult], None]
 
 def evaluate(backend: Backend, settings: GenerationSettings, n: int = 1, limit: int | None = None,
              limits: Limits = Limits(), on_problem: Progress | None = None,
-             cancel: threading.Event | None = None, model: str = "") -> Report:
+             cancel: threading.Event | None = None, model: str = "", run: RunReply | None = None) -> Report:
     """Generate ``n`` samples per problem with ``settings`` and run each against the problem's tests.
 
     Greedy settings give one deterministic sample (pass@1); sampled ones use seeds seed, seed+1, ...
-    so a run can be repeated.
+    so a run can be repeated. ``run(start)`` streams the reply ``start()`` begins and returns it when it
+    has ended (the chat's reply runner); by default a reply is read to its end.
     """
     chat = is_chat(backend)
     if n > 1 and settings.is_greedy:
@@ -143,14 +148,14 @@ def evaluate(backend: Backend, settings: GenerationSettings, n: int = 1, limit: 
     if not chat:
         settings = settings.updated(stop=tuple(dict.fromkeys(settings.stop + COMPLETION_STOPS)))
     problems = load_problems(limit)
-    report = Report(model or backend.describe().get("model", ""), settings.to_dict(), n, chat=chat)
+    report = Report(model or backend.describe().model, settings.to_dict(), n, chat=chat)
     started = time.perf_counter()
     base_seed = settings.seed if settings.seed is not None else 0
     for index, problem in enumerate(problems):
         result = ProblemResult(problem["task_id"])
         if cancel is not None and cancel.is_set():
             break
-        for text, generated in _generate(backend, messages_for(problem, chat), settings, n, base_seed, cancel):
+        for text, generated in _generate(backend, messages_for(problem, chat), settings, n, base_seed, cancel, run):
             completion = completion_from(problem, text, chat)
             outcome = run_program(program_for(problem, completion), limits)
             result.samples.append(Sample(outcome.passed, outcome.kind, outcome.detail[:200], completion,
@@ -163,7 +168,7 @@ def evaluate(backend: Backend, settings: GenerationSettings, n: int = 1, limit: 
 
 
 def _generate(backend: Backend, messages: list[Message], settings: GenerationSettings, n: int, base_seed: int,
-              cancel: threading.Event | None) -> list[tuple[str, float]]:
+              cancel: threading.Event | None, run: RunReply | None = None) -> list[tuple[str, float]]:
     """n completions with the seconds each took: one batch where the backend decodes batches."""
     t0 = time.perf_counter()
     if n > 1 and callable(getattr(backend, "sample", None)):
@@ -174,7 +179,11 @@ def _generate(backend: Backend, messages: list[Message], settings: GenerationSet
     for i in range(n):
         sample_settings = settings if settings.is_greedy else settings.updated(seed=base_seed + i)
         t0 = time.perf_counter()
-        out.append((backend.stream(messages, sample_settings, cancel).finish(), time.perf_counter() - t0))
+        start = partial(backend.stream, messages, sample_settings, cancel)
+        text = run(start).text if run is not None else start().finish()
+        out.append((text, time.perf_counter() - t0))
+        if cancel is not None and cancel.is_set():
+            break
     return out
 
 

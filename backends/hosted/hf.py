@@ -49,9 +49,9 @@ class HfBackend(OpenAIBackend):
         super().__init__(COMPLETION_PRESETS.get(model, model), base_url=f"{self.router_url}/v1",
                          stream=stream, options=options, progress=progress)
 
-    def describe(self) -> dict[str, Any]:
-        """Backend, model, router URL and mode (chat or completion); never the token."""
-        return {"backend": self.name, "model": self.model, "base_url": self.router_url, "mode": self.mode}
+    @property
+    def public_url(self) -> str:
+        return self.router_url  # the router, not its /v1 path: where a person would point a browser
 
     def key(self) -> Found:
         """The Hugging Face token, looked up per request; without one, say how to log in."""

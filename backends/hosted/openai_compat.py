@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import requests
 
-from ..base import GenerationStats, Message, TokenChoice
+from ..base import BackendInfo, GenerationStats, Message, TokenChoice
 from ..credentials import Found, Secret, find_server_key
 from ..errors import BackendError
 from ..local.prompts import with_system
@@ -38,6 +38,7 @@ class OpenAIBackend:
     """Chat completions from an OpenAI-compatible server, with an optional key for that server only."""
 
     name = "openai"
+    mode = "chat"  # a chat-completions endpoint applies the chat template itself
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | Secret | None = None, *,
                  stream: bool = True, options: HttpOptions | None = None, progress: Any = None) -> None:
@@ -59,13 +60,15 @@ class OpenAIBackend:
 
     # -- facts -----------------------------------------------------------------------------------
 
-    def describe(self) -> dict[str, Any]:
-        """Backend, model and base URL for the status bar and /settings; never the key."""
-        info = {"backend": self.name, "model": self.model or "(the server's first model)",
-                "base_url": self.base_url, "mode": "chat"}
-        if self.ignored:
-            info["ignores"] = ", ".join(self.ignored)  # the status bar stops claiming these
-        return info
+    @property
+    def public_url(self) -> str:
+        return self.base_url
+
+    def describe(self) -> BackendInfo:
+        """Backend, model and base URL for the status bar and /settings; never the key. Settings the
+        server was seen to ignore are named, so that the status bar stops claiming them."""
+        return BackendInfo(self.name, self.model or "(the server's first model)", mode=self.mode,
+                           base_url=self.public_url, ignores=tuple(self.ignored))
 
     def note(self, message: str, once: bool = True) -> None:
         """Tell the person something (an ignored setting, a retry) through the progress callback."""

@@ -6,7 +6,7 @@ import secrets
 import threading
 from typing import Any, Iterator
 
-from ..base import GenerationStats, Message, TokenChoice
+from ..base import BackendInfo, GenerationStats, Message, TokenChoice
 from ..errors import BackendError
 from ..loading.fast_start import load_for_chat
 from ..loading.models import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
@@ -66,14 +66,12 @@ class LocalBackend:
     def context_window(self) -> int:
         return self.load().window
 
-    def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"backend": self.name, "model": self.model_name}
-        if self._loaded is not None:
-            loaded = self._loaded
-            info.update(device=loaded.device, dtype=loaded.dtype, quantize=loaded.quantize,
-                        context_window=loaded.window,
-                        mode=loaded.mode)
-        return info
+    def describe(self) -> BackendInfo:
+        loaded = self._loaded
+        if loaded is None:  # nothing is claimed before the model has loaded
+            return BackendInfo(self.name, self.model_name)
+        return BackendInfo(self.name, self.model_name, mode=loaded.mode, device=loaded.device, dtype=loaded.dtype,
+                           quantize=loaded.quantize, context_window=loaded.window)
 
     # -- prompts ---------------------------------------------------------------------------------
 

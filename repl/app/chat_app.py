@@ -18,6 +18,7 @@ from textual.css.query import NoMatches
 from backends.settings import GenerationSettings
 
 from .. import commands
+from ..chat.activity import Activity
 from ..chat.session import Session
 from ..history.store import HistoryStore
 from . import keys, terminal_watch
@@ -51,12 +52,13 @@ class ChatApp(App[int]):
                                progress=lambda text: self.post_message(ModelLoader.Progress(text)))
         self.history = history if history is not None else HistoryStore()
         self.history.attach(self.session)
-        self.chat = ChatView(self.session, WELCOME, id="log")
+        self.activity = Activity()  # the reply and the long commands running now: Esc stops them, quit all
+        self.chat = ChatView(self.session, WELCOME, self.activity, id="log")
         self.status = StatusBar(self.session, id="status")
         self.loader = ModelLoader(self, self.session)
         # /finetune started a run (told from the command's thread): its progress panel goes up.
-        self.bridge = CommandBridge(self, self.session,
-                                    finetune_started=lambda job: self.bridge.on_ui(show_panel, self, job))
+        self.bridge = CommandBridge(self, self.session, self.activity,
+                                    on_finetune_started=lambda job: self.bridge.on_ui(show_panel, self, job))
         self.context = self.bridge.context
         self._last_interrupt = 0.0
         self._hung_up_checks = 0
@@ -82,7 +84,7 @@ class ChatApp(App[int]):
             self.notify(notice, title="history", severity="warning", timeout=15)
         self.loader.start()
         self.call_after_refresh(self.query_one(PromptInput).load_shared_history)  # after the first paint
-        self.call_after_refresh(follow_running_finetune, self, self.context.extras)
+        self.call_after_refresh(follow_running_finetune, self, self.context)
         terminal = None if self.is_headless else terminal_watch.terminal_fd()
         if terminal is not None:
             self.set_interval(terminal_watch.CHECK_SECONDS, lambda: self._leave_if_terminal_gone(terminal))
@@ -121,8 +123,8 @@ class ChatApp(App[int]):
         if not await self.start_reply(text[1:] if text.startswith("//") else text):
             self.put_back(text)
 
-    async def start_reply(self, prompt: str | None) -> bool:
-        return await self.chat.start_reply(prompt, waiting=self.loader.since is not None)
+    async def start_reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> bool:
+        return await self.chat.start_reply(prompt, waiting=self.loader.since is not None, branch=branch)
 
     def on_chat_view_prompt_cut(self, message: ChatView.PromptCut) -> None:
         self.status.show_reply(message.stats)  # told before the answer, not only after it
@@ -172,18 +174,22 @@ class ChatApp(App[int]):
     # -- keys ------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Esc only means "stop" while a reply streams or a model downloads; otherwise it goes to the focused widget.
-        return self.replying or self.loader.downloading if action == "cancel_reply" else True
+        # Esc only means "stop" while something runs (a reply, a download, a long command); otherwise it goes
+        # to the focused widget.
+        if action == "cancel_reply":
+            return self.replying or self.loader.downloading or self.activity.running()
+        return True
 
     def action_cancel_reply(self) -> None:
         self.loader.cancel()
         self.chat.cancel.set()
+        self.activity.stop()
         self._last_interrupt = time.monotonic()
 
     def action_interrupt(self) -> None:
         if isinstance(self.screen, SecretScreen):  # Ctrl-C in the token dialog cancels it
             self.screen.dismiss(None)
-        elif self.replying:
+        elif self.replying or self.activity.running():
             self.action_cancel_reply()
         elif time.monotonic() - self._last_interrupt < QUIT_AGAIN_SECONDS:
             self.exit(0)
@@ -193,13 +199,14 @@ class ChatApp(App[int]):
 
     async def action_quit(self) -> None:
         self.chat.cancel.set()
+        self.activity.stop()  # whatever runs, quitting wins
         self.exit(0)
 
     def action_command(self, line: str) -> None:
         self.bridge.run(line)
 
     def action_pick_alternative(self, pick: int) -> None:
-        position = self.context.extras.get("probs_position")
+        position = self.context.probs_position
         if position is None:
             self.notify("open a position first with /probs N", title="branch", timeout=5)
         else:

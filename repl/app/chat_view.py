@@ -8,7 +8,6 @@ failed before any text arrived) is handed back to the input with ``PromptBack``.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from rich.text import Text
@@ -20,8 +19,10 @@ from textual.reactive import var
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownStream
 
+from backends.cancel import Cancel
 from backends.errors import Cancelled, ParrotError
 
+from ..chat.activity import Activity
 from ..chat.replies import stream_reply
 from ..chat.session import Session, Turn
 from ..chat.truncation import truncation_notice
@@ -73,11 +74,12 @@ class ChatView(VerticalScroll):
             super().__init__()
             self.text, self.focus = text, focus
 
-    def __init__(self, session: Session, welcome: str, **kwargs: Any) -> None:
+    def __init__(self, session: Session, welcome: str, activity: Activity | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.session = session
         self.welcome = welcome
-        self.cancel = threading.Event()
+        self.activity = activity if activity is not None else Activity()  # where Esc and quit find the reply
+        self.cancel = Cancel()
         self._stream: MarkdownStream | None = None
         self._reply_widget: AssistantMessage | None = None
         self._user_widget: UserMessage | None = None
@@ -92,16 +94,19 @@ class ChatView(VerticalScroll):
 
     # -- a reply ---------------------------------------------------------------------------------
 
-    async def start_reply(self, prompt: str | None, waiting: bool = False) -> bool:
+    async def start_reply(self, prompt: str | None, waiting: bool = False,
+                          branch: tuple[int, int] | None = None) -> bool:
         """Show the prompt and start the reply worker; None replies to (or continues) the conversation.
 
-        ``waiting``: the model is still loading, which the line under the reply says meanwhile.
+        ``waiting``: the model is still loading, which the line under the reply says meanwhile. ``branch``
+        (position, pick): the last reply again from a token's alternative; the old one leaves the screen
+        once the new one has text (it is kept as a branch).
         """
         if self.replying:
             self.refuse_while_replying(None)  # the caller keeps the prompt
             return False
         turns = self.session.conversation.turns
-        continuing = prompt is None and bool(turns) and turns[-1].message.role == "assistant"
+        continuing = prompt is None and branch is None and bool(turns) and turns[-1].message.role == "assistant"
         self._user_widget = None
         edit_from = self.session.conversation.edit_from
         if prompt is not None and edit_from is not None:  # an edited prompt: what it replaces leaves the screen
@@ -123,13 +128,13 @@ class ChatView(VerticalScroll):
         self.anchor()
         self._reply_widget = widget
         self._stream = Markdown.get_stream(widget.markdown)
-        self.cancel = threading.Event()
+        self.cancel = Cancel()
         self.replying = True
-        self.generate_reply(prompt, self.cancel)
+        self.generate_reply(prompt, self.cancel, branch)
         return True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reply")
-    def generate_reply(self, prompt: str | None, cancel: threading.Event) -> None:
+    def generate_reply(self, prompt: str | None, cancel: Cancel, branch: tuple[int, int] | None = None) -> None:
         started = False
 
         def on_chunk(text: str) -> None:
@@ -144,8 +149,9 @@ class ChatView(VerticalScroll):
                 self.post_message(self.PromptCut(reply.stats))
 
         try:
-            turn, reply = stream_reply(self.session, prompt, cancel, on_chunk,
-                                       lambda text: self.post_message(self.Noted(text)), on_start)
+            with self.activity.run("reply", cancel):
+                turn, reply = stream_reply(self.session, prompt, cancel, on_chunk,
+                                           lambda text: self.post_message(self.Noted(text)), on_start, branch)
         except ParrotError as error:
             self.post_message(self.Failed(error, prompt))
             return
@@ -169,6 +175,7 @@ class ChatView(VerticalScroll):
         if self._user_widget is not None:
             self._user_widget.turn = self.session.conversation.last("user")
         self.replying = False
+        await self.sync()  # a branch from a token: the reply it replaced is no longer on this branch
 
     @on(Noted)
     def _noted(self, message: Noted) -> None:
@@ -178,7 +185,7 @@ class ChatView(VerticalScroll):
     async def _failed(self, message: Failed) -> None:
         await self._end_stream()
         widget = self._reply_widget
-        partial: Turn | None = getattr(message.error, "partial_turn", None)
+        partial: Turn | None = message.error.partial_turn
         if partial is not None:
             # Text had arrived: it stays, marked cut off, and the prompt stays with it (/retry resends).
             if widget is not None:
@@ -187,6 +194,7 @@ class ChatView(VerticalScroll):
             if self._user_widget is not None:
                 self._user_widget.turn = self.session.conversation.last("user")
             self.replying = False
+            await self.sync()
             self.notify(str(message.error), title="the reply failed", severity="error", timeout=10)
             return
         if widget is not None:

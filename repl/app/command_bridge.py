@@ -2,7 +2,7 @@
 
 A command may block (a secret prompt, a model switch, a download) without freezing the window. It
 talks to the screen only through the methods below (show, generate, quit, clear, edit, read_secret,
-after_load), which the plain REPL and scripts implement too; each hops to the UI thread. When the
+after_load, progress), which the plain REPL and scripts implement too; each hops to the UI thread. When the
 command is over the app hears ``CommandBridge.Done`` and brings the log and the status bar in line.
 """
 
@@ -17,8 +17,9 @@ from textual.message import Message
 from backends.errors import BackendError, ParrotError
 
 from .. import commands
+from ..chat.activity import Activity
 from ..chat.session import Session
-from ..commands.table import Context
+from ..commands.context import Context
 from ..crash import unexpected
 from .widgets import SecretScreen
 
@@ -31,10 +32,11 @@ class CommandBridge:
     class Done(Message):
         """A command has finished (or failed); what it changed may now be shown."""
 
-    def __init__(self, app: App, session: Session, **extras: Any) -> None:
+    def __init__(self, app: App, session: Session, activity: Activity,
+                 on_finetune_started: Callable[[Any], None] | None = None) -> None:
         self.app = app
         self.main_thread = threading.get_ident()
-        self.context = Context(session, self, {"clipboard": self.copy, **extras})
+        self.context = Context(session, self, activity, clipboard=self.copy, on_finetune_started=on_finetune_started)
 
     @property
     def chat(self) -> Any:
@@ -65,12 +67,14 @@ class CommandBridge:
         """Say ``text`` once the model a command switched to has loaded (nothing if it fails)."""
         self.app.loader.after_load = text  # type: ignore[attr-defined]
 
-    def generate(self) -> None:
-        self.on_ui(self.app.start_reply, None)  # type: ignore[attr-defined]
+    def generate(self, branch: tuple[int, int] | None = None) -> None:
+        self.on_ui(self.app.start_reply, None, branch)  # type: ignore[attr-defined]
+
+    def progress(self, text: str | None) -> None:
+        self.on_ui(self.app.status.show_work, text)  # type: ignore[attr-defined]
 
     def quit(self) -> None:
-        self.chat.cancel.set()
-        self.on_ui(self.app.exit, 0)
+        self.on_ui(self.app.action_quit)  # type: ignore[attr-defined]
 
     def clear(self) -> None:
         self.on_ui(self.chat.clear)

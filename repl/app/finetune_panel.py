@@ -98,10 +98,10 @@ async def show_panel(app: App, job: Any, before: str = "#suggestions") -> None:
     await app.mount(FinetunePanel(job), before=before)
 
 
-async def follow_running_finetune(app: App, extras: dict) -> None:
+async def follow_running_finetune(app: App, ctx: Any) -> None:
     """A run started by an earlier parrot may still be going: follow it too (``/finetune stop`` finds it)."""
     from finetune.job import attach
 
     if (job := attach("js")) is not None and job.running:
-        extras["finetune_job"] = job
+        ctx.finetune_job = job
         await show_panel(app, job)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
+from backends.base import BackendInfo
 from backends.loading.hub import DownloadProgress
 
 from ..chat.session import Conversation, Session, Turn
@@ -28,12 +30,13 @@ from ..chat.truncation import truncation_notice
 class StatusBar(Widget):
     """One line of facts about the session; ``sync()`` reads them again from the session."""
 
-    facts: reactive[dict] = reactive(dict)  # the backend's describe(), with its backend and model named
+    facts: reactive[BackendInfo | None] = reactive(None)  # the backend's describe(), its model as shown here
     sampling = reactive("greedy")
     stats: reactive[Any] = reactive(None, always_update=True)  # the last answer's GenerationStats
     used = reactive("")  # tokens of the window the conversation fills, "~N" when estimated
     load_message: reactive[str | None] = reactive(None)  # what the model loader is doing; None once done
     replying = reactive(False)
+    work: reactive[str | None] = reactive(None)  # what a long command is doing now (/compare, /eval)
 
     class ConversationChanged(Message):
         """A turn was added, extended or dropped (told from whichever thread changed it)."""
@@ -67,12 +70,11 @@ class StatusBar(Widget):
     def sync(self) -> None:
         """Take the backend's facts, the settings and the window's use from the session as they are now."""
         session = self.session
-        facts = dict(session.backend.describe())
-        model = str(facts.get("model", session.model or ""))
+        facts = session.backend.describe()
+        model = facts.model or session.model or ""
         if os.sep in model and os.path.exists(model):
             model = os.path.basename(model.rstrip(os.sep))  # a local folder: its name is enough here
-        facts["backend"], facts["model"] = facts.get("backend", session.backend_name), model
-        self.facts = facts
+        self.facts = facts = replace(facts, model=model)
         settings = session.settings
         self.sampling = sampling_text(settings, facts)
         answer = session.conversation.last("assistant")
@@ -83,6 +85,10 @@ class StatusBar(Widget):
         """The reply now streaming: its prompt's length and what was cut, known before its first token."""
         self.stats = stats
         self.used = context_used(stats, self.session.conversation)
+
+    def show_work(self, text: str | None) -> None:
+        """Say what a long command is doing now; None once it is over."""
+        self.work = text
 
     def loading(self, message: str | None, since: float | None = None) -> None:
         """Show what loading the model is doing (``None``: it is done), counting the seconds from ``since``."""
@@ -103,19 +109,19 @@ class StatusBar(Widget):
         return isinstance(self.load_message, DownloadProgress)
 
     def render(self) -> Text:
-        facts = self.facts
-        parts = [str(facts.get("backend", "")), str(facts.get("model", ""))]
+        facts = self.facts or BackendInfo(self.session.backend_name, self.session.model or "")
+        parts = [facts.backend, facts.model]
         if self.load_message is not None:
             parts.append(f"{self.load_message} … {time.monotonic() - (self.loading_since or time.monotonic()):.0f}s")
             if self.downloading:
                 parts.append("Esc stops the download")
         else:
-            parts += [str(facts[k]) for k in ("device", "dtype") if k in facts]
-            if facts.get("quantize") not in (None, "none"):
-                parts.append(f"{facts['quantize']} weights")
-            parts += [str(facts["mode"])] if "mode" in facts else []
+            parts += [fact for fact in (facts.device, facts.dtype) if fact]
+            if facts.quantize not in (None, "none"):
+                parts.append(f"{facts.quantize} weights")
+            parts += [facts.mode] if facts.mode else []
         parts.append(self.sampling)
-        window = facts.get("context_window")
+        window = facts.context_window
         if self.stats is not None:
             parts.append(f"ctx {self.used}/{window or '?'}")
             if truncation_notice(self.stats):
@@ -124,14 +130,16 @@ class StatusBar(Widget):
                 parts.append(f"{self.stats.tokens_per_second:.1f} tok/s")
         elif window:
             parts.append(f"ctx 0/{window}")
+        if self.work:
+            parts.append(self.work)
         if self.replying:
             parts.append("replying (Esc stops)")
         return Text(" · ".join(parts))
 
 
-def sampling_text(settings: Any, facts: dict) -> str:
+def sampling_text(settings: Any, facts: BackendInfo) -> str:
     """greedy, or the sampling temperature; never a temperature the server was seen to ignore."""
-    if "temperature" in str(facts.get("ignores", "")).split(", "):
+    if "temperature" in facts.ignores:
         return "temperature ignored by the server"
     return "greedy" if settings.is_greedy else f"sample temp {settings.temperature:g}"
 

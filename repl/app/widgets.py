@@ -71,7 +71,7 @@ def completion_mode(app: Any) -> bool:
     """Whether the app's current model continues text (no chat template) rather than chatting."""
     session = getattr(app, "session", None)
     try:
-        return session is not None and session.backend.describe().get("mode") == "completion"
+        return session is not None and session.backend.describe().completion
     except Exception:  # no backend yet, or one that cannot describe itself: show Markdown
         return False
 

@@ -14,7 +14,8 @@ from backends import credentials
 from backends.errors import UsageError
 from backends.hosted.httpclient import check_base_url
 
-from .table import Context, command
+from .context import Context
+from .table import command
 
 
 def _split(args: list[str]) -> tuple[bool, str | None]:

@@ -13,7 +13,8 @@ from backends.errors import UsageError
 from ..chat.attachments import mentions, split_composed
 from ..chat.branches import switch
 from ..views.terminal_text import neutral
-from .table import Context, command, require
+from .context import Context
+from .table import command, require
 
 
 @command("edit", "/edit [N]", "put prompt N (default: the last) back in the input; sending it starts a branch")

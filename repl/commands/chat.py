@@ -1,7 +1,7 @@
 """Commands on the conversation itself: start over, switch model, retry, continue, history, export, copy.
 
 The history store is the session's own (``ctx.session.history``); the clipboard is a per-mode
-service from ``ctx.extras`` (a function that copies text). A mode that lacks one gets a usage
+service from ``ctx.clipboard`` (a function that copies text). A mode that lacks one gets a usage
 error that says where the command works.
 """
 
@@ -18,7 +18,8 @@ from backends.hosted.httpclient import check_base_url
 from .. import safe_files
 from ..chat.session import Conversation, Turn
 from ..views.history_tables import conversations_table, search_table  # noqa: F401  (parrot history prints them too)
-from .table import Context, command, require
+from .context import Context
+from .table import command, require
 
 
 def _store(ctx: Context):
@@ -189,7 +190,7 @@ def copy_(ctx: Context, args: list[str]) -> None:
     require(args, (0, 1))
     if args and args[0] != "code":
         raise UsageError(f"unknown argument {args[0]!r}", "use /copy or /copy code")
-    clipboard = ctx.extras.get("clipboard")
+    clipboard = ctx.clipboard
     if clipboard is None:
         raise UsageError("there is no clipboard here", "use /copy in the terminal app or the plain REPL")
     last = ctx.session.conversation.last("assistant")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from backends.base import BackendInfo
 from backends.errors import UsageError
 from backends.settings import SPECS, GenerationSettings, default_text
 
-from .table import COMMANDS, Context, command, lookup
+from .context import Context
+from .table import COMMANDS, command, lookup
 
 
 @command("help", "/help [COMMAND]", "list commands, or show one command's usage", group="general", aliases=("h", "?"))
@@ -32,10 +34,10 @@ def quit_(ctx: Context, args: list[str]) -> None:
     ctx.ui.quit()
 
 
-def settings_table(settings: GenerationSettings, backend: dict) -> Table:
+def settings_table(settings: GenerationSettings, backend: BackendInfo) -> Table:
     """Every setting with the value that applies (a per-mode default as this model's mode has it), its
     default, and the backend's facts."""
-    mode = backend.get("mode")
+    mode = backend.mode
     applied = settings.for_mode(mode) if mode else settings
     table = Table(box=None, pad_edge=False)
     table.add_column("setting", style="bold")
@@ -48,8 +50,8 @@ def settings_table(settings: GenerationSettings, backend: dict) -> Table:
         if not settings.given(name):
             shown = f"{shown} ({mode}-model default)" if mode else "default"
         table.add_row(name, Text(shown), default_text(name), spec.help)
-    for key, value in backend.items():
-        table.add_row(key, str(value), "", "")
+    for key, value in backend.rows():
+        table.add_row(key, value, "", "")
     return table
 
 

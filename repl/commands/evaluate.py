@@ -10,12 +10,14 @@ import argparse
 import sys
 import threading
 import time
+from functools import partial
 from typing import Any, Callable
 
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
 
-from .table import Context, command
+from .context import Context
+from .table import command
 
 USAGE = "/eval humaneval [--limit N] [-n N] [--compare MODEL] [--timeout S] | stop"
 HELP = """usage: parrot eval ppl --data DIR|hub (see parrot eval ppl --help)
@@ -90,7 +92,8 @@ def progress_line(done: int, total: int, passed: int, started: float) -> str:
 
 
 def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Namespace, label: str,
-              say: Callable[[str], None], cancel: threading.Event | None = None, every: int = 1) -> Any:
+              say: Callable[[str], None], cancel: threading.Event | None = None, every: int = 1,
+              run: Callable[[Callable[[], Any]], Any] | None = None) -> Any:
     """Run, save and return one report, saying progress through ``say`` at the first problem and each
     ``every``-th."""
     from backends.paths import data_dir
@@ -115,7 +118,7 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
 
     report = evaluate(backend, settings, n=options.n, limit=options.limit,
                       limits=Limits(wall_seconds=options.timeout), on_problem=on_problem, cancel=cancel,
-                      model=label)
+                      model=label, run=run)
     report.saved = save(report, data_dir() / "evals")
     return report
 
@@ -188,7 +191,7 @@ def ppl_main(argv: list[str]) -> int:
     score = perplexity(loaded, blocks, lambda done, total, _: _stderr_line(
         f"ppl {done}/{total} blocks, " + progress_line(done, total, 0, started).split(", ", 2)[2]))
     print(file=sys.stderr)
-    label = options.model or backend.describe().get("model", "")
+    label = options.model or backend.describe().model
     print(f"{label}: perplexity {score.perplexity:.2f} (mean log-prob {score.mean_logprob:.3f} per token) on "
           f"{score.tokens} tokens in {len(blocks)} blocks of {block} from {files} held-out files, "
           f"{time.perf_counter() - started:.1f} s")
@@ -216,7 +219,7 @@ def main(argv: list[str]) -> int:
     for backend_name, model in specs:
         extra = {"base_url": options.base_url} if options.base_url else {}
         backend = registry.create(backend_name, model, progress=_stderr_line, **extra)
-        label = model or backend.describe().get("model", backend_name)
+        label = model or backend.describe().model
         reports.append(run_suite(backend, settings, options, label, _stderr_line))
     print(file=sys.stderr)
     print(table(reports))
@@ -235,39 +238,38 @@ def _stderr_line(text: str) -> None:
          group="models", arguments=("humaneval", "stop"))
 def eval_(ctx: Context, args: list[str]) -> None:
     if args[:1] == ["stop"]:
-        running = ctx.extras.get("eval_cancel")
-        if running is None or running.is_set():
+        if not ctx.activity.stop("eval"):
             raise UsageError("no evaluation is running", f"start one with {USAGE.split(' |')[0]}")
-        running.set()
-        ctx.ui.show("stopping the evaluation after the current problem")
+        ctx.ui.show("stopping the evaluation after the current sample")
         return
     if not args:
         raise UsageError("say what to run: humaneval", f"usage: {USAGE}")
     options = parse(args)
-    if (running := ctx.extras.get("eval_cancel")) is not None and not running.is_set():
+    if ctx.activity.running("eval"):
         raise UsageError("an evaluation is already running", "wait for it, or /eval stop")
-    cancel = threading.Event()
-    ctx.extras["eval_cancel"] = cancel
     session = ctx.session
     every = max(1, (options.limit or 164) // 10)
-
-    def job() -> None:
-        from backends import registry
-
-        try:
-            reports = [run_suite(session.backend, session.settings, options, session.model or session.backend_name,
-                                 ctx.ui.show, cancel, every)]
-            if options.compare and not cancel.is_set():
-                name, model = split_spec(options.compare)
-                reports.append(run_suite(registry.create(name, model), session.settings, options,
-                                         options.compare, ctx.ui.show, cancel, every))
-            ctx.ui.show(table(reports))
-        except Exception as error:  # noqa: BLE001  the chat goes on whatever the evaluation does
-            ctx.ui.show(f"/eval failed: {error}")
-        finally:
-            cancel.set()
-
     # The app runs every command in a worker thread, so there the chat goes on while this runs; in
     # --plain and scripts it holds the line until done, so a script's next line sees the result.
-    ctx.ui.show(f"HumanEval: {options.limit or 164} problems; /eval stop stops it")
-    job()
+    ctx.ui.show(f"HumanEval: {options.limit or 164} problems; /eval stop (or Esc) stops it")
+    with ctx.activity.run("eval") as cancel:
+        run = partial(_sample, ctx)
+        try:
+            reports = [run_suite(session.backend, session.settings, options, session.model or session.backend_name,
+                                 ctx.ui.show, cancel, every, run)]
+            if options.compare and not cancel.is_set():
+                from backends import registry
+
+                name, model = split_spec(options.compare)
+                reports.append(run_suite(registry.create(name, model), session.settings, options,
+                                         options.compare, ctx.ui.show, cancel, every, run))
+        finally:
+            ctx.ui.progress(None)
+    ctx.ui.show(table(reports))
+
+
+def _sample(ctx: Context, start: Callable[[], Any]) -> Any:
+    """One HumanEval sample through the chat's reply runner (fine-tuning pauses, notes are said once)."""
+    from ..chat.replies import run_reply
+
+    return run_reply(start, lambda text: None, ctx.ui.show, told=ctx.session.told_ignored)

@@ -1,8 +1,8 @@
 """/finetune: train a JavaScript model in the background while the chat goes on; ``parrot finetune``.
 
 The run is a separate process (finetune.job); this module only parses arguments, starts, stops and
-reports. A mode that can show more (the Textual app) puts a callable under
-``ctx.extras["finetune_started"]`` and gets each new job, e.g. to mount a progress panel.
+reports. A mode that can show more (the Textual app) sets ``ctx.on_finetune_started``
+and gets each new job, e.g. to mount a progress panel.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 from backends.errors import UsageError
 
-from .table import Context, command
+from .context import Context
+from .table import command
 
 USAGE = "/finetune js [OPTIONS]|status|stop"  # short: it is a column of the /help table
 OPTIONS = "[--steps N] [--data hub|DIR] [--base MODEL] [--block N] [--fresh]"
@@ -99,7 +100,7 @@ def current_job(ctx: Context, name: str = "js") -> Any:
     """The job this session started, or the last one any parrot process started."""
     from finetune.job import attach
 
-    return ctx.extras.get("finetune_job") or attach(name)
+    return ctx.finetune_job or attach(name)
 
 
 def session_base(ctx: Context) -> str:
@@ -138,12 +139,12 @@ def finetune_(ctx: Context, args: list[str]) -> None:
     config, fresh = parse(args, session_base(ctx))
     note = plan_note(config, fresh)
     job = jobs.start(config, fresh=fresh, background=True)
-    ctx.extras["finetune_job"] = job
+    ctx.finetune_job = job
     ctx.ui.show(f"fine-tuning {config.base} on JavaScript from {config.data}: {note}, in the background "
                 f"(at low priority, held still while the chat answers). /finetune status follows it, /finetune stop "
                 f"stops it with a checkpoint; when it is done, /model {config.name} chats with it.")
-    if started := ctx.extras.get("finetune_started"):
-        started(job)
+    if ctx.on_finetune_started is not None:
+        ctx.on_finetune_started(job)
 
 
 def stop_note(progress: Any) -> str:

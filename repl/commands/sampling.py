@@ -11,7 +11,8 @@ from rich.text import Text
 
 from backends.settings import SPECS, GenerationSettings, default_text, stop_from_items
 
-from .table import Context, command, require
+from .context import Context
+from .table import command, require
 
 
 def shown(value: object) -> str:
@@ -22,7 +23,7 @@ def shown(value: object) -> str:
 
 def session_mode(ctx: Context) -> str | None:
     """chat or completion once the backend knows (a local model says so after loading), else None."""
-    return ctx.session.backend.describe().get("mode")
+    return ctx.session.backend.describe().mode
 
 
 def effective(ctx: Context, name: str) -> str:

@@ -24,7 +24,7 @@ from .. import commands
 from ..chat.attachments import path_completions, summary, word_to_complete
 from ..chat.replies import describe_end, stream_reply
 from ..chat.session import Session
-from ..commands.table import Context
+from ..commands.context import Context
 from ..crash import unexpected
 from ..history.store import HistoryStore, prompt_history_path
 from ..history.store_open import prompt_history
@@ -69,10 +69,8 @@ class PlainRepl:
         self.prompts = PromptSession(history=history, completer=CommandCompleter(),
                                      complete_while_typing=True, input=input, output=output)
         self._input, self._output = input, output
-        extras: dict[str, Any] = {}
-        if getattr(self.out, "isatty", lambda: False)():
-            extras["clipboard"] = self._copy_osc52
-        self.context = Context(session, self, extras)
+        on_terminal = getattr(self.out, "isatty", lambda: False)()
+        self.context = Context(session, self, clipboard=self._copy_osc52 if on_terminal else None)
         self.done = False
         self.draft = ""  # text the next prompt starts with (/edit)
 
@@ -125,11 +123,11 @@ class PlainRepl:
         line.append(neutral(str(error)))
         self.console.print(line, highlight=False)
 
-    def reply(self, prompt: str | None) -> None:
+    def reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> None:
         """Stream a reply in a thread; Ctrl-C here stops it and keeps what was written."""
         try:
             (turn, reply), _ = run_interruptible(
-                lambda cancel: stream_reply(self.session, prompt, cancel, self._write, self._note))
+                lambda cancel: stream_reply(self.session, prompt, cancel, self._write, self._note, branch=branch))
         finally:
             self.out.write("\n")
         self.console.print(Text(neutral(describe_end(turn)), style="dim"))
@@ -156,8 +154,14 @@ class PlainRepl:
     def notice(self, text: str) -> None:
         self.console.print(Text(neutral(text), style="yellow"))
 
-    def generate(self) -> None:
-        self.reply(None)
+    def generate(self, branch: tuple[int, int] | None = None) -> None:
+        self.reply(None, branch)
+
+    def progress(self, text: str | None) -> None:
+        # One line redrawn in place on a terminal's stderr; nothing in a log, where it would be noise.
+        if getattr(self.err, "isatty", lambda: False)():
+            self.err.write("\r\x1b[2K" + (neutral(text) if text else ""))
+            self.err.flush()
 
     def quit(self) -> None:
         self.done = True

@@ -9,7 +9,6 @@ stdout, errors to stderr. The first error stops the script with exit code 1 (bac
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any, Iterable, Iterator, TextIO
 
 from rich.console import Console
@@ -22,7 +21,7 @@ from .. import commands, safe_files
 from ..chat.replies import stream_reply
 from ..chat.session import Session
 from ..cli.exits import EXIT_USAGE, exit_code
-from ..commands.table import Context
+from ..commands.context import Background, Context
 from ..crash import unexpected
 from ..history.store import HistoryStore
 from ..views import library_bars
@@ -67,7 +66,7 @@ class ScriptRunner:
         self.session = session
         self.out, self.err = out, err
         self.console = Console(file=out, highlight=False, soft_wrap=True)
-        self.context = Context(session, self, {"background_errors": []})
+        self.context = Context(session, self, background=Background(errors=[]))
         self.store = store
         if store is not None:
             store.attach(session)  # stores every turn and serves /history; once, however often asked
@@ -93,11 +92,9 @@ class ScriptRunner:
 
     def finish_background(self) -> int:
         """Wait for work a command left running (a tokenizer training); report how it failed, if it did."""
-        for value in list(self.context.extras.values()):
-            if isinstance(value, threading.Thread) and value.is_alive():
-                value.join()
+        self.context.background.wait()
         code = 0
-        for error in self.context.extras["background_errors"]:
+        for error in self.context.background.errors or []:
             print(f"parrot: {neutral(str(error))}", file=self.err)
             code = code or exit_code(error)
         return code
@@ -120,7 +117,7 @@ class ScriptRunner:
             return exit_code(failure)
         return 0
 
-    def reply(self, prompt: str | None) -> None:
+    def reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> None:
         def write(text: str) -> None:
             self.out.write(for_stream(self.out, text))
             self.out.flush()
@@ -130,7 +127,7 @@ class ScriptRunner:
             print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
         (_, reply), interrupted = run_interruptible(
-            lambda cancel: stream_reply(self.session, prompt, cancel, write, note))
+            lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch))
         if not reply.text.endswith("\n"):
             self.out.write("\n")
         self.out.flush()
@@ -143,8 +140,11 @@ class ScriptRunner:
         # A string is plain text, never markup; control characters are shown, not sent, on a terminal.
         self.console.print(Text(for_stream(self.out, renderable)) if isinstance(renderable, str) else renderable)
 
-    def generate(self) -> None:
-        self.reply(None)
+    def generate(self, branch: tuple[int, int] | None = None) -> None:
+        self.reply(None, branch)
+
+    def progress(self, text: str | None) -> None:
+        pass  # a script's output is read later: only results and errors belong there
 
     def quit(self) -> None:
         self.done = True

@@ -25,7 +25,7 @@ def test_embedded_model_converts_once_then_loads_fast_and_answers_the_same():
         load_times.append(time.perf_counter() - started)
         notes.append(progress)
         answers.append(backend.stream(messages, settings).finish())
-        assert backend.describe()["mode"] == "chat"
+        assert backend.describe().mode == "chat"
         del backend
     assert any("converting" in n for n in notes[0]), "the first load converts the GGUF file"
     assert not any("converting" in n for n in notes[1]), "the second load reads the converted copy"

@@ -16,7 +16,7 @@ async def test_finetune_in_the_app_shows_a_panel_and_a_notification(tiny_gpt2, j
         await pilot.press("enter")
         await wait_until(pilot, lambda: bool(app.query(FinetunePanel)), timeout=30)
         panel = app.query_one(FinetunePanel)
-        assert panel.job is app.context.extras["finetune_job"]
+        assert panel.job is app.context.finetune_job
         await wait_until(pilot, lambda: panel.progress is not None and panel.progress.finished, timeout=300)
         assert panel.progress.phase == "done", panel.job.log_tail(10)
         await pilot.pause(0.2)

@@ -39,11 +39,11 @@ def ctx(tiny_gpt2) -> Context:
 
 def test_finetune_runs_in_the_background_and_reports_status(ctx, js_tree, tiny_gpt2):
     started = []
-    ctx.extras["finetune_started"] = started.append
+    ctx.on_finetune_started = started.append
     run(f"/finetune js --data {js_tree} --steps 4 --block 32 --lr 3e-3", ctx)
     assert "in the background" in ctx.ui.shown[-1] and "/finetune status" in ctx.ui.shown[-1]
     assert f"fine-tuning {tiny_gpt2}" in ctx.ui.shown[-1]  # the session's model is the default base
-    job = ctx.extras["finetune_job"]
+    job = ctx.finetune_job
     assert started == [job] and job.running
     with pytest.raises(UsageError, match="already going"):
         run(f"/finetune js --data {js_tree}", ctx)
@@ -59,7 +59,7 @@ def test_finetune_runs_in_the_background_and_reports_status(ctx, js_tree, tiny_g
 
 def test_finetune_stop_keeps_a_checkpoint(ctx, js_tree):
     run(f"/finetune js --data {js_tree} --steps 500 --block 32", ctx)
-    job = ctx.extras["finetune_job"]
+    job = ctx.finetune_job
     deadline = time.monotonic() + 240
     while job.poll().step < 2 and time.monotonic() < deadline and job.running:
         time.sleep(0.1)
@@ -159,4 +159,4 @@ def test_a_missing_data_folder_is_reported_before_anything_starts(ctx, tmp_path)
     with pytest.raises(UsageError, match="no such folder") as error:
         run(f"/finetune js --data {tmp_path / 'nowhere'}", ctx)
     assert "--data hub or a folder" in str(error.value)
-    assert "finetune_job" not in ctx.extras
+    assert ctx.finetune_job is None

@@ -24,7 +24,7 @@ def ctx(tiny_gpt2) -> Context:
 
 def test_a_changed_base_is_a_question_and_a_bare_restart_resumes_by_name(ctx, js_tree, tiny_gpt2):
     run(f"/finetune js --data {js_tree} --steps 500 --block 32", ctx)
-    job = ctx.extras["finetune_job"]
+    job = ctx.finetune_job
     wait_for(job, lambda p: p.step >= 2)
     run("/finetune stop", ctx)
     assert "saves a checkpoint" in ctx.ui.shown[-1]
@@ -38,7 +38,7 @@ def test_a_changed_base_is_a_question_and_a_bare_restart_resumes_by_name(ctx, js
 
     run("/finetune js", ctx)  # found by its name: its base, data and block, not the chat's model
     assert f"resuming from step {step} (checkpoint-{step})" in ctx.ui.shown[-1]
-    resumed = ctx.extras["finetune_job"]
+    resumed = ctx.finetune_job
     progress = wait_for(resumed, lambda p: p.max_steps > 0)
     assert progress.step >= step and f"step {progress.step}/500" in progress.line()  # not step 0/500
     resumed.stop()
@@ -46,12 +46,12 @@ def test_a_changed_base_is_a_question_and_a_bare_restart_resumes_by_name(ctx, js
 
     run(f"/finetune js --base {tiny_gpt2} --data {js_tree} --block 32 --steps 3 --fresh", ctx)
     assert "starting over (--fresh)" in ctx.ui.shown[-1] and "deleted" in ctx.ui.shown[-1]
-    assert ctx.extras["finetune_job"].wait(timeout=240).phase == "done"
+    assert ctx.finetune_job.wait(timeout=240).phase == "done"
 
 
 def test_a_stop_before_training_claims_no_checkpoint(ctx, js_tree):
     run(f"/finetune js --data {js_tree} --steps 500 --block 32", ctx)
-    job = ctx.extras["finetune_job"]
+    job = ctx.finetune_job
     wait_for(job, lambda p: p.phase in ("loading", "evaluating"))
     run("/finetune stop", ctx)
     assert "no checkpoint yet" in ctx.ui.shown[-1] and "kept" not in ctx.ui.shown[-1]

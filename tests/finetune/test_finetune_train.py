@@ -67,7 +67,7 @@ def test_result_loads_as_model_js_and_continues_code(tiny_gpt2, js_tree, tmp_pat
     backend = LocalBackend("js", device="cpu")
     reply = backend.stream([Message("user", "class SimpleAdder {")], GenerationSettings(greedy=True, max_new_tokens=12))
     text = reply.finish()
-    assert backend.describe()["mode"] == "completion"  # no chat template: it continues the code
+    assert backend.describe().mode == "completion"  # no chat template: it continues the code
     assert reply.stats.completion_tokens > 0 and text
 
 

@@ -59,7 +59,7 @@ async def test_prompt_streams_a_markdown_answer(tiny_llama):
         assert f"{answer.stats.completion_tokens} tokens" in screen
         assert "tok/s" in screen.splitlines()[-1]  # the status bar reports the speed
         facts = app.session.backend.describe()
-        assert f"{facts['device']} · {facts['dtype']}" in screen.splitlines()[-1]  # and the active choices
+        assert f"{facts.device} · {facts.dtype}" in screen.splitlines()[-1]  # and the active choices
         assert app.query_one(PromptInput).text == ""
 
 

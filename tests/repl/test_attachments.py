@@ -26,7 +26,7 @@ from repl.chat.attachments import (
     word_to_complete,
 )
 from repl.chat.session import Session
-from repl.commands.table import Context
+from repl.commands.context import Context
 from repl.history.store import HistoryStore
 from tests.support.helpers import run_parrot
 from tests.support.recording_ui import RecordingUI
@@ -236,7 +236,7 @@ def test_retry_resends_the_content_attached_even_after_the_file_changed(server, 
     ui_calls = []
 
     class UI(RecordingUI):
-        def generate(self) -> None:
+        def generate(self, branch=None) -> None:
             ui_calls.append(stream_reply(session, None, threading.Event(), lambda text: None))
 
     commands.run("/retry", Context(session, UI()))

@@ -87,11 +87,11 @@ def test_copy_needs_a_clipboard_and_finds_code_blocks(chat):
     runner, session, _, out = chat
     runner.run(["hello"])
     copied: list[str] = []
-    runner.context.extras["clipboard"] = copied.append
+    runner.context.clipboard = copied.append
     session.conversation.turns[1].message.content = "Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```\n"
     assert runner.run(["/copy code", "/copy"]) == 0
     assert copied == ["y = 2", session.conversation.turns[1].message.content]
-    del runner.context.extras["clipboard"]
+    runner.context.clipboard = None
     assert runner.run(["/copy"]) == 2
 
 

@@ -7,7 +7,7 @@ import sqlite3
 from backends.base import Message
 from repl import commands
 from repl.chat.session import Conversation, Session, Turn
-from repl.commands.table import Context
+from repl.commands.context import Context
 from repl.history.store import HistoryStore, history_path
 from tests.support.helpers import run_parrot
 from tests.support.recording_ui import RecordingUI

@@ -102,7 +102,7 @@ def test_tokenizer_train_in_the_background_then_usable_in_tokens(session, ui, tm
     (tmp_path / "c.txt").write_text("".join(CORPUS), encoding="utf-8")
     context = commands.Context(session, ui)
     commands.run(f"/tokenizer train --data {tmp_path / 'c.txt'} --vocab 300 --name mine", context)
-    context.extras["tokenizer_training"].join(timeout=120)
+    context.background.threads["tokenizer training"].join(timeout=120)
     assert "training in the background" in ui.texts[0]
     assert "saved wordpiece tokenizer 'mine'" in ui.text
     assert "tokenizer 'mine' is ready: /tokens --tokenizer mine" in ui.texts[-1]
@@ -115,7 +115,7 @@ def test_tokenizer_train_failure_is_the_commands_error_with_wait_and_shown_witho
         commands.run("/tokenizer train --data /no/such/dir --wait", commands.Context(session, ui))
     context = commands.Context(session, ui)
     commands.run("/tokenizer train --data /no/such/dir", context)
-    context.extras["tokenizer_training"].join(timeout=60)
+    context.background.threads["tokenizer training"].join(timeout=60)
     assert "tokenizer training failed: no such file or folder: /no/such/dir" in ui.texts[-1]
 
 

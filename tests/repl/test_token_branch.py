@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+from backends.cancel import Cancel
 from backends.settings import GenerationSettings
+from repl.chat.replies import stream_reply
 from repl.chat.session import Session
 from repl.chat.token_branch import path_probability
 from repl.commands import Context, run
@@ -12,13 +14,19 @@ from tests.support.helpers import run_parrot
 
 
 class Shown:
-    def __init__(self) -> None:
+    """A UI that replies as the plain REPL does, in the caller's thread, and records what is shown and said."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self.items: list = []
 
     def show(self, renderable) -> None:
         self.items.append(str(renderable))
 
-    def generate(self) -> None: ...
+    def generate(self, branch: tuple[int, int] | None = None) -> None:
+        stream_reply(self.session, None, Cancel(), lambda text: None, self.items.append, branch=branch)
+
+    def progress(self, text: str | None) -> None: ...
     def quit(self) -> None: ...
     def clear(self) -> None: ...
     def read_secret(self, prompt: str) -> str | None: return None
@@ -26,7 +34,7 @@ class Shown:
 
 def test_the_forced_alternative_lands_at_its_position_after_an_unchanged_prefix(tiny_llama):
     session = Session("local", str(tiny_llama), GenerationSettings(temperature=1.0, seed=11, max_new_tokens=12))
-    ui = Shown()
+    ui = Shown(session)
     ctx = Context(session, ui)
     reply = session.ask("class SimpleAdder {")
     reply.finish()
@@ -53,8 +61,9 @@ def test_branching_in_a_script_and_its_usage_errors(tiny_llama, parrot_home):
     result = run_parrot(["--script", "-", "--keep-going", "-m", str(tiny_llama)], stdin=script.encode(),
                         env={"PARROT_HOME": str(parrot_home)})
     out, err = result.stdout.decode(), result.stderr.decode()
-    assert re.search(r"branched at position 3: .* path probability \S+ \(the kept reply: \S+, 1 kept: /branches\)", out), out
+    assert re.search(r"branched at position 3: .* path probability \S+ \(the kept reply: \S+, 1 kept: /branches\)", err), err
     assert "position 3 has no alternative 9 (pick one from 1 to 5 (1 is the most likely))" in err
+    assert len(out.splitlines()) >= 2  # the first answer, then the branch streamed as a reply of its own
 
 
 async def test_in_the_app_a_key_in_the_probs_view_branches_with_that_alternative(tiny_llama):
