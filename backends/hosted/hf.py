@@ -23,7 +23,7 @@ from ..reply import Event, Finish, Text, Token, Usage
 from ..settings import GenerationSettings
 from .httpclient import HttpOptions
 from .httperrors import ErrorContext
-from .openai_compat import OpenAIBackend, http_options
+from .openai_compat import OnNote, OpenAIBackend, http_options
 from .stream import json_events, raise_if_error, tgi_token_choice
 
 ROUTER_URL = "https://router.huggingface.co"
@@ -40,14 +40,14 @@ class HfBackend(OpenAIBackend):
     name = "hf"
 
     def __init__(self, model: str | None = None, *, router_url: str = ROUTER_URL, mode: str | None = None,
-                 stream: bool = True, options: HttpOptions | None = None, progress: Any = None) -> None:
+                 stream: bool = True, options: HttpOptions | None = None, on_note: OnNote | None = None) -> None:
         model = model or DEFAULT_MODEL
         if mode not in (None, "chat", "completion"):
             raise BackendError(f"unknown mode {mode!r} for the hf backend", "use chat or completion")
         self.mode = "completion" if mode == "completion" or model in COMPLETION_PRESETS else "chat"
         self.router_url = router_url.rstrip("/")
         super().__init__(COMPLETION_PRESETS.get(model, model), base_url=f"{self.router_url}/v1",
-                         stream=stream, options=options, progress=progress)
+                         stream=stream, options=options, on_note=on_note)
 
     @property
     def public_url(self) -> str:
@@ -148,8 +148,8 @@ def _finish(details: Any) -> str:
 
 
 def create(model: str | None = None, *, router_url: str = ROUTER_URL, mode: str | None = None, stream: bool = True,
-           progress: Any = None, **options: Any) -> HfBackend:
+           note: OnNote | None = None, **options: Any) -> HfBackend:
     """Registry factory. A ``base_url`` meant for the openai backend is ignored on purpose: the
     Hugging Face token must never follow it to another server."""
     return HfBackend(model, router_url=router_url, mode=mode, stream=stream, options=http_options(options),
-                     progress=progress)
+                     on_note=note)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -26,6 +26,7 @@ from .httperrors import ErrorContext, HttpStatusError
 from .ignored_settings import echoed_values, ignored_settings
 from .stream import json_events, openai_token_choices, raise_if_error, usage_counts
 
+OnNote = Callable[[str], None]
 DEFAULT_BASE_URL = "http://localhost:8000/v1"  # where vLLM and `transformers serve` listen by default
 TOP_LOGPROBS = 5
 # Settings the OpenAI chat API has no field for; the server's own values apply.
@@ -41,14 +42,14 @@ class OpenAIBackend:
     mode = "chat"  # a chat-completions endpoint applies the chat template itself
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | Secret | None = None, *,
-                 stream: bool = True, options: HttpOptions | None = None, progress: Any = None) -> None:
+                 stream: bool = True, options: HttpOptions | None = None, on_note: OnNote | None = None) -> None:
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if isinstance(api_key, str):
             api_key = Secret(api_key)
         self._given_key = Found(api_key, "the key given for this server") if api_key else None
         self.streaming = stream
-        self.progress = progress
+        self.on_note = on_note  # told, a line each, what the person should know: a retry, an ignored setting
         self._noted: set[str] = set()
         self._refused_extras = False  # set once the server rejects logprobs / stream_options
         self.ignored: dict[str, str] = {}  # settings this server's answers showed it ignores, with the evidence
@@ -71,12 +72,12 @@ class OpenAIBackend:
                            base_url=self.public_url, ignores=tuple(self.ignored))
 
     def note(self, message: str, once: bool = True) -> None:
-        """Tell the person something (an ignored setting, a retry) through the progress callback."""
+        """Tell the person something (an ignored setting, a retry), once unless ``once`` is False."""
         if once and message in self._noted:
             return
         self._noted.add(message)
-        if self.progress is not None:
-            self.progress(message)
+        if self.on_note is not None:
+            self.on_note(message)
 
     def key(self) -> Found | None:
         """The key for this server: one given with it, else one stored for its origin. Looked up per
@@ -231,7 +232,7 @@ def http_options(options: dict[str, Any]) -> HttpOptions:
 
 
 def create(model: str | None = None, *, base_url: str | None = None, api_key: str | Secret | None = None, stream: bool = True,
-           progress: Any = None, **options: Any) -> OpenAIBackend:
-    """Registry factory; options the backend does not use (device, dtype, ...) are ignored."""
-    return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), progress=progress)
+           note: OnNote | None = None, **options: Any) -> OpenAIBackend:
+    """Registry factory; options the backend does not use (device, dtype, progress, ...) are ignored."""
+    return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), on_note=note)
 

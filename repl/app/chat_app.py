@@ -49,7 +49,8 @@ class ChatApp(App[int]):
         self.first = first  # --chat: a prompt (and piped files) to send as soon as the window is up
         self.resume = resume
         self.session = Session(backend_name, model, settings, **options,
-                               progress=lambda text: self.post_message(ModelLoader.Progress(text)))
+                               progress=lambda text: self.post_message(ModelLoader.Progress(text)),
+                               note=lambda text: self.post_message(ModelLoader.Noted(text)))
         self.history = history if history is not None else HistoryStore()
         self.history.attach(self.session)
         self.activity = Activity()  # the reply and the long commands running now: Esc stops them, quit all
@@ -147,6 +148,9 @@ class ChatApp(App[int]):
 
     def on_model_loader_progress(self, message: ModelLoader.Progress) -> None:
         self.loader.progress(message)
+
+    def on_model_loader_noted(self, message: ModelLoader.Noted) -> None:
+        self.loader.noted(message)
 
     def on_model_loader_ready(self, message: ModelLoader.Ready) -> None:
         if (said := self.loader.ready(message)) is not None:  # a /model switch is told once, after it worked

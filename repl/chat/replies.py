@@ -80,7 +80,7 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event, 
     off (``error.partial_turn``); otherwise the conversation is as it was, so the caller can hand the
     prompt back. A reply cancelled before any text is the same, and raises ``Cancelled``.
     """
-    note = on_note or session.progress or (lambda text: None)
+    note = on_note or session.note or (lambda text: None)
     if prompt is not None and session.conversation.edit_from is not None:
         from .branches import fork  # an edited prompt: the turns it replaces are kept as a branch
 

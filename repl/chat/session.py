@@ -106,16 +106,17 @@ class Session:
 
     def __init__(self, backend_name: str = registry.DEFAULT_BACKEND, model: str | None = None,
                  settings: GenerationSettings | None = None, progress: Callable[[str], None] | None = None,
-                 **backend_options: Any) -> None:
+                 note: Callable[[str], None] | None = None, **backend_options: Any) -> None:
         self.settings = settings or GenerationSettings()
-        self.progress = progress
+        self.progress = progress  # what loading a model is doing now (a line that replaces the last)
+        self.note = note  # something a backend tells the person once (a retry, a setting a server ignores)
         self.backend_options = dict(backend_options)
         self.observers: list[ConversationObserver] = []  # subscribed once; every conversation shares them
         self.history: Any = None  # the store that keeps conversations (/history, /load), once attached
         self.conversation = Conversation()
         self.backend_name = backend_name
         self.model = model
-        self.backend: Backend = registry.create(backend_name, model, progress=progress, **backend_options)
+        self.backend: Backend = self._create(backend_name, model)
         self.models: dict[str, str | None] = {backend_name: model}  # the model last used with each backend
         self.pending_files: list[Attachment] = []  # queued by /file for the next prompt
         self.told_ignored: set[str] = set()  # settings a server was seen to ignore, told once a session
@@ -129,9 +130,12 @@ class Session:
         if model is None:
             model = self.models.get(name)
         self.backend_options.update(options)
-        backend = registry.create(name, model, progress=self.progress, **self.backend_options)
+        backend = self._create(name, model)
         self.backend, self.backend_name, self.model = backend, name, model
         self.models[name] = model
+
+    def _create(self, name: str, model: str | None) -> Backend:
+        return registry.create(name, model, progress=self.progress, note=self.note, **self.backend_options)
 
     @property
     def conversation(self) -> Conversation:

@@ -28,7 +28,8 @@ def backend_for(ctx: Context, spec: str) -> Any:
         return session.backend
     cache = ctx.compare_backends
     if spec not in cache:
-        cache[spec] = registry.create(name, model, progress=session.progress, **session.backend_options)
+        cache[spec] = registry.create(name, model, progress=session.progress, note=session.note,
+                                      **session.backend_options)
     return cache[spec]
 
 

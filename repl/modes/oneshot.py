@@ -12,10 +12,10 @@ from backends.loading.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from .. import safe_files
-from ..chat.truncation import truncation_notice
+from ..chat.replies import run_reply
 from ..crash import unexpected
 from ..views import library_bars
-from ..views.terminal_text import for_stream
+from ..views.terminal_text import for_stream, neutral, same_terminal
 
 STDIN_LIMIT = 16 * safe_files.MB  # `parrot < /dev/zero` must end: past this, stdin is refused
 
@@ -59,18 +59,22 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
 
     backend = registry.create(backend_name, model, progress=progress, **options)
     messages = [Message("user", text)]
-    reply = backend.stream(messages, settings)
 
-    def told_before(started: Any) -> None:  # the prompt was cut to fit: said before the answer begins
-        if notice := truncation_notice(started.stats):
-            print(f"parrot: {notice}", file=err, flush=True)
+    last = [""]  # the last piece written to stdout
 
-    reply.on_start = told_before
+    def write(chunk: str) -> None:
+        if not as_json:
+            out.write(for_stream(out, chunk))  # escape sequences from the model act only on a file
+            out.flush()
+            last[0] = chunk
+
+    def note(message: str) -> None:  # a cut prompt before the answer begins, an ignored setting after it
+        if last[0] and not last[0].endswith("\n") and same_terminal(out, err):
+            write("\n")  # on one screen, a note never runs on from the answer's last line
+        print(f"parrot: {neutral(message)}", file=err, flush=True)
+
     try:
-        for chunk in reply:
-            if not as_json:
-                out.write(for_stream(out, chunk))  # escape sequences from the model act only on a file
-                out.flush()
+        reply = run_reply(lambda: backend.stream(messages, settings), write, note)
     except (ParrotError, BrokenPipeError):
         raise
     except Exception as error:  # a crash inside a backend: one line, the traceback in the log
@@ -81,11 +85,9 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
                    "settings": (reply.settings or settings).to_dict()},  # as decoded: per-mode defaults filled
                   out, ensure_ascii=False)
         out.write("\n")
-    elif reply.text and not reply.text.endswith("\n"):
+    elif last[0] and not last[0].endswith("\n"):
         out.write("\n")
     out.flush()
-    for message in reply.ignored.values():
-        print(f"parrot: {message}", file=err)
     return 0
 
 

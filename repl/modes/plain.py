@@ -189,7 +189,7 @@ def run_plain(backend_name: str, model: str | None, settings: GenerationSettings
     def progress(message: str) -> None:
         print(f"parrot: {message}", file=sys.stderr, flush=True)
 
-    session = Session(backend_name, model, settings, progress=progress, **options)
+    session = Session(backend_name, model, settings, progress=progress, note=progress, **options)
     store = HistoryStore()
     store.attach(session)
     repl = PlainRepl(session, store, input=input, output=output, out=out)

@@ -175,7 +175,7 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
         if not quiet and sys.stderr.isatty():
             print(f"parrot: {message}", file=sys.stderr, flush=True)
 
-    session = Session(backend_name, model, settings, progress=progress, **options)
+    session = Session(backend_name, model, settings, progress=progress, note=None if quiet else warn, **options)
     store = HistoryStore()
     for notice in store.notices:
         warn(notice)

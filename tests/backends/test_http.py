@@ -24,7 +24,7 @@ def make(server, notes=None, **kw) -> OpenAIBackend:
     options = HttpOptions(read_timeout=kw.pop("read_timeout", 5), retries=kw.pop("retries", 2),
                           max_wait=kw.pop("max_wait", 2), backoff=0.05)
     return OpenAIBackend(kw.pop("model", "test"), server.url + "/v1", options=options,
-                         progress=None if notes is None else notes.append, **kw)
+                         on_note=None if notes is None else notes.append, **kw)
 
 
 def fails(reply) -> BackendError:
