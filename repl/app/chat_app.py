@@ -7,13 +7,10 @@ its own (``StatusBar``), and slash-commands run in a thread through ``CommandBri
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 from typing import Any
 
 from textual.app import App, ComposeResult
-from textual.css.query import NoMatches
 
 from backends.settings import GenerationSettings
 
@@ -22,20 +19,18 @@ from ..chat.activity import Activity
 from ..chat.session import Session
 from ..history.store import HistoryStore
 from . import keys, terminal_watch
-from .attachment_bar import AttachmentBar
+from .attachment_bar import AttachmentBar, preview_prompt
 from .chat_view import ChatView
 from .command_bridge import CommandBridge
 from .finetune_panel import follow_running_finetune, show_panel
 from .model_loader import ModelLoader
 from .prompt_input import CommandSuggestions, PromptInput
 from .status_bar import StatusBar
-from .widgets import AssistantMessage, SecretScreen, UserMessage  # noqa: F401  (tests import them from here)
 
 WELCOME = keys.welcome()
-QUIT_AGAIN_SECONDS = 3.0
 
 
-class ChatApp(App[int]):
+class ChatApp(keys.KeyActions, App[int]):
     """parrot's chat window."""
 
     CSS_PATH = "app.tcss"
@@ -61,8 +56,6 @@ class ChatApp(App[int]):
         self.bridge = CommandBridge(self, self.session, self.activity,
                                     on_finetune_started=lambda job: self.bridge.on_ui(show_panel, self, job))
         self.context = self.bridge.context
-        self._last_interrupt = 0.0
-        self._hung_up_checks = 0
 
     def compose(self) -> ComposeResult:
         yield self.chat
@@ -86,30 +79,12 @@ class ChatApp(App[int]):
         self.loader.start()
         self.call_after_refresh(self.query_one(PromptInput).load_shared_history)  # after the first paint
         self.call_after_refresh(follow_running_finetune, self, self.context)
-        terminal = None if self.is_headless else terminal_watch.terminal_fd()
-        if terminal is not None:
-            self.set_interval(terminal_watch.CHECK_SECONDS, lambda: self._leave_if_terminal_gone(terminal))
-
-    def _leave_if_terminal_gone(self, terminal: int) -> None:
-        """The terminal hung up: a reply in progress stops (what arrived is kept), then parrot exits."""
-        if terminal_watch.terminal_present(terminal):
-            return
-        self.chat.cancel.set()
-        if self.replying and self._hung_up_checks < 3:  # the reply's end is recorded by the next check
-            self._hung_up_checks += 1
-            return
-        # Not self.exit(): Textual's exit writes to the terminal through a writer thread that the
-        # hangup has ended, and waits on its full queue forever. The conversation is stored: leave now.
-        self.history.close()
-        os._exit(terminal_watch.HANGUP_EXIT)
+        if not self.is_headless:
+            terminal_watch.leave_when_gone(self)
 
     @property
     def replying(self) -> bool:
         return self.chat.replying
-
-    @property
-    def loading_since(self) -> float | None:
-        return self.loader.since
 
     # -- what the parts say ----------------------------------------------------------------------
 
@@ -168,50 +143,4 @@ class ChatApp(App[int]):
         self._preview_attachments(event.text_area.text, suggest=True)
 
     def _preview_attachments(self, text: str | None = None, suggest: bool = False) -> None:
-        try:
-            if suggest:
-                self.query_one(CommandSuggestions).show_for(text or "")
-            self.query_one(AttachmentBar).preview(self.query_one(PromptInput).text if text is None else text)
-        except NoMatches:  # a dialog is on top, or the app is closing
-            pass
-
-    # -- keys ------------------------------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Esc only means "stop" while something runs (a reply, a download, a long command); otherwise it goes
-        # to the focused widget.
-        if action == "cancel_reply":
-            return self.replying or self.loader.downloading or self.activity.running()
-        return True
-
-    def action_cancel_reply(self) -> None:
-        self.loader.cancel()
-        self.chat.cancel.set()
-        self.activity.stop()
-        self._last_interrupt = time.monotonic()
-
-    def action_interrupt(self) -> None:
-        if isinstance(self.screen, SecretScreen):  # Ctrl-C in the token dialog cancels it
-            self.screen.dismiss(None)
-        elif self.replying or self.activity.running():
-            self.action_cancel_reply()
-        elif time.monotonic() - self._last_interrupt < QUIT_AGAIN_SECONDS:
-            self.exit(0)
-        else:
-            self._last_interrupt = time.monotonic()
-            self.notify("press Ctrl-C again to quit (or Ctrl-Q, or /quit)", timeout=QUIT_AGAIN_SECONDS)
-
-    async def action_quit(self) -> None:
-        self.chat.cancel.set()
-        self.activity.stop()  # whatever runs, quitting wins
-        self.exit(0)
-
-    def action_command(self, line: str) -> None:
-        self.bridge.run(line)
-
-    def action_pick_alternative(self, pick: int) -> None:
-        position = self.context.probs_position
-        if position is None:
-            self.notify("open a position first with /probs N", title="branch", timeout=5)
-        else:
-            self.bridge.run(f"/probs {position} --pick {pick}")
+        preview_prompt(self, text, suggest)

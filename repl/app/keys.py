@@ -1,8 +1,11 @@
-"""The app's keys, in one table: the app's bindings and the welcome line are both made from it."""
+"""The app's keys, in one table: the app's bindings and the welcome line are both made from it; and
+the actions those keys run (``KeyActions``, which the app inherits)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from textual.binding import Binding
 
@@ -40,3 +43,59 @@ def welcome() -> str:
     """The line at the top of a new chat: the keys to start with, and where the rest is listed."""
     named = [f"{k.label} {k.does}" for k in KEYS if k.welcome]
     return " · ".join(["**parrot**", *named[:-1], "`/help` lists commands", named[-1]])
+
+
+QUIT_AGAIN_SECONDS = 3.0
+
+
+class KeyActions:
+    """The actions of the keys above, for the chat app (it provides chat, loader, activity, bridge, context)."""
+
+    _last_interrupt = 0.0
+    chat: Any
+    loader: Any
+    activity: Any
+    bridge: Any
+    context: Any
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Esc only means "stop" while something runs (a reply, a download, a long command); otherwise it goes
+        # to the focused widget.
+        if action == "cancel_reply":
+            return self.chat.replying or self.loader.downloading or self.activity.running()
+        return True
+
+    def action_cancel_reply(self) -> None:
+        self.loader.cancel()
+        self.chat.cancel.set()
+        self.activity.stop()
+        self._last_interrupt = time.monotonic()
+
+    def action_interrupt(self) -> None:
+        from .widgets import SecretScreen
+
+        app: Any = self
+        if isinstance(app.screen, SecretScreen):  # Ctrl-C in the token dialog cancels it
+            app.screen.dismiss(None)
+        elif self.chat.replying or self.activity.running():
+            self.action_cancel_reply()
+        elif time.monotonic() - self._last_interrupt < QUIT_AGAIN_SECONDS:
+            app.exit(0)
+        else:
+            self._last_interrupt = time.monotonic()
+            app.notify("press Ctrl-C again to quit (or Ctrl-Q, or /quit)", timeout=QUIT_AGAIN_SECONDS)
+
+    async def action_quit(self) -> None:
+        self.chat.cancel.set()
+        self.activity.stop()  # whatever runs, quitting wins
+        self.exit(0)  # type: ignore[attr-defined]
+
+    def action_command(self, line: str) -> None:
+        self.bridge.run(line)
+
+    def action_pick_alternative(self, pick: int) -> None:
+        position = self.context.probs_position
+        if position is None:
+            self.notify("open a position first with /probs N", title="branch", timeout=5)  # type: ignore[attr-defined]
+        else:
+            self.bridge.run(f"/probs {position} --pick {pick}")

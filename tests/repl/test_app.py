@@ -6,8 +6,9 @@ import re
 
 from backends import registry
 from backends.settings import GenerationSettings
-from repl.app.chat_app import AssistantMessage, ChatApp, UserMessage
+from repl.app.chat_app import ChatApp
 from repl.app.prompt_input import PromptInput
+from repl.app.widgets import AssistantMessage, UserMessage
 from repl.commands import COMMANDS, completions
 from repl.views.terminal_text import neutral
 from tests.support.app_helpers import (
@@ -34,7 +35,7 @@ async def send(pilot, text: str) -> None:
 
 
 async def ready(pilot) -> None:
-    await wait_until(pilot, lambda: pilot.app.loading_since is None)
+    await wait_until(pilot, lambda: pilot.app.loader.since is None)
 
 
 async def reply_done(pilot) -> None:
@@ -68,14 +69,14 @@ async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama, monkey
     app = make_app(tiny_llama, backend="slow-loading")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.loading_since is not None and "loading" in screen_text(app).splitlines()[-1]
+        assert app.loader.since is not None and "loading" in screen_text(app).splitlines()[-1]
         await send(pilot, "early")  # the input is live before the model is
         await pilot.pause()
         assert "waiting for the model to load" in screen_text(app)
         made[0].gate.set()
         await reply_done(pilot)
         assert [t.message.role for t in app.session.conversation.turns] == ["user", "assistant"]
-        assert app.loading_since is None
+        assert app.loader.since is None
         assert "waiting for the model" not in screen_text(app)
 
 

@@ -10,7 +10,7 @@ from tests.support.app_helpers import screen_text, type_text, wait_until
 async def test_eval_runs_beside_the_chat_and_shows_its_table(tiny_gpt2):
     app = ChatApp("local", str(tiny_gpt2), GenerationSettings(greedy=True, max_new_tokens=6), {"device": "cpu"})
     async with app.run_test(size=(120, 50), notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "/eval humaneval --limit 2")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "HumanEval: 2 problems" in screen_text(app))

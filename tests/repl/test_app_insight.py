@@ -19,7 +19,7 @@ async def test_tokens_and_probs_show_in_the_app(tiny_llama):
     settings = GenerationSettings(greedy=True, max_new_tokens=6)
     app = ChatApp("local", str(tiny_llama), settings, {"device": "cpu"})
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await send(pilot, "/tokens Hello world")
         await wait_until(pilot, lambda: "-token context window" in screen_text(app))
         screen = screen_text(app)

@@ -6,8 +6,9 @@ import pytest
 from textual import events
 
 from backends.settings import GenerationSettings
-from repl.app.chat_app import AssistantMessage, ChatApp, SecretScreen
+from repl.app.chat_app import ChatApp
 from repl.app.prompt_input import PromptInput
+from repl.app.widgets import AssistantMessage, SecretScreen
 from repl.commands.table import COMMANDS, Command
 from repl.views.terminal_text import neutral
 from tests.support.app_helpers import screen_text, svg_text, type_text, wait_until
@@ -28,7 +29,7 @@ async def shot(app, tmp_path, name: str) -> str:
 async def test_screen_at_start_shows_help_line_and_status(tiny_llama, tmp_path):
     app = make_app(tiny_llama)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await pilot.pause()
         text = await shot(app, tmp_path, "start")
         lines = text.splitlines()

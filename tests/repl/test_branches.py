@@ -105,7 +105,7 @@ def test_edit_puts_the_prompt_back_in_the_plain_repl(tiny_llama):
 async def test_edit_and_switch_branches_in_the_app(tiny_llama):
     app = ChatApp("local", str(tiny_llama), SETTINGS, {"device": "cpu"})
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "name a colour")
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(app.session.conversation.turns) == 2 and not app.replying)

@@ -73,7 +73,7 @@ async def test_in_the_app_a_key_in_the_probs_view_branches_with_that_alternative
     app = ChatApp("local", str(tiny_llama), GenerationSettings(temperature=1.0, seed=3, max_new_tokens=8),
                   {"device": "cpu"})
     async with app.run_test(size=(110, 48), notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "hello there")
         await pilot.press("enter")
         await wait_until(pilot, lambda: not app.replying and len(app.session.conversation.turns) == 2)
