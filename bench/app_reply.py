@@ -29,7 +29,7 @@ async def measure(model: str, runs: int, tokens: int) -> None:
     app = ChatApp("local", model, settings, {"device": "cpu"})
     direct, inside, cancel = [], [], []
     async with app.run_test(size=(100, 30)) as pilot:
-        while app.loading_since is not None:
+        while app.loader.since is not None:
             await pilot.pause(0.05)
         backend = app.session.backend
         for _ in range(runs):
