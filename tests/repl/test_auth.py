@@ -17,7 +17,7 @@ from tests.support.openai_server import answer, status
 from tests.support.screen_ui import ScreenUI
 
 FAKE = "hf_FakeTokenForTests0123456789"
-TESTS = str(ROOT / "tests")
+TESTS = str(ROOT)  # where tests.support imports from, for a subprocess
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_a_base_url_that_is_not_http_is_refused_in_one_line(openai_session, memo
                                       "(use e.g. --base-url http://127.0.0.1:8000/v1)\n")
 
 
-def keyring_env(hf_home, backend: str = "memory_keyring.MemoryKeyring") -> dict[str, str]:
+def keyring_env(hf_home, backend: str = "tests.support.memory_keyring.MemoryKeyring") -> dict[str, str]:
     path = os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])
     return {"PYTHON_KEYRING_BACKEND": backend, "PYTHONPATH": path, "HF_HOME": str(hf_home)}
 
