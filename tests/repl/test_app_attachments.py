@@ -47,9 +47,9 @@ async def test_app_shows_a_refusal_before_sending_and_keeps_the_prompt(tiny_llam
         await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "/file src")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "src is a directory" in screen_text(app))
+        await wait_until(pilot, lambda: "src is a folder" in screen_text(app))
         await type_text(pilot, "look at @src/")
-        await wait_until(pilot, lambda: "would be refused: src is a directory" in screen_text(app))
+        await wait_until(pilot, lambda: "would be refused: src is a folder" in screen_text(app))
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query_one(PromptInput).text == "look at @src/")
         assert app.session.conversation.turns == []

@@ -43,7 +43,7 @@ def refused(path) -> str:
 # -- what is refused -----------------------------------------------------------------------------
 
 def test_a_directory_is_refused_with_a_glob_to_use_instead(tmp_path):
-    assert "is a directory" in refused(tmp_path) and f"/file {tmp_path}/*.py" in refused(tmp_path)
+    assert "is a folder, not a regular file" in refused(tmp_path) and f"/file {tmp_path}/*.py" in refused(tmp_path)
 
 
 def test_a_binary_file_is_refused(tmp_path):
@@ -74,11 +74,11 @@ def test_a_file_without_read_permission_is_refused(tmp_path):
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)  # nobody writes to it: opening it for reading would block forever
-    assert "is a FIFO, not a regular file" in refused(fifo)
+    assert "is a pipe (FIFO), not a regular file" in refused(fifo)
 
 
 def test_a_device_that_never_ends_is_refused():
-    assert "/dev/zero is a device, not a regular file" in refused("/dev/zero")
+    assert "/dev/zero is a character device, not a regular file" in refused("/dev/zero")
 
 
 def test_a_socket_is_refused(tmp_path):
@@ -167,7 +167,7 @@ def test_file_command_queues_files_and_counts_them_with_the_model_tokenizer(tiny
     assert f"attached {path} (96 bytes): {expected:,} tokens" in ui.text
     assert "left in the window" in ui.text and "nothing cut" in ui.text
     assert [a.path for a in session.pending_files] == [str(path)]
-    with pytest.raises(UsageError, match="is a directory"):
+    with pytest.raises(UsageError, match="is a folder"):
         commands.run(f"/file {path} {tmp_path}", Context(session, ui))
     assert len(session.pending_files) == 1  # a refused command queues nothing
 
@@ -219,7 +219,7 @@ def test_a_refused_mention_stops_the_prompt_in_one_line(tiny_llama, tmp_path):
     result = script(tiny_llama, f"look at @{tmp_path}\n")
     assert result.returncode == 2
     err = result.stderr.decode().strip()
-    assert err.count("\n") == 0 and f"{tmp_path} is a directory" in err
+    assert err.count("\n") == 0 and f"{tmp_path} is a folder" in err
 
 
 def test_retry_resends_the_content_attached_even_after_the_file_changed(server, tmp_path):

@@ -108,7 +108,7 @@ def test_plain_repl_attaches_at_paths_and_completes_them(tiny_llama, tmp_path, m
     assert found == ["notes.md"]
     code, shown = run(tiny_llama, f"/file {tmp_path}\rsummarise @notes.md\r{CTRL_D}")
     assert code == 0
-    assert f"{tmp_path} is a directory" in shown  # refused in one line; the REPL goes on
+    assert f"{tmp_path} is a folder" in shown  # refused in one line; the REPL goes on
     store = HistoryStore()
     turn = store.load(store.last_id()).turns[0]
     assert turn.message.content == "notes.md:\n```markdown\n# Notes\n\nship it\n```\n\nsummarise @notes.md"
