@@ -63,6 +63,12 @@ class StatusBar(Widget):
     def truncated(self, conversation: Conversation) -> None:
         self.post_message(self.ConversationChanged())
 
+    def branch_kept(self, conversation: Conversation, branch: Any) -> None:
+        pass  # the turns that leave with it are told by ``truncated``
+
+    def branch_taken(self, conversation: Conversation, branch: Any) -> None:
+        pass  # the turns that come with it are told by ``turn_changed``
+
     @on(ConversationChanged)
     def _conversation_changed(self) -> None:
         self.sync()

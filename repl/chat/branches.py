@@ -11,9 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from backends.base import GenerationStats, Message
 from backends.errors import UsageError
-from backends.settings import GenerationSettings
 
 from .session import Session, Turn
 
@@ -33,52 +31,25 @@ class Branch:
         return line if len(line) <= 50 else line[:49] + "…"
 
 
-def turn_record(turn: Turn) -> dict:
-    """A turn as JSON-ready data (exports, saved files, kept branches)."""
-    record: dict = {"role": turn.message.role, "content": turn.message.content, "created": turn.created}
-    if turn.stats is not None:
-        record["stats"] = turn.stats.to_dict()
-        record["cut_off"] = turn.cut_off
-    if turn.settings is not None:
-        record["settings"] = turn.settings.to_dict()
-    if turn.attachments:
-        record["attachments"] = turn.attachments
-    return record
-
-
-def turn_from_record(record: dict) -> Turn:
-    stats = record.get("stats")
-    if stats:
-        stats = GenerationStats(**{k: v for k, v in stats.items() if k in GenerationStats.__dataclass_fields__})
-    settings = record.get("settings")
-    return Turn(Message(record["role"], record["content"]), stats or None,
-                GenerationSettings.from_dict(settings) if settings else None,
-                created=record.get("created", 0.0), attachments=list(record.get("attachments", [])))
-
-
-def fork(session: Session, position: int, store=None) -> Branch | None:
+def fork(session: Session, position: int) -> Branch | None:
     """Keep the current branch's turns from ``position`` on as a branch, and end the current one there."""
     conversation = session.conversation
     tail = conversation.turns[position:]
     if not tail:
         return None
     branch = Branch(position, list(tail))
-    conversation.branches.append(branch)
-    if store is not None and conversation.id is not None:
-        store.save_branch(conversation, branch)
+    conversation.keep_branch(branch)
     conversation.truncate(position)  # the store, subscribed to it, forgets them too
     return branch
 
 
-def switch(session: Session, number: int, store=None) -> Branch:
+def switch(session: Session, number: int) -> Branch:
     """Make kept branch ``number`` (1-based, as /branches lists them) the current one."""
     conversation = session.conversation
     if not 1 <= number <= len(conversation.branches):
         raise UsageError(f"there is no branch {number}", "/branches lists them")
-    chosen = conversation.branches.pop(number - 1)
-    if store is not None and chosen.id is not None:
-        store.delete_branch(chosen)
-    fork(session, chosen.fork, store)  # what is on screen now is kept as a branch
+    chosen = conversation.take_branch(number - 1)
+    fork(session, chosen.fork)  # what is on screen now is kept as a branch
     for turn in chosen.turns:
         session.add(turn)
     return chosen

@@ -84,7 +84,7 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event, 
     if prompt is not None and session.conversation.edit_from is not None:
         from .branches import fork  # an edited prompt: the turns it replaces are kept as a branch
 
-        fork(session, session.conversation.edit_from, session.history)
+        fork(session, session.conversation.edit_from)
         session.conversation.edit_from = None
     mark = len(session.conversation.turns)
     continuing, start, replaced = _plan(session, prompt, cancel, branch)
@@ -138,7 +138,7 @@ def _keep_replaced(session: Session, replaced: Turn) -> None:
 
     turns = session.conversation.turns
     if turns and turns[-1] is replaced:
-        fork(session, len(turns) - 1, session.history)
+        fork(session, len(turns) - 1)
 
 
 def record(session: Session, continuing: Turn | None, reply: Reply) -> Turn:

@@ -43,6 +43,12 @@ class ConversationObserver(Protocol):
 
     def truncated(self, conversation: "Conversation") -> None: ...
 
+    def branch_kept(self, conversation: "Conversation", branch: Any) -> None:
+        """A branch the conversation parted from is kept (repl.chat.branches.Branch)."""
+
+    def branch_taken(self, conversation: "Conversation", branch: Any) -> None:
+        """A kept branch became the current one and is no longer kept apart."""
+
 
 @dataclass
 class Conversation:
@@ -90,6 +96,19 @@ class Conversation:
             for observer in self.observers:
                 observer.truncated(self)
         return dropped
+
+    def keep_branch(self, branch: Any) -> None:
+        """Keep ``branch`` (its turns leave the current branch next, by ``truncate``)."""
+        self.branches.append(branch)
+        for observer in self.observers:
+            observer.branch_kept(self, branch)
+
+    def take_branch(self, index: int) -> Any:
+        """Take kept branch ``index`` out of the kept ones, to become the current branch."""
+        branch = self.branches.pop(index)
+        for observer in self.observers:
+            observer.branch_taken(self, branch)
+        return branch
 
     def announce(self) -> None:
         """Tell the observers about every turn: a conversation read from a file becomes a stored one."""

@@ -63,7 +63,7 @@ def branches_(ctx: Context, args: list[str]) -> None:
 def branch_(ctx: Context, args: list[str]) -> None:
     require(args, 1)
     number = _number(args[0], len(ctx.session.conversation.branches), "branch")
-    chosen = switch(ctx.session, number, ctx.session.history)
+    chosen = switch(ctx.session, number)
     # A new Conversation object over the same turns: every mode redraws a conversation it has not shown.
     ctx.session.conversation = dataclasses.replace(ctx.session.conversation)
     ctx.ui.clear()

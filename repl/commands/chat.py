@@ -16,7 +16,8 @@ from backends.errors import ParrotError, UsageError
 from backends.hosted.httpclient import check_base_url
 
 from .. import safe_files
-from ..chat.session import Conversation, Turn
+from ..chat.records import turn_from_record, turn_record
+from ..chat.session import Conversation
 from ..views.history_tables import conversations_table, search_table  # noqa: F401  (parrot history prints them too)
 from .context import Context
 from .table import command, require
@@ -95,7 +96,7 @@ def retry_(ctx: Context, args: list[str]) -> None:
     from ..chat.branches import fork
 
     replies_from = max(i for i, t in enumerate(turns) if t.message.role == "user") + 1
-    fork(ctx.session, replies_from, ctx.session.history)  # the reply it replaces stays as a branch
+    fork(ctx.session, replies_from)  # the reply it replaces stays as a branch
     ctx.ui.generate()
 
 
@@ -216,15 +217,9 @@ def code_blocks(markdown: str) -> list[str]:
     return [m.group(2).rstrip("\n") for m in FENCE.finditer(markdown)]
 
 
-def _turn_record(turn: Turn) -> dict:
-    from ..chat.branches import turn_record
-
-    return turn_record(turn)
-
-
 def saved_form(conversation: Conversation) -> dict:
     return {"format": "parrot-conversation/1", "title": conversation.title,
-            "turns": [_turn_record(t) for t in conversation.turns]}
+            "turns": [turn_record(t) for t in conversation.turns]}
 
 
 SAVED_LIMIT = 64 * safe_files.MB
@@ -232,9 +227,6 @@ SAVED_LIMIT = 64 * safe_files.MB
 
 def read_saved(path: Path) -> Conversation:
     """Read a file written by /save PATH; anything else is refused in one line."""
-    from backends.base import GenerationStats, Message
-    from backends.settings import GenerationSettings
-
     text = safe_files.read_text(path, "conversation file", SAVED_LIMIT)
     try:
         data = json.loads(text)
@@ -242,19 +234,10 @@ def read_saved(path: Path) -> Conversation:
             raise ValueError("it has no list of turns")
         turns = []
         for number, record in enumerate(data["turns"], start=1):
-            if not isinstance(record, dict) or not isinstance(record.get("role"), str) \
-                    or not isinstance(record.get("content"), str):
-                raise ValueError(f"turn {number} has no role and content")
-            stats = record.get("stats")
-            if stats:
-                stats = {k: v for k, v in stats.items() if k in GenerationStats.__dataclass_fields__}
-            settings = record.get("settings")
-            created = record.get("created", 0.0)
-            turns.append(Turn(Message(record["role"], record["content"]),
-                              GenerationStats(**stats) if stats else None,
-                              GenerationSettings.from_dict(settings) if settings else None,
-                              created=created if isinstance(created, (int, float)) else 0.0,
-                              attachments=_attachment_records(record.get("attachments"))))
+            try:
+                turns.append(turn_from_record(record))
+            except ValueError:
+                raise ValueError(f"turn {number} has no role and content") from None
     except json.JSONDecodeError as error:
         raise UsageError(f"{path} is not a conversation saved by /save: not JSON (line {error.lineno})") from None
     except ParrotError as error:
@@ -264,14 +247,6 @@ def read_saved(path: Path) -> Conversation:
         raise UsageError(f"{path} is not a conversation saved by /save: {reason}") from None
     title = data.get("title")
     return Conversation(turns=turns, title=title if isinstance(title, str) else "")
-
-
-def _attachment_records(value) -> list[dict]:
-    """A saved file's attachment records, keeping only well-formed ones (the file may be hand-edited)."""
-    if not isinstance(value, list):
-        return []
-    return [{"path": str(a["path"]), "size": int(a["size"]), "sha256": str(a["sha256"])} for a in value
-            if isinstance(a, dict) and {"path", "size", "sha256"} <= set(a)]
 
 
 def as_markdown(conversation: Conversation) -> str:
@@ -298,13 +273,13 @@ def branches_text(conversation: Conversation, kind: str) -> str:
             parts.append(f"\n# branch {number} (parts after message {branch.fork})\n")
             parts.extend(f"## {t.message.role}\n\n{t.message.content.rstrip()}\n" for t in branch.turns)
         else:
-            parts.extend(json.dumps({**_turn_record(t), "branch": number, "fork": branch.fork}, ensure_ascii=False)
+            parts.extend(json.dumps({**turn_record(t), "branch": number, "fork": branch.fork}, ensure_ascii=False)
                          + "\n" for t in branch.turns)
     return "\n".join(parts) if kind == "md" else "".join(parts)
 
 
 def as_jsonl(conversation: Conversation) -> str:
-    return "".join(json.dumps(_turn_record(t), ensure_ascii=False) + "\n" for t in conversation.turns)
+    return "".join(json.dumps(turn_record(t), ensure_ascii=False) + "\n" for t in conversation.turns)
 
 
 def _short(text: str, width: int = 50) -> str:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Iterator
 
 from backends import paths
-from backends.base import GenerationStats, Message
 from backends.errors import UsageError
-from backends.settings import GenerationSettings
 
+from ..chat.records import turn_from_record, turn_record
 from ..chat.session import Conversation, Session, Turn
 from .search import SearchHit, ensure_index, search
 
@@ -105,23 +104,25 @@ class HistoryStore:
                          "fork INTEGER NOT NULL, created REAL NOT NULL, turns TEXT NOT NULL)")
         ensure_index(self._db)
 
-    def save_branch(self, conversation: Conversation, branch) -> None:
-        """Keep a branch the conversation parted from (repl.branches.Branch)."""
-        from ..chat.branches import turn_record
-
+    def branch_kept(self, conversation: Conversation, branch) -> None:
+        """Keep a branch the conversation parted from (repl.chat.branches.Branch)."""
+        if conversation.id is None:
+            return  # nothing of it is stored yet
         with self._lock, self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO branches (conversation_id, fork, created, turns) VALUES (?, ?, ?, ?)",
                 (conversation.id, branch.fork, branch.created, json.dumps([turn_record(t) for t in branch.turns])))
             branch.id = cursor.lastrowid
 
-    def delete_branch(self, branch) -> None:
+    def branch_taken(self, conversation: Conversation, branch) -> None:
         """Forget a kept branch (it has become the current one)."""
+        if branch.id is None:
+            return
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM branches WHERE id = ?", (branch.id,))
 
     def _branches(self, conversation_id: int) -> list:
-        from ..chat.branches import Branch, turn_from_record
+        from ..chat.branches import Branch
 
         rows = self._db.execute("SELECT id, fork, created, turns FROM branches WHERE conversation_id = ? "
                                 "ORDER BY id", (conversation_id,)).fetchall()
@@ -221,8 +222,10 @@ class HistoryStore:
             branches = self._branches(conversation_id)
         if head is None or not rows:
             raise UsageError(f"there is no conversation {conversation_id}", "/history lists them")
-        turns = [Turn(Message(role, content), _stats(stats), _settings(settings), created=created,
-                      attachments=json.loads(attached) if attached else [])
+        turns = [turn_from_record({"role": role, "content": content, "created": created,
+                                   "settings": json.loads(settings) if settings else None,
+                                   "stats": json.loads(stats) if stats else None,
+                                   "attachments": json.loads(attached) if attached else []})
                  for role, content, created, settings, stats, attached in rows]
         return Conversation(turns=turns, id=conversation_id, title=head[0], branches=branches)
 
@@ -230,19 +233,6 @@ class HistoryStore:
 def _title(text: str) -> str:
     line = " ".join(text.split())
     return line[:60] + ("…" if len(line) > 60 else "")
-
-
-def _stats(text: str | None) -> GenerationStats | None:
-    if not text:
-        return None
-    data = json.loads(text)
-    data.pop("tokens_per_second", None)
-    known = set(GenerationStats.__dataclass_fields__)
-    return GenerationStats(**{k: v for k, v in data.items() if k in known})
-
-
-def _settings(text: str | None) -> GenerationSettings | None:
-    return GenerationSettings.from_dict(json.loads(text)) if text else None
 
 
 def history_command(argv: list[str]) -> int:
