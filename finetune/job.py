@@ -21,7 +21,7 @@ from pathlib import Path
 
 from backends import paths
 
-from .checkpoints import complete_checkpoints, run_dir
+from .checkpoints import complete_checkpoints
 from .options import ProcessOptions, RunConfig, StartOptions, write_start_file
 from .progress import PHASES, EventReader, JobProgress
 from .yielding import alive
@@ -42,7 +42,7 @@ class Job:
         self.name = name
         self.pid = pid
         self.process = process
-        self.folder = run_dir(name)
+        self.folder = paths.run_dir(name)
         self._reader = EventReader(self.folder / "progress.jsonl")
         self.progress = JobProgress()
 
@@ -126,7 +126,7 @@ def start(config: RunConfig, fresh: bool = False, output: str | Path | None = No
     ``background`` (a run beside the chat): the run lowers its priority and is held still
     while a chat reply streams (``chat_pause``). Otherwise (``parrot finetune``) it has the machine to itself.
     """
-    folder = run_dir(config.name)
+    folder = paths.run_dir(config.name)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / STOPPING).unlink(missing_ok=True)
     progress_file = folder / "progress.jsonl"
@@ -147,7 +147,7 @@ def start(config: RunConfig, fresh: bool = False, output: str | Path | None = No
 
 def attach(name: str) -> Job | None:
     """The last run of ``name`` started by any parrot process, to follow or stop it; None if none."""
-    record = run_dir(name) / "job.json"
+    record = paths.run_dir(name) / "job.json"
     try:
         pid = int(json.loads(record.read_text(encoding="utf-8"))["pid"])
     except (OSError, ValueError, KeyError):

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from backends import paths
-from backends.loading.models import finetuned_dir
+from backends.paths import finetuned_dir
 
-from .checkpoints import MARKER, checkpoint_step, complete_checkpoints, plan, remove_all, remove_incomplete, run_dir
+from .checkpoints import MARKER, checkpoint_step, complete_checkpoints, plan, remove_all, remove_incomplete
 from .options import RunConfig, read_train_args
 from .progress import EventWriter
 from .yielding import Yielder
@@ -130,12 +130,12 @@ def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False
     stop = stop or StopFlag()
     yielder: Yielder | None = None
     try:
-        run_dir(config.name).mkdir(parents=True, exist_ok=True)
-        yielder = Yielder(run_dir(config.name), nice, yield_to_chat)
+        paths.run_dir(config.name).mkdir(parents=True, exist_ok=True)
+        yielder = Yielder(paths.run_dir(config.name), nice, yield_to_chat)
         return _run(config, emit, stop, fresh, Path(output) if output else finetuned_dir(config.name), is_main,
                     yielder)
     except StoppedEarly:
-        kept = complete_checkpoints(run_dir(config.name))
+        kept = complete_checkpoints(paths.run_dir(config.name))
         if kept:
             emit("stopped", step=checkpoint_step(kept[-1]), checkpoint=str(kept[-1]),
                  message=f"stopped before training went on; {kept[-1].name} is kept, run again to resume")
@@ -175,7 +175,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     from .data import load_corpus
     from .packing import PackedDataset, pack
 
-    folder = run_dir(config.name)
+    folder = paths.run_dir(config.name)
     folder.mkdir(parents=True, exist_ok=True)
     planned = plan(config, fresh)  # raises rather than deleting checkpoints trained with other settings
     if is_main:

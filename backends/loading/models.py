@@ -44,11 +44,6 @@ class Preset:
     resolve: Callable[[], ModelSource]
 
 
-def finetuned_dir(name: str) -> Path:
-    """Folder of a checkpoint that parrot fine-tuned itself, e.g. ``js``."""
-    return paths.data_dir() / "finetuned" / name
-
-
 def _embedded() -> ModelSource:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)  # find, never import: its __init__ imports `llm`
     if spec is None or not spec.submodule_search_locations:
@@ -65,7 +60,7 @@ def _embedded() -> ModelSource:
 
 def _finetuned(name: str) -> Callable[[], ModelSource]:
     def resolve() -> ModelSource:
-        folder = finetuned_dir(name)
+        folder = paths.finetuned_dir(name)
         if not (folder / "config.json").exists():
             raise ModelUnavailable(f"there is no fine-tuned model {name!r} yet", f"start one with `/finetune {name}`")
         return ModelSource(name, "folder", str(folder))

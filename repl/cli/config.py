@@ -37,7 +37,7 @@ class Config:
 
 
 def config_path() -> Path:
-    return paths.config_dir() / "config.toml"
+    return paths.config_file()
 
 
 CONFIG_LIMIT = 1024 * 1024

@@ -96,7 +96,7 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
               run: Callable[[Callable[[], Any]], Any] | None = None) -> Any:
     """Run, save and return one report, saying progress through ``say`` at the first problem and each
     ``every``-th."""
-    from backends.paths import data_dir
+    from backends.paths import evals_dir
     from finetune.humaneval import evaluate, save
     from finetune.sandbox import Limits
 
@@ -119,7 +119,7 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
     report = evaluate(backend, settings, n=options.n, limit=options.limit,
                       limits=Limits(wall_seconds=options.timeout), on_problem=on_problem, cancel=cancel,
                       model=label, run=run)
-    report.saved = save(report, data_dir() / "evals")
+    report.saved = save(report, evals_dir())
     return report
 
 

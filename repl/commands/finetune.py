@@ -59,7 +59,8 @@ def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     """
     from dataclasses import asdict
 
-    from finetune.checkpoints import complete_checkpoints, run_dir, saved_settings
+    from backends.paths import run_dir
+    from finetune.checkpoints import complete_checkpoints, saved_settings
     from finetune.options import RunConfig, check
 
     if not args or args[0] not in NAMES:

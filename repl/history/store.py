@@ -52,15 +52,6 @@ CREATE TABLE IF NOT EXISTS turns (
 """
 
 
-def history_path() -> Path:
-    return paths.data_dir() / "history.sqlite3"
-
-
-def prompt_history_path() -> Path:
-    """The prompt-toolkit history file shared by the plain REPL and the app (Up/Down)."""
-    return paths.data_dir() / "prompt_history"
-
-
 @dataclass(frozen=True)
 class ConversationInfo:
     """One line of ``/history``."""
@@ -86,7 +77,7 @@ class HistoryStore:
         self._lock = threading.Lock()
         # A damaged file is set aside and an unwritable folder gets an in-memory store: parrot starts
         # anyway, and each mode shows ``notices`` (what happened, in one line each).
-        self._db, self.notices = open_history(path or history_path, SCHEMA)
+        self._db, self.notices = open_history(path or paths.history_file, SCHEMA)
         self.path = path  # None: the default file (or memory, when the notices say so)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed turn survives a crash of the machine too

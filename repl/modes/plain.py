@@ -17,6 +17,7 @@ from prompt_toolkit.completion import Completer, Completion
 from rich.console import Console
 from rich.text import Text
 
+from backends import paths
 from backends.errors import Cancelled, ParrotError
 from backends.settings import GenerationSettings
 
@@ -26,7 +27,7 @@ from ..chat.replies import describe_end, stream_reply
 from ..chat.session import Session
 from ..commands.context import Context
 from ..crash import unexpected
-from ..history.store import HistoryStore, prompt_history_path
+from ..history.store import HistoryStore
 from ..history.store_open import prompt_history
 from ..views.terminal_text import neutral
 from .interrupt import run_interruptible
@@ -65,7 +66,7 @@ class PlainRepl:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
-        history, self.history_notice = prompt_history(prompt_history_path)
+        history, self.history_notice = prompt_history(paths.prompt_history_file)
         self.prompts = PromptSession(history=history, completer=CommandCompleter(),
                                      complete_while_typing=True, input=input, output=output)
         self._input, self._output = input, output

@@ -11,8 +11,9 @@ from test_finetune_commands import RecordingUI
 from test_finetune_train import tiny_config, wait_for
 
 from backends.errors import UsageError
+from backends.paths import run_dir
 from finetune import job as jobs
-from finetune.checkpoints import complete_checkpoints, run_dir
+from finetune.checkpoints import complete_checkpoints
 from repl.chat.session import Session
 from repl.commands import Context, run
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from backends.loading.models import finetuned_dir
+from backends.paths import finetuned_dir, run_dir
 from finetune import job as jobs
 from finetune.progress import EventReader, JobProgress
-from finetune.train import RunConfig, complete_checkpoints, run, run_dir
+from finetune.train import RunConfig, complete_checkpoints, run
 
 
 def tiny_config(model: Path, data: Path, **changes) -> RunConfig:

@@ -10,10 +10,11 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from test_history_search import OLD_SCHEMA
 
+from backends.paths import history_file
 from backends.settings import GenerationSettings
 from repl.app.chat_app import ChatApp
 from repl.app.prompt_input import PromptInput
-from repl.history.store import HistoryStore, history_path
+from repl.history.store import HistoryStore
 from repl.modes.plain import run_plain
 from tests.support.app_helpers import screen_text, type_text, wait_until
 from tests.support.helpers import run_parrot
@@ -64,7 +65,7 @@ def test_export_writes_one_branch_or_all(tiny_llama, tmp_path):
 
 
 def test_a_database_from_before_branches_loads_and_branches(tiny_llama):
-    db = sqlite3.connect(history_path())
+    db = sqlite3.connect(history_file())
     db.executescript(OLD_SCHEMA)
     db.execute("INSERT INTO conversations VALUES (1, 'old', 1.0, 2.0)")
     for position, (role, text) in enumerate([("user", "old prompt"), ("assistant", "old answer")]):

@@ -8,9 +8,10 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from backends.paths import prompt_history_file
 from backends.settings import GenerationSettings
 from repl.commands import completions
-from repl.history.store import HistoryStore, prompt_history_path
+from repl.history.store import HistoryStore
 from repl.modes.plain import CommandCompleter, run_plain
 from repl.views.terminal_text import neutral
 
@@ -39,7 +40,7 @@ def test_prompt_answer_command_and_ctrl_d(tiny_llama):
     assert answer.strip() and neutral(answer) in shown
     assert f"{conversation.turns[1].stats.completion_tokens} tokens" in shown
     assert "system prompt: be brief" in shown
-    assert "hello" in prompt_history_path().read_text()  # the prompt history file
+    assert "hello" in prompt_history_file().read_text()  # the prompt history file
 
 
 def test_triple_quotes_make_one_multi_line_prompt(tiny_llama):

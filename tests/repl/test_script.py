@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from repl.history.store import HistoryStore, history_path
+from backends.paths import history_file
+from repl.history.store import HistoryStore
 from tests.support.helpers import ROOT, run_parrot
 
 
@@ -81,8 +82,8 @@ def test_a_killed_process_keeps_its_committed_turns(tiny_llama, parrot_home):
         child.stdin.flush()  # stdin stays open: the script waits for its next line
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if history_path().exists():
-                with sqlite3.connect(history_path()) as db:
+            if history_file().exists():
+                with sqlite3.connect(history_file()) as db:
                     if db.execute("SELECT COUNT(*) FROM turns WHERE role = 'assistant'").fetchone()[0]:
                         break
             time.sleep(0.2)

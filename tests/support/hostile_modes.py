@@ -186,9 +186,9 @@ def seed_conversation(texts: tuple[str, ...] = ("keep me", "kept")) -> int:
 
 def stored_turns(conversation_id: int | None = None) -> list[tuple[str, str]]:
     """(role, content) of a stored conversation (the last one by default), read straight from SQLite."""
-    from repl.history.store import history_path
+    from backends.paths import history_file
 
-    with contextlib.closing(sqlite3.connect(history_path())) as db:
+    with contextlib.closing(sqlite3.connect(history_file())) as db:
         if conversation_id is None:
             row = db.execute("SELECT MAX(id) FROM conversations").fetchone()
             conversation_id = row[0]
