@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..credentials import Secret, redact
 from ..errors import BackendError
+from ..one_line import one_line
 
 PARTIAL_HINT = "the text received so far is kept; ask again to retry"
 RETRY_STATUSES = (429, 503)
@@ -41,8 +42,7 @@ class ErrorContext:
 
     def clean(self, text: str, limit: int = 200) -> str:
         """A server's message made safe to show: one line, short, without the token."""
-        line = " ".join(redact(text, *self.secrets).split())
-        return line if len(line) <= limit else line[: limit - 1] + "…"
+        return one_line(redact(text, *self.secrets), limit)
 
 
 def server_message(body: bytes | str) -> str:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from backends.errors import UsageError
+from backends.one_line import one_line
 
 from .session import Session, Turn
 
@@ -27,8 +28,7 @@ class Branch:
 
     @property
     def first_words(self) -> str:
-        line = " ".join(self.turns[0].message.content.split()) if self.turns else ""
-        return line if len(line) <= 50 else line[:49] + "…"
+        return one_line(self.turns[0].message.content, 50) if self.turns else ""
 
 
 def fork(session: Session, position: int) -> Branch | None:

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from backends.errors import UsageError
+from backends.one_line import one_line
 
 from ..chat.attachments import mentions, split_composed
 from ..chat.branches import switch
@@ -52,7 +53,7 @@ def branches_(ctx: Context, args: list[str]) -> None:
     table.add_column("when", style="dim")
     table.add_column("first words")
     tail = conversation.turns[min(b.fork for b in conversation.branches):]
-    table.add_row("0*", "", "now", Text(neutral(_words(tail[0].message.content)) if tail else ""))
+    table.add_row("0*", "", "now", Text(neutral(one_line(tail[0].message.content, 50)) if tail else ""))
     for number, branch in enumerate(conversation.branches, start=1):
         table.add_row(str(number), f"message {branch.fork}", time.strftime("%H:%M", time.localtime(branch.created)),
                       Text(neutral(branch.first_words)))
@@ -69,10 +70,6 @@ def branch_(ctx: Context, args: list[str]) -> None:
     ctx.ui.clear()
     ctx.ui.show(f"switched to the branch that starts {chosen.first_words!r}; the one before is kept (/branches)")
 
-
-def _words(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= 50 else line[:49] + "…"
 
 
 def _number(text: str, count: int, what: str) -> int:

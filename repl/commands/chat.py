@@ -14,6 +14,7 @@ from pathlib import Path
 from backends import registry
 from backends.errors import ParrotError, UsageError
 from backends.hosted.httpclient import check_base_url
+from backends.one_line import one_line
 
 from .. import safe_files
 from ..chat.records import turn_from_record, turn_record
@@ -118,7 +119,7 @@ def undo_(ctx: Context, args: list[str]) -> None:
     if not users:
         raise UsageError("there is nothing to undo")
     dropped = ctx.session.conversation.truncate(users[-1])
-    ctx.ui.show(f"forgot {len(dropped)} message(s): {_short(dropped[0].message.content)}")
+    ctx.ui.show(f"forgot {len(dropped)} message(s): {one_line(dropped[0].message.content, 50)}")
 
 
 @command("history", "/history [N|TEXT]", "list recent conversations, or find those that mention TEXT (/load ID)")
@@ -281,10 +282,6 @@ def branches_text(conversation: Conversation, kind: str) -> str:
 def as_jsonl(conversation: Conversation) -> str:
     return "".join(json.dumps(turn_record(t), ensure_ascii=False) + "\n" for t in conversation.turns)
 
-
-def _short(text: str, width: int = 50) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _int(text: str, name: str) -> int:

@@ -18,6 +18,7 @@ from typing import Iterator
 
 from backends import paths
 from backends.errors import UsageError
+from backends.one_line import one_line
 
 from ..chat.records import turn_from_record, turn_record
 from ..chat.session import Conversation, Session, Turn
@@ -222,8 +223,7 @@ class HistoryStore:
 
 
 def _title(text: str) -> str:
-    line = " ".join(text.split())
-    return line[:60] + ("…" if len(line) > 60 else "")
+    return one_line(text, 61)
 
 
 def history_command(argv: list[str]) -> int:
