@@ -16,7 +16,7 @@ from backends.settings import GenerationSettings
 
 from .. import commands
 from ..chat.activity import Activity
-from ..chat.session import Session
+from ..chat.setup import open_session
 from ..history.store import HistoryStore
 from . import keys, terminal_watch
 from .attachment_bar import AttachmentBar, preview_prompt
@@ -43,11 +43,10 @@ class ChatApp(keys.KeyActions, App[int]):
         super().__init__()
         self.first = first  # --chat: a prompt (and piped files) to send as soon as the window is up
         self.resume = resume
-        self.session = Session(backend_name, model, settings, **options,
-                               progress=lambda text: self.post_message(ModelLoader.Progress(text)),
-                               note=lambda text: self.post_message(ModelLoader.Noted(text)))
-        self.history = history if history is not None else HistoryStore()
-        self.history.attach(self.session)
+        self.setup = open_session(backend_name, model, settings, options, store=history,
+                                  progress=lambda text: self.post_message(ModelLoader.Progress(text)),
+                                  note=lambda text: self.post_message(ModelLoader.Noted(text)))
+        self.session, self.history = self.setup.session, self.setup.store
         self.activity = Activity()  # the reply and the long commands running now: Esc stops them, quit all
         self.chat = ChatView(self.session, WELCOME, self.activity, id="log")
         self.status = StatusBar(self.session, id="status")
@@ -69,12 +68,12 @@ class ChatApp(keys.KeyActions, App[int]):
         self.query_one(PromptInput).focus()
         self.watch(self.chat, "replying", lambda replying: setattr(self.status, "replying", replying))
         if self.resume:
-            await self.chat.resume(self.history)
+            await self.chat.resume(self.setup)
             self.status.sync()
         if self.first is not None:
             self.session.pending_files = list(self.first[1])
             await self.start_reply(self.first[0])
-        for notice in self.history.notices:  # a damaged or read-only history: said once, the chat goes on
+        for notice in self.setup.notices:  # a damaged or read-only history: said once, the chat goes on
             self.notify(notice, title="history", severity="warning", timeout=15)
         self.loader.start()
         self.call_after_refresh(self.query_one(PromptInput).load_shared_history)  # after the first paint

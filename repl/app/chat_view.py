@@ -25,6 +25,7 @@ from backends.errors import Cancelled, ParrotError
 from ..chat.activity import Activity
 from ..chat.replies import stream_reply
 from ..chat.session import Session, Turn
+from ..chat.setup import Setup, resume_last
 from ..chat.truncation import truncation_notice
 from ..views.terminal_text import neutral
 from .widgets import AssistantMessage, Note, UserMessage
@@ -236,14 +237,14 @@ class ChatView(VerticalScroll):
         await self.remove_children()
         self._first_note_after_clear = None
 
-    async def resume(self, history: Any) -> None:
+    async def resume(self, setup: Setup) -> None:
         """``--continue``: take up the last stored conversation, or say there is none yet."""
-        last = history.last_id()
-        if last is None:
+        resumed = resume_last(setup)
+        if resumed is None:
             self.notify("there is no conversation to continue yet; starting a new one")
             return
-        self.session.conversation = self._shown = history.load(last)
-        await self._mount_turns(self._shown.turns)
+        self._shown = resumed
+        await self._mount_turns(resumed.turns)
 
     async def sync(self) -> None:
         """Bring the log in line with the conversation a command left behind."""

@@ -25,9 +25,9 @@ from .. import commands
 from ..chat.attachments import path_completions, summary, word_to_complete
 from ..chat.replies import describe_end, stream_reply
 from ..chat.session import Session
+from ..chat.setup import open_session, resume_last
 from ..commands.context import Context
 from ..crash import unexpected
-from ..history.store import HistoryStore
 from ..history.store_open import prompt_history
 from ..views.terminal_text import neutral
 from .interrupt import run_interruptible
@@ -57,12 +57,9 @@ class CommandCompleter(Completer):
 class PlainRepl:
     """One plain REPL over one Session; also the UI that commands talk to."""
 
-    def __init__(self, session: Session, store: HistoryStore | None, *, input: Any = None, output: Any = None,
+    def __init__(self, session: Session, *, input: Any = None, output: Any = None,
                  out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.session = session
-        self.store = store
-        if store is not None:
-            store.attach(session)  # stores every turn and serves /history; once, however often asked
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
@@ -190,19 +187,17 @@ def run_plain(backend_name: str, model: str | None, settings: GenerationSettings
     def progress(message: str) -> None:
         print(f"parrot: {message}", file=sys.stderr, flush=True)
 
-    session = Session(backend_name, model, settings, progress=progress, note=progress, **options)
-    store = HistoryStore()
-    store.attach(session)
-    repl = PlainRepl(session, store, input=input, output=output, out=out)
-    for notice in [*store.notices, *filter(None, [repl.history_notice])]:
+    setup = open_session(backend_name, model, settings, options, progress=progress, note=progress)
+    session, store = setup.session, setup.store
+    repl = PlainRepl(session, input=input, output=output, out=out)
+    for notice in [*setup.notices, *filter(None, [repl.history_notice])]:
         repl.notice(f"parrot: {notice}")
     if resume:
-        last = store.last_id()
-        if last is None:
+        resumed = resume_last(setup)
+        if resumed is None:
             repl.console.print("[dim]no conversation to continue yet; starting a new one[/dim]")
         else:
-            session.conversation = store.load(last)
-            repl.console.print(f"[dim]continuing conversation {last}: {len(session.conversation.turns)} "
+            repl.console.print(f"[dim]continuing conversation {resumed.id}: {len(resumed.turns)} "
                                "messages (/history lists others)[/dim]")
     if first is not None:  # --chat: the piped start is the conversation's first prompt
         session.pending_files = list(first[1])

@@ -20,10 +20,10 @@ from backends.settings import GenerationSettings
 from .. import commands, safe_files
 from ..chat.replies import stream_reply
 from ..chat.session import Session
+from ..chat.setup import open_session, resume_last
 from ..cli.exits import EXIT_USAGE, exit_code
 from ..commands.context import Background, Context
 from ..crash import unexpected
-from ..history.store import HistoryStore
 from ..views import library_bars
 from ..views.terminal_text import for_stream, neutral
 from .interrupt import run_interruptible
@@ -62,14 +62,11 @@ def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
 class ScriptRunner:
     """Runs entries one by one; also the UI commands talk to."""
 
-    def __init__(self, session: Session, store: HistoryStore | None, out: TextIO, err: TextIO) -> None:
+    def __init__(self, session: Session, out: TextIO, err: TextIO) -> None:
         self.session = session
         self.out, self.err = out, err
         self.console = Console(file=out, highlight=False, soft_wrap=True)
         self.context = Context(session, self, background=Background(errors=[]))
-        self.store = store
-        if store is not None:
-            store.attach(session)  # stores every turn and serves /history; once, however often asked
         self.done = False
 
     def run(self, lines: Iterable[str], keep_going: bool = False) -> int:
@@ -175,16 +172,13 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
         if not quiet and sys.stderr.isatty():
             print(f"parrot: {message}", file=sys.stderr, flush=True)
 
-    session = Session(backend_name, model, settings, progress=progress, note=None if quiet else warn, **options)
-    store = HistoryStore()
-    for notice in store.notices:
+    setup = open_session(backend_name, model, settings, options, progress=progress, note=None if quiet else warn)
+    session, store = setup.session, setup.store
+    for notice in setup.notices:
         warn(notice)
-    store.attach(session)
-    if resume and (last := store.last_id()) is not None:
-        session.conversation = store.load(last)
-    elif resume and not quiet:
+    if resume and resume_last(setup) is None and not quiet:
         print("parrot: no conversation to continue yet; starting a new one", file=sys.stderr)
     try:
-        return ScriptRunner(session, store, sys.stdout, sys.stderr).run(lines, keep_going)
+        return ScriptRunner(session, sys.stdout, sys.stderr).run(lines, keep_going)
     finally:
         store.close()

@@ -21,7 +21,7 @@ def chat(tiny_llama):
     store = HistoryStore()
     store.attach(session)
     out, err = io.StringIO(), io.StringIO()
-    runner = ScriptRunner(session, store, out, err)
+    runner = ScriptRunner(session, out, err)
     yield runner, session, store, out
     store.close()
 

@@ -91,7 +91,7 @@ def test_ctrl_c_stops_the_reply_and_keeps_the_partial_answer(tiny_llama, monkeyp
         _thread.interrupt_main()  # what the terminal's Ctrl-C does to the main thread
 
     with create_pipe_input() as pipe:
-        repl = PlainRepl(session, None, input=pipe, output=DummyOutput(), out=out)
+        repl = PlainRepl(session, input=pipe, output=DummyOutput(), out=out)
         threading.Thread(target=press_ctrl_c, daemon=True).start()
         repl.handle("tell me a long story")
     turn = session.conversation.turns[-1]
