@@ -17,7 +17,7 @@ from typing import Any
 from ..base import FinishReason
 from .code_stop import BlockEnd
 from .loop_guard import LoopGuard
-from .text_stream import StopFilter
+from .stop_strings import StopFilter
 
 
 @dataclass
