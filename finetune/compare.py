@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
-from backends.base import Backend, GenerationStats, Message
+from backends.base import Backend, Message
 from backends.errors import ParrotError
-from backends.reply import Reply
+from backends.reply import GenerationStats, Reply
 from backends.settings import GenerationSettings
 
 from .scoring import Score, score_reply

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from ..base import TokenChoice
+from ..reply import TokenChoice
 
 UNLIKELY = 1e-4
 ECHOED = ("temperature", "top_p", "seed")

@@ -15,11 +15,11 @@ from typing import Any, Callable, Iterator
 
 import requests
 
-from ..base import BackendInfo, GenerationStats, Message, TokenChoice
+from ..base import BackendInfo, Message
 from ..credentials import Found, Secret, find_server_key
 from ..errors import BackendError
 from ..local.prompts import with_system
-from ..reply import Event, Finish, Ignored, Reply, Started, Text, Token, Usage
+from ..reply import Event, Finish, GenerationStats, Ignored, Reply, Started, Text, Token, TokenChoice, Usage
 from ..settings import GenerationSettings
 from .httpclient import HttpClient, HttpOptions
 from .httperrors import ErrorContext, HttpStatusError

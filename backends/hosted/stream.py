@@ -8,8 +8,8 @@ import math
 import threading
 from typing import Any, Callable, Iterator
 
-from ..base import TokenChoice
 from ..errors import BackendError
+from ..reply import TokenChoice
 from . import sse
 from .httpclient import HttpClient
 from .httperrors import PARTIAL_HINT

@@ -6,11 +6,11 @@ import secrets
 import threading
 from typing import Any, Iterator
 
-from ..base import BackendInfo, GenerationStats, Message, TokenChoice
+from ..base import BackendInfo, Message
 from ..errors import BackendError
 from ..loading.fast_start import load_for_chat
 from ..loading.models import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
-from ..reply import Event, Finish, Reply, Started, Text, Token
+from ..reply import Event, Finish, GenerationStats, Reply, Started, Text, Token, TokenChoice
 from ..settings import GenerationSettings
 from .prompts import completion_text, fit_prompt
 from .stop_rule import StopRule

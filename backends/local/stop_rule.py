@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base import FinishReason
+from ..reply import FinishReason
 from .code_stop import BlockEnd
 from .loop_guard import LoopGuard
 from .stop_strings import StopFilter

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.base import GenerationStats, Message
+from backends.base import Message
+from backends.reply import GenerationStats
 from backends.settings import GenerationSettings
 
 from .session import Turn

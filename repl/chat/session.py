@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from backends import registry
-from backends.base import Backend, GenerationStats, Message, TokenChoice
-from backends.reply import Reply
+from backends.base import Backend, Message
+from backends.reply import GenerationStats, Reply, TokenChoice
 from backends.settings import GenerationSettings
 
 from . import attachments

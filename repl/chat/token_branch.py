@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 import threading
 
-from backends.base import TokenChoice
 from backends.errors import UsageError
-from backends.reply import Reply
+from backends.reply import Reply, TokenChoice
 
 from .session import Session, Turn
 

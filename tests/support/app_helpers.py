@@ -8,8 +8,8 @@ from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 from backends import registry
-from backends.base import BackendInfo, GenerationStats
-from backends.reply import Reply, Token
+from backends.base import BackendInfo
+from backends.reply import GenerationStats, Reply, Token
 
 
 def screen_text(app: Any) -> str:

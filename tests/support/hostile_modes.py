@@ -169,7 +169,8 @@ def _commands_running(app: Any) -> bool:
 
 def seed_conversation(texts: tuple[str, ...] = ("keep me", "kept")) -> int:
     """Store one conversation of user/assistant turns through the history store; returns its id."""
-    from backends.base import GenerationStats, Message
+    from backends.base import Message
+    from backends.reply import GenerationStats
     from repl.chat.session import Conversation, Turn
     from repl.history.store import HistoryStore
 
