@@ -66,27 +66,45 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
             print(f"parrot: {notice}", file=err, flush=True)
 
     reply.on_start = told_before
+    failure: BaseException | None = None
     try:
         for chunk in reply:
             if not as_json:
                 out.write(for_stream(out, chunk))  # escape sequences from the model act only on a file
                 out.flush()
-    except (ParrotError, BrokenPipeError):
+    except BrokenPipeError:
         raise
+    except (ParrotError, KeyboardInterrupt) as error:
+        failure = error
     except Exception as error:  # a crash inside a backend: one line, the traceback in the log
-        raise unexpected(error, backend_name) from error
-    if as_json:
-        json.dump({"text": reply.text, "backend": backend_name, "model": reply.stats.model or model,
-                   "finish_reason": reply.stats.finish_reason, "stats": reply.stats.to_dict(),
-                   "settings": (reply.settings or settings).to_dict()},  # as decoded: per-mode defaults filled
-                  out, ensure_ascii=False)
+        failure = unexpected(error, backend_name)
+        failure.__cause__ = error
+    if as_json:  # one object whatever happened: the text that arrived is never lost
+        json.dump(json_result(reply, backend_name, model, settings, failure), out, ensure_ascii=False)
         out.write("\n")
     elif reply.text and not reply.text.endswith("\n"):
-        out.write("\n")
+        out.write("\n")  # also before an error: the error (on stderr) starts a line of its own
     out.flush()
+    if failure is not None:
+        raise failure
     for message in reply.ignored.values():
         print(f"parrot: {message}", file=err)
     return 0
+
+
+def json_result(reply: Any, backend_name: str, model: str | None, settings: GenerationSettings,
+                failure: BaseException | None) -> dict[str, Any]:
+    """The --json object: the text (partial if the reply failed), how it ended, counts, settings, the error."""
+    stats = reply.stats.to_dict()
+    if not stats["prompt_tokens"]:
+        stats["prompt_tokens"] = None  # the server said nothing: unknown, not zero (no prompt is empty)
+    if isinstance(failure, KeyboardInterrupt):
+        error, reason = "interrupted", "cancelled"
+    else:
+        error, reason = (str(failure) if failure is not None else None), reply.stats.finish_reason
+    return {"text": reply.text, "backend": backend_name, "model": reply.stats.model or model,
+            "finish_reason": reason, "error": error, "stats": stats,
+            "settings": (reply.settings or settings).to_dict()}  # as decoded: per-mode defaults filled
 
 
 def download_bar(line: DownloadProgress, width: int = 24) -> str:

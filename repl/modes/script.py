@@ -121,16 +121,25 @@ class ScriptRunner:
         return 0
 
     def reply(self, prompt: str | None) -> None:
+        written = [""]  # the last text written: an error after a partial answer starts a line of its own
+
         def write(text: str) -> None:
             self.out.write(for_stream(self.out, text))
             self.out.flush()
+            written[0] = text
 
         # In a thread, so that Ctrl-C or SIGTERM stops the reply and keeps what arrived; then parrot exits.
         def note(text: str) -> None:  # stderr, before the reply's first word when the prompt was cut
             print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
-        (_, reply), interrupted = run_interruptible(
-            lambda cancel: stream_reply(self.session, prompt, cancel, write, note))
+        try:
+            (_, reply), interrupted = run_interruptible(
+                lambda cancel: stream_reply(self.session, prompt, cancel, write, note))
+        except BaseException:
+            if written[0] and not written[0].endswith("\n"):
+                self.out.write("\n")
+                self.out.flush()
+            raise
         if not reply.text.endswith("\n"):
             self.out.write("\n")
         self.out.flush()
