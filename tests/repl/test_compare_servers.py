@@ -89,4 +89,4 @@ async def test_compare_in_the_app_shows_progress_and_both_columns(two_servers):
         screen = screen_text(app)
         assert "/compare: scoring each reply under both models" in screen
         assert "alpha answers as" in screen and "beta answers as beta" in screen
-        assert f"/compare: {a[:40]}" in screen  # told while it answered, not only at the end
+        assert f"/compare: {b} is answering (2 of 2)" in screen  # told while it answered, not only at the end
