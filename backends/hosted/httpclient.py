@@ -95,6 +95,13 @@ class HttpClient:
         self.notify = notify or (lambda message: None)
         self.session = GuardedSession()
 
+    def pool(self, size: int) -> None:
+        """Keep up to ``size`` connections to the server, for that many requests in flight at once
+        (requests keeps 10 and drops the rest, with a warning each time)."""
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(size, 10))
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, adapter)
+
     # -- requests --------------------------------------------------------------------------------
 
     def request(self, method: str, url: str, *, secret: Secret | None, body: Any = None,

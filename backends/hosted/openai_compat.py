@@ -58,6 +58,10 @@ class OpenAIBackend:
         self.client = HttpClient(options or HttpOptions(), self._error_context(),
                                  lambda message: self.note(message, once=False))
 
+    def prepare_concurrency(self, requests: int) -> None:
+        """Let ``requests`` requests be in flight at once (an evaluation sends many side by side)."""
+        self.client.pool(requests)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
 

@@ -22,12 +22,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tests.support.openai_server import Handler, chat_chunk
+from tests.support.openai_server import Handler, Received, chat_chunk
 
 WORDS = ["the", "cat", "sat", "on", "a", "warm", "mat", "and", "looked", "at", "birds", "outside"]
 ODDS = (0.5, 0.3, 0.2)
 PINNED_ERROR = "Server is pinned to '{pinned}'; requested '{asked}'."  # transformers serve's words, status 400
 OVER_WINDOW_ERROR = "the request exceeds the available context size, try increasing it"  # llama.cpp's
+
+
+def is_probe(body: dict[str, Any]) -> bool:
+    """A request of parrot's sampling check (see tests/support/openai_server.py)."""
+    return Received("POST", "", {}, body).is_probe
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
@@ -70,6 +75,9 @@ class Persona:
         if self.window is not None and prompt_tokens(body) > self.window:
             self._over_window(h)
             return
+        if is_probe(body):  # parrot's sampling check: answered, but not counted among the replies in flight
+            self._answer(h, body)
+            return
         if self._slots is not None:
             self._slots.acquire()
         try:
@@ -100,7 +108,7 @@ class Persona:
     def pieces(self, body: dict[str, Any]) -> list[tuple[str, list[tuple[str, float]]]]:
         """The reply as (piece, the alternatives at that step with their probabilities)."""
         limit = int(body.get("max_tokens") or 16)
-        if self.text_for is not None:
+        if self.text_for is not None and not is_probe(body):  # parrot's sampling check meets the model itself
             words = self.text_for(body).split(" ")
             text = [w if i == 0 else f" {w}" for i, w in enumerate(words)][:limit]
             return [(piece, [(piece, 0.9)]) for piece in text if piece]
