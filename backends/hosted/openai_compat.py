@@ -54,6 +54,7 @@ class OpenAIBackend:
         self._refused_extras = False  # set once the server rejects logprobs / stream_options
         self.ignored: dict[str, str] = {}  # settings this server's answers showed it ignores, with the evidence
         self._untold: list[str] = []  # of those, the ones no reply has said yet
+        self._told_lock = threading.Lock()  # replies side by side (an evaluation) and the check share them
         self.sampling = SamplingCheck(self._probe, lambda evidence: self._learn("temperature", evidence))
         self.client = HttpClient(options or HttpOptions(), self._error_context(),
                                  lambda message: self.note(message, once=False))
@@ -162,13 +163,15 @@ class OpenAIBackend:
 
     def _learn(self, name: str, evidence: str) -> None:
         """A setting the server was seen to ignore; the next reply says it (from any thread)."""
-        if name not in self.ignored:
-            self.ignored[name] = evidence
-            self._untold.append(name)
+        with self._told_lock:
+            if name not in self.ignored:
+                self.ignored[name] = evidence
+                self._untold.append(name)
 
     def _tell(self) -> Iterator[Event]:
-        while self._untold:
-            name = self._untold.pop(0)
+        with self._told_lock:
+            names, self._untold = self._untold, []
+        for name in names:
             yield Ignored(name, f"{self.base_url} ignores {name}: {self.ignored[name]}; its own decoding applies")
 
     def _probe(self, settings: GenerationSettings) -> str:

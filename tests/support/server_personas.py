@@ -76,20 +76,29 @@ class Persona:
             self._over_window(h)
             return
         if is_probe(body):  # parrot's sampling check: answered, but not counted among the replies in flight
-            self._answer(h, body)
+            self._answer(h, body, lambda: None)
             return
         if self._slots is not None:
             self._slots.acquire()
+        with self._lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        released = threading.Event()
+
+        def decoded() -> None:
+            # The last token is out: the request stops counting (and frees its slot) before its closing bytes,
+            # which a client that has what it needs may not wait for before it sends the next request.
+            if not released.is_set():
+                released.set()
+                with self._lock:
+                    self.in_flight -= 1
+                if self._slots is not None:
+                    self._slots.release()
+
         try:
-            with self._lock:
-                self.in_flight += 1
-                self.peak = max(self.peak, self.in_flight)
-            self._answer(h, body)
+            self._answer(h, body, decoded)
         finally:
-            with self._lock:
-                self.in_flight -= 1
-            if self._slots is not None:
-                self._slots.release()
+            decoded()
 
     def _over_window(self, h: Handler) -> None:
         if self.over_window == "400":
@@ -121,13 +130,14 @@ class Persona:
             out.append((word, choices))
         return out
 
-    def _answer(self, h: Handler, body: dict[str, Any]) -> None:
+    def _answer(self, h: Handler, body: dict[str, Any], decoded: Callable[[], None]) -> None:
         pieces = self.pieces(body)
         wants_logprobs = self.logprobs and body.get("logprobs")
         counts = {"prompt_tokens": prompt_tokens(body), "completion_tokens": len(pieces)}
         finish = "length" if len(pieces) >= int(body.get("max_tokens") or 16) else "stop"
         if not body.get("stream"):
             time.sleep(self.seconds_per_token * len(pieces))
+            decoded()
             h.send_json(200, {"id": "c1", "object": "chat.completion", "model": body.get("model"), "usage": counts,
                               "choices": [{"index": 0, "finish_reason": finish, "message": {
                                   "role": "assistant", "content": "".join(p for p, _ in pieces)}}]})
@@ -142,6 +152,7 @@ class Persona:
                     "token": piece, "logprob": math.log(chosen),
                     "top_logprobs": [{"token": w, "logprob": math.log(p)} for w, p in choices]}]}
             h.event(chunk)
+        decoded()
         h.event(chat_chunk(finish=finish))
         if self.usage and (body.get("stream_options") or {}).get("include_usage"):
             h.event({"choices": [], "usage": counts})
