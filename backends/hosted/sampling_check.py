@@ -94,10 +94,6 @@ class SamplingCheck:
         if state == IGNORED:
             self.on_ignored(evidence)
 
-    @property
-    def verified(self) -> bool:
-        return self.state == VERIFIED
-
     def describe(self) -> str:
         """One line for /settings: the state and what it rests on."""
         if self.state == UNCHECKED:

@@ -61,8 +61,8 @@ def compare_(ctx: Context, args: list[str]) -> None:
         if last is None:
             raise UsageError("no prompt yet to compare on", f"give one: {USAGE}")
         prompt = last.message.content
-    specs = args[:2] if args[0] != args[1] else [args[0], f"{args[1]} (again)"]
-    models = [(label, backend_for(ctx, spec)) for label, spec in zip(specs, args[:2])]
+    labels = args[:2] if args[0] != args[1] else [args[0], f"{args[1]} (again)"]  # scores are kept by label
+    models = [(label, backend_for(ctx, spec)) for label, spec in zip(labels, args[:2])]
     cancel = ctx.extras.get("cancel")
     answers = compare(models, [Message("user", prompt)], ctx.session.settings, cancel,
                       say=lambda line: ctx.ui.show(f"/compare: {line}"))
