@@ -16,6 +16,7 @@ from typing import Any, Callable
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
 
+from ..cli.setting_flags import add_setting_flags, settings_from_args
 from .context import Context
 from .table import command
 
@@ -45,6 +46,12 @@ top-p 0.95, top-k off, 256 new tokens:
 """
 
 
+# Generation settings `parrot eval` takes, and its defaults where they differ from the chat's: greedy pass@1,
+# room for a whole function, no repetition penalty (it would bend code that repeats names on purpose).
+EVAL_SETTINGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "seed")
+EVAL_DEFAULTS = {"temperature": 0.0, "max_new_tokens": 384, "repetition_penalty": 1.0}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print and exit the whole chat
         raise UsageError(message, f"usage: {USAGE}")
@@ -62,12 +69,8 @@ def parse(args: list[str], full: bool = False) -> argparse.Namespace:
         parser.add_argument("-m", "--model")
         parser.add_argument("-b", "--backend", default="local")
         parser.add_argument("--base-url")
-        parser.add_argument("--max-tokens", type=int, default=384, dest="max_new_tokens")
-        parser.add_argument("-t", "--temperature", type=float)
-        parser.add_argument("--seed", type=int)
-        parser.add_argument("--top-p", type=float, default=0.9)
-        parser.add_argument("--top-k", type=int, default=50)
-        parser.add_argument("--repetition-penalty", type=float, default=1.0)
+        # The settings' own flags, ranges and checks; -n is the sample count here, so --max-tokens only.
+        add_setting_flags(parser, names=EVAL_SETTINGS, defaults=EVAL_DEFAULTS, skip=("-n",))
     options = parser.parse_args(args)
     if options.limit is not None and not 1 <= options.limit <= 164:
         raise UsageError("--limit must be from 1 to 164", f"usage: {USAGE}")
@@ -78,6 +81,12 @@ def parse(args: list[str], full: bool = False) -> argparse.Namespace:
     if not 1 <= options.concurrency <= 256:
         raise UsageError("--concurrency must be from 1 to 256", f"usage: {USAGE}")
     return options
+
+
+def eval_settings(options: argparse.Namespace) -> GenerationSettings:
+    """The command line's settings over the evaluation's defaults: greedy (temperature 0) unless a
+    temperature above 0 is given."""
+    return settings_from_args(GenerationSettings(**EVAL_DEFAULTS), options)
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -218,9 +227,7 @@ def main(argv: list[str]) -> int:
         print(HELP, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     options = parse(argv, full=True)
-    settings = GenerationSettings(max_new_tokens=options.max_new_tokens, greedy=options.temperature is None,
-                                  temperature=options.temperature or 0.7, seed=options.seed, top_p=options.top_p,
-                                  top_k=options.top_k, repetition_penalty=options.repetition_penalty)
+    settings = eval_settings(options)
     specs = [(options.backend, options.model)] + ([split_spec(options.compare)] if options.compare else [])
     reports = []
     for backend_name, model in specs:
