@@ -58,13 +58,12 @@ def growing_view(block: str, code: bool) -> tuple[str, bool]:
     opener = FENCE.match(block)
     if opener is None:
         return block, False
-    lines = block.split("\n")[1:]
     fence = opener.group(1)
+    closing = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*")
+    lines = block.split("\n")[1:]
     for index, line in enumerate(lines[:-1]):  # the last line may be a closing fence still arriving
-        if line.strip() and line.strip()[0] == fence[0] and set(line.strip()) == {fence[0]} \
-                and len(line.strip()) >= len(fence) and len(line) - len(line.lstrip()) <= 3:
-            lines = lines[:index]
-            break
+        if closing.fullmatch(line):
+            return "\n".join(lines[:index]), True
     return "\n".join(lines), True
 
 
