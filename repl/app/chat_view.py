@@ -218,7 +218,9 @@ class ChatView(VerticalScroll):
         if stream.first_piece_at is None or tokens < 2:
             return
         seconds = time.perf_counter() - stream.first_piece_at
-        widget.meta.update(f"{tokens} tokens so far · {(tokens - 1) / seconds:.1f} tok/s", layout=False)
+        # Over the first moments a rate says little (two tokens a few milliseconds apart).
+        speed = f" · {(tokens - 1) / seconds:.1f} tok/s" if seconds > 0.25 else ""
+        widget.meta.update(f"{tokens} tokens so far{speed}", layout=False)
 
     def refuse_while_replying(self, text: str | None) -> None:
         self.notify("a reply is still streaming: wait for it, or press Esc to stop it", severity="warning")

@@ -3,11 +3,12 @@ block rendered once as Markdown.
 
 Textual's ``MarkdownStream`` (which Toad uses too) hands every piece to ``Markdown.append``, which
 parses the last block again, rebuilds its widgets (a code block is highlighted again) and lays out
-the whole chat. At a hundred tokens a second that took most of a core, and on a small machine the
-decoder needs that core. Here the decoding thread only adds text to a buffer; the first piece after
-a frame wakes the screen, which takes everything that arrived since, at most once a frame. The
-block still growing is shown as plain text, and laid out again only when its height changes; once
-the next block has begun, it is final and goes to the Markdown widget, which renders it once.
+the whole chat: about 6 ms of the UI thread a token, more than half a core at a hundred tokens a
+second, which on a small machine the decoder needs. Here the decoding thread only adds text to a
+buffer; the first piece after a frame wakes the screen, which takes everything that arrived since,
+at most once a frame (fewer when drawing costs more than SHARE of a core). The block still growing
+is shown as plain text, and laid out again only when its height changes; once the next block has
+begun, it is final and goes to the Markdown widget, which renders it once.
 """
 
 from __future__ import annotations
@@ -199,10 +200,12 @@ class ReplyStream(Static):
     async def _agree(self) -> None:
         """Blocks end where a parse of the whole text ends them, except where a later line changed an
         earlier block (a link reference defined below it): then the whole reply is rendered again."""
+        if self.code:
+            return  # one code block, rendered from the whole text
         env: dict = {}
         source = self.markdown.source
         tokens = self._parser.parse(source, env)
         whole = [tuple(t.map) for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0]
         shown = [getattr(block, "source_range", None) for block in self.markdown.children]
-        if not self.code and (env.get("references") or whole != shown):
+        if env.get("references") or whole != shown:
             await self.markdown.update(source)
