@@ -9,6 +9,7 @@ count fixed at one and at every core, to show whether the tuner's choice is righ
 A long reply (``--long`` tokens, 0 skips it) compares the speed of its first and last 200 tokens,
 alone and in the app. Key echo and Esc are timed while a reply streams: on the pseudo-terminal from
 the bytes sent to what comes back, under Pilot from the key event to the input or the reply ending.
+Under Pilot the app's own thread is this one, so its CPU time a token is the cost of the screen.
 """
 
 from __future__ import annotations
@@ -82,18 +83,20 @@ class PilotApp:
         await pilot.press(*"/new", "enter")
         await pilot.pause(0.2)
         app.query_one("#prompt").text = prompt
-        started = time.perf_counter()
+        started = time.perf_counter(), time.thread_time()
         await pilot.press("enter")
         return started
 
-    async def reply(self, prompt: str, tokens: int) -> tuple[float, float, list[float]]:
-        """The reply's tok/s, seconds from Enter to the whole reply on screen, and when each piece arrived."""
+    async def reply(self, prompt: str, tokens: int) -> tuple[tuple[float, float, float], list[float]]:
+        """The reply's tok/s, seconds from Enter to the whole reply on screen and the UI thread's CPU
+        milliseconds a token (this thread runs the app); and when each piece arrived."""
         self.arrived = []
-        started = await self._ask(prompt, tokens)
+        started, cpu = await self._ask(prompt, tokens)
         while self.app.replying:
             await asyncio.sleep(0.005)
-        seen = time.perf_counter() - started
-        return self.app.session.conversation.turns[-1].stats.tokens_per_second or 0.0, seen, self.arrived
+        seen, cpu = time.perf_counter() - started, time.thread_time() - cpu
+        stats = self.app.session.conversation.turns[-1].stats
+        return (stats.tokens_per_second or 0.0, seen, 1000 * cpu / max(1, stats.completion_tokens)), self.arrived
 
     async def echo_and_stop(self, prompt: str, after: float, tokens: int) -> tuple[float, float | None]:
         """While a reply streams: seconds until a typed key is in the input, then until Esc has ended the reply."""
@@ -143,16 +146,15 @@ async def measure(args) -> dict:
             inside.alone(PROMPT, 8)  # warm-up
             cores = os.cpu_count() or 1
             for _ in range(args.rounds):
-                add("backend alone", (inside.alone(PROMPT, args.tokens)[0], None))
+                add("backend alone", (inside.alone(PROMPT, args.tokens)[0], None, None))
                 add("parrot --plain, pty", terminals["plain"].reply(PROMPT))
                 inside.threads(None)
-                speed, seen, _ = await inside.reply(PROMPT, args.tokens)
-                add("app, Pilot", (speed, seen))
+                add("app, Pilot", (await inside.reply(PROMPT, args.tokens))[0])
                 add("tuner chose", inside.chosen())
                 add("app, pty", terminals["app"].reply(PROMPT))
                 for count in sorted({1, cores}):
                     inside.threads(count)
-                    add(f"app, Pilot, {count} thread(s) fixed", (await inside.reply(PROMPT, args.tokens))[:2])
+                    add(f"app, Pilot, {count} thread(s) fixed", (await inside.reply(PROMPT, args.tokens))[0])
                 inside.threads(None)
                 echo, stop = await inside.echo_and_stop(PROMPT, 0.5, args.stop_tokens)
                 add("key echo, Pilot", echo)
@@ -167,7 +169,7 @@ async def measure(args) -> dict:
                 for _ in range(args.long_rounds):
                     add("long: backend alone", window_rates(inside.alone(LONG_PROMPT, args.long)[1], args.window))
                     add("long: app, Pilot",
-                        window_rates((await inside.reply(LONG_PROMPT, args.long))[2], args.window))
+                        window_rates((await inside.reply(LONG_PROMPT, args.long))[1], args.window))
     finally:
         for terminal in terminals.values():
             terminal.close()
@@ -186,13 +188,15 @@ def report(args, results: dict) -> None:
     speeds = {name: median(v[0] for v in values) for name, values in results.items()
               if values and isinstance(values[0], tuple) and not name.startswith("long")}
     seen = {name: median(v[1] for v in results[name]) for name in speeds}
+    ui = {name: median(v[2] for v in results[name] if len(v) > 2) for name in speeds}
     plain, alone = speeds["parrot --plain, pty"], speeds["backend alone"]
-    print(f"{'what':<40}{'tok/s':>8}{'x --plain':>11}{'x backend':>11}{'Enter to done':>15}")
+    print(f"{'what':<40}{'tok/s':>8}{'x --plain':>11}{'x backend':>11}{'Enter to done':>15}{'UI ms/token':>13}")
     for name, speed in speeds.items():
         label = name + (f" (tuner chose {median(results['tuner chose']):.0f})" if name == "app, Pilot" and
                         median(results.get("tuner chose", [None])) else "")
         done = f"{seen[name]:>13.2f} s" if seen[name] is not None else ""
-        print(f"{label:<40}{speed:>8.1f}{speed / plain:>11.2f}{speed / alone:>11.2f}{done:>15}")
+        cost = f"{ui[name]:>13.2f}" if ui[name] is not None else ""
+        print(f"{label:<40}{speed:>8.1f}{speed / plain:>11.2f}{speed / alone:>11.2f}{done:>15}{cost}")
     print(f"\n{'while a reply streams':<40}{'median':>8}{'worst':>11}")
     for name, values in results.items():
         if values and not isinstance(values[0], tuple) and name != "tuner chose" and not name.startswith("long"):

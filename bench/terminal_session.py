@@ -59,14 +59,15 @@ class TerminalParrot:
         self.child.send(prompt + "\r")
         return started
 
-    def reply(self, prompt: str) -> tuple[float, float]:
-        """Ask in a new conversation; the reply's own tok/s, and seconds from Enter to its last line shown."""
+    def reply(self, prompt: str) -> tuple[float, float, None]:
+        """Ask in a new conversation; the reply's own tok/s, and seconds from Enter to its last line shown
+        (the UI's own cost is not seen from outside)."""
         started = self._send_prompt(prompt)
         self.child.expect(FOOTER)
         seen = time.perf_counter() - started
         speed = float(self.child.match.group(2))
         self._settle()
-        return speed, seen
+        return speed, seen, None
 
     def echo_and_stop(self, prompt: str, esc: str, after: float, tokens: int) -> tuple[float | None, float | None]:
         """While a reply of up to ``tokens`` streams: seconds until a typed key shows (the app only), then
