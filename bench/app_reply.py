@@ -100,7 +100,7 @@ class PilotApp:
 
     async def echo_and_stop(self, prompt: str, after: float, tokens: int) -> tuple[float, float | None]:
         """While a reply streams: seconds until a typed key is in the input, then until Esc has ended the reply."""
-        app, pilot = self.app, self.pilot
+        app = self.app
         await self._ask(prompt, tokens)
         await asyncio.sleep(after)
         field = app.query_one("#prompt")
@@ -113,7 +113,7 @@ class PilotApp:
         if not app.replying:
             return echo, None
         started = time.perf_counter()
-        await pilot.press("escape")
+        app._driver.send_message(events.Key("escape", "\x1b"))  # not pilot.press: it also waits for idle
         while app.replying:
             await asyncio.sleep(0.001)
         return echo, time.perf_counter() - started
