@@ -1,13 +1,15 @@
 """The chat log: prompts, replies streamed as Markdown, command output; and the worker that replies.
 
 A reply is generated in a thread worker that reaches the screen only through the messages nested
-here (Started, Chunk, Finished, Failed), each with one handler. Esc or Ctrl-C sets ``cancel``, which
-the backend checks every token. A prompt that cannot go out (a reply is still streaming, or it
+here (Started, Finished, Failed), each with one handler, and through the reply's own ReplyStream,
+which takes its text and draws it once a frame. Esc or Ctrl-C sets ``cancel``, which the backend
+checks every token. A prompt that cannot go out (a reply is still streaming, or it
 failed before any text arrived) is handed back to the input with ``PromptBack``.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -17,7 +19,6 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownStream
 
 from backends.cancel import Cancel
 from backends.errors import Cancelled, ParrotError
@@ -28,6 +29,7 @@ from ..chat.session import Session, Turn
 from ..chat.setup import Setup, resume_last
 from ..chat.truncation import truncation_notice
 from ..views.terminal_text import neutral
+from .reply_view import ReplyStream
 from .widgets import AssistantMessage, Note, UserMessage
 
 
@@ -38,11 +40,6 @@ class ChatView(VerticalScroll):
 
     class Started(Message, bubble=False):
         """The first text of the reply has arrived (after waiting for the model, if it had to)."""
-
-    class Chunk(Message, bubble=False):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
 
     class Finished(Message, bubble=False):
         def __init__(self, turn: Turn, stats: Any) -> None:
@@ -81,8 +78,8 @@ class ChatView(VerticalScroll):
         self.welcome = welcome
         self.activity = activity if activity is not None else Activity()  # where Esc and quit find the reply
         self.cancel = Cancel()
-        self._stream: MarkdownStream | None = None
         self._reply_widget: AssistantMessage | None = None
+        self._live: Any = None  # the Reply now streaming, once its backend has started it
         self._user_widget: UserMessage | None = None
         self._first_note_after_clear: Note | None = None  # turns of a /load go above its message
         self._shown = session.conversation
@@ -122,20 +119,21 @@ class ChatView(VerticalScroll):
         if widget is None:
             widget = AssistantMessage()
             await self.mount(widget)
-            if continuing:  # the continued text was not on screen (after /clear): show it first
-                await widget.markdown.update(neutral(turns[-1].message.content))
+        # A continued reply streams on from its text (which was not on screen after /clear).
+        await widget.stream.begin(neutral(turns[-1].message.content) if continuing else "")
+        widget.stream.on_frame = lambda: self._show_progress(widget)
         widget.meta.update("waiting for the model to load…" if waiting else "…")
         widget.remove_class("cut-off")
         self.anchor()
-        self._reply_widget = widget
-        self._stream = Markdown.get_stream(widget.markdown)
+        self._reply_widget, self._live = widget, None
         self.cancel = Cancel()
         self.replying = True
-        self.generate_reply(prompt, self.cancel, branch)
+        self.generate_reply(prompt, self.cancel, widget.stream, branch)
         return True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reply")
-    def generate_reply(self, prompt: str | None, cancel: Cancel, branch: tuple[int, int] | None = None) -> None:
+    def generate_reply(self, prompt: str | None, cancel: Cancel, stream: ReplyStream,
+                       branch: tuple[int, int] | None = None) -> None:
         started = False
 
         def on_chunk(text: str) -> None:
@@ -143,9 +141,10 @@ class ChatView(VerticalScroll):
             if not started:
                 started = True
                 self.post_message(self.Started())
-            self.post_message(self.Chunk(text))
+            stream.feed(text)  # drawn at the screen's next frame, never a message per piece
 
         def on_start(reply: Any) -> None:
+            self._live = reply  # its token count grows as it decodes: the live footer reads it
             if truncation_notice(reply.stats):
                 self.post_message(self.PromptCut(reply.stats))
 
@@ -162,11 +161,6 @@ class ChatView(VerticalScroll):
     def _started(self) -> None:
         if self._reply_widget is not None:
             self._reply_widget.meta.update("…")
-
-    @on(Chunk)
-    async def _chunk(self, message: Chunk) -> None:
-        if self._stream is not None:
-            await self._stream.write(neutral(message.text))  # model text may hold escape sequences
 
     @on(Finished)
     async def _finished(self, message: Finished) -> None:
@@ -215,9 +209,19 @@ class ChatView(VerticalScroll):
             self.post_message(self.PromptBack(message.prompt, focus=True))
 
     async def _end_stream(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        if self._reply_widget is not None:
+            await self._reply_widget.stream.finish()
+
+    def _show_progress(self, widget: AssistantMessage) -> None:
+        """The line under a streaming reply, once a frame: how many tokens so far, and how fast."""
+        stream, reply = widget.stream, self._live
+        tokens = (reply.stats.completion_tokens if reply is not None else 0) or stream.pieces
+        if stream.first_piece_at is None or tokens < 2:
+            return
+        seconds = time.perf_counter() - stream.first_piece_at
+        # Over the first moments a rate says little (two tokens a few milliseconds apart).
+        speed = f" · {(tokens - 1) / seconds:.1f} tok/s" if seconds > 0.25 else ""
+        widget.meta.update(f"{tokens} tokens so far{speed}", layout=False)
 
     def refuse_while_replying(self, text: str | None) -> None:
         self.notify("a reply is still streaming: wait for it, or press Esc to stop it", severity="warning")

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, Markdown, Static
 
 from ..chat.replies import describe_end
 from ..chat.session import Turn
+from .reply_view import ReplyStream
 
 
 class UserMessage(Static):
@@ -51,7 +52,7 @@ class ReplyMarkdown(Markdown):
 
     def update(self, markdown: str):  # type: ignore[override]
         self.text = markdown
-        return super().update(fenced(markdown) if self.code else markdown)
+        return super().update(fenced(markdown) if self.code and markdown else markdown)
 
     def append(self, markdown: str):  # type: ignore[override]
         if not self.code:
@@ -77,7 +78,8 @@ def completion_mode(app: Any) -> bool:
 
 
 class AssistantMessage(Vertical):
-    """One reply: Markdown (or code, from a completion model) that grows as it streams, and how it ended."""
+    """One reply: Markdown (or code, from a completion model), the part still arriving while it
+    streams, and how it ended."""
 
     def __init__(self, text: str = "", turn: Turn | None = None, code: bool | None = None) -> None:
         super().__init__(classes="assistant")
@@ -89,10 +91,12 @@ class AssistantMessage(Vertical):
             except Exception:  # made outside a running app
                 code = False
         self.markdown = ReplyMarkdown(text, code)
+        self.stream = ReplyStream(self.markdown, code)
         self.meta = Static("", classes="meta")
 
     def compose(self) -> ComposeResult:
         yield self.markdown
+        yield self.stream
         yield self.meta
 
     def on_mount(self) -> None:
