@@ -34,6 +34,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from backends import registry  # the table of names alone: light enough for --help
+
     sub_help = "\n".join(f"  parrot {name:<10} {summary}" for name, (_, summary) in SUBCOMMANDS.items())
     parser = Parser(
         prog="parrot",
@@ -55,12 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("prompt", nargs="*", help="answer this once and exit (piped stdin is sent before it)")
     parser.add_argument("-p", "--prompt", dest="prompt_option", metavar="TEXT", help="answer TEXT once and exit")
     source = parser.add_argument_group("model")
-    source.add_argument("-b", "--backend", help="backend name (default: local)")
+    source.add_argument("-b", "--backend", help=f"{', '.join(registry.BACKENDS)} (default {registry.DEFAULT_BACKEND})")
     source.add_argument("-m", "--model", help="preset (smollm2, codeparrot, js), Hub id, folder or .gguf file")
     source.add_argument("--base-url", metavar="URL", type=_base_url, help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
-    source.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
-    source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default: auto)")
+    source.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default auto)")
+    source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default auto)")
     add_setting_flags(parser.add_argument_group("generation"))
     mode = parser.add_argument_group("mode")
     mode.add_argument("-c", "--continue", dest="resume", action="store_true",

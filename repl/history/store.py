@@ -213,7 +213,8 @@ class HistoryStore:
                 "ORDER BY position", (conversation_id,)).fetchall()
             branches = self._branches(conversation_id)
         if head is None or not rows:
-            raise UsageError(f"there is no conversation {conversation_id}", "/history lists them")
+            raise UsageError(f"there is no conversation {conversation_id}", "parrot history lists them",
+                             "/history lists them")
         turns = [turn_from_record({"role": role, "content": content, "created": created,
                                    "settings": json.loads(settings) if settings else None,
                                    "stats": json.loads(stats) if stats else None,
