@@ -101,13 +101,12 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event, 
         raise Cancelled()
     if prompt is not None:
         session.pending_files = []  # they went with this prompt
-    if replaced is not None:
-        _keep_replaced(session, replaced)
+    kept = _keep_replaced(session, replaced) if replaced is not None else None
     turn = record(session, continuing, reply)
-    if replaced is not None and branch is not None:
+    if kept is not None and branch is not None:
         from .token_branch import branch_note
 
-        note(branch_note(replaced, turn, branch[0], len(session.conversation.branches)))
+        note(branch_note(replaced, turn, branch[0], kept.number))
     return turn, reply
 
 
@@ -132,13 +131,14 @@ def _plan(session: Session, prompt: str | None, cancel: threading.Event,
     return (last if last.message.role == "assistant" else None), lambda: session.reply(cancel), None
 
 
-def _keep_replaced(session: Session, replaced: Turn) -> None:
-    """The reply a branch from a token replaces stays as a kept branch (/branches lists it)."""
+def _keep_replaced(session: Session, replaced: Turn):
+    """The reply a branch from a token replaces stays as a kept branch (/branches lists it); returns it."""
     from .branches import fork
 
     turns = session.conversation.turns
     if turns and turns[-1] is replaced:
-        fork(session, len(turns) - 1)
+        return fork(session, len(turns) - 1)
+    return None
 
 
 def record(session: Session, continuing: Turn | None, reply: Reply) -> Turn:
