@@ -21,6 +21,7 @@ from backends.one_line import one_line
 from .. import safe_files
 from ..chat.records import turn_from_record, turn_record
 from ..chat.session import Conversation
+from ..chat.setup import restore
 from ..views.history_tables import conversations_table, search_table  # noqa: F401  (parrot history prints them too)
 from ..views.transcript import as_jsonl, as_markdown, branches_text
 from .context import Context
@@ -146,11 +147,11 @@ def load_(ctx: Context, args: list[str]) -> None:
         conversation = _store(ctx).load(number)
     else:
         conversation = read_saved(Path(args[0]).expanduser())
-    ctx.session.conversation = conversation
+    restored = restore(ctx.session, conversation)  # on the backend, model and settings of its last reply
     if conversation.id is None:
         conversation.announce()  # a loaded file becomes a new stored conversation
     ctx.ui.clear()
-    ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages)")
+    ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages): {restored}")
 
 
 @command("save", "/save [PATH]", "say where the conversation is stored, or also write it to a JSON file")

@@ -25,7 +25,7 @@ from .. import commands
 from ..chat.attachments import path_completions, summary, word_to_complete
 from ..chat.replies import describe_end, stream_reply
 from ..chat.session import Session
-from ..chat.setup import open_session, resume_last
+from ..chat.setup import Resume, open_session, resume_last
 from ..commands.context import Context
 from ..crash import unexpected
 from ..history.store_open import prompt_history
@@ -181,7 +181,7 @@ class PlainRepl:
 
 
 def run_plain(backend_name: str, model: str | None, settings: GenerationSettings, options: dict[str, Any],
-              *, resume: bool = False, input: Any = None, output: Any = None, out: TextIO | None = None,
+              *, resume: Resume | bool = False, input: Any = None, output: Any = None, out: TextIO | None = None,
               first: tuple[str, list] | None = None) -> int:
     """Run the plain REPL until Ctrl-D or /quit."""
     def progress(message: str) -> None:
@@ -193,12 +193,13 @@ def run_plain(backend_name: str, model: str | None, settings: GenerationSettings
     for notice in [*setup.notices, *filter(None, [repl.history_notice])]:
         repl.notice(f"parrot: {notice}")
     if resume:
-        resumed = resume_last(setup)
+        resumed = resume_last(setup, resume)
         if resumed is None:
             repl.console.print("[dim]no conversation to continue yet; starting a new one[/dim]")
         else:
-            repl.console.print(f"[dim]continuing conversation {resumed.id}: {len(resumed.turns)} "
-                               "messages (/history lists others)[/dim]")
+            said = f"continuing conversation {resumed.conversation.id}: {len(resumed.conversation.turns)} " \
+                   f"messages, {resumed.restored} (/history lists others)"
+            repl.console.print(Text(neutral(said), style="dim"))
     if first is not None:  # --chat: the piped start is the conversation's first prompt
         session.pending_files = list(first[1])
         repl.console.print(Text(f"> {first[0]}  (with {summary(first[1])})" if first[1] else f"> {first[0]}"))
