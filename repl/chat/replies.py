@@ -168,9 +168,33 @@ def describe_end(turn: Turn) -> str:
     parts = [stats.model or stats.backend, f"{stats.completion_tokens} tokens"]
     if stats.tokens_per_second:
         parts.append(f"{stats.tokens_per_second:.1f} tok/s")
-    reason = {"cancelled": "cut off: cancelled", "length": "cut off: length limit (/continue extends it)",
-              "error": "cut off: error", "empty": "the model answered with nothing (/retry asks again)",
+    reason = {"cancelled": "cut off: cancelled", "length": f"cut off at {limit_reached(stats, turn.settings)} "
+              "(/continue extends it)", "error": "cut off: error",
+              "empty": "the model answered with nothing (/retry asks again)",
               "loop": "stopped: it was repeating itself (/retry, /temp or /repeat vary it)"}.get(stats.finish_reason)
     if reason:
         parts.append(reason)
     return " · ".join(p for p in parts if p)
+
+
+def limit_reached(stats, settings) -> str:
+    """Which limit a reply that ended with "length" ran into: the token limit, or the model's window."""
+    limit = settings.max_new_tokens if settings is not None else None
+    if limit is not None and 0 < stats.completion_tokens < limit:
+        return "a full context window"
+    return f"the token limit of {limit:,} new tokens" if limit is not None else "the token limit"
+
+
+def end_note(stats, settings, in_chat: bool) -> str | None:
+    """One line where no footer is shown (one-shot, scripts) when a reply did not end by itself: it ran into
+    a limit or went round in a loop; with what to do about it there. None for a reply that ended."""
+    if stats.finish_reason == "loop":
+        vary = "/retry, /temp or /repeat vary it" if in_chat else "--temperature or --repetition-penalty vary it"
+        return f"the reply was stopped: it was repeating itself ({vary})"
+    if stats.finish_reason != "length":
+        return None
+    reached = limit_reached(stats, settings)
+    if "window" in reached:
+        return f"the reply stopped at {reached}" + ("; /new starts a fresh conversation" if in_chat else "")
+    return f"the reply stopped at {reached}; " + (
+        "/continue extends it, /max N raises the limit" if in_chat else "-n/--max-tokens N raises the limit")

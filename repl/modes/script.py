@@ -18,7 +18,7 @@ from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
 
 from .. import commands, safe_files
-from ..chat.replies import stream_reply
+from ..chat.replies import end_note, stream_reply
 from ..chat.session import Session
 from ..chat.setup import Resume, open_session, resume_last
 from ..cli.exits import EXIT_USAGE, exit_code
@@ -123,11 +123,13 @@ class ScriptRunner:
         def note(text: str) -> None:  # stderr, before the reply's first word when the prompt was cut
             print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
-        (_, reply), interrupted = run_interruptible(
+        (turn, reply), interrupted = run_interruptible(
             lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch))
         if not reply.text.endswith("\n"):
             self.out.write("\n")
         self.out.flush()
+        if ended := end_note(turn.stats, turn.settings, in_chat=True):  # stdout holds the answers alone
+            note(ended)
         if interrupted is not None:
             raise interrupted
 
