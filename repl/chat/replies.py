@@ -168,10 +168,11 @@ def describe_end(turn: Turn) -> str:
     parts = [stats.model or stats.backend, f"{stats.completion_tokens} tokens"]
     if stats.tokens_per_second:
         parts.append(f"{stats.tokens_per_second:.1f} tok/s")
-    reason = {"cancelled": "cut off: cancelled", "length": f"cut off at {limit_reached(stats, turn.settings)} "
-              "(/continue extends it)", "error": "cut off: error",
+    reason = {"cancelled": "cut off: cancelled", "error": "cut off: error",
               "empty": "the model answered with nothing (/retry asks again)",
               "loop": "stopped: it was repeating itself (/retry, /temp or /repeat vary it)"}.get(stats.finish_reason)
+    if stats.finish_reason == "length":
+        reason = f"cut off at {limit_reached(stats, turn.settings)} (/continue extends it)"
     if reason:
         parts.append(reason)
     return " · ".join(p for p in parts if p)
