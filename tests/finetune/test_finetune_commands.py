@@ -131,7 +131,7 @@ def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(j
     assert f"resuming from step {step} (checkpoint-{step})" in stderr
     assert f"done · step {step + 2}/{step + 2}" in stderr
     from finetune.progress import EventReader
-    from finetune.train import run_dir
+    from backends.paths import run_dir
 
     log = EventReader(run_dir("js") / "progress.jsonl").read()
     assert [e["step"] for e in log if e["event"] == "step"] == [step + 1, step + 2]
