@@ -14,8 +14,8 @@ from textual.widgets import Input, Label, Markdown, Static
 
 from ..chat.attachments import split_composed
 from ..chat.replies import describe_end
-from ..views.terminal_text import neutral
 from ..chat.session import Turn
+from ..views.terminal_text import neutral
 
 
 class UserMessage(Static):

@@ -153,7 +153,8 @@ class PlainRepl:
             self.wait.show(download_bar(message))
         else:  # converting or reading a model: the library's own bar may draw on this line, so no ticking
             self.wait.show(message, tick=False)
-        if not self.wait.enabled:  # a log: each step as a line of its own
+        finished = not isinstance(message, DownloadProgress) or message.done >= message.total
+        if not self.wait.enabled and finished:  # a log: each step as a line of its own, a download once
             print(f"parrot: {neutral(message)}", file=self.err, flush=True)
 
     def _note(self, text: str) -> None:
