@@ -80,6 +80,11 @@ def evals_dir() -> Path:
     return data_dir() / "evals"
 
 
+def exports_dir() -> Path:
+    """Where /export writes when it is given no path."""
+    return data_dir() / "exports"
+
+
 def tokenizers_dir() -> Path:
     """Tokenizers trained with /tokenizer train, one folder each."""
     return data_dir() / "tokenizers"

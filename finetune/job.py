@@ -24,7 +24,7 @@ from backends import paths
 from .checkpoints import complete_checkpoints
 from .options import ProcessOptions, RunConfig, StartOptions, write_start_file
 from .progress import PHASES, EventReader, JobProgress
-from .yielding import alive
+from .yielding import alive, read_ledger
 
 START_FILE = "start.json"  # every option of the last start, read by python -m finetune.train
 STOPPING = "stopping"  # marker: a stop was asked for; a new start waits for the checkpoint
@@ -62,6 +62,10 @@ class Job:
         events = self._reader.read()
         for event in events:
             self.progress.apply(event)
+        if self.progress.yields:
+            # The watcher's ledger is the truth at once; the run itself tells only between two steps, and a
+            # pause during the first evaluation would go unsaid until the first step.
+            self.progress.held(*read_ledger(self.folder))
         if not self.progress.finished and not self.running:
             # The process ended without saying why: a crash, a kill, running out of memory.
             self.progress.phase = "failed"

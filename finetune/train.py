@@ -68,6 +68,7 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yield
         def __init__(self) -> None:
             self.step_times: deque[float] = deque(maxlen=10)
             self.last = time.perf_counter()
+            self.eval_started, self.eval_done = time.perf_counter(), 0  # set again as each evaluation begins
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.last = time.perf_counter()
@@ -83,7 +84,19 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yield
             waited = yielder.wait()
             if waited:
                 self.last += waited  # time spent paused is not training speed
+                self.eval_started += waited  # nor evaluation speed
                 emit("yield", paused_seconds=yielder.paused_seconds, pauses=yielder.pauses)
+
+        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+            # The first evaluation comes before any step: minutes on a busy machine, so it says how far it is.
+            self._yield()
+            self.eval_done += 1
+            if not state.is_world_process_zero or eval_dataloader is None:
+                return
+            total = len(eval_dataloader)
+            per_batch = (time.perf_counter() - self.eval_started) / self.eval_done
+            emit("eval_step", done=min(self.eval_done, total), total=total,
+                 seconds_left=per_batch * max(0, total - self.eval_done))
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
@@ -113,9 +126,10 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yield
     return ProgressCallback()
 
 
-def evaluate(trainer: Any, when: str, emit: EventWriter) -> float:
-    """Held-out loss -> perplexity, reported as an event."""
+def evaluate(trainer: Any, when: str, emit: EventWriter, callback: Any) -> float:
+    """Held-out loss -> perplexity, reported as an event; ``callback`` reports each batch on the way."""
     emit("phase", phase="evaluating", message=f"held-out perplexity {when} training")
+    callback.eval_started, callback.eval_done = time.perf_counter(), 0
     loss = float(trainer.evaluate()["eval_loss"])
     perplexity = math.exp(min(loss, 50.0))
     emit("eval", when=when, loss=loss, perplexity=perplexity)
@@ -217,14 +231,14 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     )
     world = int(os.environ.get("WORLD_SIZE", "1"))
     tokens_per_step = config.block * config.batch * config.grad_accum * world
+    callback = make_callback(emit, stop, tokens_per_step, yielder)
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-                      processing_class=tokenizer, data_collator=default_data_collator,
-                      callbacks=[make_callback(emit, stop, tokens_per_step, yielder)])
+                      processing_class=tokenizer, data_collator=default_data_collator, callbacks=[callback])
     trainer.remove_callback(PrinterCallback)  # our callback reports progress; no dicts on stdout
 
     before = record.get("perplexity_before")
     if before is None:
-        before = evaluate(trainer, "before", emit)
+        before = evaluate(trainer, "before", emit, callback)
         if is_main:
             paths.atomic_write_text(folder / "run.json", json.dumps(
                 {"config": asdict(config), "perplexity_before": before}, indent=2))
@@ -238,7 +252,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
              message=f"stopped at step {step}; checkpoint-{step} is kept, run again to resume")
         return "stopped"
 
-    after = evaluate(trainer, "after", emit)
+    after = evaluate(trainer, "after", emit, callback)
     emit("phase", phase="saving", message=f"saving the model to {result}")
     if trainer.is_world_process_zero():
         # A run killed here leaves the previous result in place and only a hidden .tmp folder.

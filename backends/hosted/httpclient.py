@@ -67,7 +67,7 @@ class BearerAuth(requests.auth.AuthBase):
             value = self.secret.reveal()
             if not (value.isascii() and value.isprintable()):  # http.client would fail with the token in a traceback
                 raise BackendError("the token has characters an HTTP header cannot carry",
-                                   "check HF_TOKEN or run /login again")
+                                   "check HF_TOKEN or run `parrot login` again", "check HF_TOKEN or run /login again")
             request.headers["Authorization"] = f"Bearer {value}"
         return request
 

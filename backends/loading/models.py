@@ -62,7 +62,8 @@ def _finetuned(name: str) -> Callable[[], ModelSource]:
     def resolve() -> ModelSource:
         folder = paths.finetuned_dir(name)
         if not (folder / "config.json").exists():
-            raise ModelUnavailable(f"there is no fine-tuned model {name!r} yet", f"start one with `/finetune {name}`")
+            raise ModelUnavailable(f"there is no fine-tuned model {name!r} yet", f"start one with `parrot finetune {name}`",
+                                   f"start one with `/finetune {name}`")
         return ModelSource(name, "folder", str(folder))
 
     return resolve

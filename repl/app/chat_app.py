@@ -68,7 +68,7 @@ class ChatApp(keys.KeyActions, App[int]):
         self.query_one(PromptInput).focus()
         self.watch(self.chat, "replying", lambda replying: setattr(self.status, "replying", replying))
         if self.resume:
-            await self.chat.resume(self.setup)
+            await self.chat.resume(self.setup, self.resume)
             self.status.sync()
         if self.first is not None:
             self.session.pending_files = list(self.first[1])

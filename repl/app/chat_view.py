@@ -241,14 +241,16 @@ class ChatView(VerticalScroll):
         await self.remove_children()
         self._first_note_after_clear = None
 
-    async def resume(self, setup: Setup) -> None:
-        """``--continue``: take up the last stored conversation, or say there is none yet."""
-        resumed = resume_last(setup)
+    async def resume(self, setup: Setup, resume: Any = True) -> None:
+        """``--continue``: take up the last stored conversation on what it was made with, or say there is none yet."""
+        resumed = resume_last(setup, resume)
         if resumed is None:
             self.notify("there is no conversation to continue yet; starting a new one")
             return
-        self._shown = resumed
-        await self._mount_turns(resumed.turns)
+        self._shown = resumed.conversation
+        await self._mount_turns(resumed.conversation.turns)
+        await self.show_note(Text(neutral(f"continuing conversation {resumed.conversation.id}: {resumed.restored}"),
+                                  style="dim"))
 
     async def sync(self) -> None:
         """Bring the log in line with the conversation a command left behind."""
@@ -264,7 +266,7 @@ class ChatView(VerticalScroll):
                 await widget.remove()
 
     async def _mount_turns(self, turns: list[Turn], before: Any = None) -> None:
-        widgets = [UserMessage(neutral(t.message.content), t) if t.message.role == "user"
+        widgets = [UserMessage.of(t) if t.message.role == "user"
                    else AssistantMessage(neutral(t.message.content), t) if t.message.role == "assistant"
                    else Note(Text(f"system: {neutral(t.message.content)}", style="dim")) for t in turns]
         if widgets:

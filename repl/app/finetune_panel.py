@@ -80,7 +80,8 @@ class FinetunePanel(Vertical):
             self.notify(f"{self.model_name} is ready{change}. /model {self.model_name} to chat with it",
                         title="fine-tuning done", timeout=10)
         elif progress.phase == "stopped":
-            self.notify(f"stopped at step {progress.step}; /finetune {self.model_name} resumes", title="fine-tuning")
+            self.notify(f"stopped at step {progress.step}; /finetune {self.model_name} {progress.next_start()}",
+                        title="fine-tuning")
         else:
             self.add_class("-failed")
             self.notify(progress.message or "the run failed", title="fine-tuning failed", severity="error", timeout=10)

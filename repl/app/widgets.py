@@ -12,8 +12,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Markdown, Static
 
+from ..chat.attachments import split_composed
 from ..chat.replies import describe_end
 from ..chat.session import Turn
+from ..views.terminal_text import neutral
 from .reply_view import ReplyStream
 
 
@@ -24,6 +26,14 @@ class UserMessage(Static):
         super().__init__(Text(text), classes="user")
         self.prompt_text = text
         self._turn = turn
+
+    @classmethod
+    def of(cls, turn: Turn) -> "UserMessage":
+        """A stored prompt as it was typed, with the files that went with it named, not pasted (a resumed chat)."""
+        text, _ = split_composed(turn.message.content, turn.attachments)
+        widget = cls(neutral(text))
+        widget.turn = turn
+        return widget
 
     @property
     def turn(self) -> Turn | None:

@@ -101,13 +101,12 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event, 
         raise Cancelled()
     if prompt is not None:
         session.pending_files = []  # they went with this prompt
-    if replaced is not None:
-        _keep_replaced(session, replaced)
+    kept = _keep_replaced(session, replaced) if replaced is not None else None
     turn = record(session, continuing, reply)
-    if replaced is not None and branch is not None:
+    if kept is not None and branch is not None:
         from .token_branch import branch_note
 
-        note(branch_note(replaced, turn, branch[0], len(session.conversation.branches)))
+        note(branch_note(replaced, turn, branch[0], kept.number))
     return turn, reply
 
 
@@ -132,13 +131,14 @@ def _plan(session: Session, prompt: str | None, cancel: threading.Event,
     return (last if last.message.role == "assistant" else None), lambda: session.reply(cancel), None
 
 
-def _keep_replaced(session: Session, replaced: Turn) -> None:
-    """The reply a branch from a token replaces stays as a kept branch (/branches lists it)."""
+def _keep_replaced(session: Session, replaced: Turn):
+    """The reply a branch from a token replaces stays as a kept branch (/branches lists it); returns it."""
     from .branches import fork
 
     turns = session.conversation.turns
     if turns and turns[-1] is replaced:
-        fork(session, len(turns) - 1)
+        return fork(session, len(turns) - 1)
+    return None
 
 
 def record(session: Session, continuing: Turn | None, reply: Reply) -> Turn:
@@ -168,9 +168,34 @@ def describe_end(turn: Turn) -> str:
     parts = [stats.model or stats.backend, f"{stats.completion_tokens} tokens"]
     if stats.tokens_per_second:
         parts.append(f"{stats.tokens_per_second:.1f} tok/s")
-    reason = {"cancelled": "cut off: cancelled", "length": "cut off: length limit (/continue extends it)",
-              "error": "cut off: error", "empty": "the model answered with nothing (/retry asks again)",
+    reason = {"cancelled": "cut off: cancelled", "error": "cut off: error",
+              "empty": "the model answered with nothing (/retry asks again)",
               "loop": "stopped: it was repeating itself (/retry, /temp or /repeat vary it)"}.get(stats.finish_reason)
+    if stats.finish_reason == "length":
+        reason = f"cut off at {limit_reached(stats, turn.settings)} (/continue extends it)"
     if reason:
         parts.append(reason)
     return " · ".join(p for p in parts if p)
+
+
+def limit_reached(stats, settings) -> str:
+    """Which limit a reply that ended with "length" ran into: the token limit, or the model's window."""
+    limit = settings.max_new_tokens if settings is not None else None
+    if limit is not None and 0 < stats.completion_tokens < limit:
+        return "a full context window"
+    return f"the token limit of {limit:,} new tokens" if limit is not None else "the token limit"
+
+
+def end_note(stats, settings, in_chat: bool) -> str | None:
+    """One line where no footer is shown (one-shot, scripts) when a reply did not end by itself: it ran into
+    a limit or went round in a loop; with what to do about it there. None for a reply that ended."""
+    if stats.finish_reason == "loop":
+        vary = "/retry, /temp or /repeat vary it" if in_chat else "--temperature or --repetition-penalty vary it"
+        return f"the reply was stopped: it was repeating itself ({vary})"
+    if stats.finish_reason != "length":
+        return None
+    reached = limit_reached(stats, settings)
+    if "window" in reached:
+        return f"the reply stopped at {reached}" + ("; /new starts a fresh conversation" if in_chat else "")
+    return f"the reply stopped at {reached}; " + (
+        "/continue extends it, /max N raises the limit" if in_chat else "-n/--max-tokens N raises the limit")

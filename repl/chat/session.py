@@ -62,7 +62,8 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     id: int | None = None  # the history row, once stored
     title: str = ""
-    branches: list = field(default_factory=list)  # kept branches (repl.branches.Branch), oldest first
+    branches: list = field(default_factory=list)  # kept paths (repl.chat.branches.Branch), oldest first
+    branch: int = 1  # the number of the path in ``turns`` among them (/branches)
     edit_from: int | None = None  # /edit: the next prompt replaces the turns from here, kept as a branch
     observers: list[ConversationObserver] = field(default_factory=list, repr=False, compare=False)
 

@@ -59,9 +59,10 @@ def branch_reply(session: Session, turn: Turn, position: int, pick: int,
 
 
 def branch_note(replaced: Turn, new: Turn, position: int, kept: int) -> str:
-    """One line on a branch from a token: the token forced, and both paths' probabilities."""
+    """One line on a branch from a token: the token forced, both paths' probabilities, and the number the
+    replaced reply is kept under."""
     forced = new.tokens[position] if position < len(new.tokens) else None
     chosen = f"{forced.text!r} (p={forced.prob:.3f})" if forced is not None else "the alternative"
     return (f"branched at position {position}: {chosen} instead of {replaced.tokens[position].text!r}; "
             f"path probability {path_probability(new.tokens):.3g} (the kept reply: "
-            f"{path_probability(replaced.tokens):.3g}, {kept} kept: /branches)")
+            f"{path_probability(replaced.tokens):.3g}, branch {kept}: /branch {kept} goes back)")

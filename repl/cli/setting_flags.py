@@ -42,7 +42,7 @@ def add_backend_flags(group: Any) -> None:
     from backends.backend_options import OPTIONS
 
     for option in OPTIONS.values():
-        default = f" (default: {option.default})" if option.default else ""
+        default = f" (default {option.default})" if option.default else ""
         group.add_argument(option.flag, dest=option.name, metavar=option.metavar, type=_checked(option.check),
                            help=option.help + default)
 

@@ -8,7 +8,9 @@ error that says where the command works.
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 from backends import registry
@@ -19,7 +21,9 @@ from backends.one_line import one_line
 from .. import safe_files
 from ..chat.records import turn_from_record, turn_record
 from ..chat.session import Conversation
+from ..chat.setup import restore
 from ..views.history_tables import conversations_table, search_table  # noqa: F401  (parrot history prints them too)
+from ..views.transcript import as_jsonl, as_markdown, branches_text
 from .context import Context
 from .table import command, require
 
@@ -143,11 +147,11 @@ def load_(ctx: Context, args: list[str]) -> None:
         conversation = _store(ctx).load(number)
     else:
         conversation = read_saved(Path(args[0]).expanduser())
-    ctx.session.conversation = conversation
+    restored = restore(ctx.session, conversation)  # on the backend, model and settings of its last reply
     if conversation.id is None:
         conversation.announce()  # a loaded file becomes a new stored conversation
     ctx.ui.clear()
-    ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages)")
+    ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages): {restored}")
 
 
 @command("save", "/save [PATH]", "say where the conversation is stored, or also write it to a JSON file")
@@ -158,7 +162,7 @@ def save_(ctx: Context, args: list[str]) -> None:
         raise UsageError("the conversation is empty", "type a prompt first")
     if args:
         path = safe_files.write_text(args[0], json.dumps(saved_form(conversation), indent=2, ensure_ascii=False) + "\n")
-        ctx.ui.show(f"saved {len(conversation.turns)} messages to {path} (/load {path} reads it back)")
+        ctx.ui.show(f"saved {len(conversation.turns)} messages to {os.path.abspath(path)} (/load {path} reads it back)")
     elif conversation.id is not None:
         ctx.ui.show(f"saved as conversation {conversation.id} (every turn is stored as it happens)")
     else:
@@ -178,12 +182,22 @@ def export_(ctx: Context, args: list[str]) -> None:
     conversation = ctx.session.conversation
     if not conversation.turns:
         raise UsageError("the conversation is empty", "type a prompt first")
-    path = args[1] if len(args) > 1 else f"parrot-{conversation.id or 'chat'}.{kind}"
+    path = args[1] if len(args) > 1 else default_export_path(conversation, kind)
     text = as_markdown(conversation) if kind == "md" else as_jsonl(conversation)
     if every_branch:
         text += branches_text(conversation, kind)
     path = safe_files.write_text(path, text)
-    ctx.ui.show(f"wrote {path}")
+    ctx.ui.show(f"wrote {os.path.abspath(path)}")  # the whole path: the chat's folder is not always the shell's
+
+
+def default_export_path(conversation: Conversation, kind: str) -> Path:
+    """Without a path, exports go to one folder of their own, each named by its conversation (or the time)."""
+    from backends.paths import exports_dir
+
+    folder = exports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"conversation-{conversation.id}" if conversation.id is not None else time.strftime("chat-%Y%m%d-%H%M%S")
+    return folder / f"{name}.{kind}"
 
 
 @command("copy", "/copy [code]", "copy the last answer, or its last code block, to the clipboard",
@@ -248,40 +262,6 @@ def read_saved(path: Path) -> Conversation:
         raise UsageError(f"{path} is not a conversation saved by /save: {reason}") from None
     title = data.get("title")
     return Conversation(turns=turns, title=title if isinstance(title, str) else "")
-
-
-def as_markdown(conversation: Conversation) -> str:
-    parts = [f"# {conversation.title or 'parrot conversation'}\n"]
-    for turn in conversation.turns:
-        head = turn.message.role
-        if turn.stats is not None:
-            head += f" ({turn.stats.model or turn.stats.backend})"
-        parts.append(f"## {head}\n")
-        if turn.attachments:
-            parts.append("".join(f"- attached `{a['path']}` ({a['size']} bytes, sha256 {a['sha256'][:12]})\n"
-                                 for a in turn.attachments))
-        parts.append(f"{turn.message.content.rstrip()}\n")
-        if turn.cut_off:
-            parts.append(f"*cut off: {turn.stats.finish_reason}*\n")
-    return "\n".join(parts)
-
-
-def branches_text(conversation: Conversation, kind: str) -> str:
-    """The kept branches after the current one: Markdown sections, or JSON lines marked with their branch."""
-    parts = []
-    for number, branch in enumerate(conversation.branches, start=1):
-        if kind == "md":
-            parts.append(f"\n# branch {number} (parts after message {branch.fork})\n")
-            parts.extend(f"## {t.message.role}\n\n{t.message.content.rstrip()}\n" for t in branch.turns)
-        else:
-            parts.extend(json.dumps({**turn_record(t), "branch": number, "fork": branch.fork}, ensure_ascii=False)
-                         + "\n" for t in branch.turns)
-    return "\n".join(parts) if kind == "md" else "".join(parts)
-
-
-def as_jsonl(conversation: Conversation) -> str:
-    return "".join(json.dumps(turn_record(t), ensure_ascii=False) + "\n" for t in conversation.turns)
-
 
 
 def _int(text: str, name: str) -> int:

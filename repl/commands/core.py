@@ -7,9 +7,10 @@ from rich.text import Text
 
 from backends.base import BackendInfo
 from backends.errors import UsageError
-from backends.settings import SPECS, GenerationSettings, default_text
+from backends.settings import SPECS, GenerationSettings, canonical_name, default_text
 
 from .context import Context
+from .sampling import effective, shown
 from .table import COMMANDS, command, lookup
 
 
@@ -45,11 +46,10 @@ def settings_table(settings: GenerationSettings, backend: BackendInfo) -> Table:
     table.add_column("default", style="dim")
     table.add_column("meaning", style="dim")
     for name, spec in SPECS.items():
-        value = getattr(applied, name)
-        shown = ",".join(value) if isinstance(value, tuple) else str(value)
+        value = shown(getattr(applied, name))
         if not settings.given(name):
-            shown = f"{shown} ({mode}-model default)" if mode else "default"
-        table.add_row(name, Text(shown), default_text(name), spec.help)
+            value = f"{value} ({mode}-model default)" if mode else "default"
+        table.add_row(name, Text(value), default_text(name), spec.help)
     for key, value in backend.rows():
         table.add_row(key, value, "", "")
     return table
@@ -66,4 +66,6 @@ def set_(ctx: Context, args: list[str]) -> None:
         raise UsageError("give one or more KEY=VALUE pairs")
     pairs = dict(a.split("=", 1) for a in args)
     ctx.session.settings = ctx.session.settings.updated_from_text(pairs)
-    ctx.ui.show(Text(", ".join(f"{k} = {v}" for k, v in pairs.items())))  # Text, not markup: values may hold [ ]
+    # Each as the shortcuts say it: its own name and the value it now has (temp=1 reads temperature = 1).
+    names = dict.fromkeys(canonical_name(key) for key in pairs)
+    ctx.ui.show(Text(", ".join(f"{name} = {effective(ctx, name)}" for name in names)))  # Text: values may hold [ ]

@@ -14,13 +14,13 @@ from functools import partial
 from typing import Any, Callable
 
 from backends.errors import UsageError
-from backends.settings import GenerationSettings
+from backends.settings import GenerationSettings, shown_value
 
 from ..cli.setting_flags import add_setting_flags, settings_from_args
 from .context import Context
 from .table import command
 
-USAGE = "/eval humaneval [--limit N] [-n N] [--compare MODEL] [--timeout S] | stop"
+USAGE = "/eval humaneval [--limit N] [-n N] [-t T] [--max-tokens N] [--compare MODEL] [--timeout S] | stop"
 HELP = """usage: parrot eval ppl --data DIR|hub (see parrot eval ppl --help)
        parrot eval humaneval [--limit N] [-n N] [--compare MODEL] [-m MODEL] [-b BACKEND]
                             [--max-tokens N] [-t T] [--top-p P] [--top-k K] [--repetition-penalty R]
@@ -39,6 +39,13 @@ Progress and ETA go to stderr; the table and pass@k to stdout.
   --timeout S      seconds each program may run (default 10)
   --concurrency N  requests in flight to a server (-b openai/hf) and programs run at once, at most one
                    per core (default 1); the results are the same as one at a time
+  -m MODEL         the model (default smollm2); -b BACKEND: local (default), openai or hf; --base-url URL
+  --max-tokens N   longest completion (default 384)
+  -t T             sample at this temperature (default: greedy); then --top-p P (default 0.9),
+                   --top-k K (default 50) and --seed S apply
+  --repetition-penalty R   (default 1, off)
+
+/eval humaneval in the chat takes the same options with the same defaults, on the chat's model.
 
 codeparrot-small's published pass@1 (3.80%) came from 200 samples per problem at temperature 0.2,
 top-p 0.95, top-k off, 256 new tokens:
@@ -52,9 +59,14 @@ EVAL_SETTINGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_
 EVAL_DEFAULTS = {"temperature": 0.0, "max_new_tokens": 384, "repetition_penalty": 1.0}
 
 
+def usage_error(message: str) -> UsageError:
+    """A usage error whose hint is said as typed where it happened: ``parrot eval`` or ``/eval``."""
+    return UsageError(message, "parrot eval --help lists the options", f"usage: {USAGE}")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print and exit the whole chat
-        raise UsageError(message, f"usage: {USAGE}")
+        raise usage_error(message)
 
 
 def parse(args: list[str], full: bool = False) -> argparse.Namespace:
@@ -65,28 +77,41 @@ def parse(args: list[str], full: bool = False) -> argparse.Namespace:
     parser.add_argument("--compare")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=1)
-    if full:  # the command line also picks the model and settings the chat would take from the session
+    if full:  # the command line also picks the model the chat would take from the session
         parser.add_argument("-m", "--model")
         parser.add_argument("-b", "--backend", default="local")
         parser.add_argument("--base-url")
-        # The settings' own flags, ranges and checks; -n is the sample count here, so --max-tokens only.
-        add_setting_flags(parser, names=EVAL_SETTINGS, defaults=EVAL_DEFAULTS, skip=("-n",))
+    # The same settings in the chat as on the command line (greedy unless -t), so that /eval and `parrot eval`
+    # give the same pass@k for the same model; the chat's own sampling does not leak in. The settings' own
+    # flags, ranges and checks; -n is the sample count here, so --max-tokens only.
+    add_setting_flags(parser, names=EVAL_SETTINGS, defaults=EVAL_DEFAULTS, skip=("-n",))
     options = parser.parse_args(args)
     if options.limit is not None and not 1 <= options.limit <= 164:
-        raise UsageError("--limit must be from 1 to 164", f"usage: {USAGE}")
+        raise usage_error("--limit must be from 1 to 164")
     if not 1 <= options.n <= 200:
-        raise UsageError("-n must be from 1 to 200", f"usage: {USAGE}")
+        raise usage_error("-n must be from 1 to 200")
     if not 0.5 <= options.timeout <= 600:
-        raise UsageError("--timeout must be from 0.5 to 600 seconds", f"usage: {USAGE}")
+        raise usage_error("--timeout must be from 0.5 to 600 seconds")
     if not 1 <= options.concurrency <= 256:
-        raise UsageError("--concurrency must be from 1 to 256", f"usage: {USAGE}")
+        raise usage_error("--concurrency must be from 1 to 256")
     return options
 
 
 def eval_settings(options: argparse.Namespace) -> GenerationSettings:
-    """The command line's settings over the evaluation's defaults: greedy (temperature 0) unless a
-    temperature above 0 is given."""
-    return settings_from_args(GenerationSettings(**EVAL_DEFAULTS), options)
+    """The settings a run decodes with, the same from /eval and ``parrot eval``: the evaluation's defaults
+    with the flags over them, greedy (temperature 0) unless a temperature above 0 is given."""
+    settings = settings_from_args(GenerationSettings(**EVAL_DEFAULTS), options)
+    return settings.updated(greedy=settings.is_greedy)  # said outright in the saved run, not left to temperature 0
+
+
+def settings_text(settings: GenerationSettings) -> str:
+    """'greedy, 384 new tokens' or 'temperature 0.8, top_p 0.95, top_k 0, seed 1, 256 new tokens': what ran."""
+    parts = ["greedy"] if settings.is_greedy else [
+        f"temperature {shown_value(settings.temperature)}", f"top_p {shown_value(settings.top_p)}",
+        f"top_k {settings.top_k}", f"seed {shown_value(settings.seed)}"]
+    if settings.repetition_penalty not in (None, 1.0):
+        parts.append(f"repetition penalty {shown_value(settings.repetition_penalty)}")
+    return ", ".join(parts + [f"{settings.max_new_tokens} new tokens"])
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -115,13 +140,14 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
     from finetune.sandbox import Limits
 
     if options.n > 1 and settings.is_greedy:
-        raise UsageError("-n above 1 needs sampling", "set a temperature above 0 (/temp 0.8), or use -n 1")
+        raise usage_error("-n above 1 needs sampling: add a temperature above 0 (-t 0.8), or use -n 1")
     if options.n == 1 and not settings.is_greedy and settings.seed is None:
         settings = settings.updated(seed=0)  # a sampled run is still repeatable
     load = getattr(backend, "load", None)
     if callable(load):  # loading (or a first conversion) is not part of the run's time or its ETA
         say(f"loading {label}")
         load()
+    say(f"{label}: {settings_text(settings)}")
     started = time.perf_counter()
     passed = [0]
 
@@ -160,16 +186,14 @@ def table(reports: list[Any]) -> str:
         scores = ", ".join(f"pass@{k} {100 * r.pass_at(k):.2f}%" for k in r.ks())
         mode = "chat" if r.chat else "completion"
         lines.append(f"{r.model:<{width}}  {scores} on {len(r.results)} problems ({mode}, n={r.n}) "
-                     f"in {r.seconds:.0f} s; saved to {r.saved}")
+                     f"with {settings_text(GenerationSettings.from_dict(r.settings))} in {r.seconds:.0f} s; "
+                     f"saved to {r.saved}")
     return "\n".join(lines)
 
 
-PPL_HELP = """usage: parrot eval ppl --data DIR|hub|FILE.parquet [-m MODEL] [--block N] [--max-blocks N]
-
-Perplexity of the model on held-out code: the files fine-tuning never trains on (the same split by
+PPL_ABOUT = """Perplexity of the model on held-out code: the files fine-tuning never trains on (the same split by
 content hash), packed into blocks of N tokens as training packs them. Lower is better; a fine-tune is
-judged by this and by pass@k together.
-"""
+judged by this and by pass@k together."""
 
 
 def ppl_main(argv: list[str]) -> int:
@@ -179,14 +203,17 @@ def ppl_main(argv: list[str]) -> int:
     from backends import registry
     from finetune.perplexity import held_out_blocks, perplexity
 
+    parser = _Parser(prog="parrot eval ppl", add_help=False, description=PPL_ABOUT,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, metavar="DIR|hub|FILE.parquet",
+                        help="the code: a folder (its held-out files), hub (codeparrot/github-code) or parquet files")
+    parser.add_argument("-m", "--model", help="the model (default smollm2)")
+    parser.add_argument("--block", type=int, default=256, metavar="N",
+                        help="tokens per block, at most the model's window (default 256)")
+    parser.add_argument("--max-blocks", type=int, default=64, metavar="N", help="score at most N blocks (default 64)")
     if "-h" in argv or "--help" in argv:
-        print(PPL_HELP)
+        print(parser.format_help(), end="")
         return 0
-    parser = _Parser(prog="eval ppl", add_help=False)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("-m", "--model")
-    parser.add_argument("--block", type=int, default=256)
-    parser.add_argument("--max-blocks", type=int, default=64)
     try:
         options = parser.parse_args(argv)
     except UsageError as error:
@@ -257,8 +284,9 @@ def eval_(ctx: Context, args: list[str]) -> None:
         ctx.ui.show("stopping the evaluation after the current sample")
         return
     if not args:
-        raise UsageError("say what to run: humaneval", f"usage: {USAGE}")
+        raise usage_error("say what to run: humaneval")
     options = parse(args)
+    settings = eval_settings(options)
     if ctx.activity.running("eval"):
         raise UsageError("an evaluation is already running", "wait for it, or /eval stop")
     session = ctx.session
@@ -269,13 +297,14 @@ def eval_(ctx: Context, args: list[str]) -> None:
     with ctx.activity.run("eval") as cancel:
         run = partial(_sample, ctx)
         try:
-            reports = [run_suite(session.backend, session.settings, options, session.model or session.backend_name,
+            # Named by its model, as `parrot eval` names it (the backend alone would say "local").
+            reports = [run_suite(session.backend, settings, options, session.backend.describe().model,
                                  ctx.ui.show, cancel, every, run)]
             if options.compare and not cancel.is_set():
                 from backends import registry
 
                 name, model = split_spec(options.compare)
-                reports.append(run_suite(registry.create(name, model), session.settings, options,
+                reports.append(run_suite(registry.create(name, model), settings, options,
                                          options.compare, ctx.ui.show, cancel, every, run))
         finally:
             ctx.ui.progress(None)

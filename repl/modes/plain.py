@@ -19,17 +19,19 @@ from rich.text import Text
 
 from backends import paths
 from backends.errors import Cancelled, ParrotError
+from backends.loading.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from .. import commands
 from ..chat.attachments import path_completions, summary, word_to_complete
 from ..chat.replies import describe_end, stream_reply
 from ..chat.session import Session
-from ..chat.setup import open_session, resume_last
+from ..chat.setup import Resume, open_session, resume_last
 from ..commands.context import Context
 from ..crash import unexpected
 from ..history.store_open import prompt_history
 from ..views.terminal_text import neutral
+from ..views.wait_line import WaitLine, download_bar, waiting_for
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -71,6 +73,7 @@ class PlainRepl:
         self.context = Context(session, self, clipboard=self._copy_osc52 if on_terminal else None)
         self.done = False
         self.draft = ""  # text the next prompt starts with (/edit)
+        self.wait = WaitLine(self.err, enabled=False)  # what a reply waits for, while it waits
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -123,16 +126,40 @@ class PlainRepl:
 
     def reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> None:
         """Stream a reply in a thread; Ctrl-C here stops it and keeps what was written."""
+        # Until the first word, stderr says what the reply waits for (the model loading, the prompt read).
+        self.wait = WaitLine(self.err)
+        self.wait.show(waiting_for(self.session.backend))
+
+        def write(text: str) -> None:
+            self.wait.clear()  # the answer begins (the line is gone before it, on the same screen)
+            self._write(text)
+
+        def started(reply: Any) -> None:
+            count = reply.stats.prompt_tokens
+            self.wait.show(f"reading the prompt ({count:,} tokens)" if count else "waiting for the first token")
+
         try:
             (turn, reply), _ = run_interruptible(
-                lambda cancel: stream_reply(self.session, prompt, cancel, self._write, self._note, branch=branch))
+                lambda cancel: stream_reply(self.session, prompt, cancel, write, self._note, started, branch=branch))
         finally:
+            self.wait.clear()
+            self.wait = WaitLine(self.err, enabled=False)  # loading outside a reply is told in lines
             self.out.write("\n")
         self.console.print(Text(neutral(describe_end(turn)), style="dim"))
 
+    def loading(self, message: str) -> None:
+        """What loading a model is doing (the session's progress): in the waiting line while a reply waits."""
+        if isinstance(message, DownloadProgress):
+            self.wait.show(download_bar(message))
+        else:  # converting or reading a model: the library's own bar may draw on this line, so no ticking
+            self.wait.show(message, tick=False)
+        finished = not isinstance(message, DownloadProgress) or message.done >= message.total
+        if not self.wait.enabled and finished:  # a log: each step as a line of its own, a download once
+            print(f"parrot: {neutral(message)}", file=self.err, flush=True)
+
     def _note(self, text: str) -> None:
         # On stderr, in the reply's thread: a cut prompt is told before the reply's first word.
-        print(f"parrot: {neutral(text)}", file=self.err, flush=True)
+        self.wait.note(f"parrot: {neutral(text)}")
 
     def _write(self, text: str) -> None:
         self.out.write(neutral(text))  # model output too may hold escape sequences
@@ -181,24 +208,33 @@ class PlainRepl:
 
 
 def run_plain(backend_name: str, model: str | None, settings: GenerationSettings, options: dict[str, Any],
-              *, resume: bool = False, input: Any = None, output: Any = None, out: TextIO | None = None,
+              *, resume: Resume | bool = False, input: Any = None, output: Any = None, out: TextIO | None = None,
               first: tuple[str, list] | None = None) -> int:
     """Run the plain REPL until Ctrl-D or /quit."""
-    def progress(message: str) -> None:
+    repl: PlainRepl | None = None
+
+    def progress(message: str) -> None:  # read late: the REPL is made after the session it serves
+        if repl is not None:
+            repl.loading(message)
+        else:
+            print(f"parrot: {message}", file=sys.stderr, flush=True)
+
+    def note(message: str) -> None:
         print(f"parrot: {message}", file=sys.stderr, flush=True)
 
-    setup = open_session(backend_name, model, settings, options, progress=progress, note=progress)
+    setup = open_session(backend_name, model, settings, options, progress=progress, note=note)
     session, store = setup.session, setup.store
     repl = PlainRepl(session, input=input, output=output, out=out)
     for notice in [*setup.notices, *filter(None, [repl.history_notice])]:
         repl.notice(f"parrot: {notice}")
     if resume:
-        resumed = resume_last(setup)
+        resumed = resume_last(setup, resume)
         if resumed is None:
             repl.console.print("[dim]no conversation to continue yet; starting a new one[/dim]")
         else:
-            repl.console.print(f"[dim]continuing conversation {resumed.id}: {len(resumed.turns)} "
-                               "messages (/history lists others)[/dim]")
+            said = f"continuing conversation {resumed.conversation.id}: {len(resumed.conversation.turns)} " \
+                   f"messages, {resumed.restored} (/history lists others)"
+            repl.console.print(Text(neutral(said), style="dim"))
     if first is not None:  # --chat: the piped start is the conversation's first prompt
         session.pending_files = list(first[1])
         repl.console.print(Text(f"> {first[0]}  (with {summary(first[1])})" if first[1] else f"> {first[0]}"))

@@ -18,9 +18,9 @@ from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
 
 from .. import commands, safe_files
-from ..chat.replies import stream_reply
+from ..chat.replies import end_note, stream_reply
 from ..chat.session import Session
-from ..chat.setup import open_session, resume_last
+from ..chat.setup import Resume, open_session, resume_last
 from ..cli.exits import EXIT_USAGE, exit_code
 from ..commands.context import Background, Context
 from ..crash import unexpected
@@ -129,7 +129,7 @@ class ScriptRunner:
             print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
         try:
-            (_, reply), interrupted = run_interruptible(
+            (turn, reply), interrupted = run_interruptible(
                 lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch))
         except BaseException:
             if written[0] and not written[0].endswith("\n"):
@@ -139,6 +139,8 @@ class ScriptRunner:
         if not written[0].endswith("\n"):
             self.out.write("\n")
         self.out.flush()
+        if ended := end_note(turn.stats, turn.settings, in_chat=True):  # stdout holds the answers alone
+            note(ended)
         if interrupted is not None:
             raise interrupted
 
@@ -165,7 +167,7 @@ class ScriptRunner:
 
 
 def run_script(source: str, backend_name: str, model: str | None, settings: GenerationSettings,
-               options: dict[str, Any], *, keep_going: bool = False, resume: bool = False,
+               options: dict[str, Any], *, keep_going: bool = False, resume: Resume | bool = False,
                quiet: bool = False) -> int:
     """Run the script at ``source`` (a path, or ``-`` for stdin); return the exit code."""
     def warn(message: str) -> None:
@@ -187,8 +189,11 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
     session, store = setup.session, setup.store
     for notice in setup.notices:
         warn(notice)
-    if resume and resume_last(setup) is None and not quiet:
-        print("parrot: no conversation to continue yet; starting a new one", file=sys.stderr)
+    if resume:
+        resumed = resume_last(setup, resume)
+        if not quiet:  # on stderr: stdout is the answers alone
+            warn(neutral(f"continuing conversation {resumed.conversation.id}: {resumed.restored}") if resumed
+                 else "no conversation to continue yet; starting a new one")
     try:
         return ScriptRunner(session, sys.stdout, sys.stderr).run(lines, keep_going)
     finally:

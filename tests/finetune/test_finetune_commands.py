@@ -72,7 +72,7 @@ def test_finetune_stop_keeps_a_checkpoint(ctx, js_tree):
 
 @pytest.mark.parametrize("line, message", [
     ("/finetune", "js, status or stop"),
-    ("/finetune python", "invalid choice"),
+    ("/finetune python", "cannot fine-tune for 'python'"),
     ("/finetune js --steps many", "invalid int"),
     ("/finetune js --steps 0", "at least 1"),
 ])
@@ -88,7 +88,7 @@ def test_parrot_finetune_runs_in_the_foreground_and_the_result_answers_as_js(js_
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr
     assert "done · step 3/3" in stderr and "perplexity" in stderr and "loss" in stderr
-    assert "/model js" in stderr
+    assert "parrot -m js" in stderr and "/model" not in stderr  # said as it is typed here
     answer = run_parrot(["-m", "js", "--greedy", "-n", "8", "-p", "class SimpleAdder {"])
     assert answer.returncode == 0, answer.stderr.decode()
     assert answer.stdout.decode().strip()

@@ -59,7 +59,7 @@ def test_a_stop_before_training_claims_no_checkpoint(ctx, js_tree):
     stopped = job.wait(timeout=120)
     assert stopped.phase == "stopped" and stopped.checkpoint is None
     run("/finetune status", ctx)
-    assert "no checkpoint was saved" in ctx.ui.shown[-1] and "resumes from" not in ctx.ui.shown[-1]
+    assert "/finetune js starts from the beginning" in ctx.ui.shown[-1] and "resumes" not in ctx.ui.shown[-1]
 
 
 def test_a_killed_run_says_so_in_words_and_that_running_again_resumes(tiny_gpt2, js_tree):
@@ -101,6 +101,28 @@ def test_the_background_run_lowers_its_priority_and_pauses_while_a_reply_streams
         run("/finetune status", ctx)
         assert "held still while the chat answers: paused" in ctx.ui.shown[-1]
         assert f"priority +{jobs.BACKGROUND_NICE}" in ctx.ui.shown[-1]
+    finally:
+        job.stop()
+        job.wait(timeout=120)
+
+
+def test_a_pause_before_the_first_step_is_told_at_once(tiny_gpt2, js_tree, ctx):
+    """The run is held for a reply while it still loads: /finetune status says so then, not after a step."""
+    from finetune.yielding import chat_reply, read_ledger
+
+    ctx.finetune_job = job = jobs.start(tiny_config(tiny_gpt2, js_tree, steps=100_000), background=True)
+    try:
+        wait_for(job, lambda p: p.yields)  # the run has started its watcher; it loads now
+        with chat_reply(run_dir("js")):
+            wait_for(job, lambda p: os.path.exists(f"/proc/{job.pid}") and
+                     open(f"/proc/{job.pid}/stat").read().split(") ")[-1][:1] == "T", timeout=10)
+            time.sleep(0.5)
+        deadline = time.monotonic() + 2
+        while read_ledger(run_dir("js"))[1] < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)  # the watcher writes its ledger, then lets the run go on loading
+        run("/finetune status", ctx)
+        assert "paused" in ctx.ui.shown[-1] and "for 1 chat reply" in ctx.ui.shown[-1]
+        assert "no chat reply waited for yet" not in ctx.ui.shown[-1]
     finally:
         job.stop()
         job.wait(timeout=120)

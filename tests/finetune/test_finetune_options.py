@@ -23,7 +23,8 @@ def test_every_run_option_has_a_flag_with_its_help_and_default():
             continue
         assert f"--{field.name.replace('_', '-')}" in flags
         assert field.metadata["help"].split(" (")[0] in text, field.name
-    assert "(default: 120)" in text and "(default: smollm2)" in text
+    assert "(optimizer updates; default 120)" in text and "Hub id; default smollm2)" in text
+    assert "(default: None)" not in text and "[FRESH]" not in text and "--grad_accum" not in text
     assert {"--lr", "--max-files", "--fresh", "--steps", "--data", "--base", "--block"} <= flags
 
 

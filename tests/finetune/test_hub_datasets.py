@@ -43,7 +43,7 @@ def test_finetune_js_with_hub_data_trains_and_publishes_js(hub, hub_env, github_
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr
     assert "reading JavaScript from hub" in stderr and "34 training files, 2 held out" in stderr
-    assert "done · step 2/2" in stderr and "/model js" in stderr
+    assert "done · step 2/2" in stderr and "parrot -m js" in stderr
     answer = run_parrot(["-m", "js", "--greedy", "-n", "4", "-p", "function add(a, b) {"], env=hub_env)
     assert answer.returncode == 0, answer.stderr.decode()
 

@@ -82,7 +82,7 @@ def test_parrot_eval_humaneval_on_a_completion_model_prints_the_table_and_stores
     assert result.returncode == 0, result.stderr.decode()
     out, err = result.stdout.decode(), result.stderr.decode()
     assert "HumanEval/0" in out and "HumanEval/1" in out and "pass@1" in out and "(completion, n=1)" in out
-    assert "2/2 problems" in err and "ETA" in err
+    assert "2/2 problems" in err and "ETA" in err and f"{tiny_gpt2}: greedy, 8 new tokens" in err
     saved = list((parrot_home / "data" / "evals").glob("humaneval-*.json"))
     data = json.loads(saved[0].read_text())
     assert data["problems"] == 2 and {"passed", "kind", "run_seconds"} <= set(data["results"][0]["samples"][0])
@@ -100,11 +100,13 @@ def test_parrot_eval_usage(args, code):
 
 
 def test_eval_in_a_script_shows_progress_and_the_table(tiny_gpt2, parrot_home):
-    script = "/set max=8\n/eval humaneval --limit 2\n/eval stop\n"
+    script = "/temp 1.5\n/eval humaneval --limit 2 --max-tokens 8\n/eval stop\n"
     result = run_parrot(["--script", "-", "--keep-going", "-m", str(tiny_gpt2)], stdin=script.encode(),
                         env={"PARROT_HOME": str(parrot_home)})
     out, err = result.stdout.decode(), result.stderr.decode()
     assert "humaneval 1/2 problems" in out and "ETA" in out
+    # The command line's settings, said as it starts and under the table; the chat's /temp does not leak in.
+    assert f"{tiny_gpt2}: greedy, 8 new tokens" in out and "with greedy, 8 new tokens in" in out
     assert "HumanEval/1" in out and "pass@1" in out
     assert "no evaluation is running" in err  # the run is over by the next line
 

@@ -206,10 +206,15 @@ def test_script_attaches_files_and_history_and_exports_show_them(tiny_llama, tmp
     assert turns[0].attachments == [{"path": str(path), "size": size, "sha256": sha}]
     assert turns[0].message.content == f"{path}:\n```python\ndef double(x):\n    return 2 * x\n```\n\nwhat does it do"
     assert turns[2].attachments == turns[0].attachments  # @path, not queued again by /file
-    assert f"- attached `{path}` ({size} bytes, sha256 {sha[:12]})" in export.read_text()
-    assert json.loads(jsonl.read_text().splitlines()[0])["attachments"] == turns[0].attachments
-    shown = run_parrot(["history", str(store.last_id())], env={"PARROT_HOME": str(parrot_home)})
-    assert f"attached `{path}`" in shown.stdout.decode()
+    exported = export.read_text()
+    # Named with its size, not pasted in full; the prompt as typed. The JSON lines keep what the model saw.
+    assert f"## user\n\n- attached `{path}` ({size} bytes)\n\nwhat does it do\n" in exported
+    assert "return 2 * x" not in exported
+    first = json.loads(jsonl.read_text().splitlines()[0])
+    assert first["attachments"] == turns[0].attachments and "return 2 * x" in first["content"]
+    shown = run_parrot(["history", str(store.last_id())], env={"PARROT_HOME": str(parrot_home)}).stdout.decode()
+    assert f"attached `{path}`" in shown and "return 2 * x" not in shown
+    assert store.load(store.last_id()).title == "what does it do"  # from the question, not the file
     listing = run_parrot(["history"], env={"PARROT_HOME": str(parrot_home)}).stdout.decode()
     assert "files" in listing and " 2 " in listing  # two attachments over the conversation
     store.close()

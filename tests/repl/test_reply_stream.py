@@ -22,7 +22,7 @@ from backends.reply import GenerationStats, Reply
 from backends.settings import GenerationSettings
 from repl.app import chat_app
 from repl.app.chat_app import ChatApp
-from repl.app.widgets import AssistantMessage
+from repl.app.widgets import AssistantMessage, Note
 from tests.support.app_helpers import register_backend, type_text, wait_until
 
 CODE = """## Checking primes
@@ -273,6 +273,8 @@ async def test_the_chat_shows_a_streamed_reply_as_it_shows_the_stored_one(monkey
     resumed = ChatApp("scripted", None, GenerationSettings(greedy=True), {}, resume=True)
     async with resumed.run_test(size=size) as pilot:
         await wait_until(pilot, lambda: bool(resumed.query(AssistantMessage)))
+        for note in resumed.query(Note):  # the line under a resumed chat that says what it continues
+            await note.remove()
         await pilot.pause(0.2)
         stored = screen_cells(resumed)[:-5]
     assert text_of(streamed) == text_of(stored)

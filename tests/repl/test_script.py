@@ -63,7 +63,7 @@ def test_unclosed_block_is_a_usage_error(tiny_llama):
 
 def test_continue_flag_and_history_subcommand(tiny_llama, parrot_home):
     first = script(tiny_llama, "first question\n", "--continue")
-    assert first.stderr.decode() == "parrot: no conversation to continue yet; starting a new one\n"
+    assert first.stderr.decode().startswith("parrot: no conversation to continue yet; starting a new one\n")
     result = script(tiny_llama, "second question\n/history\n", "--continue")
     assert result.returncode == 0
     listing = run_parrot(["history"]).stdout.decode()

@@ -52,7 +52,7 @@ def test_the_forced_alternative_lands_at_its_position_after_an_unchanged_prefix(
     assert new.tokens[position].token_id == wanted
     assert len(new.tokens) <= 12 and new.stats.seed == old.stats.seed == 11
     kept = session.conversation.branches
-    assert len(kept) == 1 and kept[0].turns[0].message.content == old.message.content  # the old reply is a branch
+    assert len(kept) == 1 and kept[0].turns[-1] is old  # the old reply is a branch (its whole path is kept)
     assert f"path probability {path_probability(new.tokens):.3g}" in ui.items[-1]
 
 
@@ -61,7 +61,8 @@ def test_branching_in_a_script_and_its_usage_errors(tiny_llama, parrot_home):
     result = run_parrot(["--script", "-", "--keep-going", "-m", str(tiny_llama)], stdin=script.encode(),
                         env={"PARROT_HOME": str(parrot_home)})
     out, err = result.stdout.decode(), result.stderr.decode()
-    assert re.search(r"branched at position 3: .* path probability \S+ \(the kept reply: \S+, 1 kept: /branches\)", err), err
+    assert re.search(r"branched at position 3: .* path probability \S+ \(the kept reply: \S+, branch 1: /branch 1 "
+                     r"goes back\)", err), err
     assert "position 3 has no alternative 9 (pick one from 1 to 5 (1 is the most likely))" in err
     assert len(out.splitlines()) >= 2  # the first answer, then the branch streamed as a reply of its own
 
@@ -87,3 +88,7 @@ async def test_in_the_app_a_key_in_the_probs_view_branches_with_that_alternative
         new = app.session.conversation.turns[-1]
         assert new.tokens[0].token_id == old.tokens[0].token_id
         assert new.tokens[1].token_id == old.tokens[1].top_ids[1]
+        # A reply of its own, with the line under it that every reply has (model, tokens, how it ended).
+        from repl.chat.replies import describe_end
+
+        await wait_until(pilot, lambda: describe_end(new)[:40] in screen_text(app))
