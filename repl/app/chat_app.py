@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 
 from backends.settings import GenerationSettings
@@ -66,7 +67,8 @@ class ChatApp(keys.KeyActions, App[int]):
     async def on_mount(self) -> None:
         self.bridge.main_thread = threading.get_ident()
         self.query_one(PromptInput).focus()
-        self.watch(self.chat, "replying", lambda replying: setattr(self.status, "replying", replying))
+        self.watch(self.chat, "replying", self._replying_changed)
+        self.watch(self.screen, "focused", self._focus_moved)
         if self.resume:
             await self.chat.resume(self.setup)
             self.status.sync()
@@ -89,12 +91,13 @@ class ChatApp(keys.KeyActions, App[int]):
 
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         text = message.text
-        if commands.is_command(text.strip()):
-            if self.replying:
-                self.chat.refuse_while_replying(text)
-            else:
-                self.bridge.run(text.strip())
+        if self.replying and not self.bridge.waiting:
+            self.chat.refuse_while_replying(text)  # it comes back to the input, ready to send again
             return
+        self.bridge.run(text)  # in the order typed: a burst of lines waits its turn, none is lost  # in the order typed: a burst of lines waits its turn, none is lost
+
+    async def send_prompt(self, text: str) -> None:
+        """Start the reply to ``text`` (a line the bridge's queue reached); a prompt that cannot go out comes back."""
         if not await self.start_reply(text[1:] if text.startswith("//") else text):
             self.put_back(text)
 
@@ -113,12 +116,55 @@ class ChatApp(keys.KeyActions, App[int]):
         """Hand a prompt back to the person, the cursor at its end so that typing goes on from there."""
         self.query_one(PromptInput).show(text)
 
-    async def on_command_bridge_done(self) -> None:
+    async def on_command_bridge_done(self, message: CommandBridge.Done) -> None:
         await self.chat.sync()
         if self.loader.switched:
             self.loader.start()
         self.status.sync()  # a command may have changed anything: settings, model, conversation
         self._preview_attachments()
+        if message.line.split()[0] == "/probs" and keys.pick_position(self.context, self.session) is not None:
+            self.chat.focus()  # its alternatives are a digit away (picking() says when digits branch)
+            self.chat.scroll_end(animate=False)
+        self.bridge.finished()
+
+    def _replying_changed(self, replying: bool) -> None:
+        self.status.replying = replying
+        if not replying:
+            self.bridge.next()  # lines sent in a burst behind a prompt run once its reply is over
+
+    # -- the focus, and keys typed where the input is not ---------------------------------------
+
+    def _focus_moved(self, focused: object) -> None:
+        if focused is not self.chat:
+            self.status.hint = None
+        elif (position := keys.pick_position(self.context, self.session)) is not None:
+            self.status.hint = f"1-{keys.PICKS} branch at #{position} · other keys type in the input"
+        else:
+            self.status.hint = "chat log: arrows, PageUp/PageDown, Home/End scroll · typing goes to the input"
+
+    def on_key(self, event: events.Key) -> None:
+        """A key the chat log does not use goes to the input, so that what is typed there is never lost."""
+        prompt = self.query_one(PromptInput)
+        if self.focused is prompt or len(self.screen_stack) > 1:
+            return
+        bound = self.screen.active_bindings.get(event.key)
+        if bound is not None and bound.enabled:
+            return  # a key of the log (scrolling), the screen (Tab) or the app (a pick)
+        if event.is_printable and event.character:
+            prompt.focus()
+            prompt.insert(event.character)
+        elif event.key in ("escape", "enter", "backspace"):
+            prompt.focus()
+        else:
+            return
+        event.prevent_default()
+        event.stop()
+
+    def on_paste(self, event: events.Paste) -> None:
+        prompt = self.query_one(PromptInput)
+        if self.focused is not prompt and len(self.screen_stack) == 1:
+            prompt.focus()
+            prompt.insert(event.text)
 
     def on_model_loader_progress(self, message: ModelLoader.Progress) -> None:
         self.loader.progress(message)

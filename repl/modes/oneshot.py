@@ -51,7 +51,7 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     def progress(message: str) -> None:
         if not interactive_err:
             return
-        if isinstance(message, DownloadProgress):  # one line redrawn in place: a bar, not a scroll of lines
+        if getattr(message, "fraction", None) is not None:  # a counted line redrawn in place, not a scroll
             end = "\n" if message.done >= message.total else ""
             print(f"\rparrot: {download_bar(message)}", end=end, file=err, flush=True)
         else:
