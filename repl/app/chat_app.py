@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 
@@ -23,7 +24,7 @@ from . import keys, terminal_watch
 from .attachment_bar import AttachmentBar, preview_prompt
 from .chat_view import ChatView
 from .command_bridge import CommandBridge
-from .finetune_panel import follow_running_finetune, show_panel
+from .finetune_panel import FinetunePanel, follow_running_finetune, show_panel
 from .model_loader import ModelLoader
 from .prompt_input import CommandSuggestions, PromptInput
 from .status_bar import StatusBar
@@ -136,11 +137,13 @@ class ChatApp(keys.KeyActions, App[int]):
 
     def _focus_moved(self, focused: object) -> None:
         if focused is not self.chat:
-            self.status.hint = None
+            self.status.hint = ()
         elif (position := keys.pick_position(self.context, self.session)) is not None:
-            self.status.hint = f"1-{keys.PICKS} branch at #{position} · other keys type in the input"
+            picks = f"1-{keys.PICKS} branch at #{position}"
+            self.status.hint = (f"{picks} · other keys type in the input", picks)
         else:
-            self.status.hint = "chat log: arrows, PageUp/PageDown, Home/End scroll · typing goes to the input"
+            self.status.hint = ("chat log: arrows, PageUp/PageDown, Home/End scroll · typing goes to the input",
+                                "typing goes to the input")
 
     def on_key(self, event: events.Key) -> None:
         """A key the chat log does not use goes to the input, so that what is typed there is never lost."""
@@ -177,9 +180,14 @@ class ChatApp(keys.KeyActions, App[int]):
             self.call_later(self.chat.show_note, said)
         self._preview_attachments()
 
-    def on_model_loader_failed(self, message: ModelLoader.Failed) -> None:
-        self.loader.failed(message)
+    async def on_model_loader_failed(self, message: ModelLoader.Failed) -> None:
+        if (said := self.loader.failed(message)) is not None:
+            await self.chat.show_note(Text(said, style="red"))  # the notification fades; the log keeps it
         self._preview_attachments()
+
+    async def on_finetune_panel_finished(self, message: FinetunePanel.Finished) -> None:
+        title, text = message.panel.ending(message.progress)
+        await self.chat.show_note(f"{title}: {text}")  # the notification fades; the log keeps it
 
     def on_status_bar_conversation_changed(self) -> None:
         self._preview_attachments()  # what queued files will cost depends on the turns

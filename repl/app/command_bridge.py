@@ -27,6 +27,7 @@ from ..chat.activity import Activity
 from ..chat.session import Session
 from ..commands.context import Context
 from ..crash import unexpected
+from ..modes.clipboard import copy_text
 from .widgets import SecretScreen
 
 
@@ -34,6 +35,7 @@ class CommandBridge:
     """The command UI protocol for ``app``, and the worker that runs one command line."""
 
     wide = True  # commands may show columns here (/compare side by side) where other modes stack text
+    pick_keys = ", or press K now (the chat log has the keys; anything else goes back to the input)"
 
     class Done(Message):
         """A command has finished (or failed); what it changed may now be shown."""
@@ -58,6 +60,11 @@ class CommandBridge:
     def waiting(self) -> int:
         """Lines sent that wait for the one before them."""
         return len(self._queue)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing running and nothing waiting."""
+        return not self._busy and not self._queue
 
     def run(self, line: str) -> None:
         """Run ``line`` (a command, or a prompt) after the lines sent before it; from the UI thread."""
@@ -148,9 +155,9 @@ class CommandBridge:
         answered.wait()
         return result[0]
 
-    def copy(self, text: str) -> None:
-        """/copy (and Ctrl-Y): put ``text`` on the terminal's clipboard."""
-        self.on_ui(self.app.copy_to_clipboard, text)
+    def copy(self, text: str) -> str:
+        """/copy (and Ctrl-Y): ``text`` to a clipboard tool, tmux's buffer and the terminal; says which took it."""
+        return copy_text(text, lambda sent: self.on_ui(self.app.copy_to_clipboard, sent))
 
     def on_ui(self, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function`` on the UI thread: wait for it from a worker, queue it from the UI thread."""

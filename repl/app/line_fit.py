@@ -30,7 +30,7 @@ class Fact:
         return self.chosen < len(self.forms) - 1
 
 
-def fact(text: str | Text, priority: int, *shorter: str | Text, drop: bool = True, style: str = "") -> Fact:
+def fact(text: str | Text, *shorter: str | Text, priority: int, drop: bool = True, style: str = "") -> Fact:
     """A fact shown as ``text``, or one of the ``shorter`` forms, or (``drop``) not at all."""
     return Fact((text, *shorter, *([""] if drop else [])), priority, style)
 

@@ -41,7 +41,7 @@ class StatusBar(Widget):
     replying = reactive(False)
     work: reactive[str | None] = reactive(None)  # what a long command is doing now (/compare, /eval)
     waiting = reactive(0)  # lines sent in a burst that wait for the one before them
-    hint: reactive[str | None] = reactive(None)  # what the keys do where the focus is, when not in the input
+    hint: reactive[tuple[str, ...]] = reactive(())  # what the keys do where the focus is (longest form first)
 
     class ConversationChanged(Message):
         """A turn was added, extended or dropped (told from whichever thread changed it)."""
@@ -126,34 +126,37 @@ class StatusBar(Widget):
         """What the line says now, each fact with its priority and shorter forms."""
         facts = self.facts or BackendInfo(self.session.backend_name, self.session.model or "")
         model = facts.model or ""
-        line = [fact(facts.backend, 1), fact(model, 7, cut(model, 24), cut(model, 12), drop=False)]
+        line = [fact(facts.backend, priority=1),
+                fact(model, cut(model, 24), cut(model, 12), priority=7, drop=False)]
         if self.load_message is not None:
             line.append(loading_fact(self.load_message, time.monotonic() - (self.loading_since or time.monotonic())))
             if self.downloading:
-                line.append(fact("Esc stops the download", 9, "Esc stops", drop=False))
+                line.append(fact("Esc stops the download", "Esc stops", priority=9, drop=False))
         else:
-            line += [fact(facts.device, 3), fact(facts.dtype, 2, SHORT_DTYPES.get(facts.dtype or "", facts.dtype))]
+            line += [fact(facts.device, priority=3),
+                     fact(facts.dtype, SHORT_DTYPES.get(facts.dtype or "", facts.dtype), priority=2)]
             if facts.quantize not in (None, "none"):
-                line.append(fact(f"{facts.quantize} weights", 2, str(facts.quantize)))
-            line.append(fact(facts.mode, 4))
-        line.append(fact(self.sampling, 5, self.sampling.replace("sample ", "").replace("temperature", "temp")))
+                line.append(fact(f"{facts.quantize} weights", str(facts.quantize), priority=2))
+            line.append(fact(facts.mode, priority=4))
+        line.append(fact(self.sampling, self.sampling.replace("sample ", "").replace("temperature", "temp"),
+                         priority=5))
         window = facts.context_window
         if self.stats is not None:
-            line.append(fact(f"ctx {self.used}/{window or '?'}", 9, drop=False))
+            line.append(fact(f"ctx {self.used}/{window or '?'}", priority=9, drop=False))
             if truncation_notice(self.stats):
-                line.append(fact("prompt cut to fit", 8, "cut", drop=False))
+                line.append(fact("prompt cut to fit", "cut", priority=8, drop=False))
             if self.stats.tokens_per_second:
-                line.append(fact(f"{self.stats.tokens_per_second:.1f} tok/s", 8))
+                line.append(fact(f"{self.stats.tokens_per_second:.1f} tok/s", priority=8))
         elif window:
-            line.append(fact(f"ctx 0/{window}", 9, drop=False))
+            line.append(fact(f"ctx 0/{window}", priority=9, drop=False))
         if self.work:
-            line.append(fact(self.work, 8, cut(self.work, 32), cut(self.work, 16), drop=False))
+            line.append(fact(self.work, cut(self.work, 32), cut(self.work, 16), priority=8, drop=False))
         if self.waiting:
-            line.append(fact(f"{self.waiting} waiting", 9, drop=False))
+            line.append(fact(f"{self.waiting} waiting", priority=9, drop=False))
         if self.hint:
-            line.append(fact(self.hint, 9, cut(self.hint, 40)))
+            line.append(fact(*self.hint, priority=9))
         if self.replying:
-            line.append(fact("replying (Esc stops)", 10, "replying", drop=False))
+            line.append(fact("replying (Esc stops)", "replying", priority=10, drop=False))
         return [f for f in line if f.forms[0]]
 
 
@@ -166,15 +169,15 @@ def loading_fact(message: str, seconds: float) -> Fact:
     fraction = getattr(message, "fraction", None)
     if fraction is None:
         clock = f" … {seconds:.0f}s"
-        return fact(message + clock, 9, cut(message, 40) + clock, cut(message, 20) + clock,
-                    f"loading{clock}", drop=False)
+        return fact(message + clock, cut(message, 40) + clock, cut(message, 20) + clock, f"loading{clock}",
+                    priority=9, drop=False)
     percent = f" {100 * fraction:3.0f}%"
     name, _, numbers = str(message).partition(": ")  # "converting X: 40% (110 of 273 tensors)"
     detail = numbers.partition(" ")[2]
-    return fact(Text.assemble(name, " ", bar(fraction, BAR_CELLS), percent, " ", detail), 9,
+    return fact(Text.assemble(name, " ", bar(fraction, BAR_CELLS), percent, " ", detail),
                 Text.assemble(name, " ", bar(fraction, BAR_CELLS), percent),
                 Text.assemble(cut(name, 24), " ", bar(fraction, BAR_CELLS // 2), percent),
-                Text.assemble(bar(fraction, BAR_CELLS // 2), percent), percent.strip(), drop=False)
+                Text.assemble(bar(fraction, BAR_CELLS // 2), percent), percent.strip(), priority=9, drop=False)
 
 
 def bar(fraction: float, cells: int) -> Text:

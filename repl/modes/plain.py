@@ -30,6 +30,7 @@ from ..commands.context import Context
 from ..crash import unexpected
 from ..history.store_open import prompt_history
 from ..views.terminal_text import neutral
+from .clipboard import copy_text
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -68,7 +69,8 @@ class PlainRepl:
                                      complete_while_typing=True, input=input, output=output)
         self._input, self._output = input, output
         on_terminal = getattr(self.out, "isatty", lambda: False)()
-        self.context = Context(session, self, clipboard=self._copy_osc52 if on_terminal else None)
+        self.context = Context(session, self, clipboard=lambda text: copy_text(
+            text, self._copy_osc52 if on_terminal else None))
         self.done = False
         self.draft = ""  # text the next prompt starts with (/edit)
 
