@@ -1,13 +1,15 @@
 """Progress lines that carry their numbers, so that a screen can draw a bar instead of printing text.
 
-A line is still a plain string (``converting a.gguf: 40% (110 of 273 tensors)``) for the modes that
-print it; ``fraction`` is there for the ones that draw. transformers reports its GGUF conversion only
-through a tqdm bar, which parrot keeps off (it would scribble over the app's screen), so
-``counting_gguf_tensors`` counts the tensors that conversion walks instead.
+A line is still a plain string (``loading smollm2: 40% (110 of 273 weights)``) for the modes that
+print it; ``fraction`` is there for the ones that draw. transformers tells how far its loading loops
+are (the weights of ``from_pretrained``, the tensors of a GGUF conversion) only through tqdm bars,
+which parrot keeps off (they would scribble over the app's screen): ``counting_weights`` has those
+loops report to a callback instead, for the thread that asks.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
@@ -30,33 +32,58 @@ class CountedProgress(str):
         return self.done / self.total if self.total else 0.0
 
 
-STEPS = 20  # reports over a conversion
-_patching = threading.Lock()  # the module attribute below is swapped by one conversion at a time
+STEPS = 20  # reports over one loop: a few lines, not one a weight (a mode may print each)
+# Where transformers wraps its loading loops in a bar: (module, the name it calls tqdm by).
+LIBRARY_BARS = (("transformers.core_model_loading", "tqdm"), ("transformers.modeling_gguf_pytorch_utils", "tqdm"))
+
+_asking = threading.local()  # .report: the callback of the thread that is loading, if it asked for one
+_installed = threading.Lock()
 
 
 @contextmanager
-def counting_gguf_tensors(what: str, report: Callable[[str], None]) -> Iterator[None]:
-    """While inside, transformers' GGUF conversion reports each percent of its tensors to ``report``."""
-    from transformers import modeling_gguf_pytorch_utils as gguf_utils
-
-    original = getattr(gguf_utils, "tqdm", None)
-    if original is None:  # a transformers that converts differently: no numbers, the plain line stays
+def counting_weights(what: str, report: Callable[[str], None] | None, unit: str = "weights") -> Iterator[None]:
+    """While inside, the loading loops that this thread runs report ``what``'s progress to ``report``."""
+    if report is None:
         yield
         return
+    _install()
+    previous = getattr(_asking, "report", None)
+    _asking.report = lambda done, total: report(CountedProgress(what, done, total, unit))
+    try:
+        yield
+    finally:
+        _asking.report = previous
 
-    def counted(items: Iterable[Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
-        items = list(items)
-        shown = -1
-        for done, item in enumerate(items):
-            if STEPS * done // len(items) != shown:  # a few lines, not one a tensor: a mode may print each
-                shown = STEPS * done // len(items)
-                report(CountedProgress(what, done, len(items), "tensors"))
-            yield item
-        report(CountedProgress(what, len(items), len(items), "tensors"))
 
-    with _patching:
-        gguf_utils.tqdm = counted
-        try:
-            yield
-        finally:
-            gguf_utils.tqdm = original
+def _install() -> None:
+    """Put a counting bar in place of the library's, once; it is the library's own bar for everyone else."""
+    with _installed:
+        for module_name, name in LIBRARY_BARS:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:  # a transformers laid out otherwise: no numbers, the plain lines stay
+                continue
+            original = getattr(module, name, None)
+            if original is not None and not getattr(original, "counts_for_parrot", False):
+                setattr(module, name, _counting_bar(original))
+
+
+def _counting_bar(original: Callable[..., Any]) -> Callable[..., Any]:
+    def bar(iterable: Iterable[Any] | None = None, *args: Any, **kwargs: Any) -> Any:
+        report = getattr(_asking, "report", None)
+        if report is None or iterable is None:
+            return original(iterable, *args, **kwargs)
+        return _counted(list(iterable), report)
+
+    bar.counts_for_parrot = True  # type: ignore[attr-defined]
+    return bar
+
+
+def _counted(items: list[Any], report: Callable[[int, int], None]) -> Iterator[Any]:
+    shown = -1
+    for done, item in enumerate(items):
+        if STEPS * done // len(items) != shown:
+            shown = STEPS * done // len(items)
+            report(done, len(items))
+        yield item
+    report(len(items), len(items))

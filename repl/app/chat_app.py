@@ -126,6 +126,7 @@ class ChatApp(keys.KeyActions, App[int]):
         if message.line.split()[0] == "/probs" and keys.pick_position(self.context, self.session) is not None:
             self.chat.focus()  # its alternatives are a digit away (picking() says when digits branch)
             self.chat.scroll_end(animate=False)
+        self._focus_moved(self.focused)  # what the keys do there may have changed with the command
         self.bridge.finished()
 
     def _replying_changed(self, replying: bool) -> None:
@@ -154,20 +155,27 @@ class ChatApp(keys.KeyActions, App[int]):
         if bound is not None and bound.enabled:
             return  # a key of the log (scrolling), the screen (Tab) or the app (a pick)
         if event.is_printable and event.character:
-            prompt.focus()
             prompt.insert(event.character)
-        elif event.key in ("escape", "enter", "backspace"):
-            prompt.focus()
-        else:
+        elif event.key == "enter":
+            prompt.submit()
+        elif event.key == "backspace":
+            prompt.action_delete_left()
+        elif event.key != "escape":
             return
         event.prevent_default()
         event.stop()
+        self._back_to_the_input()
 
     def on_paste(self, event: events.Paste) -> None:
         prompt = self.query_one(PromptInput)
         if self.focused is not prompt and len(self.screen_stack) == 1:
-            prompt.focus()
             prompt.insert(event.text)
+            self._back_to_the_input()
+
+    def _back_to_the_input(self) -> None:
+        # The keys of one terminal write all reach the log before the first is handled here, and each is
+        # handled here in order; the focus moves once they are through, so that none jumps the queue.
+        self.chat.call_later(self.screen.set_focus, self.query_one(PromptInput))
 
     def on_model_loader_progress(self, message: ModelLoader.Progress) -> None:
         self.loader.progress(message)

@@ -144,6 +144,7 @@ class KeyActions:
         position = pick_position(self.context, self.session)
         if position is not None:
             self.bridge.run(f"/probs {position} --pick {pick}")
+            self.query_one("#prompt").focus()  # type: ignore[attr-defined]  # picked: back to typing
 
 
 def pick_position(context: Any, session: Any) -> int | None:

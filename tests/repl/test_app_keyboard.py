@@ -91,6 +91,13 @@ async def test_tab_moves_to_the_log_and_typing_there_goes_back_to_the_input(monk
         app.post_message(events.Paste("more"))  # a paste in the log lands in the input too
         await wait_until(pilot, lambda: prompt.text == "himore")
         assert app.focused is prompt
+        prompt.clear()
+        await pilot.press("tab")
+        burst(app, "/temp 0.4\n/top_k 3\n")  # lines written while the log has the focus: none lost
+        await pilot.pause()
+        await idle(pilot)
+        assert (app.session.settings.temperature, app.session.settings.top_k) == (0.4, 3)
+        assert app.focused is prompt and prompt.text == ""
 
 
 async def test_after_probs_a_digit_branches_with_that_alternative(tiny_llama):
