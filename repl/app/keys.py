@@ -1,5 +1,6 @@
-"""The app's keys, in one table: the app's bindings, the welcome line and the README's key table are all
-made from it; and the actions those keys run (``KeyActions``, which the app inherits).
+"""The app's keys, in one table: the app's bindings and the welcome line are made from it, and the README's
+key table names each listed key (a test checks); and the actions those keys run (``KeyActions``, which the
+app inherits).
 
 Every key here arrives the same on every terminal, tmux included. Alt-digit does not: most terminals
 send it as Esc then the digit, which Textual reads as a macOS Option character (``¡ ™ £ ¢ ∞``). So the
@@ -69,11 +70,6 @@ def welcome() -> str:
     """The line at the top of a new chat: the keys to start with, and where the rest is listed."""
     named = [f"{k.label} {k.does}" for k in KEYS if k.welcome]
     return " · ".join(["**parrot**", *named[:-1], "`/help` lists commands", named[-1]])
-
-
-def table_rows() -> list[tuple[str, str]]:
-    """The README's key table: (keys, what they do), one row per listed key."""
-    return [(k.label, k.does) for k in KEYS if k.listed]
 
 
 QUIT_AGAIN_SECONDS = 3.0

@@ -8,7 +8,9 @@ neither a model's words nor the machine's speed.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import pytest
 
@@ -22,11 +24,26 @@ from tests.support.app_helpers import register_backend, type_text, wait_until
 from tests.support.scripted_backend import ScriptedBackend, use_scripted_backend
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+BRANCHED_AT = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 
 
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch):
     use_scripted_backend(monkeypatch)
+
+
+@pytest.fixture
+def utc():
+    """Times of day shown in UTC, whatever the machine's zone."""
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if zone is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = zone
+    time.tzset()
 
 
 def make_app(backend: str = "scripted") -> ChatApp:
@@ -76,11 +93,13 @@ def test_help_from_its_top(snap_compare, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_branches(snap_compare, size):
+def test_branches(snap_compare, size, utc):
     async def run_before(pilot):
         await ask(pilot)
         await send(pilot, "/retry")
         await settle(pilot)
+        for branch in pilot.app.session.conversation.branches:
+            branch.created = BRANCHED_AT  # the "when" column, the same on every run
         await send(pilot, "/branches")
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
