@@ -95,7 +95,7 @@ class ChatApp(keys.KeyActions, App[int]):
         if self.replying and not self.bridge.waiting:
             self.chat.refuse_while_replying(text)  # it comes back to the input, ready to send again
             return
-        self.bridge.run(text)  # in the order typed: a burst of lines waits its turn, none is lost  # in the order typed: a burst of lines waits its turn, none is lost
+        self.bridge.run(text)  # in the order typed: a burst of lines waits its turn, none is lost
 
     async def send_prompt(self, text: str) -> None:
         """Start the reply to ``text`` (a line the bridge's queue reached); a prompt that cannot go out comes back."""

@@ -16,8 +16,8 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from textual.app import App
 from rich.text import Text
+from textual.app import App
 from textual.message import Message
 
 from backends.errors import BackendError, ParrotError
@@ -73,16 +73,15 @@ class CommandBridge:
 
     def next(self) -> None:
         """Start the next line that waits, unless a command or a reply is still going."""
-        self._show_waiting()
-        if self._busy or not self._queue or self.app.replying:  # type: ignore[attr-defined]
-            return
-        line = self._queue.popleft()
-        self._show_waiting()
-        self._busy = True
-        if commands.is_command(line.strip()):
-            self.app.run_worker(lambda: self._run(line.strip()), thread=True, exit_on_error=False, group="command")
-        else:
-            self.app.call_later(self._send, line)
+        if self._queue and not self._busy and not self.app.replying:  # type: ignore[attr-defined]
+            line = self._queue.popleft()
+            self._busy = True
+            if commands.is_command(line.strip()):
+                self.app.run_worker(lambda: self._run(line.strip()), thread=True, exit_on_error=False,
+                                    group="command")
+            else:
+                self.app.call_later(self._send, line)
+        self.app.status.waiting = len(self._queue)  # type: ignore[attr-defined]
 
     async def _send(self, text: str) -> None:
         try:
@@ -112,9 +111,6 @@ class CommandBridge:
         prompt = self.app.query_one("#prompt")
         if not prompt.text.strip():  # type: ignore[attr-defined]
             self.app.put_back(line)  # type: ignore[attr-defined]
-
-    def _show_waiting(self) -> None:
-        self.app.status.waiting = len(self._queue)  # type: ignore[attr-defined]
 
     # -- the command UI protocol: called from the command's thread -------------------------------
 

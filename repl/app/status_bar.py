@@ -174,9 +174,9 @@ def loading_fact(message: str, seconds: float) -> Fact:
     percent = f" {100 * fraction:3.0f}%"
     name, _, numbers = str(message).partition(": ")  # "converting X: 40% (110 of 273 tensors)"
     detail = numbers.partition(" ")[2]
-    return fact(Text.assemble(name, " ", bar(fraction, BAR_CELLS), percent, " ", detail),
-                Text.assemble(name, " ", bar(fraction, BAR_CELLS), percent),
-                Text.assemble(cut(name, 24), " ", bar(fraction, BAR_CELLS // 2), percent),
+    return fact(Text.assemble(name, ": ", bar(fraction, BAR_CELLS), percent, " ", detail),
+                Text.assemble(name, ": ", bar(fraction, BAR_CELLS), percent),
+                Text.assemble(cut(name, 24), ": ", bar(fraction, BAR_CELLS // 2), percent),
                 Text.assemble(bar(fraction, BAR_CELLS // 2), percent), percent.strip(), priority=9, drop=False)
 
 
