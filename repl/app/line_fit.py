@@ -36,11 +36,12 @@ def fact(text: str | Text, *shorter: str | Text, priority: int, drop: bool = Tru
 
 
 def cut(text: str, width: int) -> str:
-    """``text`` in at most ``width`` cells, its middle replaced by … (both ends of a name say most)."""
+    """``text`` in at most ``width`` cells, its middle replaced by … (both ends of a name say most, the
+    start more: "converting SmolLM…Q4_1.gguf")."""
     if cell_len(text) <= width:
         return text
     keep = max(1, width - 1)
-    head = (keep + 1) // 2
+    head = (2 * keep + 2) // 3
     return text[:head] + "…" + text[len(text) - (keep - head):]
 
 

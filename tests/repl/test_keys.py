@@ -51,4 +51,4 @@ def test_the_status_line_gives_way_by_priority():
               30: "smollm2 · ctx 120/8192 · repl…"}  # what cannot give way is cut at the end
     for width, expected in widths.items():
         assert fit(status_facts(), width).plain == expected
-    assert cut("SmolLM2-135M-Instruct", 12) == "SmolLM…truct"  # both ends of a name say most
+    assert cut("SmolLM2-135M-Instruct", 12) == "SmolLM2-…uct"  # both ends of a name say most
