@@ -73,3 +73,26 @@ def test_inside_tmux_the_paste_buffer_gets_it(bare_desktop, monkeypatch, tmp_pat
     finally:
         subprocess.run([tmux, "-S", str(socket), "kill-server"], check=False)
         time.sleep(0.1)
+
+
+def test_the_plain_repl_copies_with_the_tool_and_says_so(bare_desktop, monkeypatch, tmp_path, tiny_llama):
+    import io
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from backends.settings import GenerationSettings
+    from repl.modes.plain import run_plain
+
+    got = tmp_path / "clipboard"
+    xsel = bare_desktop / "xsel"
+    xsel.write_text(f'#!/bin/sh\ncat > "{got}"\n')
+    xsel.chmod(0o755)
+    monkeypatch.setenv("DISPLAY", ":0")
+    out = io.StringIO()  # not a terminal: no OSC 52 request, the tool alone
+    with create_pipe_input() as pipe:
+        pipe.send_text("hello\r/copy\r\x04")
+        run_plain("local", str(tiny_llama), GenerationSettings(temperature=1.0, seed=3, max_new_tokens=12),
+                  {"device": "cpu"}, input=pipe, output=DummyOutput(), out=out)
+    answer = got.read_text()
+    assert answer and f"copied {len(answer)} characters to the clipboard (xsel)" in out.getvalue()
