@@ -89,6 +89,13 @@ class CommandBridge:
         finally:
             self.finished()  # a line behind it waits for the reply's end (``next`` checks)
 
+    def drop_waiting(self) -> list[str]:
+        """Forget the lines that wait (Esc stops them with what runs); returns them."""
+        dropped = list(self._queue)
+        self._queue.clear()
+        self.next()
+        return dropped
+
     def finished(self) -> None:
         """The line that ran is over and the screen shows what it changed: the next one may start."""
         self._busy = False

@@ -25,7 +25,7 @@ class FinetunePanel(Vertical):
     FinetunePanel #finetune-title { width: auto; margin-right: 2; text-style: bold; }
     FinetunePanel ProgressBar { width: auto; margin-right: 2; }
     FinetunePanel Sparkline { width: 1fr; height: 1; }
-    FinetunePanel #finetune-numbers { color: $text-muted; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    FinetunePanel #finetune-numbers { width: 100%; color: $text-muted; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     FinetunePanel.-finished { border-left: thick $success; }
     FinetunePanel.-failed { border-left: thick $error; }
     """

@@ -106,6 +106,8 @@ class KeyActions:
         self.chat.cancel.set()
         self.activity.stop()
         self._last_interrupt = time.monotonic()
+        if dropped := self.bridge.drop_waiting():  # "stop" stops what was sent behind it too; the log keeps it
+            self.call_later(self.chat.show_note, "not sent (Esc): " + " · ".join(dropped))  # type: ignore[attr-defined]
 
     def action_interrupt(self) -> None:
         from .widgets import SecretScreen

@@ -209,3 +209,19 @@ async def test_status_bar_says_replying_in_full_at_120_columns(tiny_llama, monke
         assert status_line(app).rstrip().endswith("replying (Esc stops)")
         await pilot.press("escape")
         await idle(pilot)
+
+
+async def test_esc_stops_the_reply_and_the_lines_waiting_behind_it(tiny_llama, monkeypatch):
+    made = register_backend(monkeypatch, "held", HeldBackend)
+    app = ChatApp("held", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=8), {"device": "cpu"})
+    async with app.run_test(size=NARROW) as pilot:
+        await idle(pilot)
+        burst(app, "hello\n")
+        await wait_until(pilot, lambda: made[0].first_chunk.is_set() and app.replying)
+        app.bridge.run("/temp 0.5")  # as a line of the same burst that came in behind the prompt
+        await pilot.pause()
+        assert app.bridge.waiting == 1 and "1 waiting" in status_line(app)
+        await pilot.press("escape")
+        await idle(pilot)
+        assert app.session.settings.temperature != 0.5
+        assert "not sent (Esc): /temp 0.5" in screen_text(app)
