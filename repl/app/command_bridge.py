@@ -111,8 +111,9 @@ class CommandBridge:
         self.app.post_message(self.Done(line))  # the app shows what it changed, then calls ``finished``
 
     async def _show_error(self, error: ParrotError, line: str) -> None:
-        # A line in the log that stays (a notification would fade), and the command back in the input to
-        # be fixed, unless something is being typed there already.
+        # Said at once (a notification), kept in the log as a line (the notification fades), and the command
+        # back in the input to be fixed, unless something is being typed there already.
+        self.app.notify(str(error), title=line.split()[0], severity="error", timeout=8)
         await self.chat.show_note(Text.assemble((line, "bold"), "  ", (str(error), "red")))
         self.chat.scroll_end(animate=False)
         prompt = self.app.query_one("#prompt")
