@@ -44,6 +44,7 @@ class BackendInfo:
     context_window: int | None = None
     base_url: str | None = None
     ignores: tuple[str, ...] = ()  # settings the server was seen to ignore
+    sampling: str | None = None  # whether a server was seen to sample at the temperature it was sent, and why
 
     @property
     def completion(self) -> bool:

@@ -52,6 +52,11 @@ def ignored_settings(body: dict[str, Any], echoed: dict[str, Any], tokens: Itera
     return found
 
 
+def took_a_runner_up(tokens: Iterable[TokenChoice]) -> bool:
+    """Whether some token was not the most likely one: the server does sample (where it sends alternatives)."""
+    return any(token.top and token.prob < max(p for _, p in token.top) - 1e-9 for token in tokens)
+
+
 def greedy_chance(tokens: list[TokenChoice], top_p: float) -> tuple[float, int]:
     """(the most that honest sampling could have given every one of these top tokens, how many there were),
     or (1.0, 0) when some token was not the top one, or the alternatives are missing."""

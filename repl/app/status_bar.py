@@ -23,8 +23,10 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from backends.base import BackendInfo
+from backends.hosted.sampling_check import VERIFIED
 from backends.loading.hub import DownloadProgress
 
+from ..chat.context_count import context_used
 from ..chat.session import Conversation, Session, Turn
 from ..chat.truncation import truncation_notice
 from .line_fit import Fact, cut, fact, fit
@@ -90,12 +92,12 @@ class StatusBar(Widget):
         self.sampling = sampling_text(settings, facts)
         answer = session.conversation.last("assistant")
         self.stats = answer.stats if answer is not None else None
-        self.used = context_used(self.stats, session.conversation) if self.stats is not None else ""
+        self.used = context_used(self.stats, session) if self.stats is not None else ""
 
     def show_reply(self, stats: Any) -> None:
         """The reply now streaming: its prompt's length and what was cut, known before its first token."""
         self.stats = stats
-        self.used = context_used(stats, self.session.conversation)
+        self.used = context_used(stats, self.session)
 
     def show_work(self, text: str | None) -> None:
         """Say what a long command is doing now; None once it is over."""
@@ -187,16 +189,12 @@ def bar(fraction: float, cells: int) -> Text:
 
 
 def sampling_text(settings: Any, facts: BackendInfo) -> str:
-    """greedy, or the sampling temperature; never a temperature the server was seen to ignore."""
+    """greedy, or the sampling temperature; never a temperature the server was seen to ignore, and
+    "unverified" until a server was seen to sample (a local model always does)."""
     if "temperature" in facts.ignores:
         return "temperature ignored by the server"
-    return "greedy" if settings.is_greedy else f"sample temp {settings.temperature:g}"
-
-
-def context_used(stats: Any, conversation: Any) -> str:
-    """Tokens the conversation fills: the server's count, or, from a server that gave none
-    (llama-cpp-python, a cut-off stream), an estimate of about four characters a token."""
-    if stats.prompt_tokens:
-        return str(stats.prompt_tokens + stats.completion_tokens)
-    chars = sum(len(m.content) for m in conversation.messages)
-    return f"~{max(stats.completion_tokens, chars // 4)}"
+    if settings.is_greedy:
+        return "greedy"
+    claim = f"sample temp {settings.temperature:g}"
+    checked = facts.sampling  # what a server was seen to do, as /settings says it
+    return claim if checked is None or str(checked).startswith(VERIFIED) else f"{claim} (unverified)"

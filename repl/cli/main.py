@@ -18,7 +18,7 @@ from backends.errors import ParrotError, UsageError
 from ..crash import unexpected
 from ..views.terminal_text import neutral
 from .exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exit_code, signal_exit
-from .setting_flags import add_setting_flags, settings_from_args
+from .setting_flags import add_backend_flags, add_setting_flags, settings_from_args
 from .usage import Parser
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
@@ -57,10 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_argument_group("model")
     source.add_argument("-b", "--backend", help="backend name (default: local)")
     source.add_argument("-m", "--model", help="preset (smollm2, codeparrot, js), Hub id, folder or .gguf file")
-    source.add_argument("--base-url", metavar="URL", type=_base_url, help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
-    source.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
-    source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default: auto)")
+    add_backend_flags(source)
     add_setting_flags(parser.add_argument_group("generation"))
     mode = parser.add_argument_group("mode")
     mode.add_argument("-c", "--continue", dest="resume", action="store_true",
@@ -106,24 +103,6 @@ def guarded(run: Callable[[], int]) -> int:
         return EXIT_FAILURE
 
 
-def _base_url(text: str) -> str:
-    from backends.hosted.httpclient import check_base_url
-
-    try:
-        return check_base_url(text)
-    except UsageError as error:
-        raise argparse.ArgumentTypeError(error.message) from None
-
-
-def _device(text: str) -> str:
-    from backends.devices import check_device
-
-    try:
-        return check_device(text)
-    except UsageError as error:
-        raise argparse.ArgumentTypeError(f"{error.message}; {error.hint}") from None
-
-
 def _run_subcommand(name: str, argv: list[str]) -> int:
     target, _ = SUBCOMMANDS[name]
     module, _, function = target.partition(":")
@@ -133,14 +112,13 @@ def _run_subcommand(name: str, argv: list[str]) -> int:
 
 def chat_setup(args: argparse.Namespace) -> tuple[str, str | None, Any, dict[str, Any]]:
     """(backend, model, settings, backend options): the config file with the flags over it."""
+    from backends.backend_options import OPTIONS, layered
+
     from .config import load_config
 
     config = load_config()
     settings = settings_from_args(config.settings, args)
-    options = {"device": args.device or config.device, "dtype": args.dtype or config.dtype,
-               "quantize": args.quantize or config.quantize}
-    if args.base_url or config.base_url:
-        options["base_url"] = args.base_url or config.base_url
+    options = layered({name: getattr(args, name) for name in OPTIONS}, config.options)
     return args.backend or config.backend, args.model or config.model, settings, options
 
 

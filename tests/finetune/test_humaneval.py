@@ -8,6 +8,7 @@ from math import isclose
 import pytest
 
 from backends import registry
+from backends.errors import UsageError
 from backends.settings import GenerationSettings
 from finetune.humaneval import completion_from, evaluate, load_problems, pass_at_k, program_for
 from finetune.sandbox import run_program
@@ -137,3 +138,17 @@ def test_parrot_eval_says_it_loads_and_keeps_library_bars_off(tiny_gpt2, parrot_
     assert "it/s]" not in err and "Loading weights" not in err  # no tqdm bar from transformers
     # the clock starts after loading: the one problem's progress line gives no ETA left
     assert any(line.endswith("ETA 0 s") and "humaneval 1/1 problems" in line for line in lines)
+
+
+def test_parrot_eval_reads_its_generation_flags_from_the_settings_declaration():
+    from repl.commands.evaluate import eval_settings, parse
+
+    def settings(*flags):
+        return eval_settings(parse(["humaneval", *flags], full=True))
+
+    assert settings().is_greedy and settings().max_new_tokens == 384
+    assert settings("-t", "0").is_greedy  # 0 means greedy, as everywhere in parrot
+    sampled = settings("-t", "0.7", "--top-p", "0.95", "--top-k", "0", "--seed", "3")
+    assert not sampled.is_greedy and (sampled.temperature, sampled.top_p, sampled.top_k, sampled.seed) == (0.7, 0.95, 0, 3)
+    with pytest.raises(UsageError, match="temperature"):
+        settings("-t", "9")  # the settings' own range, refused while the flags are read

@@ -121,7 +121,7 @@ def test_pipe_mode_failure_is_one_line_and_exit_code_1(server):
     result = run_parrot(["-b", "openai", "--base-url", f"{server.url}/v1", "-m", "test", "-p", "hi"])
     assert result.returncode == 1
     assert result.stderr.decode() == (f"parrot: test is not served by {server.url}/v1 (404): The model `test` does "
-                                      "not exist. (models served there include: served-model)\n")
+                                      "not exist. (models served there include: served-model; pick one with -m MODEL)\n")
 
 
 def test_a_token_on_the_command_line_is_refused_without_echo(hf_home):
