@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from .. import paths
 from ..errors import ModelUnavailable
+from .counted_progress import counting_weights
 from .hub import OFFLINE_CHAT_OPTIONS, OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
 from .plan import LoadPlan, cache_dir, plan_load
 
@@ -115,7 +116,8 @@ def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Pat
         progress(f"converting {source.gguf_file} once to a fast-loading copy (about 20 s)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
+        with counting_weights(f"converting {source.gguf_file}", progress):
+            model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
     except struct.error as error:  # the gguf reader runs past the end of a file that was cut short
         raise ModelUnavailable(f"could not read {source.gguf_file}: the file ends early (truncated or damaged)",
                                "download the .gguf file again") from error

@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 
 from backends.settings import GenerationSettings
 
-from .. import commands
 from ..chat.activity import Activity
 from ..chat.setup import open_session
 from ..history.store import HistoryStore
@@ -22,7 +23,7 @@ from . import keys, terminal_watch
 from .attachment_bar import AttachmentBar, preview_prompt
 from .chat_view import ChatView
 from .command_bridge import CommandBridge
-from .finetune_panel import follow_running_finetune, show_panel
+from .finetune_panel import FinetunePanel, follow_running_finetune, show_panel
 from .model_loader import ModelLoader
 from .prompt_input import CommandSuggestions, PromptInput
 from .status_bar import StatusBar
@@ -66,7 +67,8 @@ class ChatApp(keys.KeyActions, App[int]):
     async def on_mount(self) -> None:
         self.bridge.main_thread = threading.get_ident()
         self.query_one(PromptInput).focus()
-        self.watch(self.chat, "replying", lambda replying: setattr(self.status, "replying", replying))
+        self.watch(self.chat, "replying", self._replying_changed)
+        self.watch(self.screen, "focused", self._focus_moved)
         if self.resume:
             await self.chat.resume(self.setup, self.resume)
             self.status.sync()
@@ -89,12 +91,13 @@ class ChatApp(keys.KeyActions, App[int]):
 
     async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         text = message.text
-        if commands.is_command(text.strip()):
-            if self.replying:
-                self.chat.refuse_while_replying(text)
-            else:
-                self.bridge.run(text.strip())
+        if self.replying and not self.bridge.waiting:
+            self.chat.refuse_while_replying(text)  # it comes back to the input, ready to send again
             return
+        self.bridge.run(text)  # in the order typed: a burst of lines waits its turn, none is lost
+
+    async def send_prompt(self, text: str) -> None:
+        """Start the reply to ``text`` (a line the bridge's queue reached); a prompt that cannot go out comes back."""
         if not await self.start_reply(text[1:] if text.startswith("//") else text):
             self.put_back(text)
 
@@ -113,12 +116,65 @@ class ChatApp(keys.KeyActions, App[int]):
         """Hand a prompt back to the person, the cursor at its end so that typing goes on from there."""
         self.query_one(PromptInput).show(text)
 
-    async def on_command_bridge_done(self) -> None:
+    async def on_command_bridge_done(self, message: CommandBridge.Done) -> None:
         await self.chat.sync()
         if self.loader.switched:
             self.loader.start()
         self.status.sync()  # a command may have changed anything: settings, model, conversation
         self._preview_attachments()
+        if message.line.split()[0] == "/probs" and keys.pick_position(self.context, self.session) is not None:
+            self.chat.focus()  # its alternatives are a digit away (picking() says when digits branch)
+            self.chat.scroll_end(animate=False)
+        self._focus_moved(self.focused)  # what the keys do there may have changed with the command
+        self.bridge.finished()
+
+    def _replying_changed(self, replying: bool) -> None:
+        self.status.replying = replying
+        if not replying:
+            self.bridge.next()  # lines sent in a burst behind a prompt run once its reply is over
+
+    # -- the focus, and keys typed where the input is not ---------------------------------------
+
+    def _focus_moved(self, focused: object) -> None:
+        if focused is not self.chat:
+            self.status.hint = ()
+        elif (position := keys.pick_position(self.context, self.session)) is not None:
+            picks = f"1-{keys.PICKS} branch at #{position}"
+            self.status.hint = (f"{picks} · other keys type in the input", picks)
+        else:
+            self.status.hint = ("chat log: arrows, PageUp/PageDown, Home/End scroll · typing goes to the input",
+                                "typing goes to the input")
+
+    def on_key(self, event: events.Key) -> None:
+        """A key the chat log does not use goes to the input, so that what is typed there is never lost."""
+        prompt = self.query_one(PromptInput)
+        if self.focused is prompt or len(self.screen_stack) > 1:
+            return
+        bound = self.screen.active_bindings.get(event.key)
+        if bound is not None and bound.enabled:
+            return  # a key of the log (scrolling), the screen (Tab) or the app (a pick)
+        if event.is_printable and event.character:
+            prompt.insert(event.character)
+        elif event.key == "enter":
+            prompt.submit()
+        elif event.key == "backspace":
+            prompt.action_delete_left()
+        elif event.key != "escape":
+            return
+        event.prevent_default()
+        event.stop()
+        self._back_to_the_input()
+
+    def on_paste(self, event: events.Paste) -> None:
+        prompt = self.query_one(PromptInput)
+        if self.focused is not prompt and len(self.screen_stack) == 1:
+            prompt.insert(event.text)
+            self._back_to_the_input()
+
+    def _back_to_the_input(self) -> None:
+        # The keys of one terminal write all reach the log before the first is handled here, and each is
+        # handled here in order; the focus moves once they are through, so that none jumps the queue.
+        self.chat.call_later(self.screen.set_focus, self.query_one(PromptInput))
 
     def on_model_loader_progress(self, message: ModelLoader.Progress) -> None:
         self.loader.progress(message)
@@ -131,9 +187,14 @@ class ChatApp(keys.KeyActions, App[int]):
             self.call_later(self.chat.show_note, said)
         self._preview_attachments()
 
-    def on_model_loader_failed(self, message: ModelLoader.Failed) -> None:
-        self.loader.failed(message)
+    async def on_model_loader_failed(self, message: ModelLoader.Failed) -> None:
+        if (said := self.loader.failed(message)) is not None:
+            await self.chat.show_note(Text(said, style="red"))  # the notification fades; the log keeps it
         self._preview_attachments()
+
+    async def on_finetune_panel_finished(self, message: FinetunePanel.Finished) -> None:
+        title, text = message.panel.ending(message.progress)
+        await self.chat.show_note(f"{title}: {text}")  # the notification fades; the log keeps it
 
     def on_status_bar_conversation_changed(self) -> None:
         self._preview_attachments()  # what queued files will cost depends on the turns

@@ -112,9 +112,10 @@ class ModelLoader:
         said, self.after_load = self.after_load, None
         return said
 
-    def failed(self, message: Failed) -> None:
+    def failed(self, message: Failed) -> str | None:
+        """The model did not load: says so, and returns the sentence for the chat log to keep."""
         if message.backend is not self.session.backend:
-            return
+            return None
         self.after_load = None  # the failure is the one thing said
         error = str(message.error)
         if self._working is not None:  # a failed /model or /backend keeps the one that worked
@@ -125,6 +126,7 @@ class ModelLoader:
             error += f"; still using {session.model or session.backend_name}"
         self.app.notify(error, title="could not load the model", severity="error", timeout=10)
         self._done()
+        return f"could not load the model: {error}"
 
     def _done(self) -> None:
         self.since = None

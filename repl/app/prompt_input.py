@@ -55,7 +55,7 @@ class PromptInput(TextArea):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            self._submit()
+            self.submit()
             return
         if event.key in NEWLINE_KEYS:
             event.stop()
@@ -64,7 +64,8 @@ class PromptInput(TextArea):
             return
         await super()._on_key(event)
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
+        """Send what is in the box (nothing when it is blank), as Enter does."""
         text = self.text
         if not text.strip():
             return

@@ -4,6 +4,8 @@ What it shows is held in reactive attributes, so the line is drawn again when on
 and never on a timer. The conversation reaches it through the observer the history store uses too:
 whatever changes the turns (a reply, /undo, /retry, /continue, a branch switch) moves the ctx count
 with it. The app sets the rest as it happens: a model loading, a reply streaming, a command done.
+On a narrow terminal the facts give way by priority (``line_fit``): the window's use, the speed and
+what is going on now stay; the backend's name and the weights' details go first.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from backends.loading.hub import DownloadProgress
 from ..chat.context_count import context_used
 from ..chat.session import Conversation, Session, Turn
 from ..chat.truncation import truncation_notice
+from .line_fit import Fact, cut, fact, fit
 
 
 class StatusBar(Widget):
@@ -39,6 +42,8 @@ class StatusBar(Widget):
     load_message: reactive[str | None] = reactive(None)  # what the model loader is doing; None once done
     replying = reactive(False)
     work: reactive[str | None] = reactive(None)  # what a long command is doing now (/compare, /eval)
+    waiting = reactive(0)  # lines sent in a burst that wait for the one before them
+    hint: reactive[tuple[str, ...]] = reactive(())  # what the keys do where the focus is (longest form first)
 
     class ConversationChanged(Message):
         """A turn was added, extended or dropped (told from whichever thread changed it)."""
@@ -117,32 +122,70 @@ class StatusBar(Widget):
         return isinstance(self.load_message, DownloadProgress)
 
     def render(self) -> Text:
+        return fit(self.facts_now(), self.content_size.width)
+
+    def facts_now(self) -> list[Fact]:
+        """What the line says now, each fact with its priority and shorter forms."""
         facts = self.facts or BackendInfo(self.session.backend_name, self.session.model or "")
-        parts = [facts.backend, facts.model]
+        model = facts.model or ""
+        line = [fact(facts.backend, priority=1),
+                fact(model, cut(model, 24), cut(model, 12), priority=7, drop=False)]
         if self.load_message is not None:
-            parts.append(f"{self.load_message} … {time.monotonic() - (self.loading_since or time.monotonic()):.0f}s")
+            line.append(loading_fact(self.load_message, time.monotonic() - (self.loading_since or time.monotonic())))
             if self.downloading:
-                parts.append("Esc stops the download")
+                line.append(fact("Esc stops the download", "Esc stops", priority=9, drop=False))
         else:
-            parts += [fact for fact in (facts.device, facts.dtype) if fact]
+            line += [fact(facts.device, priority=3),
+                     fact(facts.dtype, SHORT_DTYPES.get(facts.dtype or "", facts.dtype), priority=2)]
             if facts.quantize not in (None, "none"):
-                parts.append(f"{facts.quantize} weights")
-            parts += [facts.mode] if facts.mode else []
-        parts.append(self.sampling)
+                line.append(fact(f"{facts.quantize} weights", str(facts.quantize), priority=2))
+            line.append(fact(facts.mode, priority=4))
+        line.append(fact(self.sampling, self.sampling.replace("sample ", "").replace("temperature", "temp"),
+                         priority=5))
         window = facts.context_window
         if self.stats is not None:
-            parts.append(f"ctx {self.used}/{window or '?'}")
+            line.append(fact(f"ctx {self.used}/{window or '?'}", priority=9, drop=False))
             if truncation_notice(self.stats):
-                parts.append("prompt cut to fit")
+                line.append(fact("prompt cut to fit", "cut", priority=8, drop=False))
             if self.stats.tokens_per_second:
-                parts.append(f"{self.stats.tokens_per_second:.1f} tok/s")
+                line.append(fact(f"{self.stats.tokens_per_second:.1f} tok/s", priority=8))
         elif window:
-            parts.append(f"ctx 0/{window}")
+            line.append(fact(f"ctx 0/{window}", priority=9, drop=False))
         if self.work:
-            parts.append(self.work)
+            line.append(fact(self.work, cut(self.work, 32), cut(self.work, 16), priority=8, drop=False))
+        if self.waiting:
+            line.append(fact(f"{self.waiting} waiting", priority=9, drop=False))
+        if self.hint:
+            line.append(fact(*self.hint, priority=9))
         if self.replying:
-            parts.append("replying (Esc stops)")
-        return Text(" · ".join(parts))
+            line.append(fact("replying (Esc stops)", "replying", priority=10, drop=False))
+        return [f for f in line if f.forms[0]]
+
+
+SHORT_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+BAR_CELLS = 16
+
+
+def loading_fact(message: str, seconds: float) -> Fact:
+    """What loading is doing: a bar where it counts its steps (a download, a conversion), else the seconds."""
+    fraction = getattr(message, "fraction", None)
+    if fraction is None:
+        clock = f" … {seconds:.0f}s"
+        return fact(message + clock, cut(message, 40) + clock, cut(message, 20) + clock, f"loading{clock}",
+                    priority=9, drop=False)
+    percent = f" {100 * fraction:3.0f}%"
+    name, _, numbers = str(message).partition(": ")  # "converting X: 40% (110 of 273 tensors)"
+    detail = numbers.partition(" ")[2]
+    return fact(Text.assemble(name, ": ", bar(fraction, BAR_CELLS), percent, " ", detail),
+                Text.assemble(name, ": ", bar(fraction, BAR_CELLS), percent),
+                Text.assemble(cut(name, 24), ": ", bar(fraction, BAR_CELLS // 2), percent),
+                Text.assemble(bar(fraction, BAR_CELLS // 2), percent), percent.strip(), priority=9, drop=False)
+
+
+def bar(fraction: float, cells: int) -> Text:
+    """A progress bar ``cells`` wide, as Rich draws them."""
+    done = round(cells * min(1.0, max(0.0, fraction)))
+    return Text.assemble(("━" * done, "bold"), ("━" * (cells - done), "dim"))
 
 
 def sampling_text(settings: Any, facts: BackendInfo) -> str:

@@ -218,8 +218,7 @@ def copy_(ctx: Context, args: list[str]) -> None:
         if not blocks:
             raise UsageError("the last answer has no code block", "use /copy for the whole answer")
         text = blocks[-1]
-    clipboard(text)
-    ctx.ui.show(f"copied {len(text)} characters")
+    ctx.ui.show(clipboard(text))  # where the text went: a clipboard tool, tmux's buffer, or only a request
 
 
 # -- formats -------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ class Context:
     session: Session
     ui: UI
     activity: Activity = field(default_factory=Activity)  # long work running now; Esc and quit stop it
-    clipboard: Callable[[str], None] | None = None  # puts text on a clipboard, where the mode has one
+    clipboard: Callable[[str], str] | None = None  # puts text on a clipboard, where the mode has one; says where
     background: Background = field(default_factory=Background)
     finetune_job: Any = None  # the fine-tuning run this chat follows (/finetune status, stop)
     on_finetune_started: Callable[[Any], None] | None = None  # the app shows a new run's progress panel

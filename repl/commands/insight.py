@@ -127,7 +127,8 @@ def probs_(ctx: Context, args: list[str]) -> None:
     if position is not None and turn.tokens[position].top_ids:
         from rich.console import Group
 
-        view = Group(view, Text(f"branch here with alternative K: /probs {position} --pick K (in the app: alt+K)"))
+        keys = getattr(ctx.ui, "pick_keys", "")  # a mode with keys for it says which
+        view = Group(view, Text(f"branch here with alternative K: /probs {position} --pick K{keys}"))
     ctx.ui.show(view)
 
 

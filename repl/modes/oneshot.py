@@ -9,7 +9,6 @@ from typing import Any, TextIO
 
 from backends.base import Message
 from backends.errors import ParrotError, UsageError
-from backends.loading.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from .. import safe_files
@@ -54,7 +53,7 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
     wait = WaitLine(err, enabled=interactive_err)
 
     def progress(message: str) -> None:
-        if isinstance(message, DownloadProgress):  # drawn as a bar, not a scroll of lines
+        if getattr(message, "fraction", None) is not None:  # a counted line (a download) drawn as a bar, not a scroll
             wait.show(download_bar(message))
         elif interactive_err:  # converting or reading a model: the library's own bar may draw on this line
             wait.show(message, tick=False)

@@ -19,7 +19,6 @@ from rich.text import Text
 
 from backends import paths
 from backends.errors import Cancelled, ParrotError
-from backends.loading.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from .. import commands
@@ -32,6 +31,7 @@ from ..crash import unexpected
 from ..history.store_open import prompt_history
 from ..views.terminal_text import neutral
 from ..views.wait_line import WaitLine, download_bar, waiting_for
+from .clipboard import copy_text
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -70,7 +70,8 @@ class PlainRepl:
                                      complete_while_typing=True, input=input, output=output)
         self._input, self._output = input, output
         on_terminal = getattr(self.out, "isatty", lambda: False)()
-        self.context = Context(session, self, clipboard=self._copy_osc52 if on_terminal else None)
+        self.context = Context(session, self, clipboard=lambda text: copy_text(
+            text, self._copy_osc52 if on_terminal else None))
         self.done = False
         self.draft = ""  # text the next prompt starts with (/edit)
         self.wait = WaitLine(self.err, enabled=False)  # what a reply waits for, while it waits
@@ -149,11 +150,12 @@ class PlainRepl:
 
     def loading(self, message: str) -> None:
         """What loading a model is doing (the session's progress): in the waiting line while a reply waits."""
-        if isinstance(message, DownloadProgress):
+        counted = getattr(message, "fraction", None) is not None  # a download or a conversion, as a bar
+        if counted:
             self.wait.show(download_bar(message))
-        else:  # converting or reading a model: the library's own bar may draw on this line, so no ticking
+        else:  # reading a model: the library's own bar may draw on this line, so no ticking
             self.wait.show(message, tick=False)
-        finished = not isinstance(message, DownloadProgress) or message.done >= message.total
+        finished = not counted or message.done >= message.total
         if not self.wait.enabled and finished:  # a log: each step as a line of its own, a download once
             print(f"parrot: {neutral(message)}", file=self.err, flush=True)
 

@@ -29,7 +29,7 @@ async def test_app_counts_an_attachment_before_sending_and_shows_it_after(tiny_l
         block = read_attachment("helpers.py").block()
         expected = len(tokenizer(block, add_special_tokens=False).input_ids)
         await wait_until(pilot, lambda: f"helpers.py (32 bytes): {expected} tokens" in screen_text(app))
-        assert "left in the window · nothing cut" in screen_text(app)
+        assert "left in the window after them · nothing cut" in screen_text(app)
         await type_text(pilot, " do")
         await pilot.press("enter")
         await wait_until(pilot, lambda: not app.replying and len(app.session.conversation.turns) == 2)
@@ -48,6 +48,9 @@ async def test_app_shows_a_refusal_before_sending_and_keeps_the_prompt(tiny_llam
         await type_text(pilot, "/file src")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "src is a folder" in screen_text(app))
+        prompt = app.query_one(PromptInput)
+        assert prompt.text == "/file src"  # the failed command is back, to be fixed
+        prompt.clear()
         await type_text(pilot, "look at @src/")
         await wait_until(pilot, lambda: "would be refused: src is a folder" in screen_text(app))
         await pilot.press("enter")

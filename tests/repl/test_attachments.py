@@ -185,6 +185,21 @@ def test_what_would_be_cut_is_what_the_backend_cuts(tiny_llama_backend, tmp_path
     assert f"would cut {cut:,} tokens from the start of this prompt" in budget.line()
 
 
+def test_what_is_left_is_counted_after_the_files(tiny_llama_backend, tmp_path):
+    path = tmp_path / "add.py"
+    path.write_text("def add(a, b):\n    return a + b\n" * 3)
+    session = Session("local", str(tiny_llama_backend.model_name), GenerationSettings(max_new_tokens=8),
+                      device="cpu")
+    session.backend = tiny_llama_backend
+    files = [read_attachment(str(path))]
+    budget = measure(session, "explain", files)
+    sent, _, _ = tiny_llama_backend.prompt_ids([Message("user", compose("explain", files))], session.settings)
+    alone, _, _ = tiny_llama_backend.prompt_ids([Message("user", "explain")], session.settings)
+    assert budget.left == budget.window - 8 - len(sent)
+    assert budget.left + budget.tokens <= budget.window - 8 - len(alone) + 2  # the files are spent (2: seams)
+    assert f"{budget.left:,} of 256 left in the window after them" in budget.line()
+
+
 def script(model, text: str):
     return run_parrot(["--script", "-", "-m", str(model), "--device", "cpu", "--greedy", "-n", "4"],
                       stdin=text.encode())

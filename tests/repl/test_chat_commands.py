@@ -87,7 +87,12 @@ def test_copy_needs_a_clipboard_and_finds_code_blocks(chat):
     runner, session, _, out = chat
     runner.run(["hello"])
     copied: list[str] = []
-    runner.context.clipboard = copied.append
+
+    def clipboard(text: str) -> str:
+        copied.append(text)
+        return f"copied {len(text)} characters to the test's list"
+
+    runner.context.clipboard = clipboard
     session.conversation.turns[1].message.content = "Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```\n"
     assert runner.run(["/copy code", "/copy"]) == 0
     assert copied == ["y = 2", session.conversation.turns[1].message.content]

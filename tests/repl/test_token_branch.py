@@ -82,8 +82,8 @@ async def test_in_the_app_a_key_in_the_probs_view_branches_with_that_alternative
         assert len(old.tokens) >= 2
         await type_text(pilot, "/probs 1")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "alt+K" in screen_text(app))
-        await pilot.press("alt+2")
+        await wait_until(pilot, lambda: "press K now" in screen_text(app) and app.focused is app.chat)
+        await pilot.press("2")
         await wait_until(pilot, lambda: "branched at position 1" in screen_text(app))
         new = app.session.conversation.turns[-1]
         assert new.tokens[0].token_id == old.tokens[0].token_id

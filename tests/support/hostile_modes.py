@@ -142,10 +142,11 @@ async def _app(lines: list[str], args: list[str], timeout: float) -> Outcome:
     app = made[0]
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
-        for line in lines:
-            if len(line) > 200:  # pasted, as a person would: typing 200 KB key by key takes minutes
-                from repl.app.prompt_input import PromptInput
+        from repl.app.prompt_input import PromptInput
 
+        for line in lines:
+            app.query_one(PromptInput).clear()  # a failed command comes back to the input: start afresh
+            if len(line) > 200:  # pasted, as a person would: typing 200 KB key by key takes minutes
                 app.query_one(PromptInput).text = line
             else:
                 await type_text(pilot, line)
