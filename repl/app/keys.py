@@ -87,7 +87,8 @@ class KeyActions:
 
     async def action_quit(self) -> None:
         self.chat.cancel.set()
-        self.activity.stop()  # whatever runs, quitting wins
+        self.loader.cancel()  # a download
+        self.activity.stop()  # whatever runs, quitting wins (and never waits long for it: DaemonExecutor)
         self.exit(0)  # type: ignore[attr-defined]
 
     def action_command(self, line: str) -> None:

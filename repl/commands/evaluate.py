@@ -43,9 +43,14 @@ top-p 0.95, top-k off, 256 new tokens:
 """
 
 
+def usage_error(message: str) -> UsageError:
+    """A usage error whose hint names ``parrot eval --help`` on the command line and /eval's usage in the chat."""
+    return UsageError(message, "parrot eval --help lists the options", f"usage: {USAGE}")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print and exit the whole chat
-        raise UsageError(message, f"usage: {USAGE}")
+        raise usage_error(message)
 
 
 def parse(args: list[str], full: bool = False) -> argparse.Namespace:
@@ -67,11 +72,11 @@ def parse(args: list[str], full: bool = False) -> argparse.Namespace:
         parser.add_argument("--repetition-penalty", type=float, default=1.0)
     options = parser.parse_args(args)
     if options.limit is not None and not 1 <= options.limit <= 164:
-        raise UsageError("--limit must be from 1 to 164", f"usage: {USAGE}")
+        raise usage_error("--limit must be from 1 to 164")
     if not 1 <= options.n <= 200:
-        raise UsageError("-n must be from 1 to 200", f"usage: {USAGE}")
+        raise usage_error("-n must be from 1 to 200")
     if not 0.5 <= options.timeout <= 600:
-        raise UsageError("--timeout must be from 0.5 to 600 seconds", f"usage: {USAGE}")
+        raise usage_error("--timeout must be from 0.5 to 600 seconds")
     return options
 
 
@@ -158,8 +163,6 @@ judged by this and by pass@k together.
 
 def ppl_main(argv: list[str]) -> int:
     """``parrot eval ppl --data DIR|hub``."""
-    import os
-
     from backends import registry
     from finetune.perplexity import held_out_blocks, perplexity
 
@@ -174,19 +177,21 @@ def ppl_main(argv: list[str]) -> int:
     try:
         options = parser.parse_args(argv)
     except UsageError as error:
-        raise UsageError(str(error).split(" (")[0], "usage: parrot eval ppl --data DIR|hub [-m MODEL]") from None
+        raise UsageError(error.message, "usage: parrot eval ppl --data DIR|hub [-m MODEL]") from None
     if options.block < 2 or options.max_blocks < 1:
         raise UsageError("--block must be at least 2 and --max-blocks at least 1", "see parrot eval ppl --help")
     data = options.data
-    if data != "hub" and not data.endswith(".parquet") and not os.path.isdir(os.path.expanduser(data)):
-        raise UsageError(f"no such folder: {data}", "give --data hub, a .parquet file or a folder of code")
+    if data != "hub" and not data.endswith(".parquet"):
+        from finetune.data import code_folder
+
+        data = str(code_folder(data))  # a file or a missing folder is refused before the model loads
     backend = registry.create("local", options.model, progress=_stderr_line)
     loaded = backend.load()
     block = min(options.block, loaded.window)
     started = time.perf_counter()
-    blocks, files = held_out_blocks(os.path.expanduser(data), loaded.tokenizer, block, options.max_blocks)
+    blocks, files = held_out_blocks(data, loaded.tokenizer, block, options.max_blocks)
     if not blocks:
-        raise UsageError(f"{data} has no held-out code long enough for one block of {block} tokens",
+        raise UsageError(f"{options.data} has no held-out code long enough for one block of {block} tokens",
                          "give a bigger folder or a smaller --block")
     score = perplexity(loaded, blocks, lambda done, total, _: _stderr_line(
         f"ppl {done}/{total} blocks, " + progress_line(done, total, 0, started).split(", ", 2)[2]))
@@ -210,6 +215,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help") or "--help" in argv or "-h" in argv:
         print(HELP, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
+    if argv[0] != "humaneval" and not argv[0].startswith("-"):
+        raise UsageError(f"there is no evaluation called {argv[0]}", "choose humaneval or ppl (parrot eval --help)")
     options = parse(argv, full=True)
     settings = GenerationSettings(max_new_tokens=options.max_new_tokens, greedy=options.temperature is None,
                                   temperature=options.temperature or 0.7, seed=options.seed, top_p=options.top_p,

@@ -71,10 +71,10 @@ def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     if "name" in given:
         raise UsageError("the run is named by its first word (js), not --name", f"usage: {FULL_USAGE}")
     check(given, f"usage: {FULL_USAGE}")
-    data = given.get("data")
-    if data is not None and data != "hub" and not data.endswith(".parquet") \
-            and not os.path.isdir(os.path.expanduser(data)):
-        raise UsageError(f"no such folder: {data}", "give --data hub or a folder of .js files")
+    if given.get("data") is not None:
+        from finetune.data import check_source
+
+        check_source(given["data"])  # an empty or missing folder is refused before anything starts
     defaults = RunConfig()
     resumable = not fresh and complete_checkpoints(run_dir(name))
     saved = saved_settings(name) if resumable else {}

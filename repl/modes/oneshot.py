@@ -12,10 +12,10 @@ from backends.loading.hub import DownloadProgress
 from backends.settings import GenerationSettings
 
 from .. import safe_files
-from ..chat.replies import run_reply
+from ..chat.replies import describe_prefill, run_reply
 from ..crash import unexpected
 from ..views import library_bars
-from ..views.terminal_text import for_stream, neutral, same_terminal
+from ..views.terminal_text import for_stream, in_place, neutral, same_terminal
 
 STDIN_LIMIT = 16 * safe_files.MB  # `parrot < /dev/zero` must end: past this, stdin is refused
 
@@ -73,8 +73,12 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
             write("\n")  # on one screen, a note never runs on from the answer's last line
         print(f"parrot: {neutral(message)}", file=err, flush=True)
 
+    def prefilled(line: Any) -> None:  # a long prompt being read, in place (a minute or more on a busy CPU)
+        if not quiet:
+            in_place(err, None if line.done >= line.total else f"parrot: {describe_prefill(line)} (Ctrl-C stops)")
+
     try:
-        reply = run_reply(lambda: backend.stream(messages, settings), write, note)
+        reply = run_reply(lambda: backend.stream(messages, settings), write, note, on_prefill=prefilled)
     except (ParrotError, BrokenPipeError):
         raise
     except Exception as error:  # a crash inside a backend: one line, the traceback in the log

@@ -1,13 +1,16 @@
-"""Making stored and model text safe to print on a terminal.
+"""Making text from outside safe to print on a terminal: the one neutraliser every mode uses.
 
-A prompt, a title or a model's reply may hold escape sequences (ANSI colours, OSC 0 that retitles
-the window, OSC 52 that writes the clipboard) or other control characters. Printed raw they act on
-the terminal; ``neutral`` shows them as visible symbols instead. Newline and tab stay as they are.
+A prompt, a title, a file name, a server's message or a model's reply may hold escape sequences
+(ANSI colours, OSC 0 that retitles the window, OSC 52 that writes the clipboard) or other control
+characters. Printed raw they act on the terminal; ``neutral`` shows them as visible symbols instead.
+Newline and tab stay as they are. ``error_line`` is how every mode shows an error: neutral, on one
+line, and a name thousands of characters long (a path) cut in its middle.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # C0 controls but \t and \n, DEL, and the C1 controls (U+0080-U+009F; U+009B is a one-byte CSI).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -29,6 +32,29 @@ def neutral(text: str) -> str:
     return _CONTROL.sub(_visible, text.replace("\r\n", "\n"))
 
 
+# A run of characters without a space (a path, a URL, a pasted blob) longer than this is cut in its middle.
+LONGEST_WORD = 160
+_LONG_WORD = re.compile(rf"\S{{{LONGEST_WORD + 1},}}")
+
+
+def _cut(match: re.Match[str]) -> str:
+    word = match.group()
+    keep = LONGEST_WORD // 2 - 1
+    return f"{word[:keep]}…{word[-keep:]}"
+
+
+def shortened(text: str) -> str:
+    """``text`` with every word longer than LONGEST_WORD cut in its middle with …: the start and the end
+    of a 5,000-character path say which it was; the rest only pushes the message off the screen."""
+    return _LONG_WORD.sub(_cut, text)
+
+
+def error_line(text: str) -> str:
+    """An error (or any message quoting what a person gave) as every mode shows it: one line, control
+    characters visible, very long words shortened."""
+    return neutral(shortened(" ".join(text.splitlines())))
+
+
 def for_stream(stream: object, text: str) -> str:
     """``neutral(text)`` when ``stream`` is a terminal; unchanged when it goes to a file or a pipe."""
     isatty = getattr(stream, "isatty", None)
@@ -36,6 +62,14 @@ def for_stream(stream: object, text: str) -> str:
         return neutral(text) if isatty is not None and isatty() else text
     except ValueError:  # a closed stream
         return text
+
+
+def in_place(stream: Any, text: str | None) -> None:
+    """Say ``text`` on one line of a terminal, redrawn in place (None clears it); nothing on a file or pipe,
+    where a line redrawn many times would only be noise."""
+    if getattr(stream, "isatty", lambda: False)():
+        stream.write("\r\x1b[2K" + (neutral(text) if text else ""))
+        stream.flush()
 
 
 def same_terminal(*streams: object) -> bool:
