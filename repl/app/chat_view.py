@@ -27,7 +27,7 @@ from ..chat.replies import describe_prefill, stream_reply
 from ..chat.session import Session, Turn
 from ..chat.setup import Setup, resume_last
 from ..chat.truncation import truncation_notice
-from ..views.terminal_text import neutral
+from ..views.terminal_text import neutral, shown
 from .widgets import AssistantMessage, Note, UserMessage
 
 
@@ -241,7 +241,7 @@ class ChatView(VerticalScroll):
 
     async def show_note(self, renderable: Any) -> None:
         """Command output; a string is plain text, never markup (it may hold '[', or what a file said)."""
-        note = Note(Text(neutral(renderable)) if isinstance(renderable, str) else renderable)
+        note = Note(shown(renderable))
         await self.mount(note)
         if self._first_note_after_clear is None:
             self._first_note_after_clear = note

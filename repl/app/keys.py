@@ -46,6 +46,9 @@ def welcome() -> str:
 
 
 QUIT_AGAIN_SECONDS = 3.0
+STOP_SECONDS = 0.1  # what Esc takes where work can stop between steps; past it, the person is told
+WORK_NAMES = {"reply": "the reply", "compare": "/compare", "eval": "/eval", "file": "/file's glob",
+              "tokenizer": "tokenizer training"}
 
 
 class KeyActions:
@@ -70,6 +73,13 @@ class KeyActions:
         self.chat.cancel.set()
         self.activity.stop()
         self._last_interrupt = time.monotonic()
+        self.set_timer(STOP_SECONDS, self._still_stopping)  # type: ignore[attr-defined]
+
+    def _still_stopping(self) -> None:
+        """Say what Esc could not stop at once: work inside a step it cannot leave (a part of a long prompt)."""
+        left = [WORK_NAMES.get(name, name) for name in self.activity.stopping()]
+        if left:
+            self.notify(f"stopping {', '.join(left)}: it ends after the step it is in", timeout=5)  # type: ignore[attr-defined]
 
     def action_interrupt(self) -> None:
         from .widgets import SecretScreen

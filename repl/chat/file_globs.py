@@ -36,16 +36,20 @@ class Walk:
     names: int = 0
     found: set[str] = field(default_factory=set)
     _said: float = field(default_factory=time.monotonic)
+    _last: tuple[str, list[os.DirEntry]] | None = None  # ``**`` lists a folder for its own part, then to go down
 
     def entries(self, folder: str) -> list[os.DirEntry]:
         """The entries of ``folder``, sorted; an unreadable folder has none (as glob treats it)."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled(f"stopped expanding {self.pattern}")
+        if self._last is not None and self._last[0] == folder:
+            return self._last[1]
         try:
             with os.scandir(folder) as scan:
                 found = sorted(scan, key=lambda entry: entry.name)
         except OSError:
             return []
+        self._last = folder, found
         self.names += len(found)
         if self.names > MAX_NAMES:
             raise UsageError(f"{self.pattern} looks at more than {MAX_NAMES:,} names without ending",

@@ -33,7 +33,7 @@ from ..commands.context import Context
 from ..crash import unexpected
 from ..history.store_open import prompt_history
 from ..safe_files import readable
-from ..views.terminal_text import error_line, neutral
+from ..views.terminal_text import error_line, neutral, shown
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -181,7 +181,7 @@ class PlainRepl:
 
     def show(self, renderable: Any) -> None:
         # A string is plain text, never markup: it may hold '[', or text the model or a file wrote.
-        self.console.print(Text(neutral(renderable)) if isinstance(renderable, str) else renderable)
+        self.console.print(shown(renderable))
 
     def notice(self, text: str) -> None:
         self.console.print(Text(neutral(text), style="yellow"))

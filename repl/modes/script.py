@@ -25,7 +25,7 @@ from ..cli.exits import EXIT_USAGE, exit_code
 from ..commands.context import Background, Context
 from ..crash import unexpected
 from ..views import library_bars
-from ..views.terminal_text import error_line, for_stream, in_place, neutral
+from ..views.terminal_text import error_line, for_stream, in_place, neutral, shown
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -139,7 +139,9 @@ class ScriptRunner:
 
     def show(self, renderable: Any) -> None:
         # A string is plain text, never markup; control characters are shown, not sent, on a terminal.
-        self.console.print(Text(for_stream(self.out, renderable)) if isinstance(renderable, str) else renderable)
+        on_terminal = getattr(self.out, "isatty", lambda: False)()
+        self.console.print(shown(renderable) if on_terminal else Text(renderable) if isinstance(renderable, str)
+                           else renderable)
 
     def generate(self, branch: tuple[int, int] | None = None) -> None:
         self.reply(None, branch)

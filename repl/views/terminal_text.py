@@ -3,14 +3,15 @@
 A prompt, a title, a file name, a server's message or a model's reply may hold escape sequences
 (ANSI colours, OSC 0 that retitles the window, OSC 52 that writes the clipboard) or other control
 characters. Printed raw they act on the terminal; ``neutral`` shows them as visible symbols instead.
-Newline and tab stay as they are. ``error_line`` is how every mode shows an error: neutral, on one
-line, and a name thousands of characters long (a path) cut in its middle.
+Newline and tab stay as they are. ``shown`` does the same for what a command shows (a string, or a
+Rich table of token texts, titles or model text), and ``error_line`` is how every mode shows an error:
+neutral, on one line, and a name thousands of characters long (a path) cut in its middle.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 # C0 controls but \t and \n, DEL, and the C1 controls (U+0080-U+009F; U+009B is a one-byte CSI).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -53,6 +54,37 @@ def error_line(text: str) -> str:
     """An error (or any message quoting what a person gave) as every mode shows it: one line, control
     characters visible, very long words shortened."""
     return neutral(shortened(" ".join(text.splitlines())))
+
+
+class _Neutral:
+    """A Rich renderable drawn as ``renderable`` is, with the text of every segment made ``neutral``.
+
+    Rich passes text through as it is (its ``Text`` drops only BEL, BS, VT, FF and CR), so a token or a
+    title holding ESC would reach the terminal from inside a table. Widths are measured before, so a row
+    that held control characters may come out a little wider; every other row is exactly as it was.
+    """
+
+    def __init__(self, renderable: Any) -> None:
+        self.renderable = renderable
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self.renderable)
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.segment import Segment
+
+        for segment in console.render(self.renderable, options):
+            yield segment if segment.control else Segment(neutral(segment.text), segment.style)
+
+
+def shown(renderable: Any) -> Any:
+    """What a command shows, safe for a terminal: a string as plain text (never markup), neutral; a Rich
+    renderable with the text of every segment neutral."""
+    from rich.text import Text
+
+    return Text(neutral(renderable)) if isinstance(renderable, str) else _Neutral(renderable)
 
 
 def for_stream(stream: object, text: str) -> str:
