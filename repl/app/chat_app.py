@@ -19,7 +19,8 @@ from .. import commands
 from ..chat.activity import Activity
 from ..chat.setup import open_session
 from ..history.store import HistoryStore
-from ..views.terminal_text import neutral, shortened
+from ..views import terminal_text
+from ..views.terminal_text import neutral
 from . import keys, terminal_input, terminal_watch
 from .attachment_bar import AttachmentBar, preview_prompt
 from .chat_view import ChatView
@@ -92,7 +93,7 @@ class ChatApp(keys.KeyActions, App[int]):
 
     def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
         """Every notice passes the one neutraliser, never as markup: it may quote a file name, a server or a model."""
-        super().notify(neutral(shortened(message)), title=neutral(title), markup=False, **options)
+        super().notify(terminal_text.message(message), title=neutral(title), markup=False, **options)
 
     # -- what the parts say ----------------------------------------------------------------------
 

@@ -79,7 +79,8 @@ class KeyActions:
         """Say what Esc could not stop at once: work inside a step it cannot leave (a part of a long prompt)."""
         left = [WORK_NAMES.get(name, name) for name in self.activity.stopping()]
         if left:
-            self.notify(f"stopping {', '.join(left)}: it ends after the step it is in", timeout=5)  # type: ignore[attr-defined]
+            said = f"stopping {', '.join(left)}: it ends after the step it is in"
+            self.notify(said, timeout=5)  # type: ignore[attr-defined]
 
     def action_interrupt(self) -> None:
         from .widgets import SecretScreen

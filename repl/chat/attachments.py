@@ -30,7 +30,8 @@ from backends.paths import user_path
 from ..safe_files import FileRefused, read_bytes, size_text
 from .file_globs import expand_glob
 
-MAX_BYTES = 256 * 1024  # ~60k tokens of code: more than any window parrot's models have; for all of a prompt's files too
+# ~60k tokens of code: more than any window parrot's models have; the limit for one file and for all of a prompt's.
+MAX_BYTES = 256 * 1024
 MAX_FILES = 64  # files one prompt may carry: more is a folder to search, not something to read at once
 # `@path` outside code fences: in double quotes (any characters but a quote), or bare with the characters a
 # path is usually written with, so that a pasted `@app.route("/x")` or an e-mail address is not taken for a file.

@@ -73,6 +73,6 @@ def branch_(ctx: Context, args: list[str]) -> None:
 
 
 def _number(text: str, count: int, what: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= count:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= count:  # "²".isdigit() too
         raise UsageError(f"there is no {what} {text}", f"give a number from 1 to {count}" if count else None)
     return int(text)

@@ -84,7 +84,8 @@ def split(line: str) -> tuple[str, list[str]]:
     try:
         args = list(lexer)
     except ValueError:
-        raise UsageError(f"the arguments of /{name} open a quote that is never closed", f"close the quote; {QUOTING}") from None
+        raise UsageError(f"the arguments of /{name} open a quote that is never closed",
+                         f"close the quote; {QUOTING}") from None
     if any(arg.endswith("\\") for arg in args[:-1]):  # `my\ notes.md`: a shell's escape, which is not one here
         raise UsageError(f"a backslash does not escape a space in /{name}", QUOTING)
     return name.lower(), args

@@ -50,10 +50,22 @@ def shortened(text: str) -> str:
     return _LONG_WORD.sub(_cut, text)
 
 
+LONGEST_MESSAGE = 400  # past this, a message that quotes pages of what it was given is cut in its middle
+
+
+def message(text: str) -> str:
+    """A message for the person (an error, a notice) that may quote what they gave: control characters
+    visible, very long words shortened, and at most LONGEST_MESSAGE characters; the start says what
+    went wrong, the end how to fix it."""
+    text = shortened(text)
+    if len(text) > LONGEST_MESSAGE:
+        text = f"{text[:LONGEST_MESSAGE * 5 // 8]} … {text[-(LONGEST_MESSAGE * 3 // 8):]}"
+    return neutral(text)
+
+
 def error_line(text: str) -> str:
-    """An error (or any message quoting what a person gave) as every mode shows it: one line, control
-    characters visible, very long words shortened."""
-    return neutral(shortened(" ".join(text.splitlines())))
+    """An error as every mode shows it: a ``message`` on one line."""
+    return message(" ".join(text.splitlines()))
 
 
 class _Neutral:
