@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import paths
 from .errors import BackendError, UsageError
 
 SERVICE = "parrot"
@@ -64,10 +65,10 @@ def origin(url: str) -> str:
 def token_file() -> Path:
     """The file ``hf auth login`` writes: $HF_TOKEN_PATH, else $HF_HOME/token (~/.cache/huggingface)."""
     if path := os.environ.get("HF_TOKEN_PATH"):
-        return Path(path).expanduser()
+        return paths.user_path(path)
     home = os.environ.get("HF_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
-    return Path(home).expanduser() / "token"
+    return paths.user_path(home) / "token"
 
 
 # -- the keyring -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ def check_device(requested: str) -> str:
     """``requested`` (normalised) if this machine has it, else a UsageError that names what it has."""
     text = requested.strip().lower()
     kind, colon, index = text.partition(":")
-    if kind not in ("auto", "cpu", "cuda", "mps") or (colon and (kind == "auto" or not index.isdigit())):
+    if kind not in ("auto", "cpu", "cuda", "mps") or (colon and (kind == "auto" or not (index.isascii() and index.isdigit()))):
         raise UsageError(f"unknown device {requested.strip() or 'an empty name'}", f"choose {DEVICE_CHOICES}")
     if kind in ("auto", "cpu"):
         return text

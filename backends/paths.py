@@ -14,13 +14,36 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UsageError
+from .one_line import one_line
 
 APP = "parrot"
+NAME_MAX, PATH_MAX = 255, 4096  # bytes in one name and in a whole path, as Linux and macOS take them
+
+
+def user_path(path: str | os.PathLike[str]) -> Path:
+    """A path a person gave, ready to use: a leading ``~`` or ``~user`` made that home folder.
+
+    A user who does not exist, a NUL (no path can hold one) or a name longer than the system takes is a
+    UsageError in one line: pathlib raises RuntimeError for the first, every os call ValueError for the
+    second, and ``Path.is_file`` OSError for the third.
+    """
+    text = os.fspath(path)
+    if "\0" in text:
+        raise UsageError(f"{one_line(text.replace(chr(0), '␀'), 60)}: a path cannot hold a NUL character",
+                         "check the path")
+    if len(os.fsencode(text)) >= PATH_MAX or any(len(os.fsencode(part)) > NAME_MAX for part in text.split(os.sep)):
+        raise UsageError(f"{one_line(text, 60)}: the name is too long for a path", "check the path")
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        user = one_line(expanded[1:].split(os.sep, 1)[0], 40)
+        raise UsageError(f"~{user}: there is no such user" if user else "~: the home folder is not known",
+                         "write the path out in full, or start it with ~/ for your own home")
+    return Path(expanded)
 
 
 def _home() -> Path | None:
     value = os.environ.get("PARROT_HOME")
-    return Path(value).expanduser() if value else None
+    return user_path(value) if value else None
 
 
 def config_dir() -> Path:

@@ -109,6 +109,14 @@ class Started:
 
 
 @dataclass(frozen=True)
+class Prefill:
+    """How much of a long prompt the model has read, ``done`` of ``total`` tokens, before it answers."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class Finish:
     reason: FinishReason
 
@@ -121,7 +129,7 @@ class Ignored:
     message: str  # one line for the person, naming the server and the evidence
 
 
-Event = Union[Text, Token, Usage, Started, Finish, Ignored, str]  # a bare str is Text
+Event = Union[Text, Token, Usage, Started, Prefill, Finish, Ignored, str]  # a bare str is Text
 
 
 class Reply:
@@ -142,6 +150,8 @@ class Reply:
         # Called once the backend has fitted the prompt (Started), before the model answers: a mode
         # tells there what was cut to fit the window, before any of the reply.
         self.on_start: Callable[["Reply"], None] | None = None
+        # Told how far a long prompt has been read (a minute or more on a busy CPU), so a mode can show it.
+        self.on_prefill: Callable[[Prefill], None] | None = None
         self.cancel = cancel
         self._events = iter(events)
         self._chunks = self._run()
@@ -200,6 +210,9 @@ class Reply:
                     self._started(event)
                     if self.on_start is not None:
                         self.on_start(self)
+                elif isinstance(event, Prefill):
+                    if self.on_prefill is not None:
+                        self.on_prefill(event)
                 elif isinstance(event, Ignored):
                     self.ignored[event.setting] = event.message
                 elif isinstance(event, Finish):

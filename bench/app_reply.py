@@ -229,7 +229,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.long and args.long < 2 * args.window + 1:
-        parser.error(f"--long must be 0 or at least twice --window, plus one")
+        parser.error("--long must be 0 or at least twice --window, plus one")
     report(args, asyncio.run(measure(args)))
     return 0
 

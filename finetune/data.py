@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from backends.paths import user_path
+
 # The notebook's licence choice: permissive licences whose code may be trained on and redistributed.
 LICENSES = ("mit", "isc", "apache-2.0")
 EXTENSIONS = (".js", ".mjs", ".cjs")
@@ -87,7 +89,7 @@ def hub_documents(data_files: str | list[str] = GITHUB_CODE_PARQUET) -> Iterator
 
 def tree_documents(root: str | Path, skipped: Counter | None = None) -> Iterator[Document]:
     """Walk a local tree (a node_modules folder, a checkout) for JavaScript under a permissive licence."""
-    root = Path(root).expanduser().resolve()
+    root = user_path(root).resolve()
     skipped = skipped if skipped is not None else Counter()
     licences: dict[Path, str | None] = {}
     for folder, dirs, files in os.walk(root):
@@ -244,7 +246,7 @@ HUB_MAX_FILES = 20_000  # github-code holds millions of .js files: a stream need
 
 def load_corpus(source: str, eval_share: float = 0.05, max_files: int | None = None) -> Corpus:
     """``hub`` (github-code on the Hub), a parquet file or glob, or a local folder of JavaScript."""
-    from backends.errors import ParrotError, UsageError
+    from backends.errors import ParrotError
 
     from .hub_datasets import dataset_error, offline_variable, quiet_clients, short
 
@@ -264,6 +266,31 @@ def load_corpus(source: str, eval_share: float = 0.05, max_files: int | None = N
             if failure is None:
                 raise
             raise failure from error
-    if not Path(source).expanduser().is_dir():
-        raise UsageError(f"no such folder: {source}", "give --data hub or a folder of .js files")
-    return build_corpus(tree_documents(source, skipped), eval_share, max_files, skipped)
+    return build_corpus(tree_documents(code_folder(source), skipped), eval_share, max_files, skipped)
+
+
+def code_folder(source: str) -> Path:
+    """The folder ``--data`` names; a file, or nothing, is a usage error that says which it was."""
+    from backends.errors import UsageError
+
+    folder = user_path(source)
+    if not folder.is_dir():
+        what = f"{source} is a file, not a folder" if folder.exists() else f"no such folder: {source}"
+        raise UsageError(what, "give --data hub, a .parquet file or a folder of .js files")
+    return folder
+
+
+def check_source(source: str, eval_share: float = 0.05) -> None:
+    """Refuse at once, in one line, a folder that cannot give both training and held-out files.
+
+    ``hub`` and parquet files are only read as a run streams them; a folder is checked before a run
+    starts, so that an empty one is a usage error now, not a failure after loading a model.
+    """
+    if source == "hub" or source.endswith(".parquet"):
+        return
+    corpus = load_corpus(source, eval_share)
+    if not corpus.train or not corpus.eval:
+        from backends.errors import UsageError
+
+        raise UsageError(f"{source} has too little JavaScript to train on: {corpus.summary()}",
+                         "give a folder with more .js files under a permissive licence (MIT, ISC, Apache-2.0)")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from backends import paths
-from backends.errors import ModelUnavailable, UsageError
+from backends.cancel import Cancel
+from backends.errors import Cancelled, ModelUnavailable, UsageError
 from backends.loading.tokenizer_source import trained_dir
 
 OnProgress = Callable[[str], None]
@@ -103,7 +104,7 @@ def local_files(sources: Iterable[str]) -> list[Path]:
     """Text files named directly or found in folders (hidden files and folders are skipped)."""
     files: list[Path] = []
     for source in sources:
-        path = Path(source).expanduser()
+        path = paths.user_path(source)
         if path.is_file():
             files.append(path)
         elif path.is_dir():
@@ -136,13 +137,27 @@ def local_texts(files: list[Path]) -> tuple[Iterator[str], int]:
     return lines(), total
 
 
-def batches(texts: Iterable[str], total: int, progress: OnProgress | None) -> Iterator[list[str]]:
-    """Feed the trainer in batches, reporting how far through the data it is."""
+@dataclass
+class Reading:
+    """How far through the data the trainer is, and whether any of it was text."""
+
+    texts: int = 0
+    words: int = 0
+
+
+def batches(texts: Iterable[str], total: int, progress: OnProgress | None, cancel: Cancel | None = None,
+            reading: Reading | None = None) -> Iterator[list[str]]:
+    """Feed the trainer in batches, reporting how far through the data it is; a cancel stops it between batches."""
+    reading = reading if reading is not None else Reading()
     batch: list[str] = []
     seen, reported = 0, 0
     for text in texts:
         batch.append(text)
+        reading.texts += 1
+        reading.words += bool(text.strip())
         if len(batch) == BATCH:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("tokenizer training was stopped")
             seen += len(batch)
             percent = 100 * seen // max(total, 1)
             if progress and percent >= reported + REPORT_EVERY:  # a line per step, not per batch
@@ -152,13 +167,17 @@ def batches(texts: Iterable[str], total: int, progress: OnProgress | None) -> It
             batch = []
     if batch:
         yield batch
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("tokenizer training was stopped")
     if progress:
-        progress(f"read all {total:,} lines; building the vocabulary")
+        progress(f"read all {total:,} lines; building the vocabulary (this last step cannot be stopped)")
 
 
 def train(data: list[str] | None = None, *, vocab_size: int = 12_000, model: str = "wordpiece",
-          name: str | None = None, progress: OnProgress | None = None) -> TrainResult:
-    """Train on ``data`` (``["hub"]`` or None: wikitext; else files and folders); save tokenizer.json."""
+          name: str | None = None, progress: OnProgress | None = None, cancel: Cancel | None = None) -> TrainResult:
+    """Train on ``data`` (``["hub"]`` or None: wikitext; else files and folders); save tokenizer.json.
+
+    ``cancel`` stops it while the data is read (Cancelled); data with no text in it is a UsageError."""
     if not 100 <= vocab_size <= 1_000_000:
         raise UsageError(f"vocabulary size {vocab_size} is out of range", "use a whole number from 100 to 1000000")
     name = name or model
@@ -171,7 +190,11 @@ def train(data: list[str] | None = None, *, vocab_size: int = 12_000, model: str
         texts, total = hub_texts(progress)
     else:
         texts, total = local_texts(local_files(data))
-    tokenizer.train_from_iterator(batches(texts, total, progress), trainer=trainer, length=total)
+    reading = Reading()
+    tokenizer.train_from_iterator(batches(texts, total, progress, cancel, reading), trainer=trainer, length=total)
+    if not reading.words:  # empty, blank or binary files: a vocabulary of special tokens alone would be saved
+        raise UsageError(f"{', '.join(data or ['hub'])} holds no text to learn a vocabulary from: its files are "
+                         "empty, blank or not UTF-8 text", "point --data at text files")
     target = trained_dir(name) / "tokenizer.json"
     paths.atomic_write_text(target, tokenizer.to_str(pretty=True))
     if progress:

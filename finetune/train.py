@@ -216,7 +216,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     train_set = PackedDataset(pack((d.text for d in corpus.train), tokenizer, config.block))
     eval_set = PackedDataset(pack((d.text for d in corpus.eval), tokenizer, config.block, config.eval_blocks))
     if not len(train_set) or not len(eval_set):
-        raise ValueError(f"not enough JavaScript for blocks of {config.block} tokens ({corpus.summary()})")
+        raise UsageError(f"not enough JavaScript for blocks of {config.block} tokens ({corpus.summary()})")
     emit("phase", phase="loading", message=f"{corpus.summary()}; {len(train_set)} training blocks "
          f"({train_set.tokens:,} tokens), {len(eval_set)} held-out blocks")
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from backends import paths
 from backends.errors import UsageError
 
 MB = 1024 * 1024
@@ -68,7 +69,7 @@ def read_bytes(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT,
     ``folder_hint`` says what to do when a folder is named instead of a file.
     """
     shown = Path(path)
-    path = shown.expanduser()
+    path = paths.user_path(shown)
     try:
         # O_NONBLOCK: opening a FIFO with no writer must not hang; a regular file ignores the flag.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
@@ -128,6 +129,19 @@ def decode(data: bytes, what: str, warn: Callable[[str], None] | None = None) ->
     return text
 
 
+def readable(text: str) -> str:
+    """``text`` with the bytes that were not UTF-8 made U+FFFD: Python keeps them as lone surrogates (in
+    arguments, in a terminal's input), which no tokenizer, database or screen takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte (not from a decoder)
+            return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def read_text(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT,
               warn: Callable[[str], None] | None = None) -> str:
     """``read_bytes`` then ``decode``."""
@@ -168,7 +182,7 @@ def read_lines(stream: BinaryIO, what: str = "stdin", line_limit: int = MB,
 
 def write_text(path: str | Path, text: str, what: str = "file") -> Path:
     """Write ``text`` to ``path`` atomically and safely (see the module docstring); returns the path written."""
-    named = Path(path).expanduser()
+    named = paths.user_path(path)
     target = Path(os.path.realpath(named))  # a symlink is written through, never replaced by a file
     try:
         info: os.stat_result | None = os.stat(target)

@@ -199,7 +199,7 @@ def requested_wait(headers: Any, body: bytes) -> float | None:
     value = headers.get("Retry-After")
     if value:
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return float(value)
         try:
             when = email.utils.parsedate_to_datetime(value)

@@ -89,7 +89,7 @@ def resolve(spec: str) -> ModelSource:
         raise ModelUnavailable("no model named", f"choose a preset ({', '.join(PRESETS)}), a Hub id, a folder or a .gguf file")
     if spec in PRESETS:
         return PRESETS[spec].resolve()
-    path = Path(spec).expanduser()
+    path = paths.user_path(spec)
     if spec.endswith(".gguf"):
         if not path.is_file():
             raise ModelUnavailable(f"no such file: {spec}", "check the path to the .gguf file")

@@ -55,7 +55,7 @@ def load_tokenizer(spec: str) -> NamedTokenizer:
     spec = spec.strip()
     if spec and "/" not in spec and (trained_dir(spec) / "tokenizer.json").is_file():
         return NamedTokenizer(spec, Tokenizer.from_file(str(trained_dir(spec) / "tokenizer.json")))
-    path = Path(spec).expanduser()
+    path = paths.user_path(spec)
     if path.suffix == ".json":
         if not path.is_file():
             raise ModelUnavailable(f"no such file: {spec}", "check the path to the tokenizer.json")

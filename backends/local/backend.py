@@ -10,7 +10,7 @@ from ..base import BackendInfo, Message
 from ..errors import BackendError
 from ..loading.fast_start import load_for_chat
 from ..loading.models import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
-from ..reply import Event, Finish, GenerationStats, Reply, Started, Text, Token, TokenChoice
+from ..reply import Event, Finish, GenerationStats, Prefill, Reply, Started, Text, Token, TokenChoice
 from ..settings import GenerationSettings
 from .prompts import completion_text, fit_prompt
 from .stop_rule import StopRule
@@ -122,7 +122,11 @@ class LocalBackend:
             yield Text(stop.text(detok.push(forced.token_id)))
         try:
             if not stop.ended:
-                for step in decode(loaded.decoder, input_ids, settings, stop=stop, generator=generator):
+                for step in decode(loaded.decoder, input_ids, settings, stop=stop, generator=generator,
+                                   prefill_progress=True):
+                    if isinstance(step, Prefill):  # a long prompt, read a chunk at a time
+                        yield step
+                        continue
                     yield Token(_token_choice(loaded.tokenizer, step))
                     if stop.is_end(step.token_id):
                         break

@@ -5,6 +5,9 @@ sequence back in at every step (quadratic: 3.5 tok/s at 128 tokens, 1.5 at 512 o
 with the cache each step feeds one token. Written by hand rather than through ``model.generate`` so
 that every step can report the probability of the chosen token and its runners-up, and check for
 cancellation, without a LogitsProcessor/streamer/thread round-trip per token.
+
+The prompt itself is read in chunks of ``lean.PREFILL_CHUNK`` tokens (the prefill): a long one takes minutes
+on a busy CPU, so a cancel is seen between two chunks, and a caller may hear how far it got (``Prefill``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from ..lean import decoder as lean
 from ..lean.threads import thread_count_kept
+from ..reply import Prefill
 from ..settings import GenerationSettings
 from .stop_rule import StopRule
 
@@ -89,8 +94,6 @@ def step_function(model: Any, prompt_length: int, room: int, cache: object | Non
         return lambda ids: model(ids, fast_cache)
     from transformers import DynamicCache
 
-    from ..lean import decoder as lean
-
     hf_cache = cache if cache is not None else DynamicCache(config=model.config)
 
     def forward(ids: torch.Tensor) -> torch.Tensor:
@@ -117,22 +120,32 @@ def decode(
     cancel: threading.Event | None = None,
     generator: torch.Generator | None = None,
     cache: object | None = None,
-) -> Iterator[Step]:
+    prefill_progress: bool = False,
+) -> Iterator[Step | Prefill]:
     """Yield tokens one by one until the stop rule says the reply ends (EOS, ``max_new_tokens``, the
-    context window, a cancel). Without ``stop``, one is made from ``eos_ids``, ``window`` and ``cancel``."""
+    context window, a cancel). Without ``stop``, one is made from ``eos_ids``, ``window`` and ``cancel``.
+    With ``prefill_progress``, a prompt longer than one chunk also yields a ``Prefill`` after each chunk."""
     if stop is None:
         stop = StopRule(frozenset(eos_ids or ()), settings.max_new_tokens,
                         window if window is not None else input_ids.size(-1) + settings.max_new_tokens, cancel)
     with thread_count_kept():  # the lean decoder tunes its threads per step; the process keeps its own
         length = input_ids.size(-1)
         forward = step_function(model, length, stop.room(length), cache)
-        ids = input_ids  # the whole prompt on the first step (prefill), then one token at a time
         seen = input_ids
         penalize = settings.repetition_penalty not in (None, 1.0)  # None: a backend forgot for_mode
         produced = 0
-        while not stop.halted(length, produced):
-            # Forward only the new tokens; the cache holds keys and values of everything before.
-            logits = forward(ids)
+        logits: torch.Tensor | None = None
+        # The prompt a chunk at a time: a cancel is seen between two chunks, not after the whole prompt.
+        chunk = lean.PREFILL_CHUNK
+        for begin in range(0, length, chunk):
+            if stop.halted(length, produced):
+                return
+            logits = forward(input_ids[:, begin:begin + chunk])
+            if prefill_progress and length > chunk:
+                yield Prefill(min(begin + chunk, length), length)
+        while logits is not None and not stop.halted(length, produced):
+            if produced:  # only the new token: the cache holds keys and values of everything before
+                logits = forward(next_id)
             # The model's own confidence, before any sampling filter, is what /probs shows:
             # probabilities of the top tokens and the chosen one only, from the log-normalizer,
             # instead of a softmax over the whole vocabulary.
@@ -155,7 +168,6 @@ def decode(
             yield Step(token_id, prob, top_ids, numbers[2 + TOP_ALTERNATIVES:])
             if stop.is_end(token_id) or stop.repeats(token_id):
                 return
-            ids = next_id
             length += 1
             produced += 1
             if penalize:

@@ -20,6 +20,7 @@ from backends.errors import ParrotError
 from ..chat.attachment_budget import measure
 from ..chat.attachments import gather
 from ..chat.session import Session
+from ..views.terminal_text import neutral
 
 
 class AttachmentBar(Static):
@@ -52,7 +53,7 @@ class AttachmentBar(Static):
         self.app.call_from_thread(self._show, text)
 
     def _show(self, text: str) -> None:
-        self.update(Text(text))  # paths may hold [ ]: never markup
+        self.update(Text(neutral(text)))  # file names may hold [ ] or escape sequences: shown, never obeyed
         self.set_class(bool(text), "visible")
 
 

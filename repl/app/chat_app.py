@@ -7,6 +7,7 @@ its own (``StatusBar``), and slash-commands run in a thread through ``CommandBri
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -19,16 +20,20 @@ from backends.settings import GenerationSettings
 from ..chat.activity import Activity
 from ..chat.setup import open_session
 from ..history.store import HistoryStore
-from . import keys, terminal_watch
+from ..views import terminal_text
+from ..views.terminal_text import neutral
+from . import keys, terminal_input, terminal_watch
 from .attachment_bar import AttachmentBar, preview_prompt
 from .chat_view import ChatView
 from .command_bridge import CommandBridge
+from .daemon_workers import DaemonExecutor
 from .finetune_panel import FinetunePanel, follow_running_finetune, show_panel
 from .model_loader import ModelLoader
 from .prompt_input import CommandSuggestions, PromptInput
 from .status_bar import StatusBar
 
 WELCOME = keys.welcome()
+terminal_input.decode_leniently()
 
 
 class ChatApp(keys.KeyActions, App[int]):
@@ -65,6 +70,7 @@ class ChatApp(keys.KeyActions, App[int]):
         yield self.status
 
     async def on_mount(self) -> None:
+        asyncio.get_running_loop().set_default_executor(DaemonExecutor())  # a quit never waits for a worker
         self.bridge.main_thread = threading.get_ident()
         self.query_one(PromptInput).focus()
         self.watch(self.chat, "replying", self._replying_changed)
@@ -86,6 +92,10 @@ class ChatApp(keys.KeyActions, App[int]):
     @property
     def replying(self) -> bool:
         return self.chat.replying
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **options: Any) -> None:
+        """Every notice passes the one neutraliser, never as markup: it may quote a file name, a server or a model."""
+        super().notify(terminal_text.message(message), title=neutral(title), markup=False, **options)
 
     # -- what the parts say ----------------------------------------------------------------------
 

@@ -24,11 +24,11 @@ from backends.cancel import Cancel
 from backends.errors import Cancelled, ParrotError
 
 from ..chat.activity import Activity
-from ..chat.replies import stream_reply
+from ..chat.replies import describe_prefill, stream_reply
 from ..chat.session import Session, Turn
 from ..chat.setup import Setup, resume_last
 from ..chat.truncation import truncation_notice
-from ..views.terminal_text import neutral
+from ..views.terminal_text import neutral, shown
 from .reply_view import ReplyStream
 from .widgets import AssistantMessage, Note, UserMessage
 
@@ -50,6 +50,13 @@ class ChatView(VerticalScroll):
         def __init__(self, error: ParrotError, prompt: str | None) -> None:
             super().__init__()
             self.error, self.prompt = error, prompt
+
+    class Prefilled(Message, bubble=False):
+        """How far a long prompt has been read, before the first word of the reply."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     class Noted(Message, bubble=False):
         """Something to know about the reply: the prompt was cut to fit, the server ignores a setting."""
@@ -151,7 +158,8 @@ class ChatView(VerticalScroll):
         try:
             with self.activity.run("reply", cancel):
                 turn, reply = stream_reply(self.session, prompt, cancel, on_chunk,
-                                           lambda text: self.post_message(self.Noted(text)), on_start, branch)
+                                           lambda text: self.post_message(self.Noted(text)), on_start, branch,
+                                           lambda p: self.post_message(self.Prefilled(describe_prefill(p))))
         except ParrotError as error:
             self.post_message(self.Failed(error, prompt))
             return
@@ -161,6 +169,11 @@ class ChatView(VerticalScroll):
     def _started(self) -> None:
         if self._reply_widget is not None:
             self._reply_widget.meta.update("…")
+
+    @on(Prefilled)
+    def _prefilled(self, message: Prefilled) -> None:
+        if self._reply_widget is not None:  # under the reply, until its first word replaces it
+            self._reply_widget.meta.update(f"{message.text} · Esc stops")
 
     @on(Finished)
     async def _finished(self, message: Finished) -> None:
@@ -232,7 +245,7 @@ class ChatView(VerticalScroll):
 
     async def show_note(self, renderable: Any) -> None:
         """Command output; a string is plain text, never markup (it may hold '[', or what a file said)."""
-        note = Note(Text(neutral(renderable)) if isinstance(renderable, str) else renderable)
+        note = Note(shown(renderable))
         await self.mount(note)
         if self._first_note_after_clear is None:
             self._first_note_after_clear = note

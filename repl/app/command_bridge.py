@@ -167,5 +167,10 @@ class CommandBridge:
         """Run ``function`` on the UI thread: wait for it from a worker, queue it from the UI thread."""
         if threading.get_ident() == self.main_thread:
             self.app.call_later(function, *args)
-        else:
+            return
+        try:
             self.app.call_from_thread(function, *args)
+        except Exception:
+            if self.app.is_running:
+                raise
+            # The app quit while this command's work ran on (quitting never waits for it): no screen is left.

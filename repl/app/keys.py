@@ -74,6 +74,9 @@ def welcome() -> str:
 
 QUIT_AGAIN_SECONDS = 3.0
 SCROLL_LINES = 3
+STOP_SECONDS = 0.1  # what Esc takes where work can stop between steps; past it, the person is told
+WORK_NAMES = {"reply": "the reply", "compare": "/compare", "eval": "/eval", "file": "/file's glob",
+              "tokenizer": "tokenizer training"}
 
 
 class KeyActions:
@@ -108,6 +111,14 @@ class KeyActions:
         self._last_interrupt = time.monotonic()
         if dropped := self.bridge.drop_waiting():  # "stop" stops what was sent behind it too; the log keeps it
             self.call_later(self.chat.show_note, "not sent (Esc): " + " · ".join(dropped))  # type: ignore[attr-defined]
+        self.set_timer(STOP_SECONDS, self._still_stopping)  # type: ignore[attr-defined]
+
+    def _still_stopping(self) -> None:
+        """Say what Esc could not stop at once: work inside a step it cannot leave (a part of a long prompt)."""
+        left = [WORK_NAMES.get(name, name) for name in self.activity.stopping()]
+        if left:
+            said = f"stopping {', '.join(left)}: it ends after the step it is in"
+            self.notify(said, timeout=5)  # type: ignore[attr-defined]
 
     def action_interrupt(self) -> None:
         from .widgets import SecretScreen
@@ -125,7 +136,8 @@ class KeyActions:
 
     async def action_quit(self) -> None:
         self.chat.cancel.set()
-        self.activity.stop()  # whatever runs, quitting wins
+        self.loader.cancel()  # a download
+        self.activity.stop()  # whatever runs, quitting wins (and never waits long for it: DaemonExecutor)
         self.exit(0)  # type: ignore[attr-defined]
 
     def action_command(self, line: str) -> None:

@@ -48,6 +48,11 @@ class Activity:
         with self._lock:
             return [n for n, cancels in self._running.items() if any(not c.is_set() for c in cancels)]
 
+    def stopping(self) -> list[str]:
+        """Work asked to stop that has not ended yet (it is inside a step it cannot leave part-way)."""
+        with self._lock:
+            return [n for n, cancels in self._running.items() if cancels and all(c.is_set() for c in cancels)]
+
     def stop(self, name: str | None = None) -> bool:
         """Ask work ``name`` (None: all work) to stop; returns whether anything was running."""
         with self._lock:

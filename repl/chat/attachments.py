@@ -3,9 +3,14 @@
 Each file goes into the message as its name and a fenced block tagged with its language, so the
 model sees what a person would paste. What is refused is refused in one line: directories, binary
 or non-UTF-8 files, unreadable files, anything that is not a regular file (a FIFO would block the
-chat forever, /dev/zero never ends) and files over the size limit. A turn keeps a record of what
+chat forever, /dev/zero never ends), files over the size limit, and more files than one prompt can
+carry (a glob that matches thousands is refused, not cut later). A turn keeps a record of what
 was attached (path, size, SHA-256); the text itself is part of the message, so /retry re-sends the
 same content even if the file has changed since.
+
+The quoting rule, one for ``@path`` and ``/file``: a path with spaces goes in double quotes,
+``@"my notes.md"`` and ``/file "my notes.md"``. A backslash is not an escape: ``@my\\ notes.md`` is
+refused, and the refusal says the rule.
 """
 
 from __future__ import annotations
@@ -16,13 +21,22 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from backends.cancel import Cancel
+from backends.one_line import one_line
+from backends.paths import user_path
 
 from ..safe_files import FileRefused, read_bytes, size_text
+from .file_globs import expand_glob
 
-MAX_BYTES = 256 * 1024  # ~60k tokens of code: more than any window parrot's models have
-# `@path` outside code fences; the characters a path is usually written with, so that a pasted
-# `@app.route("/x")` or an e-mail address is not taken for a file.
-MENTION = re.compile(r"(?<![\w@])@((?:~|\.{1,2})?[\w./+\-]*[\w/])")
+# ~60k tokens of code: more than any window parrot's models have; the limit for one file and for all of a prompt's.
+MAX_BYTES = 256 * 1024
+MAX_FILES = 64  # files one prompt may carry: more is a folder to search, not something to read at once
+# `@path` outside code fences: in double quotes (any characters but a quote), or bare with the characters a
+# path is usually written with, so that a pasted `@app.route("/x")` or an e-mail address is not taken for a file.
+MENTION = re.compile(r'(?<![\w@])@(?:"([^"\n]*)("?)|((?:~|\.{1,2})?[\w./+\-]*[\w/]))')
+QUOTING = 'put a path with spaces in double quotes: @"my file.py" or /file "my file.py"'
 FENCE_LINE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -86,38 +100,64 @@ def read_regular_text(path: Path, limit: int = MAX_BYTES) -> str:
 
 def read_attachment(path: str, limit: int = MAX_BYTES) -> Attachment:
     """Read one file (``~`` expanded) into an Attachment shown under the name it was given."""
-    return Attachment.from_text(path, read_regular_text(Path(path).expanduser(), limit))
+    return Attachment.from_text(path, read_regular_text(user_path(path), limit))
 
 
-def expand(patterns: list[str]) -> list[str]:
+def expand(patterns: list[str], cancel: Cancel | None = None,
+           progress: Callable[[str], None] | None = None) -> list[str]:
     """Paths for ``/file`` arguments: ``~`` expanded, globs (``**`` too) matched in sorted order.
 
     A glob's directories are skipped (``src/*`` means its files); a glob that matches nothing, or
-    only directories, is an error, as is a path named outright that is not a file.
+    only directories, is an error, as is a path named outright that is not a file, and more than
+    MAX_FILES files in all. ``cancel`` stops a glob's walk; ``progress`` hears how far it got.
     """
-    found: list[str] = []
+    found: dict[str, None] = {}  # the same file once, even if two patterns name it
     for pattern in patterns:
         if not glob.has_magic(pattern):
-            found.append(pattern)
-            continue
-        matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
-        files = [m for m in matches if not os.path.isdir(m)]
-        if not files:
-            raise AttachmentError(f"no file matches {pattern}", "check the pattern; Tab completes paths")
-        found.extend(files)
-    return list(dict.fromkeys(found))  # the same file once, even if two patterns name it
+            found[pattern] = None
+        else:
+            files = expand_glob(pattern, MAX_FILES - len(found), cancel, progress)
+            if not files:
+                raise AttachmentError(f"no file matches {pattern}", "check the pattern; Tab completes paths")
+            found.update(dict.fromkeys(files))
+        check_count(len(found))
+    return list(found)
 
 
-def read_all(patterns: list[str], limit: int = MAX_BYTES) -> list[Attachment]:
+def check_count(count: int) -> None:
+    """Refuse more files than one prompt carries."""
+    if count > MAX_FILES:
+        raise AttachmentError(f"{count} files are more than the {MAX_FILES} one prompt can carry",
+                              "name fewer: a narrower pattern, or the files themselves")
+
+
+def check_total(attachments: list[Attachment]) -> None:
+    """Refuse files that together hold more than one prompt can carry (they would only be cut)."""
+    check_count(len(attachments))
+    total = sum(a.size for a in attachments)
+    if total > MAX_BYTES:
+        raise AttachmentError(f"the files hold {size_text(total)} together, over the {size_text(MAX_BYTES)} "
+                              "one prompt can carry", "attach fewer or smaller files")
+
+
+def read_all(patterns: list[str], limit: int = MAX_BYTES, cancel: Cancel | None = None,
+             progress: Callable[[str], None] | None = None) -> list[Attachment]:
     """Every file the patterns name, read now; the first file that is refused stops all of them."""
-    return [read_attachment(path, limit) for path in expand(patterns)]
+    files = []
+    for path in expand(patterns, cancel, progress):
+        if cancel is not None:
+            cancel.check()
+        files.append(read_attachment(path, limit))
+        check_total(files)
+    return files
 
 
 def mentions(prompt: str) -> list[str]:
     """The ``@path`` words of a prompt that name a file, outside fenced code blocks.
 
     A word that names nothing on disk stays text (``@dataclass`` in a question about Python),
-    unless it is plainly a path (it has a ``/`` or starts with ``~``): then it is an error.
+    unless it is plainly a path (it has a ``/``, starts with ``~`` or is in quotes): then it is an
+    error. A quote never closed, or a space escaped with a backslash, is refused with the quoting rule.
     """
     found: list[str] = []
     in_fence = False
@@ -128,8 +168,16 @@ def mentions(prompt: str) -> list[str]:
         if in_fence:
             continue
         for match in MENTION.finditer(line):
-            word = match.group(1)
-            if os.path.lexists(os.path.expanduser(word)) or "/" in word or word.startswith("~"):
+            quoted, closed, word = match.groups()
+            if quoted is not None:
+                if not closed or not quoted:
+                    raise AttachmentError(f"{one_line(match.group(), 40)}: the quote is never closed"
+                                          if not closed else '@"" names no file', QUOTING)
+                found.append(quoted)
+            elif line.startswith("\\ ", match.end()):
+                raise AttachmentError(f"{one_line(line[match.start():], 40)}: a backslash does not escape a space "
+                                      "in an @path", QUOTING)
+            elif "/" in word or word.startswith("~") or os.path.lexists(os.path.expanduser(word)):
                 found.append(word)
     return list(dict.fromkeys(found))
 
@@ -159,7 +207,11 @@ def split_composed(content: str, records: list[dict]) -> tuple[str, list[Attachm
 def gather(prompt: str, pending: list[Attachment], limit: int = MAX_BYTES) -> list[Attachment]:
     """The files for one prompt: those queued with /file, then each ``@path`` it mentions."""
     queued = {a.path for a in pending}
-    return list(pending) + [read_attachment(p, limit) for p in mentions(prompt) if p not in queued]
+    named = [p for p in mentions(prompt) if p not in queued]
+    check_count(len(pending) + len(named))
+    files = list(pending) + [read_attachment(p, limit) for p in named]
+    check_total(files)
+    return files
 
 
 def summary(attachments: list[Attachment]) -> str:

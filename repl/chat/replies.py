@@ -15,7 +15,7 @@ import threading
 from typing import Callable
 
 from backends.errors import BackendError, Cancelled, ParrotError, UsageError
-from backends.reply import Reply
+from backends.reply import Prefill, Reply
 from finetune.yielding import chat_replying
 
 from .session import Session, Turn
@@ -24,15 +24,20 @@ from .truncation import truncation_notice
 OnText = Callable[[str], None]
 
 
+OnPrefill = Callable[[Prefill], None]
+
+
 def run_reply(start: Callable[[], Reply], on_chunk: OnText, on_note: OnText,
-              on_start: Callable[[Reply], None] | None = None, told: set[str] | None = None) -> Reply:
+              on_start: Callable[[Reply], None] | None = None, told: set[str] | None = None,
+              on_prefill: OnPrefill | None = None) -> Reply:
     """Start a reply with ``start()`` and stream it through ``on_chunk``; returns it once it has ended.
 
     ``on_note`` is told, a line each, what the person should know: that the prompt was cut to fit the
     window (as soon as the backend has fitted it, before the answer) and, after the answer, a setting the
     server ignored (once per setting for the settings in ``told``, which collects them). ``on_start``
-    gets the reply once its prompt is fitted. A failure raises a ParrotError whose ``reply`` holds the
-    text that did arrive; a crash while starting is a BackendError.
+    gets the reply once its prompt is fitted; ``on_prefill`` hears how far a long prompt has been read
+    (``describe_prefill`` words it). A failure raises a ParrotError whose ``reply`` holds the text that
+    did arrive; a crash while starting is a BackendError.
     """
     with chat_replying():  # a fine-tuning run beside the chat is held still while this streams
         try:
@@ -42,6 +47,7 @@ def run_reply(start: Callable[[], Reply], on_chunk: OnText, on_note: OnText,
         except Exception as error:  # building the request crashed: one line, nothing had begun
             raise BackendError(f"the reply could not start: {type(error).__name__}: {error}") from error
         reply.on_start = lambda started: _begun(started, on_note, on_start)
+        reply.on_prefill = on_prefill
         try:
             for chunk in reply:
                 on_chunk(chunk)
@@ -69,7 +75,7 @@ def _begun(reply: Reply, on_note: OnText, on_start: Callable[[Reply], None] | No
 
 def stream_reply(session: Session, prompt: str | None, cancel: threading.Event, on_chunk: OnText,
                  on_note: OnText | None = None, on_start: Callable[[Reply], None] | None = None,
-                 branch: tuple[int, int] | None = None) -> tuple[Turn, Reply]:
+                 branch: tuple[int, int] | None = None, on_prefill: OnPrefill | None = None) -> tuple[Turn, Reply]:
     """Produce one reply in the conversation and record it; returns the recorded turn and the reply.
 
     ``prompt`` None answers the conversation as it stands, or continues its last reply when it ends
@@ -89,7 +95,7 @@ def stream_reply(session: Session, prompt: str | None, cancel: threading.Event, 
     mark = len(session.conversation.turns)
     continuing, start, replaced = _plan(session, prompt, cancel, branch)
     try:
-        reply = run_reply(start, on_chunk, note, on_start, session.told_ignored)
+        reply = run_reply(start, on_chunk, note, on_start, session.told_ignored, on_prefill)
     except ParrotError as error:
         if replaced is not None and error.reply is not None and error.reply.text:
             _keep_replaced(session, replaced)  # the partial branch takes its place, the old reply is kept
@@ -158,6 +164,11 @@ def keep_partial(session: Session, mark: int, continuing: Turn | None, reply: Re
     if new_prompt:
         session.pending_files = []  # queued files went with the prompt, which stays
     error.partial_turn = record(session, continuing, reply)
+
+
+def describe_prefill(progress: Prefill) -> str:
+    """'reading the prompt: 2,048 of 8,180 tokens' while a long prompt is read, before the answer."""
+    return f"reading the prompt: {progress.done:,} of {progress.total:,} tokens"
 
 
 def describe_end(turn: Turn) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 from backends.errors import ParrotError, UsageError
 
 from ..crash import unexpected
-from ..views.terminal_text import neutral
+from ..views.terminal_text import error_line
 from .exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exit_code, signal_exit
 from .setting_flags import add_backend_flags, add_setting_flags, settings_from_args
 from .usage import Parser
@@ -76,10 +76,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Environment variables parrot reads as text or paths: a value that is not UTF-8 would fail far from
+# here (a path SQLite cannot open, a token no HTTP header can carry), so it is refused at the start.
+ENVIRONMENT = ("PARROT_HOME", "HF_HOME", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_ENDPOINT",
+               "OPENAI_API_KEY", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+
+
+def decoded_argv(argv: Sequence[str]) -> list[str]:
+    """Arguments as text: bytes that are not UTF-8 become U+FFFD, said once on stderr (as stdin's are)."""
+    from ..safe_files import readable
+
+    fixed = [readable(arg) for arg in argv]
+    if fixed != list(argv):
+        print("parrot: an argument is not valid UTF-8; its invalid bytes were replaced with U+FFFD", file=sys.stderr)
+    return fixed
+
+
+def check_environment() -> None:
+    """Refuse, in one line, an environment variable parrot reads that is not valid UTF-8."""
+    from ..safe_files import readable
+
+    for name in ENVIRONMENT:
+        value = os.environ.get(name)
+        if value is not None and readable(value) != value:
+            raise UsageError(f"the environment variable {name} is not valid UTF-8", f"set {name} again as UTF-8 text")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = decoded_argv(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
+        check_environment()
         if argv and argv[0] in SUBCOMMANDS:
             return _run_subcommand(argv[0], argv[1:])
         return _run_chat(build_parser().parse_args(argv))
@@ -99,7 +126,7 @@ def guarded(run: Callable[[], int]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail
         return EXIT_OK
     except ParrotError as error:
-        print(f"parrot: {neutral(str(error))}", file=sys.stderr)
+        print(f"parrot: {error_line(str(error))}", file=sys.stderr)
         return exit_code(error)
     except Exception as error:  # noqa: BLE001  a bug: one line here, the traceback in the log
         print(f"parrot: {unexpected(error)}", file=sys.stderr)

@@ -69,7 +69,7 @@ def branches_(ctx: Context, args: list[str]) -> None:
 def branch_(ctx: Context, args: list[str]) -> None:
     require(args, 1)
     conversation = ctx.session.conversation
-    if not args[0].isdigit():
+    if not (args[0].isascii() and args[0].isdigit()):  # "²".isdigit() too
         raise UsageError(f"there is no branch {args[0]}", "give its number from /branches")
     left = conversation.branch
     chosen = switch(ctx.session, int(args[0]))
@@ -99,6 +99,6 @@ def when(timestamp: float) -> str:
 
 
 def _number(text: str, count: int, what: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= count:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= count:  # "²".isdigit() too
         raise UsageError(f"there is no {what} {text}", f"give a number from 1 to {count}" if count else None)
     return int(text)

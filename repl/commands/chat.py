@@ -12,8 +12,9 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any, Callable
 
-from backends import registry
+from backends import paths, registry
 from backends.errors import ParrotError, UsageError
 from backends.hosted.httpclient import check_base_url
 from backends.one_line import one_line
@@ -49,7 +50,7 @@ def new_(ctx: Context, args: list[str]) -> None:
     ctx.ui.show("new conversation")
 
 
-@command("system", "/system [TEXT|none]", "show or set the system prompt for chat models")
+@command("system", "/system [TEXT|none]", "show or set the system prompt for chat models", text=True)
 def system_(ctx: Context, args: list[str]) -> None:
     if not args:
         ctx.ui.show(f"system prompt: {ctx.session.settings.system or '(the model default)'}")
@@ -76,9 +77,9 @@ def backend_(ctx: Context, args: list[str]) -> None:
     if urls and name != "openai":  # hf never sends its token elsewhere; local has no server
         raise UsageError(f"the {name} backend takes no URL", "a server's URL goes with /backend openai URL")
     options = {"base_url": check_base_url(urls[0])} if urls else {}
-    ctx.session.use_backend(name, models[0] if models else None, **options)
     where = f" at {urls[0]}" if urls else ""
-    ctx.ui.show(f"backend: {name}{where}, model: {ctx.session.model or 'its default'}")
+    switch(ctx, name, models[0] if models else None,
+           lambda: f"backend: {name}{where}, model: {ctx.session.model or 'its default'}", **options)
 
 
 @command("model", "/model [NAME]", "show or switch the model (the conversation is kept)")
@@ -87,9 +88,31 @@ def model_(ctx: Context, args: list[str]) -> None:
     if not args:
         ctx.ui.show(f"model: {ctx.session.model or 'the default'} ({ctx.session.backend_name})")
         return
-    ctx.session.use_backend(ctx.session.backend_name, args[0])
-    # A mode that loads in the background says this after loading worked, so a failure is the one word.
-    getattr(ctx.ui, "after_load", ctx.ui.show)(f"model: {args[0]} (the conversation is kept)")
+    switch(ctx, ctx.session.backend_name, args[0], lambda: f"model: {args[0]} (the conversation is kept)")
+
+
+def switch(ctx: Context, name: str, model: str | None, said: Callable[[], str], **options: Any) -> None:
+    """Give the session backend ``name`` with ``model``, and say ``said()`` once it works.
+
+    The app loads in the background and says it after loading worked (a failure is then the one thing
+    said, and the last model that worked stays). Elsewhere the model loads now, so that a model that
+    cannot load is refused by the command itself, not at the next prompt, and the one before stays.
+    """
+    session = ctx.session
+    before = session.backend, session.backend_name, session.model, dict(session.models), dict(session.backend_options)
+    session.use_backend(name, model, **options)
+    after_load = getattr(ctx.ui, "after_load", None)
+    if after_load is not None:
+        after_load(said())
+        return
+    try:
+        load = getattr(session.backend, "load", None)
+        if load is not None:
+            load()
+    except Exception:
+        session.backend, session.backend_name, session.model, session.models, session.backend_options = before
+        raise
+    ctx.ui.show(said())
 
 
 @command("retry", "/retry", "answer the last prompt again (a sampled reply gets a new seed)")
@@ -126,7 +149,8 @@ def undo_(ctx: Context, args: list[str]) -> None:
     ctx.ui.show(f"forgot {len(dropped)} message(s): {one_line(dropped[0].message.content, 50)}")
 
 
-@command("history", "/history [N|TEXT]", "list recent conversations, or find those that mention TEXT (/load ID)")
+@command("history", "/history [N|TEXT]", "list recent conversations, or find those that mention TEXT (/load ID)",
+         text=True)
 def history_(ctx: Context, args: list[str]) -> None:
     if len(args) == 1 and args[0].lstrip("+-").isdigit():  # a count, even a wrong one (-3 is not a search)
         ctx.ui.show(conversations_table(_store(ctx).conversations(_int(args[0], "N")), ctx.session.conversation.id))
@@ -146,7 +170,7 @@ def load_(ctx: Context, args: list[str]) -> None:
             raise UsageError(f"there is no conversation {args[0]}", "/history lists them")
         conversation = _store(ctx).load(number)
     else:
-        conversation = read_saved(Path(args[0]).expanduser())
+        conversation = read_saved(paths.user_path(args[0]))
     restored = restore(ctx.session, conversation)  # on the backend, model and settings of its last reply
     if conversation.id is None:
         conversation.announce()  # a loaded file becomes a new stored conversation

@@ -52,7 +52,7 @@ def backend_for(ctx: Context, spec: str) -> Any:
 
 
 @command("compare", USAGE, "both models answer (no prompt: the last one) with the same settings and seed, "
-         f"then each reply is scored under both; a model on a server: {SERVER_SPEC}", group="models")
+         f"then each reply is scored under both; a model on a server: {SERVER_SPEC}", group="models", text=True)
 def compare_(ctx: Context, args: list[str]) -> None:
     from finetune.compare import compare, describe
 
@@ -86,7 +86,7 @@ def compare_(ctx: Context, args: list[str]) -> None:
 
 def _answer(ctx: Context, label: str, start: Callable[[], Reply]) -> Reply:
     """One model's reply through the chat's reply runner, its progress shown as it streams."""
-    from ..chat.replies import run_reply
+    from ..chat.replies import describe_prefill, run_reply
 
     streaming: list[Reply] = []
     shown = [0.0]
@@ -98,4 +98,5 @@ def _answer(ctx: Context, label: str, start: Callable[[], Reply]) -> Reply:
             ctx.ui.progress(f"/compare: {label} answering, {streaming[0].stats.completion_tokens} tokens (Esc stops)")
 
     ctx.ui.progress(f"/compare: {label} answering… (Esc stops)")
-    return run_reply(start, chunk, ctx.ui.show, on_start=streaming.append, told=ctx.session.told_ignored)
+    return run_reply(start, chunk, ctx.ui.show, on_start=streaming.append, told=ctx.session.told_ignored,
+                     on_prefill=lambda p: ctx.ui.progress(f"/compare: {label} {describe_prefill(p)} (Esc stops)"))

@@ -198,8 +198,6 @@ judged by this and by pass@k together."""
 
 def ppl_main(argv: list[str]) -> int:
     """``parrot eval ppl --data DIR|hub``."""
-    import os
-
     from backends import registry
     from finetune.perplexity import held_out_blocks, perplexity
 
@@ -217,19 +215,21 @@ def ppl_main(argv: list[str]) -> int:
     try:
         options = parser.parse_args(argv)
     except UsageError as error:
-        raise UsageError(str(error).split(" (")[0], "usage: parrot eval ppl --data DIR|hub [-m MODEL]") from None
+        raise UsageError(error.message, "usage: parrot eval ppl --data DIR|hub [-m MODEL]") from None
     if options.block < 2 or options.max_blocks < 1:
         raise UsageError("--block must be at least 2 and --max-blocks at least 1", "see parrot eval ppl --help")
     data = options.data
-    if data != "hub" and not data.endswith(".parquet") and not os.path.isdir(os.path.expanduser(data)):
-        raise UsageError(f"no such folder: {data}", "give --data hub, a .parquet file or a folder of code")
+    if data != "hub" and not data.endswith(".parquet"):
+        from finetune.data import code_folder
+
+        data = str(code_folder(data))  # a file or a missing folder is refused before the model loads
     backend = registry.create("local", options.model, progress=_stderr_line)
     loaded = backend.load()
     block = min(options.block, loaded.window)
     started = time.perf_counter()
-    blocks, files = held_out_blocks(os.path.expanduser(data), loaded.tokenizer, block, options.max_blocks)
+    blocks, files = held_out_blocks(data, loaded.tokenizer, block, options.max_blocks)
     if not blocks:
-        raise UsageError(f"{data} has no held-out code long enough for one block of {block} tokens",
+        raise UsageError(f"{options.data} has no held-out code long enough for one block of {block} tokens",
                          "give a bigger folder or a smaller --block")
     score = perplexity(loaded, blocks, lambda done, total, _: _stderr_line(
         f"ppl {done}/{total} blocks, " + progress_line(done, total, 0, started).split(", ", 2)[2]))
@@ -253,6 +253,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help") or "--help" in argv or "-h" in argv:
         print(HELP, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
+    if argv[0] != "humaneval" and not argv[0].startswith("-"):
+        raise UsageError(f"there is no evaluation called {argv[0]}", "choose humaneval or ppl (parrot eval --help)")
     options = parse(argv, full=True)
     settings = eval_settings(options)
     specs = [(options.backend, options.model)] + ([split_spec(options.compare)] if options.compare else [])

@@ -5,13 +5,13 @@ from __future__ import annotations
 from backends.errors import UsageError
 
 from ..chat.attachment_budget import measure
-from ..chat.attachments import read_all
+from ..chat.attachments import check_total, read_all
 from .context import Context
 from .table import command
 
 
-@command("file", "/file PATH...|none", "attach files to the next prompt (globs and ~ work; @path in a prompt too)",
-         aliases=("attach",))
+@command("file", '/file PATH...|none', 'attach files to the next prompt (globs and ~ work; "a b.py" for spaces; '
+         "@path in a prompt too)", aliases=("attach",))
 def file_(ctx: Context, args: list[str]) -> None:
     session = ctx.session
     if args == ["none"]:
@@ -20,9 +20,16 @@ def file_(ctx: Context, args: list[str]) -> None:
         ctx.ui.show(f"dropped {dropped} queued file(s)")
         return
     if args:
-        added = read_all(args)  # one refused file refuses the whole command: nothing half-queued
+        # A glob may walk a large tree: it registers as running work, so that Esc (or quitting) stops it.
+        with ctx.activity.run("file") as cancel:
+            try:
+                added = read_all(args, cancel=cancel, progress=ctx.ui.progress)  # one refused file refuses all
+            finally:
+                ctx.ui.progress(None)
         known = {a.path for a in session.pending_files}
-        session.pending_files = session.pending_files + [a for a in added if a.path not in known]
+        queued = session.pending_files + [a for a in added if a.path not in known]
+        check_total(queued)
+        session.pending_files = queued
     if not session.pending_files:
         raise UsageError("no files are queued", "give a path: /file src/main.py, or write @path in a prompt")
     ctx.ui.show(measure(session, "", session.pending_files).line() + " · they go with your next prompt")

@@ -8,7 +8,6 @@ and gets each new job, e.g. to mount a progress panel.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any
@@ -102,10 +101,10 @@ def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
         check(given)
     except UsageError as error:
         raise usage_error(error.message) from None
-    data = given.get("data")
-    if data is not None and data != "hub" and not data.endswith(".parquet") \
-            and not os.path.isdir(os.path.expanduser(data)):
-        raise UsageError(f"no such folder: {data}", "give --data hub or a folder of .js files")
+    if given.get("data") is not None:
+        from finetune.data import check_source
+
+        check_source(given["data"])  # an empty or missing folder is refused before anything starts
     defaults = RunConfig()
     resumable = not fresh and complete_checkpoints(run_dir(name))
     saved = saved_settings(name) if resumable else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from backends.errors import ParrotError, UsageError
+from backends.errors import Cancelled, ParrotError, UsageError
 
 from ..chat.session import Session, Turn
 from ..cli.tokens import MODEL, tokenizer_parser, tokenizer_specs, tokens_parser
@@ -80,11 +80,13 @@ def _train(ctx: Context, parsed, raise_errors: bool = False) -> None:
     from ..crash import unexpected
 
     try:
-        result = train(parsed.data, vocab_size=parsed.vocab, model=parsed.model, name=parsed.name,
-                       progress=lambda message: ctx.ui.show(Text(f"tokenizer: {message}", "dim")))
+        with ctx.activity.run("tokenizer") as cancel:  # Esc stops it while it reads; quitting, always
+            result = train(parsed.data, vocab_size=parsed.vocab, model=parsed.model, name=parsed.name,
+                           progress=lambda message: ctx.ui.show(Text(f"tokenizer: {message}", "dim")), cancel=cancel)
     except Exception as error:  # noqa: BLE001  nobody waits on this thread: say it failed, never vanish
         failure = error if isinstance(error, ParrotError) else unexpected(error, "tokenizer training")
-        failure = type(failure)(f"tokenizer training failed: {failure.message}", failure.hint)
+        if not isinstance(failure, Cancelled):
+            failure = type(failure)(f"tokenizer training failed: {failure.message}", failure.hint)
         if raise_errors:
             raise failure from None
         if ctx.background.errors is not None:

@@ -27,6 +27,7 @@ class Command:
     group: str = "chat"
     aliases: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()  # fixed first words offered by completion, e.g. ("md", "jsonl")
+    text: bool = False  # its arguments are free text (a search, a prompt): words as typed, quotes and all
 
 
 COMMANDS: dict[str, Command] = {}
@@ -34,13 +35,13 @@ _ALIASES: dict[str, str] = {}
 
 
 def command(name: str, usage: str, summary: str, *, group: str = "chat", aliases: tuple[str, ...] = (),
-            arguments: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as ``/name``."""
+            arguments: tuple[str, ...] = (), text: bool = False) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as ``/name``; ``text``: its arguments are free text, split at spaces only."""
 
     def register(handler: Handler) -> Handler:
         if name in COMMANDS or name in _ALIASES:
             raise RuntimeError(f"/{name} is registered twice")
-        COMMANDS[name] = Command(name, handler, usage, summary, group, aliases, arguments)
+        COMMANDS[name] = Command(name, handler, usage, summary, group, aliases, arguments, text)
         for alias in aliases:
             _ALIASES[alias] = name
         return handler
@@ -62,18 +63,31 @@ def lookup(name: str) -> Command:
     raise UsageError(f"unknown command /{name}", hint)
 
 
+QUOTING = 'put a name with spaces in double quotes: /file "my notes.md"'
+
+
 def split(line: str) -> tuple[str, list[str]]:
-    """'/set temp=0.2 seed=1' -> ('set', ['temp=0.2', 'seed=1']); quotes group words."""
+    """'/set temp=0.2 seed=1' -> ('set', ['temp=0.2', 'seed=1']); quotes group words.
+
+    A free-text command's arguments (``/history it's``) are its words as typed: search text and
+    prompts are not a command line, and an apostrophe there opens no quote.
+    """
     body = line[1:].strip()
     name, _, rest = body.partition(" ")
+    cmd = COMMANDS.get(_ALIASES.get(name.lower(), name.lower()))
+    if cmd is not None and cmd.text:
+        return name.lower(), rest.split()
     # Quotes group words as in a shell, but a backslash stays a backslash: people type \n in /stop,
     # regexes and Windows paths here, never shell escapes (shlex.split would turn \n into n).
     lexer = shlex.shlex(rest, posix=True)
     lexer.whitespace_split, lexer.escape, lexer.commenters = True, "", ""
     try:
         args = list(lexer)
-    except ValueError as error:
-        raise UsageError(f"could not read the arguments of /{name}: {error}", "close the quote") from None
+    except ValueError:
+        raise UsageError(f"the arguments of /{name} open a quote that is never closed",
+                         f"close the quote; {QUOTING}") from None
+    if any(arg.endswith("\\") for arg in args[:-1]):  # `my\ notes.md`: a shell's escape, which is not one here
+        raise UsageError(f"a backslash does not escape a space in /{name}", QUOTING)
     return name.lower(), args
 
 

@@ -8,6 +8,7 @@ when it is first opened.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -53,9 +54,16 @@ def ensure_index(db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO turns_fts(turns_fts) VALUES ('rebuild')")
 
 
+# Control characters in what is searched for count as spaces: FTS5 ends a query at a NUL ("unterminated
+# string"), and no one means to find an escape sequence.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def search(db: sqlite3.Connection, text: str, limit: int = 20) -> list[SearchHit]:
     """Conversations whose turns hold ``text`` (a substring, any case), the most recent first."""
-    needle = " ".join(text.split())
+    needle = " ".join(_CONTROL.sub(" ", text).split())
+    if not needle:
+        return []
     if len(needle) < 3:
         return _search_short(db, needle, limit)  # trigrams need three characters
     rows = db.execute(

@@ -12,7 +12,7 @@ from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
 
 from .. import safe_files
-from ..chat.replies import end_note, run_reply
+from ..chat.replies import describe_prefill, end_note, run_reply
 from ..crash import unexpected
 from ..views import library_bars
 from ..views.terminal_text import for_stream, neutral, same_terminal
@@ -85,11 +85,15 @@ def answer_once(backend_name: str, model: str | None, settings: GenerationSettin
         count = reply.stats.prompt_tokens
         wait.show(f"reading the prompt ({count:,} tokens)" if count else "waiting for the first token")
 
+    def prefilled(line: Any) -> None:  # a long prompt being read, part by part (a minute or more on a busy CPU)
+        if line.done < line.total:
+            wait.show(f"{describe_prefill(line)} (Ctrl-C stops)")
+
     wait.show(waiting_for(backend))
     reply = backend.stream(messages, settings)
     failure: BaseException | None = None
     try:
-        run_reply(lambda: reply, write, note, started)
+        run_reply(lambda: reply, write, note, started, on_prefill=prefilled)
     except BrokenPipeError:
         raise
     except (ParrotError, KeyboardInterrupt) as error:

@@ -14,6 +14,9 @@ from typing import Any, Iterable, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.filters import emacs_insert_mode, vi_insert_mode
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
 from rich.console import Console
 from rich.text import Text
 
@@ -23,13 +26,14 @@ from backends.settings import GenerationSettings
 
 from .. import commands
 from ..chat.attachments import path_completions, summary, word_to_complete
-from ..chat.replies import describe_end, stream_reply
+from ..chat.replies import describe_end, describe_prefill, stream_reply
 from ..chat.session import Session
 from ..chat.setup import Resume, open_session, resume_last
 from ..commands.context import Context
 from ..crash import unexpected
 from ..history.store_open import prompt_history
-from ..views.terminal_text import neutral
+from ..safe_files import readable
+from ..views.terminal_text import error_line, neutral, shown
 from ..views.wait_line import WaitLine, download_bar, waiting_for
 from .clipboard import copy_text
 from .interrupt import run_interruptible
@@ -56,6 +60,23 @@ class CommandCompleter(Completer):
             yield Completion(candidate, start_position=-len(text), display_meta=meta)
 
 
+def typing_bindings() -> KeyBindings:
+    """Typed text that arrives faster than a person types (a paste into a terminal without bracketed paste)
+    goes into the line at once. Key by key, prompt_toolkit looks up the bindings and keeps an undo copy of
+    the whole line for each character: a 130 KB line took minutes and gigabytes and was never accepted."""
+    bindings = KeyBindings()
+
+    @bindings.add(Keys.Any, filter=emacs_insert_mode | vi_insert_mode)
+    def _insert(event: Any) -> None:
+        pending = event.app.key_processor.input_queue
+        text = [event.data * event.arg]
+        while pending and len(pending[0].key) == 1 and pending[0].key.isprintable():  # characters, not keys
+            text.append(pending.popleft().data)
+        event.current_buffer.insert_text("".join(text))
+
+    return bindings
+
+
 class PlainRepl:
     """One plain REPL over one Session; also the UI that commands talk to."""
 
@@ -66,8 +87,9 @@ class PlainRepl:
         self.err = err or sys.stderr
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
         history, self.history_notice = prompt_history(paths.prompt_history_file)
-        self.prompts = PromptSession(history=history, completer=CommandCompleter(),
+        self.prompts = PromptSession(history=history, completer=CommandCompleter(), key_bindings=typing_bindings(),
                                      complete_while_typing=True, input=input, output=output)
+        self.prompts.app.min_redraw_interval = 0.05  # a long paste redraws 20 times a second, not once per read
         self._input, self._output = input, output
         on_terminal = getattr(self.out, "isatty", lambda: False)()
         self.context = Context(session, self, clipboard=lambda text: copy_text(
@@ -98,13 +120,20 @@ class PlainRepl:
     def read_entry(self) -> tuple[str, bool]:
         """One line, or a \"\"\" block (always a prompt, even when it starts with '/'); and whether it was a block."""
         draft, self.draft = self.draft, ""
-        line = self.prompts.prompt("> ", default=draft)
+        line = self._read("> ", draft)
         if line.strip() != BLOCK:
             return line, False
         lines: list[str] = []
-        while (line := self.prompts.prompt("… ")).strip() != BLOCK:
+        while (line := self._read("… ")).strip() != BLOCK:
             lines.append(line)
         return "\n".join(lines), True
+
+    def _read(self, prompt: str, default: str = "") -> str:
+        line = self.prompts.prompt(prompt, default=default)
+        text = readable(line)  # a terminal that sent bytes that are not UTF-8 (a Latin-1 one)
+        if text != line:
+            self.notice("parrot: the terminal sent bytes that are not UTF-8; they were replaced with U+FFFD")
+        return text
 
     def handle(self, entry: str, block: bool = False) -> None:
         try:
@@ -122,7 +151,7 @@ class PlainRepl:
 
     def error(self, error: ParrotError) -> None:
         line = Text("error: ", style="red")
-        line.append(neutral(str(error)))
+        line.append(error_line(str(error)))
         self.console.print(line, highlight=False)
 
     def reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> None:
@@ -141,7 +170,8 @@ class PlainRepl:
 
         try:
             (turn, reply), _ = run_interruptible(
-                lambda cancel: stream_reply(self.session, prompt, cancel, write, self._note, started, branch=branch))
+                lambda cancel: stream_reply(self.session, prompt, cancel, write, self._note, started, branch=branch,
+                                            on_prefill=self._prefilled))
         finally:
             self.wait.clear()
             self.wait = WaitLine(self.err, enabled=False)  # loading outside a reply is told in lines
@@ -163,6 +193,11 @@ class PlainRepl:
         # On stderr, in the reply's thread: a cut prompt is told before the reply's first word.
         self.wait.note(f"parrot: {neutral(text)}")
 
+    def _prefilled(self, progress: Any) -> None:
+        # In the waiting line while a long prompt is read; it goes with the answer's first word.
+        if progress.done < progress.total:
+            self.wait.show(f"{describe_prefill(progress)} (Ctrl-C stops)")
+
     def _write(self, text: str) -> None:
         self.out.write(neutral(text))  # model output too may hold escape sequences
         self.out.flush()
@@ -176,7 +211,7 @@ class PlainRepl:
 
     def show(self, renderable: Any) -> None:
         # A string is plain text, never markup: it may hold '[', or text the model or a file wrote.
-        self.console.print(Text(neutral(renderable)) if isinstance(renderable, str) else renderable)
+        self.console.print(shown(renderable))
 
     def notice(self, text: str) -> None:
         self.console.print(Text(neutral(text), style="yellow"))

@@ -18,14 +18,14 @@ from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
 
 from .. import commands, safe_files
-from ..chat.replies import end_note, stream_reply
+from ..chat.replies import describe_prefill, end_note, stream_reply
 from ..chat.session import Session
 from ..chat.setup import Resume, open_session, resume_last
 from ..cli.exits import EXIT_USAGE, exit_code
 from ..commands.context import Background, Context
 from ..crash import unexpected
 from ..views import library_bars
-from ..views.terminal_text import for_stream, neutral, same_terminal
+from ..views.terminal_text import error_line, for_stream, in_place, neutral, same_terminal, shown
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -78,7 +78,7 @@ class ScriptRunner:
             except StopIteration:
                 break
             except UsageError as error:
-                print(f"parrot: {error}", file=self.err)
+                print(f"parrot: {error_line(str(error))}", file=self.err)
                 return first_error or EXIT_USAGE
             code = self.run_entry(number, entry)
             if code:
@@ -92,7 +92,7 @@ class ScriptRunner:
         self.context.background.wait()
         code = 0
         for error in self.context.background.errors or []:
-            print(f"parrot: {neutral(str(error))}", file=self.err)
+            print(f"parrot: {error_line(str(error))}", file=self.err)
             code = code or exit_code(error)
         return code
 
@@ -104,7 +104,7 @@ class ScriptRunner:
             else:
                 self.reply(entry[1:] if not isinstance(entry, Block) and entry.startswith("//") else str(entry))
         except ParrotError as error:
-            print(f"parrot: line {number}: {neutral(str(error))}", file=self.err)
+            print(f"parrot: line {number}: {error_line(str(error))}", file=self.err)
             return exit_code(error)
         except KeyboardInterrupt:
             raise
@@ -128,9 +128,14 @@ class ScriptRunner:
                 write("\n")  # on one screen, a note never runs on from the answer's last line
             print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
+        def prefilled(progress: Any) -> None:  # a long prompt being read: in place on a terminal's stderr
+            done = progress.done >= progress.total
+            in_place(self.err, None if done else f"parrot: {describe_prefill(progress)} (Ctrl-C stops)")
+
         try:
             (turn, reply), interrupted = run_interruptible(
-                lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch))
+                lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch,
+                                            on_prefill=prefilled))
         except BaseException:
             if written[0] and not written[0].endswith("\n"):
                 self.out.write("\n")
@@ -148,7 +153,9 @@ class ScriptRunner:
 
     def show(self, renderable: Any) -> None:
         # A string is plain text, never markup; control characters are shown, not sent, on a terminal.
-        self.console.print(Text(for_stream(self.out, renderable)) if isinstance(renderable, str) else renderable)
+        on_terminal = getattr(self.out, "isatty", lambda: False)()
+        self.console.print(shown(renderable) if on_terminal else Text(renderable) if isinstance(renderable, str)
+                           else renderable)
 
     def generate(self, branch: tuple[int, int] | None = None) -> None:
         self.reply(None, branch)

@@ -49,3 +49,25 @@ def test_chunked_prefill_on_transformers_forward_matches_one_pass(tiny_gpt2, mon
     whole = greedy_ids(gpt2.model, gpt2)
     monkeypatch.setattr(lean, "PREFILL_CHUNK", 5)
     assert greedy_ids(gpt2.model, gpt2) == whole
+
+
+def test_a_long_prompt_says_how_far_it_got_and_a_cancel_stops_it_between_parts(tiny_llama_backend, monkeypatch):
+    from backends.base import Message
+    from backends.cancel import Cancel
+    from backends.reply import Prefill
+
+    monkeypatch.setattr(lean, "PREFILL_CHUNK", 16)  # the tiny model's window holds a few parts of 16
+    messages = [Message("user", PROMPT)]
+    heard: list[Prefill] = []
+    reply = tiny_llama_backend.stream(messages, GREEDY)
+    reply.on_prefill = heard.append
+    reply.finish()
+    total = reply.stats.prompt_tokens
+    assert [p.done for p in heard] == [min(done, total) for done in range(16, total + 16, 16)]
+    assert all(p.total == total for p in heard) and reply.stats.completion_tokens > 0
+
+    cancel = Cancel()
+    stopped = tiny_llama_backend.stream(messages, GREEDY, cancel)
+    stopped.on_prefill = lambda progress: cancel.set() if progress.done >= 32 else None
+    assert stopped.finish() == "" and stopped.stats.finish_reason == "cancelled"
+    assert stopped.stats.completion_tokens == 0  # stopped while reading the prompt, before any token

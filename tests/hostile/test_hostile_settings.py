@@ -42,7 +42,7 @@ COMMANDS = {
     "/set temp=nan": "temperature", "/temp warm": "temperature", "/max 99999999999": "max_new_tokens",
     "/set stop=,": "stop", "/seed -1": "seed", "/set warmth=1": "unknown setting", "/set temp": "KEY=VALUE",
     "/top_k 1e9": "top_k", "/device tpu": "unknown device", "/device cuda:7": "device cuda:7", "/history -3": "at least 1", "/export pdf": "md or jsonl",
-    '/system "unclosed': "close the quote", "/nosuchcommand": "unknown command",
+    '/export "unclosed': "close the quote", "/nosuchcommand": "unknown command",
 }
 
 

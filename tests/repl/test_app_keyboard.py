@@ -174,7 +174,8 @@ async def test_a_failed_command_stays_in_the_log_and_comes_back_to_the_input(mon
         prompt = app.query_one(PromptInput)
         assert prompt.text == "/temp 9"
         note = app.query(Note).last()
-        assert "/temp 9" in str(note.render()) and "from 0 to 5" in str(note.render())
+        drawn = " ".join(note.render_line(y).text for y in range(note.size.height))
+        assert "/temp 9" in drawn and "from 0 to 5" in drawn
         await pilot.pause(0.5)
         assert note.is_attached and "/temp 9" in screen_text(app)  # not a notification that fades
         prompt.clear()

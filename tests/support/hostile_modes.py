@@ -19,6 +19,7 @@ import contextlib
 import io
 import sqlite3
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,10 @@ def _plain(lines: list[str], args: list[str]) -> Outcome:
     out, err = io.StringIO(), io.StringIO()
     saved_stdin = sys.stdin
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-        pipe.send_text("".join(f"{line}\r" for line in lines) + CTRL_D)
+        # Bytes, as a terminal sends them (a lone surrogate stands for a byte that is not UTF-8), from a
+        # thread: a pipe takes 64 KB before its writer waits for a reader.
+        typed = ("".join(f"{line}\r" for line in lines) + CTRL_D).encode("utf-8", "surrogateescape")
+        threading.Thread(target=pipe.send_bytes, args=(typed,), daemon=True).start()
         sys.stdin = _Terminal()
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -146,7 +150,8 @@ async def _app(lines: list[str], args: list[str], timeout: float) -> Outcome:
 
         for line in lines:
             app.query_one(PromptInput).clear()  # a failed command comes back to the input: start afresh
-            if len(line) > 200:  # pasted, as a person would: typing 200 KB key by key takes minutes
+            if len(line) > 200 or not line.isprintable():  # pasted, as a person would (and control characters
+                # can only get there so): typing 200 KB key by key takes minutes
                 app.query_one(PromptInput).text = line
             else:
                 await type_text(pilot, line)

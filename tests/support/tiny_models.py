@@ -58,8 +58,9 @@ def build_tiny_gpt2(folder: Path, n_positions: int = 128) -> Path:
     return folder
 
 
-def build_tiny_llama(folder: Path, max_positions: int = 256) -> Path:
-    """A Llama with a ChatML chat template, like SmolLM2 but tiny."""
+def build_tiny_llama(folder: Path, max_positions: int = 256, hidden: int = 64, layers: int = 2) -> Path:
+    """A Llama with a ChatML chat template, like SmolLM2 but tiny (wider and deeper where a test needs
+    a prompt that takes seconds to read)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -67,7 +68,8 @@ def build_tiny_llama(folder: Path, max_positions: int = 256) -> Path:
     tokenizer.eos_token = "<|im_end|>"
     tokenizer.bos_token = tokenizer.unk_token = tokenizer.pad_token = "<|endoftext|>"
     tokenizer.chat_template = CHATML
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
                          eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
                          pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
