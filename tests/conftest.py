@@ -67,7 +67,6 @@ def tiny_gpt2_backend(tiny_gpt2):
     return backend
 
 
-
 # -- the fast lane ----------------------------------------------------------------------------------
 # `make test-fast` runs every test not marked slow. A test is slow when it starts another program (a
 # subprocess, a pseudo-terminal, a training run in the background) or loads the embedded model (converted
@@ -83,7 +82,7 @@ TESTS = ROOT / "tests"
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m reads the marks
-def pytest_collection_modifyitems(config, items) -> None:
+def pytest_collection_modifyitems(items) -> None:
     """Mark slow each test that starts a program, trains in the background or loads the embedded model."""
     reached: dict = {}
     for item in items:
@@ -136,8 +135,8 @@ def _named(code, globals_: dict, texts: set[str], bound: dict):
         if op in ("LOAD_GLOBAL", "LOAD_NAME"):
             value = globals_.get(arg, getattr(builtins, arg, None))
             current = (_dotted(value) or arg, value)
-        elif op in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE"):
-            current = bound.get(arg)
+        elif op.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")):  # newer Pythons load two at once
+            current = bound.get(arg[-1] if isinstance(arg, tuple) else arg)
         elif op == "IMPORT_NAME":
             current = importing = (arg, _module(arg))
         elif op == "IMPORT_FROM" and importing:
