@@ -7,8 +7,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.parrot-installed
 # The pinned CPU build of torch: a plain `torch` requirement would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
+# Workers for `make test-fast` (pytest-xdist); WORKERS=0 runs its tests in one process. `make test` keeps
+# one process: tests that time sleeps, signals and other programs are steadier without a second worker.
+WORKERS ?= 2
 
-.PHONY: run test bench bench-deps clean
+.PHONY: run test test-fast bench bench-deps clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +27,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Every test not marked slow; tests/conftest.py marks the tests that start programs or load the embedded model.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -n $(WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/decode.py

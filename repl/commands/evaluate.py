@@ -14,14 +14,25 @@ from functools import partial
 from typing import Any, Callable
 
 from backends.errors import UsageError
-from backends.settings import GenerationSettings, shown_value
+from backends.settings import GenerationSettings, default_text, shown_value
 
 from ..cli.setting_flags import add_setting_flags, settings_from_args
 from .context import Context
 from .table import command
 
 USAGE = "/eval humaneval [--limit N] [-n N] [-t T] [--max-tokens N] [--compare MODEL] [--timeout S] | stop"
-HELP = """usage: parrot eval ppl --data DIR|hub (see parrot eval ppl --help)
+# Generation settings `parrot eval` takes, and its defaults where they differ from the chat's: greedy pass@1,
+# room for a whole function, no repetition penalty (it would bend code that repeats names on purpose).
+EVAL_SETTINGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "seed")
+EVAL_DEFAULTS = {"temperature": 0.0, "max_new_tokens": 384, "repetition_penalty": 1.0}
+
+
+def eval_default(name: str) -> str:
+    """The default of an eval setting as --help says it: the eval's own, else the chat's."""
+    return shown_value(EVAL_DEFAULTS[name]) if name in EVAL_DEFAULTS else default_text(name)
+
+
+HELP = f"""usage: parrot eval ppl --data DIR|hub (see parrot eval ppl --help)
        parrot eval humaneval [--limit N] [-n N] [--compare MODEL] [-m MODEL] [-b BACKEND]
                             [--max-tokens N] [-t T] [--top-p P] [--top-k K] [--repetition-penalty R]
                             [--seed S] [--timeout S] [--concurrency N]
@@ -40,10 +51,10 @@ Progress and ETA go to stderr; the table and pass@k to stdout.
   --concurrency N  requests in flight to a server (-b openai/hf) and programs run at once, at most one
                    per core (default 1); the results are the same as one at a time
   -m MODEL         the model (default smollm2); -b BACKEND: local (default), openai or hf; --base-url URL
-  --max-tokens N   longest completion (default 384)
-  -t T             sample at this temperature (default: greedy); then --top-p P (default 0.9),
-                   --top-k K (default 50) and --seed S apply
-  --repetition-penalty R   (default 1, off)
+  --max-tokens N   longest completion (default {eval_default('max_new_tokens')})
+  -t T             sample at this temperature (default: greedy); then --top-p P (default {eval_default('top_p')}),
+                   --top-k K (default {eval_default('top_k')}) and --seed S apply
+  --repetition-penalty R   (default {eval_default('repetition_penalty')}, off)
 
 /eval humaneval in the chat takes the same options with the same defaults, on the chat's model.
 
@@ -51,12 +62,6 @@ codeparrot-small's published pass@1 (3.80%) came from 200 samples per problem at
 top-p 0.95, top-k off, 256 new tokens:
   parrot eval humaneval -m codeparrot -n 200 -t 0.2 --top-p 0.95 --top-k 0 --max-tokens 256 --seed 1
 """
-
-
-# Generation settings `parrot eval` takes, and its defaults where they differ from the chat's: greedy pass@1,
-# room for a whole function, no repetition penalty (it would bend code that repeats names on purpose).
-EVAL_SETTINGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "seed")
-EVAL_DEFAULTS = {"temperature": 0.0, "max_new_tokens": 384, "repetition_penalty": 1.0}
 
 
 def usage_error(message: str) -> UsageError:

@@ -19,6 +19,14 @@ def hub_files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
+def answer_from_folder(folder: Path, *args: str) -> bytes:
+    """What ``parrot -m FOLDER *args`` prints: the answer the same files give without the Hub."""
+    result = run_parrot(["-m", str(folder), *args])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout, "the model answers (the tiny chat model's greedy answer is line breaks)"
+    return result.stdout
+
+
 def no_secret_anywhere(token: str, result, *folders: Path) -> None:
     """The token is in no output and no file parrot or the HF client wrote."""
     assert token not in (result.stdout + result.stderr).decode(errors="replace")
@@ -41,10 +49,11 @@ def test_a_hub_model_downloads_with_a_progress_bar_then_answers_offline(hub, hub
     assert hub_files(snapshot) == ["chat_template.jinja", "config.json", "generation_config.json",
                                    "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
     served = len(hub.requests)
-    result = run_parrot(["-m", "org/tiny", "--device", "cpu", "--greedy", "-n", "4", "-p", "hi"],
-                        env={**hub_env, "HF_HUB_OFFLINE": "1"})
+    args = ["--device", "cpu", "--greedy", "-n", "4", "-p", "hi"]
+    result = run_parrot(["-m", "org/tiny", *args], env={**hub_env, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout and len(hub.requests) == served  # from the cache, without asking the Hub
+    assert result.stdout == answer_from_folder(tiny_chat_repo, *args)
+    assert len(hub.requests) == served  # from the cache, without asking the Hub
 
 
 def test_codeparrot_downloads_its_bin_takes_eos_from_the_tokenizer_and_continues_code(hub, hub_in_process,
@@ -86,15 +95,16 @@ def test_transformers_never_starts_its_safetensors_conversion_for_a_bin_only_rep
 
 def test_codeparrot_through_the_program(hub, hub_env, tiny_gpt2_repo):
     hub.add_repo("codeparrot/codeparrot-small", tiny_gpt2_repo)
-    result = run_parrot(["-m", "codeparrot", "--device", "cpu", "--greedy", "-n", "5", "-p", "def add(a, b):"],
-                        env=hub_env)
+    args = ["--device", "cpu", "--greedy", "-n", "5", "-p", "def add(a, b):"]
+    result = run_parrot(["-m", "codeparrot", *args], env=hub_env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout
+    assert result.stdout == answer_from_folder(tiny_gpt2_repo, *args)
 
 
 def test_a_gated_model_needs_a_token_one_line_then_works_after_login(hub, hub_env, tiny_chat_repo, tmp_path):
     hub.add_repo("org/gated", tiny_chat_repo, gated=True)
-    args = ["-m", "org/gated", "--device", "cpu", "--greedy", "-n", "4", "-p", "hi"]
+    answer = ["--device", "cpu", "--greedy", "-n", "4", "-p", "hi"]
+    args = ["-m", "org/gated", *answer]
     keyring_env = {**hub_env, "PYTHON_KEYRING_BACKEND": "tests.support.memory_keyring.FileKeyring",
                    "PARROT_TEST_KEYRING": str(tmp_path / "keyring.json"),
                    "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])}
@@ -108,7 +118,7 @@ def test_a_gated_model_needs_a_token_one_line_then_works_after_login(hub, hub_en
     hub.requests.clear()
     result = run_parrot(args, env=keyring_env)  # the keyring's token, which the HF client never reads itself
     assert result.returncode == 0, result.stderr
-    assert result.stdout
+    assert result.stdout == answer_from_folder(tiny_chat_repo, *answer)
     sent = hub.tokens_sent()
     assert sent and {r.origin for r in sent} == {"hub"}
     assert {r.authorization for r in sent} == {f"Bearer {hub.token}"}

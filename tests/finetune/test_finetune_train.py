@@ -191,7 +191,10 @@ def test_the_hub_path_trains_from_github_code_parquet(tiny_gpt2, tmp_path):
     kept, held_out = map(int, re.match(r"(\d+) training files, (\d+) held out", corpus_line).groups())
     assert kept + held_out == 30  # the gpl-2.0 rows never reach the reader
     progress = fold(progress_file)
-    assert progress.phase == "done" and progress.perplexity_after is not None
+    assert progress.phase == "done"
+    assert re.search(r"perplexity \d+\.\d\d -> \d+\.\d\d$", progress.line()), progress.line()  # both measured
+    saved = json.loads((finetuned_dir("js") / "parrot-finetune.json").read_text())
+    assert saved["perplexity_after"] == pytest.approx(progress.perplexity_after)  # and kept with the result
 
 
 def test_runs_unchanged_under_torchrun(tiny_gpt2, js_tree, tmp_path):
