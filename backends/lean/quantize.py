@@ -11,6 +11,9 @@ degrades the text, only the weights lose precision.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager
+
 import torch
 
 QUANTIZE_CHOICES = ("none", "int8", "int4")
@@ -56,6 +59,10 @@ class Int8:
         y = torch.ops.aten._weight_int8pack_mm(x, self.q, self.scale)
         return y if self.bias is None else y + self.bias
 
+    def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows of the weight in bf16: the token embedding, stored once with a tied output head."""
+        return self.q[rows].to(torch.bfloat16) * self.scale[rows].unsqueeze(-1)
+
     def tensors(self) -> dict[str, torch.Tensor]:
         return _with_bias({"q": self.q, "scale": self.scale}, self.bias)
 
@@ -74,11 +81,25 @@ class Int4:
         w = weight.detach().float().reshape(n, k // INT4_GROUP, INT4_GROUP)
         low, high = w.amin(dim=-1, keepdim=True), w.amax(dim=-1, keepdim=True)
         scale = (high - low).clamp(min=1e-8) / 15.0
-        q = torch.round((w - low) / scale).clamp(0, 15).to(torch.int32).reshape(n, k)
-        zero = low + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
-        scales_and_zeros = torch.cat([scale, zero], dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
-        return cls(torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, INT4_INNER_K_TILES), scales_and_zeros,
-                   None if bias is None else bias.detach().to(torch.bfloat16))
+        codes = torch.round((w - low) / scale).clamp(0, 15).to(torch.uint8).reshape(n, k)
+        scale = scale.squeeze(-1)
+        return cls.from_codes(codes, scale, low.squeeze(-1) + 8 * scale, bias)
+
+    @classmethod
+    def from_codes(cls, codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor,
+                   bias: torch.Tensor | None = None) -> "Int4":
+        """Pack 4-bit ``codes`` ([n, k], 0..15) whose weights are ``(code - 8) * scale + zero``, with one
+        scale and zero per ``INT4_GROUP`` inputs ([n, k / INT4_GROUP]): the kernel's own convention."""
+        n, k = codes.shape
+        packed = torch.empty((n, k // 2), dtype=torch.uint8)
+        # The packing op takes int32 codes: packed a slice of rows at a time (whole blocks of 64 rows,
+        # which it packs independently) so that the int32 copy stays small.
+        step = max(64, (1 << 22) // k // 64 * 64)
+        for begin in range(0, n, step):
+            rows = codes[begin:begin + step].to(torch.int32)
+            packed[begin:begin + step] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(rows, INT4_INNER_K_TILES)
+        scales_and_zeros = torch.stack((scale, zero), dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
+        return cls(packed, scales_and_zeros, None if bias is None else bias.detach().to(torch.bfloat16))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, INT4_GROUP, self.scales_and_zeros)
@@ -93,9 +114,10 @@ KINDS = {cls.kind: cls for cls in (Dense, Int8, Int4)}
 
 
 def supports(method: str, weight: torch.Tensor) -> bool:
-    """Whether ``method`` can take this weight: int4 needs whole groups along the input dimension."""
+    """Whether ``method`` can take this weight: int4 needs whole groups along the input dimension
+    (and the packing op rows in multiples of 16)."""
     if method == "int4":
-        return weight.shape[1] % INT4_GROUP == 0 and weight.shape[0] % 8 == 0
+        return weight.shape[1] % INT4_GROUP == 0 and weight.shape[0] % 16 == 0
     return True
 
 
@@ -111,3 +133,16 @@ def matmul_for(weight: torch.Tensor, method: str, bias: torch.Tensor | None = No
 def from_tensors(kind: str, tensors: dict[str, torch.Tensor]) -> Matmul:
     """Rebuild a product saved with ``.tensors()``."""
     return KINDS[kind](**tensors)
+
+
+class Lazy:
+    """A product built when it is called and dropped right after, inside ``around`` (a context
+    manager factory): the quality check reads a whole model this way, one product at a time, so
+    that a full-precision copy of it never exists and a reply can run between two products."""
+
+    def __init__(self, build: Callable[[], Matmul], around: Callable[[], ContextManager[Any]] = nullcontext) -> None:
+        self.build, self.around = build, around
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with self.around():
+            return self.build()(x)

@@ -1,8 +1,9 @@
 """A ready-to-run copy of a chat model's lean decoder, so that a chat starts in about a second.
 
 From the first load's result (``loading.load``), the lean decoder's tensors -- already fused,
-quantized and in the dtype that will run -- are saved as one safetensors file beside a copy of the
-tokenizer. Later starts read that file (a single mapping, no per-layer modules to build, no
+quantized and in the dtype that will run -- are saved with ``torch.save`` beside a copy of the
+tokenizer. Later starts map that file (``torch.load(mmap=True)``: no copy, each tensor aligned for
+the packed kernels, a tensor shared by two parts stored once; no per-layer modules to build, no
 re-quantizing) and tokenize with the ``tokenizers`` library alone; transformers, which takes longer
 to import than torch's first use, loads only when something asks for the full model or tokenizer.
 """
@@ -21,7 +22,7 @@ from .plan import LoadPlan, plan_load
 
 def save(loaded: LoadedModel, target: Path) -> None:
     """Write the lean decoder and tokenizer of ``loaded`` (atomic: a killed run leaves nothing)."""
-    from safetensors.torch import save_file
+    import torch
 
     tensors, meta = loaded.fast.export()
     tokenizer = loaded.tokenizer
@@ -31,7 +32,7 @@ def save(loaded: LoadedModel, target: Path) -> None:
                            "clean_up_tokenization_spaces":
                                bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
     with paths.atomic_directory(target) as tmp:
-        save_file(tensors, str(tmp / "decoder.safetensors"))
+        torch.save(tensors, tmp / "decoder.pt")
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
@@ -39,17 +40,13 @@ def save(loaded: LoadedModel, target: Path) -> None:
 def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
     """A LoadedModel from the ready copy ``plan.fast_start``; ``full()`` loads the transformers model if
     someone needs it."""
-    from safetensors.torch import load_file
+    import torch
 
     from ..lean import LeanDecoder
 
     folder = plan.fast_start
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    # A tensor inside the file's buffer may sit at an offset the packed kernels' vector loads do not
-    # expect (it crashed them): such tensors get a fresh, aligned copy.
-    tensors = {name: tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
-               for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
-    fast = LeanDecoder.from_export(tensors, meta)
+    fast = LeanDecoder.from_export(torch.load(folder / "decoder.pt", mmap=True, weights_only=True), meta)
     tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
     return LoadedModel(plan, None, tokenizer, meta["window"], set(meta["eos_ids"]), fast,
                        model_loader=lambda: full().model)

@@ -22,7 +22,7 @@ from ..errors import ModelUnavailable, UsageError
 if TYPE_CHECKING:
     from .models import ModelSource
 
-FAST_START_FORMAT = 2  # bump when the fast-start copy's layout changes; old copies are then ignored
+FAST_START_FORMAT = 3  # bump when the fast-start copy's layout changes; old copies are then ignored
 
 
 @dataclass(frozen=True)
