@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .activity import Activity
 from .quantize import Dense, Matmul, from_tensors
 from .shape import Shape, shape_from_config
 from .threads import ThreadTuner
@@ -60,6 +61,8 @@ class LeanDecoder:
         # first such step, False where tracing failed (the step then stays in Python).
         self._traced: Any = None
         self._where = torch.arange(shape.max_positions, device=self.device)
+        # Background work on this model (the quality check) runs only while no call is running.
+        self.activity = Activity()
 
     @classmethod
     def from_model(cls, model: Any, quantize: str = "none") -> "LeanDecoder":
@@ -142,17 +145,18 @@ class LeanDecoder:
         A long prompt goes through in chunks of ``PREFILL_CHUNK`` tokens, each attending to the cache
         so far: the attention scores of one chunk (chunk x prompt) are the largest temporary, so memory
         grows linearly with the prompt instead of with its square."""
-        if self.threads is not None and ids.shape[-1] == 1:
-            with self.threads:
-                return self._step(ids, cache)
-        if self.threads is not None:
-            self.threads.use_best()
-        outputs = []
-        for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
-            x = self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
-            if every_position:
-                outputs.append(self._head(x))
-        return torch.cat(outputs) if every_position else self._head(x.view(ids.shape[0], -1, x.shape[-1])[:, -1])
+        with self.activity.busy():
+            if self.threads is not None and ids.shape[-1] == 1:
+                with self.threads:
+                    return self._step(ids, cache)
+            if self.threads is not None:
+                self.threads.use_best()
+            outputs = []
+            for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
+                x = self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
+                if every_position:
+                    outputs.append(self._head(x))
+            return torch.cat(outputs) if every_position else self._head(x.view(ids.shape[0], -1, x.shape[-1])[:, -1])
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
         return self.weights.head(self._norm(x, self.weights.norm)).float()

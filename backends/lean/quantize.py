@@ -67,6 +67,18 @@ class Int8:
         return _with_bias({"q": self.q, "scale": self.scale}, self.bias)
 
 
+def int4_codes(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """4-bit codes of ``weight`` ([n, k]) by min/max scaling per group of ``INT4_GROUP`` inputs, with
+    the scales and zeros of ``Int4.from_codes``."""
+    n, k = weight.shape
+    w = weight.detach().float().reshape(n, k // INT4_GROUP, INT4_GROUP)
+    low, high = w.amin(dim=-1, keepdim=True), w.amax(dim=-1, keepdim=True)
+    scale = (high - low).clamp(min=1e-8) / 15.0
+    codes = torch.round((w - low) / scale).clamp(0, 15).to(torch.uint8).reshape(n, k)
+    scale = scale.squeeze(-1)
+    return codes, scale, low.squeeze(-1) + 8 * scale
+
+
 class Int4:
     """Asymmetric int4 per group of ``INT4_GROUP`` inputs (min/max scaling), bf16 scales and zeros."""
 
@@ -77,13 +89,7 @@ class Int4:
 
     @classmethod
     def quantize(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int4":
-        n, k = weight.shape
-        w = weight.detach().float().reshape(n, k // INT4_GROUP, INT4_GROUP)
-        low, high = w.amin(dim=-1, keepdim=True), w.amax(dim=-1, keepdim=True)
-        scale = (high - low).clamp(min=1e-8) / 15.0
-        codes = torch.round((w - low) / scale).clamp(0, 15).to(torch.uint8).reshape(n, k)
-        scale = scale.squeeze(-1)
-        return cls.from_codes(codes, scale, low.squeeze(-1) + 8 * scale, bias)
+        return cls.from_codes(*int4_codes(weight), bias)
 
     @classmethod
     def from_codes(cls, codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor,
@@ -93,8 +99,8 @@ class Int4:
         n, k = codes.shape
         packed = torch.empty((n, k // 2), dtype=torch.uint8)
         # The packing op takes int32 codes: packed a slice of rows at a time (whole blocks of 64 rows,
-        # which it packs independently) so that the int32 copy stays small.
-        step = max(64, (1 << 22) // k // 64 * 64)
+        # which it packs independently) so that the int32 copy stays small enough to stay in cache.
+        step = max(64, (1 << 20) // k // 64 * 64)
         for begin in range(0, n, step):
             rows = codes[begin:begin + step].to(torch.int32)
             packed[begin:begin + step] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(rows, INT4_INNER_K_TILES)
@@ -146,3 +152,19 @@ class Lazy:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         with self.around():
             return self.build()(x)
+
+
+class LazyRows:
+    """A ``Lazy`` product built a slice of output rows at a time (``build(begin, end)``): the output
+    head, the largest matrix, never exists whole in full precision."""
+
+    def __init__(self, build: Callable[[int, int], Matmul], rows: int,
+                 around: Callable[[], ContextManager[Any]] = nullcontext, step: int = 8192) -> None:
+        self.build, self.rows, self.around, self.step = build, rows, around, step
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        parts = []
+        for begin in range(0, self.rows, self.step):
+            with self.around():
+                parts.append(self.build(begin, min(begin + self.step, self.rows))(x))
+        return torch.cat(parts, dim=-1)

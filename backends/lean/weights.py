@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from .quantize import Int8, Lazy, Matmul, matmul_for
+from .quantize import Int8, Lazy, LazyRows, Matmul, matmul_for
 from .shape import Shape
 
 
@@ -159,11 +159,11 @@ def _embedding_and_head(model: Any, read: _Reader) -> tuple[torch.Tensor | Int8,
     output = _checked(model.get_output_embeddings().weight, sizes, "lm_head")
     method = "int8" if read.method != "none" else "none"
 
-    def head() -> Matmul:
-        return matmul_for(output.to(read.dtype), method)
+    def head(begin: int = 0, end: int = read.shape.vocab) -> Matmul:
+        return matmul_for(output[begin:end].to(read.dtype), method)
 
     if read.around is not None:
-        return table.to(read.dtype), Lazy(head, read.around)
+        return table.to(read.dtype), LazyRows(head, read.shape.vocab, read.around)
     built = head()
     if method == "none":
         return table.to(read.dtype), built

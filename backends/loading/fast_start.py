@@ -27,19 +27,25 @@ def save(loaded: LoadedModel, target: Path) -> None:
     tensors, meta = loaded.fast.export()
     tokenizer = loaded.tokenizer
     meta.update(window=loaded.window, eos_ids=sorted(loaded.eos_ids), dtype=loaded.dtype,
-                tokenizer={"chat_template": tokenizer.chat_template, "eos_token": tokenizer.eos_token,
-                           "eos_token_id": tokenizer.eos_token_id, "bos_token": tokenizer.bos_token,
-                           "clean_up_tokenization_spaces":
-                               bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
+                tokenizer=tokenizer_info(tokenizer))
     with paths.atomic_directory(target) as tmp:
         torch.save(tensors, tmp / "decoder.pt")
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
-def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
-    """A LoadedModel from the ready copy ``plan.fast_start``; ``full()`` loads the transformers model if
-    someone needs it."""
+def tokenizer_info(tokenizer: Any) -> dict[str, Any]:
+    """What ``LightTokenizer`` needs besides ``tokenizer.json``: the chat template and special tokens."""
+    if isinstance(tokenizer, LightTokenizer):
+        return tokenizer.info
+    return {"chat_template": tokenizer.chat_template, "eos_token": tokenizer.eos_token,
+            "eos_token_id": tokenizer.eos_token_id, "bos_token": tokenizer.bos_token,
+            "clean_up_tokenization_spaces": bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))}
+
+
+def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel], full_tokenizer: Callable[[], Any]) -> LoadedModel:
+    """A LoadedModel from the ready copy ``plan.fast_start``; ``full()`` loads the transformers model,
+    and ``full_tokenizer()`` the transformers tokenizer, if someone needs them."""
     import torch
 
     from ..lean import LeanDecoder
@@ -47,7 +53,7 @@ def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
     folder = plan.fast_start
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     fast = LeanDecoder.from_export(torch.load(folder / "decoder.pt", mmap=True, weights_only=True), meta)
-    tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
+    tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], full_tokenizer)
     return LoadedModel(plan, None, tokenizer, meta["window"], set(meta["eos_ids"]), fast,
                        model_loader=lambda: full().model)
 
@@ -55,7 +61,10 @@ def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
 def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
                   progress: OnProgress | None = None, cancel: threading.Event | None = None) -> LoadedModel:
     """``loading.load`` with a fast start on the CPU: the ready copy the plan names if there is one,
-    else a full load whose decoder is then saved there for next time."""
+    else a first load (a GGUF file's weights repacked as they are, or the transformers model's) whose
+    decoder is then saved there for next time. Quantized weights get their quality check."""
+    from . import gguf_tokenizer
+    from .gguf_model import gguf_path, load_gguf
     from .models import load
 
     plan = plan_load(source, device, dtype, quantize)
@@ -67,16 +76,49 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
                 full.append(load(source, plan.device, plan.dtype, progress, "none", lean=False))
             return full[0]
 
-        return load_ready(plan, full_load)
-    loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
-    target = loaded.plan.fast_start
-    if target is not None and loaded.fast is not None:
-        try:
-            save(loaded, target)
-        except OSError as error:  # a read-only cache only costs speed
-            if progress:
-                progress(f"could not save a fast-start copy: {error}")
+        if source.kind == "gguf":
+            tokenizer = lambda: gguf_tokenizer.build(gguf_path(source))  # noqa: E731
+        else:
+            tokenizer = lambda: full_load().tokenizer  # noqa: E731
+        loaded = load_ready(plan, full_load, tokenizer)
+    else:
+        if source.kind == "gguf" and plan.fast_start is not None:  # the lean decoder on the CPU
+            loaded = load_gguf(source, plan, progress)
+        else:
+            loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
+        target = loaded.plan.fast_start
+        if target is not None and loaded.fast is not None:
+            try:
+                save(loaded, target)
+            except OSError as error:  # a read-only cache only costs speed
+                if progress:
+                    progress(f"could not save a fast-start copy: {error}")
+    _check_quality(loaded, progress)
     return loaded
+
+
+def _check_quality(loaded: LoadedModel, progress: OnProgress | None) -> None:
+    """The stored result of the quality check, or the check itself started in the background; the
+    load line says what the weights are and, once known, what they cost."""
+    from . import quality
+
+    if loaded.fast is None or loaded.quantize == "none" or loaded.device != "cpu":
+        return
+    name = loaded.source.name
+    loaded.quality = quality.stored(loaded.source)
+    if progress:
+        progress(f"{name}: {quality.weights_note(loaded.quantize, loaded.plan.asked, loaded.quality, True)}")
+    if loaded.quality is None:
+        def measured(result: quality.Quality) -> None:
+            loaded.quality = result
+            note = f"{name}: {loaded.weight_facts()['weights']}"
+            if loaded.plan.asked == "auto" and result.choice() != loaded.quantize:
+                choice = "bf16" if result.choice() == "none" else result.choice()
+                note += f"; the next start uses {choice} weights ({result.summary()})"
+            if progress:
+                progress(note)
+
+        loaded.check = quality.Check(loaded, measured, progress or (lambda line: None)).start()
 
 
 class LightTokenizer:
@@ -91,6 +133,7 @@ class LightTokenizer:
 
         self._tokenizer = Tokenizer.from_file(str(path))
         self._full_loader, self._full = full, None
+        self.info = info
         self.chat_template = info["chat_template"]
         self.eos_token, self.eos_token_id, self.bos_token = info["eos_token"], info["eos_token_id"], info["bos_token"]
         self._clean_up = info["clean_up_tokenization_spaces"]

@@ -8,8 +8,8 @@ the tests compare against bit for bit; it runs in numpy on one thread, several t
 (a scale per 16 weights) and plain float tensors are only read as ``floats``.
 
 Runs of 32 weights with one scale are also the layout of the lean decoder's int4 product, so the
-4-bit types (Q4_0, Q4_1, Q4_K) become int4 weights with their codes unchanged (``int4_codes``).
-Codes of more bits are re-quantized to 4 bits within each run.
+4-bit types (Q4_0, Q4_1, Q4_K) become int4 weights with their codes unchanged (``int4_codes``), and
+codes of more bits become 4-bit codes of the same run.
 """
 
 from __future__ import annotations
@@ -60,10 +60,12 @@ def _k_codes(packed: torch.Tensor) -> torch.Tensor:
     return codes.view(-1, 256)
 
 
-def _fifth_bits(packed: torch.Tensor, count: int) -> torch.Tensor:
-    """Bit i of a little-endian bit field (Q5_0/Q5_1: 4 bytes for 32 weights) as 0/16, weight by weight."""
-    field = packed.contiguous().view(torch.int32)
-    return (((field >> torch.arange(count, dtype=torch.int32)) & 1) << 4).to(torch.uint8)
+_BITS = torch.arange(8, dtype=torch.uint8)
+
+
+def _fifth_bits(packed: torch.Tensor) -> torch.Tensor:
+    """Q5_0/Q5_1's fifth bits (4 bytes, little-endian: weight i is bit i % 8 of byte i // 8), as 0 or 1."""
+    return ((packed[:, :, None] >> _BITS) & 1).reshape(packed.shape[0], -1)
 
 
 def affine(raw: torch.Tensor, kind: Kind) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -76,13 +78,13 @@ def affine(raw: torch.Tensor, kind: Kind) -> tuple[torch.Tensor, torch.Tensor, t
         if kind == Kind.Q4_0:
             codes, offset = _nibbles(blocks[:, 2:]), 8
         elif kind == Kind.Q5_0:
-            codes, offset = _nibbles(blocks[:, 6:]) | _fifth_bits(blocks[:, 2:6], 32), 16
+            codes, offset = _nibbles(blocks[:, 6:]) | (_fifth_bits(blocks[:, 2:6]) << 4), 16
         else:
             codes, offset = blocks[:, 2:].contiguous().view(torch.int8), 0
         b = -offset * a
     elif kind in (Kind.Q4_1, Kind.Q5_1):  # d * q + m
         a, b = _half(blocks[:, :2]), _half(blocks[:, 2:4])
-        codes = _nibbles(blocks[:, 4:]) if kind == Kind.Q4_1 else _nibbles(blocks[:, 8:]) | _fifth_bits(blocks[:, 4:8], 32)
+        codes = _nibbles(blocks[:, 4:]) if kind == Kind.Q4_1 else _nibbles(blocks[:, 8:]) | (_fifth_bits(blocks[:, 4:8]) << 4)
     elif kind in (Kind.Q4_K, Kind.Q5_K):  # d * scale_j * q - dmin * min_j, in 8 sub-blocks of 32
         d, dmin = _half(blocks[:, :2]), _half(blocks[:, 2:4])
         scales, mins = _k_scales(blocks[:, 4:16])
@@ -90,7 +92,7 @@ def affine(raw: torch.Tensor, kind: Kind) -> tuple[torch.Tensor, torch.Tensor, t
         if kind == Kind.Q4_K:
             codes = _k_codes(blocks[:, 16:])
         else:  # a fifth bit per weight: bit j of byte l belongs to weight l of sub-block j
-            fifth = ((blocks[:, 16:48, None] >> torch.arange(8, dtype=torch.uint8)) & 1).transpose(1, 2) << 4
+            fifth = ((blocks[:, 16:48, None] >> _BITS) & 1).transpose(1, 2) << 4
             codes = _k_codes(blocks[:, 48:]) | fifth.reshape(-1, 256)
     else:
         raise ValueError(f"{kind.name} has no codes of one scale per {GROUP} weights")
@@ -114,16 +116,20 @@ def floats(raw: torch.Tensor, kind: Kind) -> torch.Tensor:
 
 def int4_codes(raw: torch.Tensor, kind: Kind) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """4-bit codes (uint8 0..15, [rows, columns]) with a scale and zero per 32 columns, in the int4
-    product's convention: weight = (code - 8) * scale + zero. Exact for the 4-bit types; codes of
-    more bits are re-quantized within each run of 32 (its lowest and highest code become 0 and 15)."""
+    product's convention: weight = (code - 8) * scale + zero.
+
+    The 4-bit types keep their codes (exact). The 5-bit types drop their lowest bit: code ``q`` becomes
+    ``q >> 1`` standing for ``2 * (q >> 1) + 0.5``, off by half a step of the file's own grid either
+    way -- less than re-quantizing each run of 32 between its extremes would be off, and bit operations
+    alone. Q8_0 codes are re-quantized between each run's lowest and highest code."""
     codes, a, b = affine(raw, kind)
     if kind in FOUR_BIT:
         return codes, a, b + 8 * a
-    runs = codes.view(codes.shape[0], -1, GROUP)
-    if runs.dtype == torch.int8:  # Q8_0: a difference of two codes can pass 127
-        runs = runs.to(torch.int16)
+    if kind in (Kind.Q5_0, Kind.Q5_1, Kind.Q5_K):  # weight = 2a * (q >> 1) + b + a / 2
+        return codes >> 1, 2 * a, b + 16.5 * a
+    runs = codes.view(codes.shape[0], -1, GROUP).to(torch.int16)  # Q8_0: a difference of two codes can pass 127
     low, high = runs.amin(dim=-1, keepdim=True), runs.amax(dim=-1, keepdim=True)
-    span = (high.float() - low.float()).squeeze(-1)
+    span = (high - low).squeeze(-1).float()
     step = 15.0 / span.clamp(min=1)
     four = ((runs - low).float() * step[:, :, None]).round_().to(torch.uint8).view(codes.shape)
     scale = a * span / 15

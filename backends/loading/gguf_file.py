@@ -57,15 +57,17 @@ class GgufFile:
                 self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError) as error:  # ValueError: an empty file cannot be mapped
             raise ModelUnavailable(f"could not read {self.path.name}: {error}", "check the path to the .gguf file")
+        cut = ModelUnavailable(f"could not read {self.path.name}: the file ends early (truncated or damaged)",
+                               "download the .gguf file again")
         try:
             self.metadata, self.tensors = _parse(self._map)
-        except (struct.error, UnicodeDecodeError, KeyError, ValueError) as error:
-            raise ModelUnavailable(f"could not read {self.path.name}: not a complete GGUF file ({error})",
-                                   "download the .gguf file again") from None
-        end = max((t.start + t.nbytes for t in self.tensors.values()), default=0)
-        if end > len(self._map):
-            raise ModelUnavailable(f"could not read {self.path.name}: the file ends early (truncated or damaged)",
-                                   "download the .gguf file again")
+        except struct.error:  # a read past the end: the header promises more than the file holds
+            raise cut from None
+        except (UnicodeDecodeError, KeyError, ValueError) as error:
+            raise ModelUnavailable(f"could not read {self.path.name}: not a GGUF file parrot can read ({error})",
+                                   "give a complete .gguf file") from None
+        if max((t.start + t.nbytes for t in self.tensors.values()), default=0) > len(self._map):
+            raise cut
 
     @property
     def arch(self) -> str:

@@ -149,6 +149,8 @@ class LoadedModel:
                  fast: Any = None, model_loader: Callable[[], Any] | None = None) -> None:
         self.plan, self.tokenizer, self.window, self.eos_ids, self.fast = plan, tokenizer, window, eos_ids, fast
         self._model, self._model_loader = model, model_loader
+        self.quality: Any = None  # what quantization costs this model (``quality.Quality``), once measured
+        self.check: Any = None  # the quality check running in the background (``quality.Check``), if any
 
     source = property(lambda self: self.plan.source)
     device = property(lambda self: self.plan.device)
@@ -165,6 +167,17 @@ class LoadedModel:
     def decoder(self) -> Any:
         """What ``decoding.decode`` should run: the lean decoder if there is one, else the model."""
         return self.fast if self.fast is not None else self.model
+
+    def weight_facts(self) -> dict[str, str]:
+        """The weights' layout and what it costs in perplexity, for the status line and /settings."""
+        from .quality import weights_note
+
+        pending = self.check is not None and not self.check.done.is_set()
+        note = weights_note(self.quantize, self.plan.asked, self.quality, pending)
+        facts = {"weights": note} if note else {}
+        if self.quality is not None:
+            facts["perplexity"] = self.quality.summary()
+        return facts
 
     @property
     def is_chat(self) -> bool:

@@ -72,7 +72,7 @@ class LocalBackend:
             loaded = self._loaded
             info.update(device=loaded.device, dtype=loaded.dtype, quantize=loaded.quantize,
                         context_window=loaded.window,
-                        mode=loaded.mode)
+                        mode=loaded.mode, **loaded.weight_facts())
         return info
 
     # -- prompts ---------------------------------------------------------------------------------

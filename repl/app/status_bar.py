@@ -111,8 +111,8 @@ class StatusBar(Widget):
                 parts.append("Esc stops the download")
         else:
             parts += [str(facts[k]) for k in ("device", "dtype") if k in facts]
-            if facts.get("quantize") not in (None, "none"):
-                parts.append(f"{facts['quantize']} weights")
+            if facts.get("weights"):  # the layout and what it costs, as the backend words it
+                parts.append(str(facts["weights"]))
             parts += [str(facts["mode"])] if "mode" in facts else []
         parts.append(self.sampling)
         window = facts.get("context_window")
