@@ -102,13 +102,14 @@ def _check_quality(loaded: LoadedModel, progress: OnProgress | None) -> None:
     load line says what the weights are and, once known, what they cost."""
     from . import quality
 
-    if loaded.fast is None or loaded.quantize == "none" or loaded.device != "cpu":
+    if loaded.fast is None or loaded.device != "cpu":
         return
     name = loaded.source.name
     loaded.quality = quality.stored(loaded.source)
-    if progress:
-        progress(f"{name}: {quality.weights_note(loaded.quantize, loaded.plan.asked, loaded.quality, True)}")
-    if loaded.quality is None:
+    note = quality.weights_note(loaded.quantize, loaded.plan.asked, loaded.quality, True)
+    if note and progress:
+        progress(f"{name}: {note}")
+    if loaded.quality is None and loaded.quantize != "none":
         def measured(result: quality.Quality) -> None:
             loaded.quality = result
             note = f"{name}: {loaded.weight_facts()['weights']}"

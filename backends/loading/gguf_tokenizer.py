@@ -19,14 +19,20 @@ from typing import Any
 
 from ..errors import ModelUnavailable
 
+HINT = "give a .gguf file with its tokenizer in the metadata"
+
 
 def build(path: Path) -> Any:
     """The transformers tokenizer that the file's metadata describes, with its chat template."""
     from transformers import PreTrainedTokenizerFast
     from transformers.integrations.gguf import convert_gguf_tokenizer, get_gguf_tokenizer
 
-    arch, described, config = get_gguf_tokenizer(str(path))
-    backend, _ = convert_gguf_tokenizer(arch, described)
+    try:
+        arch, described, config = get_gguf_tokenizer(str(path))
+        backend, _ = convert_gguf_tokenizer(arch, described)
+    except (KeyError, ValueError, IndexError) as error:  # no tokenizer in the metadata, or one of a kind unknown
+        raise ModelUnavailable(f"could not build the tokenizer of {path.name}: {str(error).splitlines()[0]}",
+                               HINT) from None
     special = {name: config[name] for name in ("bos_token", "eos_token", "unk_token", "pad_token") if config.get(name)}
     return PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=config.get("chat_template"), **special)
 
@@ -44,8 +50,9 @@ def finish(job: subprocess.Popen, path: Path, folder: Path) -> Any:
     _, errors = job.communicate()
     if job.returncode != 0:
         lines = [line for line in errors.strip().splitlines() if line.strip()]
-        raise ModelUnavailable(f"could not build the tokenizer of {path.name}: {lines[-1] if lines else job.returncode}",
-                               "give a .gguf file with its tokenizer in the metadata")
+        reason = lines[-1] if lines else f"the tokenizer's process ended with {job.returncode}"
+        raise ModelUnavailable(reason if reason.startswith("could not") else
+                               f"could not build the tokenizer of {path.name}: {reason}", HINT)
     info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
     return LightTokenizer(folder / "tokenizer.json", info, lambda: build(path))
 
@@ -53,7 +60,10 @@ def finish(job: subprocess.Popen, path: Path, folder: Path) -> Any:
 def main(path: str, folder: str) -> None:
     from .fast_start import tokenizer_info
 
-    tokenizer = build(Path(path))
+    try:
+        tokenizer = build(Path(path))
+    except ModelUnavailable as error:
+        sys.exit(error.message)  # to stderr, where ``finish`` reads it
     tokenizer.backend_tokenizer.save(str(Path(folder) / "tokenizer.json"))
     (Path(folder) / "info.json").write_text(json.dumps(tokenizer_info(tokenizer)), encoding="utf-8")
 

@@ -62,14 +62,16 @@ class Quality:
 
 
 def weights_note(method: str, asked: str, quality: Quality | None, pending: bool) -> str | None:
-    """What the load line and status bar say about the weights: their layout, and what it costs."""
-    if method == "none" and quality is None:
-        return None
-    name = "bf16" if method == "none" else method
+    """What the load line and status bar say about the weights: their layout, and what it costs (and,
+    where ``auto`` chose a larger layout, what int4 would have cost)."""
+    if method == "none":  # said only where the check chose it (not where it was asked for, or fp32)
+        if asked != "auto" or quality is None or quality.choice() != "none":
+            return None
+        return f"bf16 weights (int4 would cost {_percent(quality.cost('int4'))})"
     if quality is None:
-        return f"{name} weights, perplexity cost measured when idle" if pending else f"{name} weights"
-    note = f"{name} weights" if method == "none" else f"{name} weights, perplexity {_percent(quality.cost(method))}"
-    if asked == "auto" and method != "int4":  # why not int4: what it would have cost
+        return f"{method} weights, perplexity cost measured when idle" if pending else f"{method} weights"
+    note = f"{method} weights, perplexity {_percent(quality.cost(method))}"
+    if asked == "auto" and method != "int4":
         note += f" (int4 would cost {_percent(quality.cost('int4'))})"
     return note
 
