@@ -158,6 +158,15 @@ class LeanDecoder:
                     outputs.append(self._head(x))
             return torch.cat(outputs) if every_position else self._head(x.view(ids.shape[0], -1, x.shape[-1])[:, -1])
 
+    def final_states(self, ids: torch.Tensor) -> torch.Tensor:
+        """The normalized output of the last layer at every position of a one-row ``ids`` ([T, hidden]):
+        what the output head reads, for a caller that applies the head itself (a slice at a time)."""
+        cache = self.new_cache(ids.shape[-1])
+        with self.activity.busy():
+            states = [self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
+                      for begin in range(0, ids.shape[-1], PREFILL_CHUNK)]
+            return self._norm(torch.cat(states), self.weights.norm)
+
     def _head(self, x: torch.Tensor) -> torch.Tensor:
         return self.weights.head(self._norm(x, self.weights.norm)).float()
 

@@ -12,7 +12,7 @@ degrades the text, only the weights lose precision.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterator
 
 import torch
 
@@ -159,12 +159,15 @@ class LazyRows:
     head, the largest matrix, never exists whole in full precision."""
 
     def __init__(self, build: Callable[[int, int], Matmul], rows: int,
-                 around: Callable[[], ContextManager[Any]] = nullcontext, step: int = 8192) -> None:
+                 around: Callable[[], ContextManager[Any]] = nullcontext, step: int = 4096) -> None:
         self.build, self.rows, self.around, self.step = build, rows, around, step
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        parts = []
+        return torch.cat([part for _, part in self.slices(x)], dim=-1)
+
+    def slices(self, x: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        """(first row, ``x``'s product with that slice of rows) for each slice: a caller that reduces
+        each slice at once (a loss over the vocabulary) never holds the whole output."""
         for begin in range(0, self.rows, self.step):
             with self.around():
-                parts.append(self.build(begin, min(begin + self.step, self.rows))(x))
-        return torch.cat(parts, dim=-1)
+                yield begin, self.build(begin, min(begin + self.step, self.rows))(x)

@@ -85,11 +85,15 @@ class GgufFile:
             flat = torch.frombuffer(self._map, dtype=torch.uint8, count=entry.nbytes, offset=entry.start)
         return flat.view(entry.rows, -1)
 
-    def release(self, name: str) -> None:
-        """Drop the pages of a tensor already read from this process's memory (the OS may keep them cached)."""
+    def release(self, name: str, rows: tuple[int, int] | None = None) -> None:
+        """Drop the pages of a tensor (or of its ``rows``) already read from this process's memory; the
+        OS may keep them cached, but they no longer count as this process's."""
         entry = self.tensors[name]
-        begin = entry.start - entry.start % mmap.PAGESIZE
-        self._map.madvise(mmap.MADV_DONTNEED, begin, entry.start + entry.nbytes - begin)
+        first, last = rows or (0, entry.rows)
+        start, end = entry.start + first * entry.nbytes // entry.rows, entry.start + last * entry.nbytes // entry.rows
+        begin = start - start % mmap.PAGESIZE
+        if end > begin:
+            self._map.madvise(mmap.MADV_DONTNEED, begin, end - begin)
 
 
 def _parse(blob: mmap.mmap) -> tuple[dict[str, Any], dict[str, TensorEntry]]:

@@ -20,7 +20,7 @@ import ctypes
 
 import torch
 
-from ..lean.quantize import INT4_GROUP, Dense, Int4, Int8, Lazy, LazyRows, Matmul, int4_codes
+from ..lean.quantize import INT4_GROUP, Dense, Int4, Int8, LazyRows, Matmul, int4_codes
 from ..lean.shape import Shape
 from ..lean.weights import Around, Layer, Norm, Weights
 from .gguf_blocks import AFFINE, FOUR_BIT, floats, int4_codes as block_int4_codes
@@ -39,12 +39,7 @@ def read_weights(file: GgufFile, shape: Shape, method: str, dtype: torch.dtype,
     reader = _Reader(file, shape, method, dtype, around)
     layers = [reader.layer(i) for i in range(shape.layers)]
     head_name = "output.weight" if "output.weight" in file.tensors else "token_embd.weight"
-    if around is None:
-        head = reader.product([head_name], head=True)
-    else:
-        eager = _Reader(file, shape, method, dtype, None)
-        head = LazyRows(lambda begin, end: eager.product([head_name], head=True, rows=(begin, end)),
-                        file.tensors[head_name].rows, around)
+    head = reader.product([head_name], head=True)
     if around is not None:
         embed: torch.Tensor | Int8 = _FileRows(file, "token_embd.weight", method, dtype)
     elif method == "none":
@@ -100,15 +95,18 @@ class _Reader:
 
     def product(self, names: list[str], head: bool = False, rows: tuple[int, int] | None = None) -> Matmul:
         """One product of the weights ``names`` stacked by rows (q/k/v; gate/up), with their biases;
-        ``rows``: only that range of a single weight's rows (a slice of the output head)."""
-        if self.around is not None:
-            return Lazy(lambda: _Reader(self.file, self.shape, self.method, self.dtype, None).product(names, head),
-                        self.around)
+        ``rows``: only that range of the stacked rows (the quality check builds products in slices)."""
         entries = [self.file.tensors[name] for name in names]
-        columns = entries[0].columns
-        count = rows[1] - rows[0] if rows else sum(entry.rows for entry in entries)
-        bias = None if rows else self._bias(names)
-        layout = _layout(self.method, [entry.kind for entry in entries], head, count, columns)
+        columns, total = entries[0].columns, sum(entry.rows for entry in entries)
+        if self.around is not None:
+            eager = _Reader(self.file, self.shape, self.method, self.dtype, None)
+            return LazyRows(lambda begin, end: eager.product(names, head, (begin, end)), total, self.around)
+        first, last = rows or (0, total)
+        count = last - first
+        bias = self._bias(names)
+        bias = None if bias is None else bias[first:last]
+        # Decided for the whole product, so that each slice is stored as the whole would be.
+        layout = _layout(self.method, [entry.kind for entry in entries], head, total, columns)
         if layout == "int4":
             codes = torch.empty((count, columns), dtype=torch.uint8)
             scale, zero = (torch.empty((count, columns // INT4_GROUP)) for _ in range(2))
@@ -140,19 +138,23 @@ class _Reader:
         return torch.cat(parts).to(torch.bfloat16 if self.method != "none" else self.dtype)
 
     def _slices(self, names: list[str], rows: tuple[int, int] | None = None):
-        """(first row in the stacked product, raw rows, block type) for each slice of each weight (of
-        ``rows`` of a single weight, if given)."""
-        at = 0
+        """(first row in the product being built, raw rows, block type) for each slice of each weight
+        of the stacked ``names`` (of their stacked ``rows`` only, if given)."""
+        first, last = rows or (0, sum(self.file.tensors[name].rows for name in names))
+        offset = 0
         for name in names:
             entry = self.file.tensors[name]
-            raw, order = self.file.raw(name), self._order(name)
-            first, last = rows or (0, entry.rows)
-            step = max(1, WEIGHTS_PER_SLICE // entry.columns)
-            for begin in range(first, last, step):
-                end = min(begin + step, last)
-                yield at + begin - first, raw[begin:end] if order is None else raw[order[begin:end]], entry.kind
-            self.file.release(name)
-            at += last - first
+            begin, end = max(first - offset, 0), min(last - offset, entry.rows)
+            if begin < end:
+                raw, order = self.file.raw(name), self._order(name)
+                step = max(1, WEIGHTS_PER_SLICE // entry.columns)
+                for start in range(begin, end, step):
+                    stop = min(start + step, end)
+                    yield offset + start - first, raw[start:stop] if order is None else raw[order[start:stop]], entry.kind
+                    if order is None:  # a large table's pages go as it is read, not all at its end
+                        self.file.release(name, (start, stop))
+                self.file.release(name, (begin, end))
+            offset += entry.rows
 
     def _order(self, name: str) -> torch.Tensor | None:
         """Rows of a llama query or key weight (or bias) in transformers' order: llama.cpp's converter
@@ -187,7 +189,7 @@ def _int8_rows(file: GgufFile, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     for begin in range(0, entry.rows, step):
         part = Int8.quantize(floats(raw[begin:begin + step], entry.kind))
         q[begin:begin + step], scale[begin:begin + step] = part.q, part.scale
-    file.release(name)
+        file.release(name, (begin, min(begin + step, entry.rows)))
     return q, scale
 
 

@@ -21,9 +21,10 @@ import atexit
 import json
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import paths
 
@@ -95,19 +96,33 @@ def stored(source: "ModelSource") -> Quality | None:
         return None
 
 
-def perplexity(decoder: Any, ids: list[int], chunk: int = 64) -> float:
-    """exp(mean negative log-likelihood) of each token of ``ids`` after the ones before it, fed
-    ``chunk`` tokens at a time (the logits of a chunk over a 150k vocabulary are 40 MB)."""
+def perplexity(decoder: Any, ids: list[int]) -> float:
+    """exp(mean negative log-likelihood) of each token of ``ids`` after the ones before it.
+
+    The whole text goes through the layers at once (each lazily built product is built once); the
+    output head is applied a slice of the vocabulary at a time when it is built lazily, else a few
+    positions at a time, so the logits (positions x a 150k vocabulary) never exist whole."""
     import torch
+
+    from ..lean.quantize import LazyRows
 
     with torch.inference_mode():
         tokens = torch.tensor([ids], device=decoder.device)
-        cache, total = decoder.new_cache(len(ids)), 0.0
-        for begin in range(0, len(ids) - 1, chunk):
-            logits = decoder(tokens[:, begin:begin + chunk], cache, every_position=True)
-            targets = tokens[0, begin + 1:begin + 1 + chunk]
-            total += torch.nn.functional.cross_entropy(logits[:len(targets)], targets, reduction="sum").item()
-        return math.exp(total / (len(ids) - 1))
+        states, targets = decoder.final_states(tokens)[:-1], tokens[0, 1:]
+        head = decoder.weights.head
+        if isinstance(head, LazyRows):  # log-sum-exp merged slice by slice, the targets' logits picked
+            total = torch.full((len(targets),), -float("inf"))
+            picked = torch.zeros(len(targets))
+            for begin, logits in head.slices(states):
+                logits = logits.float()
+                total = torch.logaddexp(total, torch.logsumexp(logits, dim=-1))
+                inside = (targets >= begin) & (targets < begin + logits.shape[-1])
+                picked[inside] = logits[inside, targets[inside] - begin]
+            nll = (total - picked).sum().item()
+        else:
+            nll = sum(torch.nn.functional.cross_entropy(head(states[i:i + 32]).float(), targets[i:i + 32],
+                                                        reduction="sum").item() for i in range(0, len(targets), 32))
+        return math.exp(nll / len(targets))
 
 
 class Check:
@@ -132,11 +147,8 @@ class Check:
     def _run(self) -> None:
         from ..lean.activity import Stopped
 
-        from .gguf_weights import return_free_memory
-
         try:
             quality = measure(self.loaded)
-            return_free_memory()
             paths.atomic_write_text(quality_file(self.loaded.source), json.dumps(quality.__dict__))
             self.on_result(quality)
         except Stopped:
@@ -150,8 +162,17 @@ class Check:
 
 def measure(loaded: "LoadedModel") -> Quality:
     """Perplexity of the held-out text under the reference and each quantized layout of ``loaded``."""
+    from .gguf_weights import return_free_memory
+
     live = loaded.fast
-    around = live.activity.spare
+
+    @contextmanager
+    def around() -> Iterator[None]:
+        """One piece of the check: while the decoder rests; what it allocated goes back after it."""
+        with live.activity.spare():
+            yield
+        return_free_memory()
+
     ids = loaded.tokenizer(HELD_OUT.read_text(encoding="utf-8"), add_special_tokens=False).input_ids[:TOKENS]
     import torch
 
