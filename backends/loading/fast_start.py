@@ -67,7 +67,18 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
     from .gguf_model import gguf_path, load_gguf
     from .models import load
 
-    plan = plan_load(source, device, dtype, quantize)
+    # A GGUF file seen for the first time: its tokenizer starts building at once, in a process of its
+    # own, while this one imports torch, plans and repacks the weights.
+    job = gguf_tokenizer.Job(gguf_path(source)) if source.kind == "gguf" and not _any_ready_copy(source) else None
+    try:
+        plan = plan_load(source, device, dtype, quantize)
+    except BaseException:
+        if job:
+            job.cancel()
+        raise
+    if job and (plan.fast_start is None or (plan.fast_start / "meta.json").exists()):
+        job.cancel()  # transformers' own loading after all (a GPU, an architecture the lean decoder lacks)
+        job = None
     if plan.fast_start is not None and (plan.fast_start / "meta.json").exists():
         full: list[LoadedModel] = []
 
@@ -83,7 +94,7 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
         loaded = load_ready(plan, full_load, tokenizer)
     else:
         if source.kind == "gguf" and plan.fast_start is not None:  # the lean decoder on the CPU
-            loaded = load_gguf(source, plan, progress)
+            loaded = load_gguf(source, plan, progress, job)
         else:
             loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
         target = loaded.plan.fast_start
@@ -95,6 +106,14 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
                     progress(f"could not save a fast-start copy: {error}")
     _check_quality(loaded, progress)
     return loaded
+
+
+def _any_ready_copy(source: ModelSource) -> bool:
+    """Whether some fast-start copy of ``source`` exists (of whichever dtype and layout)."""
+    from .plan import FAST_START_FORMAT, cache_dir
+
+    folder = cache_dir(source)
+    return folder is not None and any(folder.glob(f"decoder-v{FAST_START_FORMAT}-*/meta.json"))
 
 
 def _check_quality(loaded: LoadedModel, progress: OnProgress | None) -> None:

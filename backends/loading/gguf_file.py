@@ -15,12 +15,14 @@ import warnings
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
 from ..errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    import torch
 
 # Metadata value types (the GGUF spec's numbering): fixed-size ones by struct format; 8 is a string
 # and 9 an array, read by ``_value``.
@@ -50,7 +52,9 @@ class TensorEntry:
 class GgufFile:
     """A mapped GGUF file: ``metadata``, ``tensors`` by name, and ``raw(name)``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, tokenizer: bool = False) -> None:
+        """``tokenizer``: read the tokenizer's arrays (vocabulary, merges, token types) too; without it
+        they are only counted, which is all loading the weights needs."""
         self.path = Path(path)
         try:
             with open(self.path, "rb") as handle:
@@ -60,7 +64,7 @@ class GgufFile:
         cut = ModelUnavailable(f"could not read {self.path.name}: the file ends early (truncated or damaged)",
                                "download the .gguf file again")
         try:
-            self.metadata, self.tensors = _parse(self._map)
+            self.metadata, self.tensors = _parse(self._map, tokenizer)
         except struct.error:  # a read past the end: the header promises more than the file holds
             raise cut from None
         except (UnicodeDecodeError, KeyError, ValueError) as error:
@@ -77,8 +81,10 @@ class GgufFile:
         """A metadata value of this file's architecture: ``get("block_count")`` reads ``llama.block_count``."""
         return self.metadata.get(f"{self.arch}.{key}", default)
 
-    def raw(self, name: str) -> torch.Tensor:
+    def raw(self, name: str) -> "torch.Tensor":
         """The tensor's bytes as stored, ``[rows, bytes per row]`` uint8, viewing the mapped file."""
+        import torch  # here, not at the top: the tokenizer's process reads the header without torch
+
         entry = self.tensors[name]
         with warnings.catch_warnings():  # the map is read-only, and nothing here writes to it
             warnings.simplefilter("ignore")
@@ -96,7 +102,7 @@ class GgufFile:
             self._map.madvise(mmap.MADV_DONTNEED, begin, end - begin)
 
 
-def _parse(blob: mmap.mmap) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
+def _parse(blob: mmap.mmap, tokenizer: bool) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
     if blob[:4] != b"GGUF":
         raise ValueError("it does not start with the GGUF magic bytes")
     version, tensor_count, metadata_count = struct.unpack_from("<IQQ", blob, 4)
@@ -106,7 +112,7 @@ def _parse(blob: mmap.mmap) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
     for _ in range(metadata_count):
         key, position = _string(blob, position)
         (kind,) = struct.unpack_from("<I", blob, position)
-        metadata[key], position = _value(blob, position + 4, kind, key)
+        metadata[key], position = _value(blob, position + 4, kind, key, tokenizer or not key.startswith("tokenizer."))
     table = []
     for _ in range(tensor_count):
         name, position = _string(blob, position)
@@ -124,7 +130,8 @@ def _parse(blob: mmap.mmap) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
     return metadata, tensors
 
 
-def _value(blob: mmap.mmap, position: int, kind: int, key: str) -> tuple[Any, int]:
+def _value(blob: mmap.mmap, position: int, kind: int, key: str, whole: bool) -> tuple[Any, int]:
+    """One metadata value and the position after it; an array only counted unless ``whole``."""
     if kind in _SCALARS:
         return struct.unpack_from(_SCALARS[kind], blob, position)[0], position + struct.calcsize(_SCALARS[kind])
     if kind == _STRING:
@@ -133,9 +140,7 @@ def _value(blob: mmap.mmap, position: int, kind: int, key: str) -> tuple[Any, in
         raise ValueError(f"unknown metadata type {kind} under {key}")
     inner, count = struct.unpack_from("<IQ", blob, position)
     position += 12
-    # The tokenizer's arrays (vocabulary, merges, scores) are only counted here: the tokenizer is
-    # built from the file by transformers, which reads them itself.
-    counted = key.startswith("tokenizer.")
+    counted = not whole
     if inner in _SCALARS:
         width = struct.calcsize(_SCALARS[inner])
         values = count if counted else list(struct.unpack_from(f"<{count}{_SCALARS[inner][1]}", blob, position))

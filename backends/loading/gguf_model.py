@@ -8,7 +8,6 @@ transformers from the metadata alone (``gguf_tokenizer``), without the weights.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,28 +58,34 @@ def end_ids(file: GgufFile) -> set[int]:
     return {int(i) for i in ids if isinstance(i, int) and 0 <= i < vocab}
 
 
-def load_gguf(source: ModelSource, plan: LoadPlan, progress: OnProgress | None = None) -> LoadedModel:
+def load_gguf(source: ModelSource, plan: LoadPlan, progress: OnProgress | None = None,
+              tokenizer_job: gguf_tokenizer.Job | None = None) -> LoadedModel:
     """The lean decoder and tokenizer of a GGUF file, repacked as ``plan`` says; the transformers
-    model (dequantized) loads only if something asks for it."""
+    model (dequantized) loads only if something asks for it. ``tokenizer_job``: if already started."""
+    import torch
+
     from ..lean import LeanDecoder, shape_from_config
+    from ..lean.threads import thread_count_kept
     from .gguf_weights import read_weights
     from .models import load
 
     path = gguf_path(source)
-    file = GgufFile(path)
-    shape = shape_from_config(gguf_config(file))
-    assert shape is not None, f"{file.arch}: the plan runs the lean decoder only for covered architectures"
-    if progress:
-        progress(f"repacking {path.name} once into {plan.quantize} weights")
-    with tempfile.TemporaryDirectory(prefix="parrot-tokenizer-") as folder:
-        job = gguf_tokenizer.start(path, Path(folder))  # beside the repacking: another core, its own memory
-        try:
+    job = tokenizer_job or gguf_tokenizer.Job(path)  # beside the repacking: another core, its own memory
+    try:
+        file = GgufFile(path)
+        shape = shape_from_config(gguf_config(file))
+        assert shape is not None, f"{file.arch}: the plan runs the lean decoder only for covered architectures"
+        if progress:
+            progress(f"repacking {path.name} once into {plan.quantize} weights")
+        # One thread: the tokenizer's process has the other core (two threads beside it stall each
+        # other at every operation's end: 50 s against 14 s on a busy 2-core machine).
+        with thread_count_kept():
+            torch.set_num_threads(1)
             weights = read_weights(file, shape, plan.quantize, plan.torch_dtype)
-        except BaseException:
-            job.kill()
-            job.wait()
-            raise
-        tokenizer = gguf_tokenizer.finish(job, path, Path(folder))
+    except BaseException:
+        job.cancel()
+        raise
     decoder = LeanDecoder(shape, weights, plan.quantize)
+    tokenizer = job.result()
     return LoadedModel(plan, None, tokenizer, shape.max_positions, end_ids(file), decoder,
                        model_loader=lambda: load(source, plan.device, plan.dtype, progress, "none", lean=False).model)

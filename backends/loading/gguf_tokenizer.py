@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelUnavailable
+from .gguf_file import GgufFile
 
 HINT = "give a .gguf file with its tokenizer in the metadata"
 
@@ -25,10 +27,10 @@ HINT = "give a .gguf file with its tokenizer in the metadata"
 def build(path: Path) -> Any:
     """The transformers tokenizer that the file's metadata describes, with its chat template."""
     from transformers import PreTrainedTokenizerFast
-    from transformers.integrations.gguf import convert_gguf_tokenizer, get_gguf_tokenizer
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import convert_gguf_tokenizer
 
     try:
-        arch, described, config = get_gguf_tokenizer(str(path))
+        arch, described, config = described_tokenizer(GgufFile(path, tokenizer=True).metadata)
         backend, _ = convert_gguf_tokenizer(arch, described)
     except (KeyError, ValueError, IndexError) as error:  # no tokenizer in the metadata, or one of a kind unknown
         raise ModelUnavailable(f"could not build the tokenizer of {path.name}: {str(error).splitlines()[0]}",
@@ -37,24 +39,56 @@ def build(path: Path) -> Any:
     return PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=config.get("chat_template"), **special)
 
 
-def start(path: Path, folder: Path) -> subprocess.Popen:
-    """Build the tokenizer of ``path`` into ``folder`` in a child process; ``finish`` collects it."""
-    return subprocess.Popen([sys.executable, "-m", __name__, str(path), str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def described_tokenizer(metadata: dict[str, Any]) -> tuple[str, dict, dict]:
+    """(architecture, tokenizer, tokenizer config) as transformers' ``get_gguf_tokenizer`` gives them,
+    from metadata read here. Its own reader reads the file again and imports torch (1.4 s of the
+    tokenizer's 2.9 s of CPU for a 150k-token vocabulary), so its few lines of grouping are these."""
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import _SPECIAL_TOKENS, GGUF_TOKENIZER_MAPPING
+
+    grouped = {group: {name: metadata[f"tokenizer.{key}"] for key, name in renames.items()
+                       if f"tokenizer.{key}" in metadata} for group, renames in GGUF_TOKENIZER_MAPPING.items()}
+    tokenizer, config = grouped["tokenizer"], grouped["tokenizer_config"]
+    if tokenizer.get("tokenizer_type") == "llama":  # llama.cpp adds BOS to a sentencepiece vocabulary
+        config.setdefault("add_bos_token", True)
+    elif tokenizer.get("tokenizer_type") == "gemma4":
+        config["add_bos_token"] = False
+    for name, key in _SPECIAL_TOKENS.items():
+        token_id = metadata.get(f"tokenizer.ggml.{key}")
+        config[name] = tokenizer["tokens"][token_id] if token_id is not None else None
+    return metadata["general.architecture"], tokenizer, config
 
 
-def finish(job: subprocess.Popen, path: Path, folder: Path) -> Any:
-    """The tokenizer the child built (a ``LightTokenizer``), or a one-line error saying why not."""
-    from .fast_start import LightTokenizer
+class Job:
+    """The tokenizer of a GGUF file being built in a child process, into a folder of its own."""
 
-    _, errors = job.communicate()
-    if job.returncode != 0:
-        lines = [line for line in errors.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"the tokenizer's process ended with {job.returncode}"
-        raise ModelUnavailable(reason if reason.startswith("could not") else
-                               f"could not build the tokenizer of {path.name}: {reason}", HINT)
-    info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
-    return LightTokenizer(folder / "tokenizer.json", info, lambda: build(path))
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._folder = tempfile.TemporaryDirectory(prefix="parrot-tokenizer-")
+        self._process = subprocess.Popen([sys.executable, "-m", __name__, str(path), self._folder.name],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def result(self) -> Any:
+        """The tokenizer the child built (a ``LightTokenizer``), or a one-line error saying why not."""
+        from .fast_start import LightTokenizer
+
+        try:
+            _, errors = self._process.communicate()
+            if self._process.returncode != 0:
+                lines = [line for line in errors.strip().splitlines() if line.strip()]
+                reason = lines[-1] if lines else f"the tokenizer's process ended with {self._process.returncode}"
+                raise ModelUnavailable(reason if reason.startswith("could not") else
+                                       f"could not build the tokenizer of {self.path.name}: {reason}", HINT)
+            folder = Path(self._folder.name)
+            info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
+            return LightTokenizer(folder / "tokenizer.json", info, lambda: build(self.path))
+        finally:
+            self._folder.cleanup()
+
+    def cancel(self) -> None:
+        """Not needed after all (a load that stopped, or took another path): end the child."""
+        self._process.kill()
+        self._process.communicate()
+        self._folder.cleanup()
 
 
 def main(path: str, folder: str) -> None:
