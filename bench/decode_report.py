@@ -13,11 +13,12 @@ def rate(run: dict) -> float:
 
 
 def llamacpp_reference(summary: dict, model: str) -> dict | None:
-    """The llama.cpp row a model's rows are set against: its Q4_K_M file (what people download), else
-    (the embedded model's own file) llama.cpp at its fastest thread count in this run."""
+    """The llama.cpp row a model's rows are set against: on its Q4_K_M file (what people download;
+    the embedded model has its own file only), at the thread count that was faster in this run (on
+    a busy machine, often one thread)."""
     rows = {name: row for name, row in summary.items() if CONFIGS[name][0] == "llamacpp" and model_of(name) == model}
-    q4_k_m = [row for name, row in rows.items() if CONFIGS[name][1].get("gguf") == "Q4_K_M"]
-    return q4_k_m[0] if q4_k_m else max(rows.values(), key=lambda row: row["tok_s"], default=None)
+    q4_k_m = {name: row for name, row in rows.items() if CONFIGS[name][1].get("gguf") == "Q4_K_M"}
+    return max((q4_k_m or rows).values(), key=lambda row: row["tok_s"], default=None)
 
 
 def print_tables(quiet, busy, batch, prefill, workers, ids, args, load_before) -> None:
@@ -54,8 +55,8 @@ def print_tables(quiet, busy, batch, prefill, workers, ids, args, load_before) -
             line += f" {hog:>9.1f} {max(map(rate, busy[name])):>8.1f} {hog / row['tok_s']:>9.2f}"
         print(line)
     if any(CONFIGS[name][0] == "llamacpp" for name in summary):
-        print("x llama.cpp, TTFT/l.cpp, RSS/l.cpp: against the same model's llama.cpp Q4_K_M row, or for the embedded "
-              "model the faster llama.cpp row of this run.")
+        print("x llama.cpp, TTFT/l.cpp, RSS/l.cpp: against the same model's faster llama.cpp Q4_K_M row of this run "
+              "(the embedded model: its own file).")
     if "llama.cpp" in workers and "llama.cpp" not in summary:
         print("llama.cpp: not measured (llama-cpp-python is not installed; `make bench-deps` installs it)")
     print("tok/s: median; best: the fastest run. x baseline: against transformers fp32 generate of the same model.")

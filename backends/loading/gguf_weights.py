@@ -46,8 +46,8 @@ def read_weights(file: GgufFile, shape: Shape, method: str, dtype: torch.dtype,
         embed = reader.floats("token_embd.weight").to(dtype)
     elif isinstance(head, Int8) and head_name == "token_embd.weight":
         embed = head
-    else:
-        embed = Int8(*_int8_rows(file, "token_embd.weight"))
+    else:  # rows are read one by one: int8, whatever the head's layout
+        embed = reader.product(["token_embd.weight"], layout="int8")
     positions = reader.floats("position_embd.weight").to(dtype) if shape.positions == "learned" else None
     norm = reader.norm("output_norm")
     weights = Weights(embed, positions, norm, layers, head, _inv_freq(file, shape) if shape.positions == "rope" else None)
@@ -93,9 +93,11 @@ class _Reader:
                      self.norm(f"{at}.ffn_norm"), self.product(up), self.product([f"{at}.ffn_down.weight"]),
                      q_norm, k_norm)
 
-    def product(self, names: list[str], head: bool = False, rows: tuple[int, int] | None = None) -> Matmul:
+    def product(self, names: list[str], head: bool = False, rows: tuple[int, int] | None = None,
+                layout: str | None = None) -> Matmul:
         """One product of the weights ``names`` stacked by rows (q/k/v; gate/up), with their biases;
-        ``rows``: only that range of the stacked rows (the quality check builds products in slices)."""
+        ``rows``: only that range of the stacked rows (the quality check builds products in slices);
+        ``layout``: int4, int8 or dense, instead of what ``_layout`` gives the method."""
         entries = [self.file.tensors[name] for name in names]
         columns, total = entries[0].columns, sum(entry.rows for entry in entries)
         if self.around is not None:
@@ -106,7 +108,7 @@ class _Reader:
         bias = self._bias(names)
         bias = None if bias is None else bias[first:last]
         # Decided for the whole product, so that each slice is stored as the whole would be.
-        layout = _layout(self.method, [entry.kind for entry in entries], head, total, columns)
+        layout = layout or _layout(self.method, [entry.kind for entry in entries], head, total, columns)
         if layout == "int4":
             codes = torch.empty((count, columns), dtype=torch.uint8)
             scale, zero = (torch.empty((count, columns // INT4_GROUP)) for _ in range(2))
@@ -178,19 +180,6 @@ def _layout(method: str, kinds: list, head: bool, rows: int, columns: int) -> st
     if method == "int4" and fits_int4 and not head:
         return "int4"
     return "int8"
-
-
-def _int8_rows(file: GgufFile, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The int8 rows and per-row scales of a table (the token embedding), a slice of rows at a time."""
-    entry = file.tensors[name]
-    raw = file.raw(name)
-    q, scale = torch.empty(entry.shape, dtype=torch.int8), torch.empty(entry.rows, dtype=torch.bfloat16)
-    step = max(1, WEIGHTS_PER_SLICE // entry.columns)
-    for begin in range(0, entry.rows, step):
-        part = Int8.quantize(floats(raw[begin:begin + step], entry.kind))
-        q[begin:begin + step], scale[begin:begin + step] = part.q, part.scale
-        file.release(name, (begin, min(begin + step, entry.rows)))
-    return q, scale
 
 
 class _FileRows:

