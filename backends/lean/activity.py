@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 QUIET = 0.5  # seconds without a decoder call before background work may run (a reply calls it every few ms)
 
@@ -27,10 +27,18 @@ class Activity:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last = -float("inf")
+        self._next_call: list[Callable[[], None]] = []
         self.stopping = False
+
+    def at_next_call(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the decoder is next called, in that caller's thread: what background
+        work has to say is said as a reply starts, never into a prompt someone is typing at."""
+        self._next_call.append(callback)
 
     @contextmanager
     def busy(self) -> Iterator[None]:
+        while self._next_call:
+            self._next_call.pop(0)()
         with self._lock:
             try:
                 yield

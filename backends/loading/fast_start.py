@@ -130,13 +130,13 @@ def _check_quality(loaded: LoadedModel, progress: OnProgress | None) -> None:
         progress(f"{name}: {note}")
     if loaded.quality is None and loaded.quantize != "none":
         def measured(result: quality.Quality) -> None:
-            loaded.quality = result
+            loaded.quality = result  # describe() has it at once; the line comes as the next reply starts
             note = f"{name}: {loaded.weight_facts()['weights']}"
             if loaded.plan.asked == "auto" and result.choice() != loaded.quantize:
                 choice = "bf16" if result.choice() == "none" else result.choice()
                 note += f"; the next start uses {choice} weights ({result.summary()})"
             if progress:
-                progress(note)
+                loaded.fast.activity.at_next_call(lambda: progress(note))
 
         loaded.check = quality.Check(loaded, measured, progress or (lambda line: None)).start()
 
