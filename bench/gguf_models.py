@@ -6,7 +6,8 @@ written as a transformers folder a tensor at a time (never the whole model in me
 has 15 GB of bf16 weights), with the embedded model's tokenizer. llama.cpp's own converter (in the
 llama-cpp-python sdist, unpacked by ``make bench-deps``) turns it into a bf16 GGUF, and
 ``llama_cpp.llama_model_quantize`` into the block types asked for (Q4_K_M, Q4_0, ...). The files are
-kept under the cache folder and written once; the intermediate folder and bf16 file are removed.
+kept under the cache folder and written once; the intermediate folder is removed, and so is a large
+bf16 file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONVERTER = ROOT / ".venv" / "llama.cpp-converter" / "convert_hf_to_gguf.py"
 SHARD_BYTES = 2 << 30
+# The bf16 file is kept for quantizing to another block type later, unless it is this large (the 7B
+# shape's is 15 GB).
+KEPT_BYTES = 4 << 30
 
 # The converter knows tokenizers by a hash of their pre-tokenizer's output; the embedded model's,
 # rebuilt from its GGUF metadata, hashes differently from its original repo's, so it is named here.
@@ -59,6 +63,8 @@ def gguf_path(model: str, kind: str) -> Path:
     print(f"quantizing {model} to {kind}", file=sys.stderr)
     # In a process of its own: llama.cpp reports every tensor on the C library's stderr.
     subprocess.run([sys.executable, __file__, str(full), str(target), kind], check=True, capture_output=True)
+    if full.stat().st_size > KEPT_BYTES:
+        full.unlink()
     return target
 
 
@@ -112,7 +118,7 @@ def write_folder(model: str, folder: Path) -> None:
     if shard:
         flush()
     (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": index}))
-    config.torch_dtype = "bfloat16"
+    config.dtype = "bfloat16"
     config.save_pretrained(folder)
     embedded_tokenizer().save_pretrained(folder)
 
