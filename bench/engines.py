@@ -48,7 +48,7 @@ SYNTHETIC = {
 def embedded_tokenizer():
     """The embedded model's tokenizer (with its chat template), from its GGUF file's metadata."""
     from backends.loading import gguf_tokenizer
-    from backends.loading.gguf_model import gguf_path
+    from backends.loading.gguf_file import gguf_path
 
     return gguf_tokenizer.build(gguf_path(resolve("smollm2")))
 

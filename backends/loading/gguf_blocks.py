@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Kind
+from gguf import GGML_QUANT_SIZES
+from gguf import GGMLQuantizationType as Kind
 
 FLOAT_KINDS = {Kind.F32: torch.float32, Kind.F16: torch.float16, Kind.BF16: torch.bfloat16}
 FOUR_BIT = (Kind.Q4_0, Kind.Q4_1, Kind.Q4_K)

@@ -1,4 +1,5 @@
-"""A GGUF file as parrot reads it: its metadata, its tensor table, and each tensor's raw blocks.
+"""A GGUF file as parrot reads it: its metadata (and the model config it describes), its tensor
+table, and each tensor's raw blocks.
 
 The header is parsed here rather than with ``gguf.GGUFReader``: the reader builds a numpy view for
 every element of every metadata array, which takes 6.5 s for the embedded model's 49,152-token
@@ -23,6 +24,8 @@ from ..errors import ModelUnavailable
 
 if TYPE_CHECKING:
     import torch
+
+    from .models import ModelSource
 
 # Metadata value types (the GGUF spec's numbering): fixed-size ones by struct format; 8 is a string
 # and 9 an array, read by ``_value``.
@@ -161,3 +164,39 @@ def _string(blob: mmap.mmap, position: int) -> tuple[str, int]:
     (length,) = struct.unpack_from("<Q", blob, position)
     position += 8
     return blob[position:position + length].decode("utf-8"), position + length
+
+
+ROTARY_ARCHS = ("llama", "qwen2", "qwen3")
+
+
+def gguf_path(source: "ModelSource") -> Path:
+    """The file a GGUF source names."""
+    return Path(source.location) / (source.gguf_file or "")
+
+
+def gguf_config(file: GgufFile) -> dict[str, Any]:
+    """The model's config as transformers spells it (what ``lean.shape_from_config`` reads). An
+    architecture parrot does not read from GGUF gets only its ``model_type``."""
+    arch, get, tensors = file.arch, file.get, file.tensors
+    if arch not in (*ROTARY_ARCHS, "gpt2") or "token_embd.weight" not in tensors:
+        return {"model_type": arch}
+    heads, hidden = get("attention.head_count"), get("embedding_length")
+    sizes = {"vocab_size": tensors["token_embd.weight"].rows, "tie_word_embeddings": "output.weight" not in tensors}
+    if arch == "gpt2":
+        # llama.cpp's GPT-2 scales attention by 1/sqrt(head_dim) alone (no per-layer scaling).
+        return {"model_type": "gpt2", "n_layer": get("block_count"), "n_embd": hidden, "n_head": heads,
+                "n_inner": get("feed_forward_length"), "n_positions": get("context_length"),
+                "layer_norm_epsilon": get("attention.layer_norm_epsilon", 1e-5),
+                "activation_function": "gelu_new", **sizes}
+    head_dim = get("attention.key_length") or hidden // heads
+    kv_heads = get("attention.head_count_kv", heads)
+    scaling = get("rope.scaling.type", "none")
+    if get("rope.dimension_count", head_dim) != head_dim or isinstance(kv_heads, list) or scaling not in ("none", "linear"):
+        return {"model_type": arch}  # partial rotary, per-layer heads, YaRN: transformers' forward
+    return {"model_type": arch, "num_hidden_layers": get("block_count"), "hidden_size": hidden,
+            "intermediate_size": get("feed_forward_length"), "num_attention_heads": heads,
+            "num_key_value_heads": kv_heads, "head_dim": head_dim,
+            "rms_norm_eps": get("attention.layer_norm_rms_epsilon", 1e-6),
+            "max_position_embeddings": get("context_length", 2048), "hidden_act": "silu",
+            "attention_bias": "blk.0.attn_q.bias" in tensors, "mlp_bias": "blk.0.ffn_up.bias" in tensors,
+            "rope_scaling": {"rope_type": "linear" if scaling == "linear" else "default"}, **sizes}

@@ -8,47 +8,14 @@ transformers from the metadata alone (``gguf_tokenizer``), without the weights.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import gguf_tokenizer
-from .gguf_file import GgufFile
+from .gguf_file import GgufFile, gguf_config, gguf_path
 from .models import LoadedModel, ModelSource, OnProgress
-from .plan import LoadPlan
 
-ROTARY_ARCHS = ("llama", "qwen2", "qwen3")
-
-
-def gguf_path(source: ModelSource) -> Path:
-    return Path(source.location) / (source.gguf_file or "")
-
-
-def gguf_config(file: GgufFile) -> dict[str, Any]:
-    """The model's config as transformers spells it (what ``lean.shape_from_config`` reads). An
-    architecture parrot does not read from GGUF gets only its ``model_type``."""
-    arch, get, tensors = file.arch, file.get, file.tensors
-    if arch not in (*ROTARY_ARCHS, "gpt2") or "token_embd.weight" not in tensors:
-        return {"model_type": arch}
-    heads, hidden = get("attention.head_count"), get("embedding_length")
-    sizes = {"vocab_size": tensors["token_embd.weight"].rows, "tie_word_embeddings": "output.weight" not in tensors}
-    if arch == "gpt2":
-        # llama.cpp's GPT-2 scales attention by 1/sqrt(head_dim) alone (no per-layer scaling).
-        return {"model_type": "gpt2", "n_layer": get("block_count"), "n_embd": hidden, "n_head": heads,
-                "n_inner": get("feed_forward_length"), "n_positions": get("context_length"),
-                "layer_norm_epsilon": get("attention.layer_norm_epsilon", 1e-5),
-                "activation_function": "gelu_new", **sizes}
-    head_dim = get("attention.key_length") or hidden // heads
-    kv_heads = get("attention.head_count_kv", heads)
-    scaling = get("rope.scaling.type", "none")
-    if get("rope.dimension_count", head_dim) != head_dim or isinstance(kv_heads, list) or scaling not in ("none", "linear"):
-        return {"model_type": arch}  # partial rotary, per-layer heads, YaRN: transformers' forward
-    return {"model_type": arch, "num_hidden_layers": get("block_count"), "hidden_size": hidden,
-            "intermediate_size": get("feed_forward_length"), "num_attention_heads": heads,
-            "num_key_value_heads": kv_heads, "head_dim": head_dim,
-            "rms_norm_eps": get("attention.layer_norm_rms_epsilon", 1e-6),
-            "max_position_embeddings": get("context_length", 2048), "hidden_act": "silu",
-            "attention_bias": "blk.0.attn_q.bias" in tensors, "mlp_bias": "blk.0.ffn_up.bias" in tensors,
-            "rope_scaling": {"rope_type": "linear" if scaling == "linear" else "default"}, **sizes}
+if TYPE_CHECKING:
+    from .plan import LoadPlan
 
 
 def end_ids(file: GgufFile) -> set[int]:
@@ -58,7 +25,7 @@ def end_ids(file: GgufFile) -> set[int]:
     return {int(i) for i in ids if isinstance(i, int) and 0 <= i < vocab}
 
 
-def load_gguf(source: ModelSource, plan: LoadPlan, progress: OnProgress | None = None,
+def load_gguf(source: ModelSource, plan: "LoadPlan", progress: OnProgress | None = None,
               tokenizer_job: gguf_tokenizer.Job | None = None) -> LoadedModel:
     """The lean decoder and tokenizer of a GGUF file, repacked as ``plan`` says; the transformers
     model (dequantized) loads only if something asks for it. ``tokenizer_job``: if already started."""

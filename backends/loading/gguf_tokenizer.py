@@ -69,7 +69,7 @@ class Job:
 
     def result(self) -> Any:
         """The tokenizer the child built (a ``LightTokenizer``), or a one-line error saying why not."""
-        from .fast_start import LightTokenizer
+        from .light_tokenizer import LightTokenizer
 
         try:
             _, errors = self._process.communicate()
@@ -92,7 +92,7 @@ class Job:
 
 
 def main(path: str, folder: str) -> None:
-    from .fast_start import tokenizer_info
+    from .light_tokenizer import tokenizer_info
 
     try:
         tokenizer = build(Path(path))

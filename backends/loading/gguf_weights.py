@@ -23,7 +23,8 @@ import torch
 from ..lean.quantize import INT4_GROUP, Dense, Int4, Int8, LazyRows, Matmul, int4_codes
 from ..lean.shape import Shape
 from ..lean.weights import Around, Layer, Norm, Weights
-from .gguf_blocks import AFFINE, FOUR_BIT, floats, int4_codes as block_int4_codes
+from .gguf_blocks import AFFINE, FOUR_BIT, floats
+from .gguf_blocks import int4_codes as block_int4_codes
 from .gguf_file import GgufFile
 
 # Weights decoded at a time. Small enough that a slice's temporaries stay in the CPU's caches and

@@ -19,8 +19,9 @@ from typing import Any, Callable
 
 from .. import paths
 from ..errors import ModelUnavailable
+from .cache import cache_dir
 from .hub import OFFLINE_CHAT_OPTIONS, OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
-from .plan import LoadPlan, cache_dir, plan_load
+from .plan import LoadPlan, plan_load
 
 OnProgress = Callable[[str], None]
 

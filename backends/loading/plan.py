@@ -4,20 +4,19 @@ the cache folders (the fast-start copy of the lean decoder, the converted copy o
 ``plan_load`` computes a ``LoadPlan`` from what was asked (``--device``, ``--dtype``, ``--quantize``)
 and what the machine and the model's ``config.json`` say. ``loading.load`` follows it, and the fast
 start (``fast_start.load_for_chat``) uses the same plan to find its ready copy, so the two can never
-disagree about a folder or a dtype. ``cache_dir`` is the one place that names a cached copy of a source.
+disagree about a folder or a dtype (``cache.cache_dir`` names the folder of a source's cached copies).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import paths
 from ..devices import check_device
 from ..errors import ModelUnavailable, UsageError
+from .cache import cache_dir
 
 if TYPE_CHECKING:
     from .models import ModelSource
@@ -69,31 +68,10 @@ def plan_load(source: "ModelSource", device: str = "auto", dtype: str = "auto", 
     return LoadPlan(source, device, dtype, method, runs_lean, fast_start, quantize)
 
 
-def cache_key(files: list[Path]) -> str:
-    """A short key that changes when any of ``files`` is moved, resized or rewritten."""
-    stamp = ":".join(f"{f.resolve()}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
-    return hashlib.sha256(stamp.encode()).hexdigest()[:12]
-
-
-def cache_dir(source: "ModelSource") -> Path | None:
-    """parrot's cache folder for ``source``, or None for sources it does not cache (Hub ids: the HF
-    cache holds them). Fast-start copies live there, the quality check's result, and the converted
-    safetensors copy of a GGUF file the lean decoder does not run."""
-    if source.kind == "gguf":
-        gguf = Path(source.location) / (source.gguf_file or "")
-        return paths.cache_dir() / "models" / f"{gguf.stem}-{cache_key([gguf])}"
-    if source.kind == "folder":
-        folder = Path(source.location)
-        weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-        return paths.cache_dir() / "models" / f"{folder.name}-{cache_key([folder / 'config.json', *weights])}"
-    return None
-
-
 def _config_on_disk(source: "ModelSource") -> dict[str, Any] | None:
     """The model's config before its weights load: a folder's ``config.json``, a GGUF file's metadata."""
     if source.kind == "gguf":  # read from the file's header (milliseconds)
-        from .gguf_file import GgufFile
-        from .gguf_model import gguf_config, gguf_path
+        from .gguf_file import GgufFile, gguf_config, gguf_path
 
         return gguf_config(GgufFile(gguf_path(source)))
     path = Path(source.location) / "config.json"

@@ -82,7 +82,7 @@ def _percent(cost: float) -> str:
 
 
 def quality_file(source: "ModelSource") -> Path:
-    from .plan import cache_dir
+    from .cache import cache_dir
 
     folder = cache_dir(source) or paths.cache_dir() / "models" / f"hub-{source.location.replace('/', '--')}"
     return folder / FILE_NAME
@@ -191,8 +191,7 @@ def _weights_source(loaded: "LoadedModel") -> tuple[str, Callable[[str, Any, Any
     float16 scale times its code needs more bits than bfloat16 has)."""
     shape = loaded.fast.shape
     if loaded.source.kind == "gguf":
-        from .gguf_file import GgufFile
-        from .gguf_model import gguf_path
+        from .gguf_file import GgufFile, gguf_path
         from .gguf_weights import read_weights
 
         file = GgufFile(gguf_path(loaded.source))

@@ -70,8 +70,7 @@ def model_tokenizer(spec: str | None) -> NamedTokenizer:
     name = spec or source.name
     if source.kind == "gguf":  # from the file's metadata alone, as loading builds it
         from . import gguf_tokenizer
-        from .gguf_file import GgufFile
-        from .gguf_model import gguf_path
+        from .gguf_file import GgufFile, gguf_path
 
         path = gguf_path(source)
         return from_fast(name, gguf_tokenizer.build(path), GgufFile(path).get("context_length"))

@@ -10,19 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gguf import GGMLQuantizationType as Kind, quants
+from gguf import GGMLQuantizationType as Kind
+from gguf import quants
 
 from backends.base import Message
+from backends.lean import shape_from_config
 from backends.lean.quantize import Int4, Int8
 from backends.loading.fast_start import load_for_chat
 from backends.loading.gguf_blocks import FOUR_BIT, floats, int4_codes
-from backends.loading.gguf_file import GgufFile
-from backends.loading.gguf_model import gguf_config
+from backends.loading.gguf_file import GgufFile, gguf_config
 from backends.loading.gguf_weights import read_weights
 from backends.loading.models import resolve
 from backends.local.backend import LocalBackend
 from backends.local.decoding import decode
-from backends.lean import shape_from_config
 from backends.settings import GenerationSettings
 from tests.support.tiny_gguf import converter_permute, random_blocks, unpermute, write_tiny_gguf
 from tests.support.tiny_models import CHATML

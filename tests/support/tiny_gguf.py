@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Kind, GGUFWriter, quants
+from gguf import GGML_QUANT_SIZES, GGUFWriter, quants
+from gguf import GGMLQuantizationType as Kind
 
 from tests.support.tiny_models import CHATML, train_tokenizer
 
