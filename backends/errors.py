@@ -6,6 +6,8 @@ naming the fix. The UI layers print ``str(error)``; nothing here formats for a s
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ParrotError(Exception):
     """Base for every error parrot expects and explains."""
@@ -17,6 +19,10 @@ class ParrotError(Exception):
         # The same fix said as a slash-command, for where the error is shown inside the chat
         # (``/backend openai URL`` there, ``--base-url URL`` on the command line).
         self.chat_hint = chat_hint
+        # A failed reply: the Reply with the text that did arrive (backends.reply), and the turn the chat
+        # kept of it, marked cut off (repl.chat); None where nothing had arrived.
+        self.reply: Any = None
+        self.partial_turn: Any = None
 
     def in_chat(self) -> "ParrotError":
         """This error as the chat shows it: the hint names the slash-command, if there is one."""

@@ -1,6 +1,7 @@
-"""Where parrot keeps its files: per-user config, data and cache folders.
+"""Where parrot keeps its files: per-user config, data and cache folders, and every name inside them.
 
 ``PARROT_HOME`` moves all three under one folder (tests use it so they never touch the real home).
+This is the one module that knows a file or folder name of parrot's own; everything else asks here.
 """
 
 from __future__ import annotations
@@ -47,6 +48,66 @@ def cache_dir() -> Path:
     import platformdirs
 
     return _ensure(Path(platformdirs.user_cache_dir(APP)))
+
+
+# -- what lives where --------------------------------------------------------------------------
+
+def config_file() -> Path:
+    """config.toml: defaults a person sets once."""
+    return config_dir() / "config.toml"
+
+
+def history_file() -> Path:
+    """Every conversation, in SQLite."""
+    return data_dir() / "history.sqlite3"
+
+
+def prompt_history_file() -> Path:
+    """The prompts typed in the app and the plain REPL (Up/Down walk them)."""
+    return data_dir() / "prompt_history"
+
+
+ERROR_LOG = "errors.log"
+
+
+def error_log() -> Path:
+    """Tracebacks of unexpected errors (the screen shows one line)."""
+    return data_dir() / ERROR_LOG
+
+
+def evals_dir() -> Path:
+    """One JSON file per evaluation run."""
+    return data_dir() / "evals"
+
+
+def exports_dir() -> Path:
+    """Where /export writes when it is given no path."""
+    return data_dir() / "exports"
+
+
+def tokenizers_dir() -> Path:
+    """Tokenizers trained with /tokenizer train, one folder each."""
+    return data_dir() / "tokenizers"
+
+
+def finetuned_dir(name: str) -> Path:
+    """The model a fine-tuning run ``name`` (e.g. ``js``) produced: a preset of that name loads it."""
+    return data_dir() / "finetuned" / name
+
+
+def runs_dir() -> Path:
+    """Fine-tuning runs in progress or stopped: checkpoints, progress, the job record."""
+    return data_dir() / "runs"
+
+
+def run_dir(name: str) -> Path:
+    """Where one run's checkpoints, settings and progress events live."""
+    return runs_dir() / name
+
+
+def converted_models_dir() -> Path:
+    """Ready-to-run copies of models (converted GGUF files, fast-start decoders): rebuilt if deleted."""
+    return cache_dir() / "models"
 
 
 class HomeError(UsageError):

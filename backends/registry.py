@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .backend_options import OPTIONS, for_backend
 from .base import Backend
 from .errors import UsageError
+
+# What the local backend's constructor takes: its backend options and the progress callback.
+LOCAL_KEYWORDS = {*(name for name, option in OPTIONS.items() if "local" in option.backends), "progress"}
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ def _local(model: str | None = None, **options: Any) -> Backend:
     from .loading.models import DEFAULT_MODEL
     from .local.backend import LocalBackend
 
-    keep = {k: v for k, v in options.items() if k in {"device", "dtype", "quantize", "progress"}}
+    keep = {k: v for k, v in options.items() if k in LOCAL_KEYWORDS}
     return LocalBackend(model or DEFAULT_MODEL, **keep)
 
 
@@ -40,8 +44,8 @@ DEFAULT_BACKEND = "local"
 
 
 def create(name: str, model: str | None = None, **options: Any) -> Backend:
-    """Build backend ``name`` for ``model``; options each factory does not use are ignored."""
+    """Build backend ``name`` for ``model``; the backend options it does not use are left out."""
     entry = BACKENDS.get(name)
     if entry is None:
         raise UsageError(f"unknown backend {name!r}", f"choose from {', '.join(BACKENDS)}")
-    return entry.factory(model, **options)
+    return entry.factory(model, **for_backend(name, options))

@@ -10,11 +10,63 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Union
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Iterable, Iterator, Literal, Union
 
-from .base import FinishReason, GenerationStats, TokenChoice
 from .errors import BackendError, Cancelled, ParrotError
+
+FinishReason = Literal["stop", "length", "cancelled", "error", "empty", "loop"]
+
+
+@dataclass
+class TokenChoice:
+    """One produced token: its id and text, the probability the model gave it, and the runners-up."""
+
+    token_id: int
+    text: str
+    prob: float
+    top: list[tuple[str, float]] = field(default_factory=list)
+    top_ids: list[int] = field(default_factory=list)  # the runners-up's ids, where the backend knows them
+
+
+@dataclass
+class GenerationStats:
+    """How one reply went; stored with the turn so it can be reproduced and compared."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    time_to_first_token: float | None = None
+    seconds: float = 0.0
+    finish_reason: FinishReason = "stop"
+    dropped_messages: int = 0
+    dropped_tokens: int = 0
+    seed: int | None = None
+    model: str = ""
+    backend: str = ""
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Decode speed after the first token (prefill excluded), as llama.cpp and others report it."""
+        if self.completion_tokens < 2 or self.time_to_first_token is None:
+            return None
+        decode_time = self.seconds - self.time_to_first_token
+        return (self.completion_tokens - 1) / decode_time if decode_time > 0 else None
+
+    def extended_by(self, more: "GenerationStats") -> "GenerationStats":
+        """The stats of a turn that ``more`` continued (/continue): counts and time add up, the
+        prompt and what was dropped to fit it stay those of the first part, the ending is the last."""
+        return replace(
+            self, completion_tokens=self.completion_tokens + more.completion_tokens,
+            seconds=self.seconds + more.seconds, finish_reason=more.finish_reason,
+            dropped_messages=max(self.dropped_messages, more.dropped_messages),
+            dropped_tokens=max(self.dropped_tokens, more.dropped_tokens),
+            seed=self.seed if self.seed is not None else more.seed,
+            model=more.model or self.model, backend=more.backend or self.backend)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tokens_per_second"] = self.tokens_per_second
+        return data
 
 
 @dataclass(frozen=True)
@@ -107,6 +159,11 @@ class Reply:
             pass
         return self.text
 
+    def close(self, reason: FinishReason = "cancelled") -> None:
+        """Stop reading before the end: the backend's stream is let go and the reply ends with ``reason``."""
+        self._chunks.close()
+        self.stats.finish_reason = reason
+
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -153,12 +210,12 @@ class Reply:
             pass
         except ParrotError as error:
             stats.finish_reason = "error"
-            error.reply = self  # type: ignore[attr-defined]
+            error.reply = self
             raise
         except Exception as error:  # a crash inside a backend is a backend failure, told in one line
             stats.finish_reason = "error"
             failure = BackendError(f"{stats.backend or 'the backend'} failed: {type(error).__name__}: {error}")
-            failure.reply = self  # type: ignore[attr-defined]
+            failure.reply = self
             raise failure from error
         finally:
             self._close(started, pieces)

@@ -228,6 +228,8 @@ def _shown(value: Any) -> str:
         return f'"{value}"' if value.strip() != value or not value else value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # as a person types it: 2, not 2.0
     return "none" if value is None else str(value)
 
 

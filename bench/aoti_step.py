@@ -1,7 +1,7 @@
 """An experiment, not yet the chat's path: the lean decoder's decoding step compiled ahead of time
 (AOTInductor) against the same step run eagerly, in one process, on the embedded model.
 
-    .venv/bin/python bench/aoti_step.py [--runs 3] [--tokens 200] [--threads 1] [--package FILE]
+    .venv/bin/python bench/aoti_step.py [--model smollm2] [--runs 3] [--tokens 200] [--threads 1] [--package FILE]
 
 The step takes (token, a tensor whose length is the position + 1, the keys and values cache) and
 returns the logits and the new token's keys and values; the caller writes those into the cache.
@@ -68,6 +68,7 @@ class Step(torch.nn.Module):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="smollm2", help="a rotary, gated-MLP model: preset or folder")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
@@ -79,12 +80,13 @@ def main() -> int:
     from backends.loading.fast_start import load_for_chat
     from backends.loading.models import resolve
 
-    decoder = load_for_chat(resolve("smollm2"), "cpu", "auto", "auto").fast
+    decoder = load_for_chat(resolve(args.model), "cpu", "auto", "auto").fast
     assert decoder.shape.positions == "rope" and decoder.shape.mlp == "gated_silu" and not decoder.shape.qk_norm
     window = 2048
     decoder._rope_table(window)
     step, positions, token = Step(decoder), torch.arange(window), torch.tensor([[5]])
-    size = len(PROMPT) + args.tokens + 1
+    checked = 32  # steps whose greedy token is compared between eager and compiled
+    size = len(PROMPT) + max(args.tokens, checked) + 1
 
     def fresh():
         cache = decoder.new_cache(size)
@@ -116,7 +118,7 @@ def main() -> int:
         started = time.perf_counter()
         compiled = torch._inductor.aoti_load_package(package)
         load_s = time.perf_counter() - started
-        eager_logits, aoti_logits = steps(step, fresh(), 32), steps(compiled, fresh(), 32)
+        eager_logits, aoti_logits = steps(step, fresh(), checked), steps(compiled, fresh(), checked)
         same = sum(int(a.argmax() == b.argmax()) for a, b in zip(eager_logits, aoti_logits))
         times: dict[str, list[float]] = {"eager": [], "traced": [], "aoti": []}
         for _ in range(args.runs):
@@ -130,9 +132,9 @@ def main() -> int:
                     steps(fn, cache, args.tokens)
                 times[name].append((time.perf_counter() - started) / args.tokens)
     eager = statistics.median(times["eager"])
-    print(f"\ndecoding step of SmolLM2 (parrot default weights), {args.tokens} steps per run, medians of {args.runs} "
+    print(f"\ndecoding step of {args.model} (parrot default weights), {args.tokens} steps per run, medians of {args.runs} "
           f"interleaved runs, {args.threads} thread(s); compile {compile_s:.0f} s, package load {load_s:.2f} s; "
-          f"greedy token equal to eager at {same}/32 steps")
+          f"greedy token equal to eager at {same}/{checked} steps")
     print(f"{'step':<8} {'ms/step':>8} {'tok/s':>7} {'x eager':>8}")
     for name, values in times.items():
         median = statistics.median(values)

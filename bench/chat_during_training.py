@@ -2,6 +2,7 @@
 
     python bench/chat_during_training.py                  # smollm2 chat, smollm2 training on npm's tree
     python bench/chat_during_training.py --rounds 3 --tokens 64
+    python bench/chat_during_training.py --chat-model DIR --base DIR --data DIR --block 32 --quiet-seconds 1
 
 Two background runs train at once-started and are then taken in turns with SIGSTOP/SIGCONT, so each
 round measures, on the same machine load, one chat reply (greedy, fixed prompt) with:
@@ -74,6 +75,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--quiet-seconds", type=float, default=40.0, help="training measured this long per run")
+    parser.add_argument("--block", type=int, help="tokens per training block (default: the run's own)")
     args = parser.parse_args()
     os.environ.setdefault("PARROT_HOME", tempfile.mkdtemp(prefix="parrot-bench-"))
 
@@ -84,7 +86,8 @@ def main() -> int:
     backend = LocalBackend(args.chat_model, device="cpu")
     backend.load()
     chat_speed(backend, 8, mark=False)  # warm-up
-    config = dict(base=args.base, data=args.data, steps=100_000, save_steps=100_000, eval_blocks=1)
+    config = dict(base=args.base, data=args.data, steps=100_000, save_steps=100_000, eval_blocks=1,
+                  **({"block": args.block} if args.block else {}))
     cores = os.cpu_count() or 2
     os.environ["OMP_NUM_THREADS"] = str(max(1, cores - 1))  # how runs used to start
     before = jobs.start(RunConfig(name="bench-before", **config))

@@ -11,7 +11,8 @@ import os
 import sys
 
 
-async def first_paint() -> None:
+async def first_paint(model: str = "smollm2") -> None:
+    """Start the chat app (which starts loading ``model``) and leave at its first frame."""
     from pathlib import Path
 
     from backends.settings import GenerationSettings
@@ -28,5 +29,5 @@ async def first_paint() -> None:
             sys.__stdout__.flush()
             os._exit(0)
 
-    await FirstPaint("local", "smollm2", GenerationSettings(), {"device": "cpu"}).run_async(
+    await FirstPaint("local", model, GenerationSettings(), {"device": "cpu"}).run_async(
         headless=True, size=(100, 30))

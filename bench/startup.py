@@ -1,11 +1,11 @@
 """Start-up times: ``parrot --help``, the app's first paint and a ready model, each against its baseline.
 
-    .venv/bin/python bench/startup.py [--runs 5] [--home DIR]
+    .venv/bin/python bench/startup.py [--runs 5] [--home DIR] [--model smollm2]
 
 Each row is a fresh process, timed from spawn to exit; rows are interleaved (one of each per round)
 and medians reported. "imports torch" says whether torch or transformers got imported at all.
-The model rows use the embedded model; the first use converts it and writes the fast-start copy, so
-the bench loads it once before timing.
+The model rows use the embedded model (or ``--model``); the first use converts it and writes the
+fast-start copy, so the bench loads it once before timing.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ ROWS: dict[str, tuple[str, str | None]] = {
                       "    main(['--help'])\n" + HEAVY,
                       "python -c pass"),
     "app first paint": ("import asyncio, os, tempfile\nos.environ['PARROT_HOME'] = tempfile.mkdtemp()\n"
-                        "from bench.first_paint import first_paint\nasyncio.run(first_paint())", "import textual.app"),
+                        "from bench.first_paint import first_paint\nasyncio.run(first_paint(MODEL))",
+                        "import textual.app"),
     "model ready (parrot)": ("import sys\nfrom backends.local.backend import LocalBackend\n"
-                             "LocalBackend('smollm2', device='cpu').load()\n" + HEAVY,
+                             "LocalBackend(MODEL, device='cpu').load()\n" + HEAVY,
                              "import torch, transformers"),
     "model ready (transformers, before)": ("import sys\nfrom backends.loading.models import load, resolve\n"
-                                           "load(resolve('smollm2'), 'cpu', 'float32', quantize='none', lean=False)\n"
+                                           "load(resolve(MODEL), 'cpu', 'float32', quantize='none', lean=False)\n"
                                            + HEAVY, "import torch, transformers"),
 }
 
@@ -56,15 +57,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--home", help="PARROT_HOME for the converted-model cache (default: the user's)")
+    parser.add_argument("--model", default="smollm2", help="what the model rows load: a preset or a folder")
     args = parser.parse_args()
     if args.home:
         os.environ["PARROT_HOME"] = args.home
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ["PYTHONPATH"] = str(ROOT)
-    rows = dict(ROWS)
-    if not (ROOT / "repl" / "app.py").exists():
-        del rows["app first paint"]
-        print("app first paint: not measured (repl/app.py is not here yet)")
+    rows = {name: (f"MODEL = {args.model!r}\n{code}", baseline) for name, (code, baseline) in ROWS.items()}
     run(rows["model ready (parrot)"][0])  # converts once and writes the fast-start copy
     times: dict[str, list[float]] = {name: [] for name in rows}
     notes: dict[str, str] = {}

@@ -21,11 +21,6 @@ MARKER = "parrot-checkpoint.json"  # written after the Trainer has finished a ch
 DATA_KEYS = ("base", "data", "block", "eval_share", "max_files", "seed")  # what a resume must keep
 
 
-def run_dir(name: str) -> Path:
-    """Where checkpoints, the run's settings and its progress events live."""
-    return paths.data_dir() / "runs" / name
-
-
 def complete_checkpoints(folder: Path) -> list[Path]:
     """Checkpoints the Trainer finished writing, oldest first; a run killed while saving left none of its half."""
     found = [p for p in folder.glob("checkpoint-*") if (p / MARKER).exists() and p.name.split("-")[-1].isdigit()]
@@ -38,7 +33,7 @@ def checkpoint_step(checkpoint: Path) -> int:
 
 def saved_settings(name: str) -> dict[str, Any]:
     """The settings the run of ``name`` was last started with ({} if it never was)."""
-    folder = run_dir(name)
+    folder = paths.run_dir(name)
     for record, key in (("run.json", "config"), ("job.json", "config")):
         try:
             settings = json.loads((folder / record).read_text(encoding="utf-8")).get(key)
@@ -82,7 +77,7 @@ def plan(config: Any, fresh: bool = False) -> Plan:
 
     Called by whoever starts a run (to ask before anything starts) and again by the run itself.
     """
-    folder = run_dir(config.name)
+    folder = paths.run_dir(config.name)
     checkpoints = complete_checkpoints(folder)
     if fresh or not checkpoints:
         return Plan(discard=checkpoints)

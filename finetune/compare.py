@@ -9,13 +9,17 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
-from backends.base import Backend, GenerationStats, Message
+from backends.base import Backend, Message
 from backends.errors import ParrotError
+from backends.reply import GenerationStats, Reply
 from backends.settings import GenerationSettings
 
 from .scoring import Score, score_reply
+
+RunReply = Callable[[str, Callable[[], Reply]], Reply]
 
 
 @dataclass
@@ -35,17 +39,29 @@ def same_settings(settings: GenerationSettings) -> GenerationSettings:
 
 
 def compare(models: list[tuple[str, Backend]], messages: list[Message], settings: GenerationSettings,
-            cancel: threading.Event | None = None,
-            on_chunk: Callable[[int, str], None] | None = None) -> list[Answer]:
-    """Each model answers ``messages`` in turn (``on_chunk(index, text)`` as it streams), then scoring."""
+            cancel: threading.Event | None = None, run: RunReply | None = None,
+            say: Callable[[str], None] | None = None) -> list[Answer]:
+    """Each model answers ``messages`` in turn, then each reply is scored under every model.
+
+    ``run(label, start)`` streams the reply that ``start()`` begins and returns it once it has ended (the
+    chat's reply runner, which shows progress and pauses fine-tuning); by default it is read to the end.
+    ``say`` hears a line as each model starts and ends, and before scoring: a slow server's answer is
+    otherwise a long wait with nothing to show. A cancel stops after the reply it cuts short, unscored.
+    """
     settings = same_settings(settings)
+    tell = say or (lambda line: None)
     answers = []
     for index, (label, backend) in enumerate(models):
-        reply = backend.stream(messages, settings, cancel)
-        for chunk in reply:
-            if on_chunk:
-                on_chunk(index, chunk)
+        if cancel is not None and cancel.is_set():
+            break
+        tell(f"{label} is answering ({index + 1} of {len(models)})")
+        start = partial(backend.stream, messages, settings, cancel)
+        reply = run(label, start) if run is not None else _read(start())
         answers.append(Answer(label, reply.text, reply.stats))
+        tell(f"{label}: {reply.stats.completion_tokens} tokens in {reply.stats.seconds:.1f} s")
+    if cancel is not None and cancel.is_set():
+        return answers
+    tell("scoring each reply under both models")
     for answer in answers:
         for label, backend in models:
             try:
@@ -53,6 +69,11 @@ def compare(models: list[tuple[str, Backend]], messages: list[Message], settings
             except ParrotError as error:
                 answer.scores[label] = str(error)
     return answers
+
+
+def _read(reply: Reply) -> Reply:
+    reply.finish()
+    return reply
 
 
 def describe(answers: list[Answer]) -> str:
@@ -67,21 +88,26 @@ def describe(answers: list[Answer]) -> str:
     return "\n\n".join(parts)
 
 
+def score_cell(score: Score | str | None) -> str:
+    """One cell of the score table: mean log-prob per token and perplexity, or "cannot score"."""
+    if isinstance(score, Score) and score.tokens:
+        return f"{score.mean_logprob:.3f}/token, ppl {score.perplexity:.2f}"
+    return "cannot score"
+
+
+def score_notes(answers: list[Answer]) -> list[str]:
+    """Why a model could not score a reply, each reason once."""
+    return list(dict.fromkeys(s for a in answers for s in a.scores.values() if isinstance(s, str)))
+
+
 def score_table(answers: list[Answer]) -> str:
-    """Rows: replies; columns: the model scoring them (mean log-prob per token, perplexity)."""
+    """Rows: replies; columns: the model scoring them (mean log-prob per token, perplexity). Columns are as
+    wide as their longest entry, so a long model name shifts them instead of breaking them."""
     labels = [a.label for a in answers]
-    width = max(len(label) for label in labels) + 9
-    lines = ["reply by".ljust(width) + "".join(f"scored by {label}".ljust(34) for label in labels)]
-    notes = []
+    first = max(len("reply by"), *(len(label) for label in labels)) + 2
+    widths = [max(len(f"scored by {label}"), 32) + 2 for label in labels]
+    lines = ["reply by".ljust(first) + "".join(f"scored by {label}".ljust(w) for label, w in zip(labels, widths))]
     for answer in answers:
-        cells = []
-        for label in labels:
-            score = answer.scores.get(label)
-            if isinstance(score, Score) and score.tokens:
-                cells.append(f"{score.mean_logprob:.3f}/token, ppl {score.perplexity:.2f}".ljust(34))
-            else:
-                cells.append("cannot score".ljust(34))
-                if isinstance(score, str) and score not in notes:
-                    notes.append(score)
-        lines.append(answer.label.ljust(width) + "".join(cells))
-    return "\n".join(lines + notes)
+        cells = (score_cell(answer.scores.get(label)).ljust(w) for label, w in zip(labels, widths))
+        lines.append(answer.label.ljust(first) + "".join(cells))
+    return "\n".join([line.rstrip() for line in lines] + score_notes(answers))

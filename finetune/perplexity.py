@@ -7,21 +7,11 @@ run's own evaluation loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from .data import load_corpus
 from .packing import pack
 from .scoring import Score, token_logprobs
-
-
-@dataclass
-class PerplexityReport:
-    model: str
-    files: int
-    blocks: int
-    score: Score
-    seconds: float
 
 
 def held_out_blocks(source: str, tokenizer: Any, block: int, max_blocks: int | None,

@@ -98,6 +98,9 @@ class JobProgress:
     yields: bool = False  # held still while a chat reply streams
     paused_seconds: float = 0.0
     pauses: int = 0
+    eval_done: int = 0  # held-out batches scored so far in the evaluation under way
+    eval_total: int = 0
+    eval_seconds_left: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -108,6 +111,11 @@ class JobProgress:
         kind = event.get("event")
         if kind == "phase":
             self.phase = event["phase"]
+            if self.phase == "evaluating":  # a new evaluation: its own count and time left
+                self.eval_done, self.eval_total, self.eval_seconds_left = 0, 0, None
+        elif kind == "eval_step":
+            self.eval_done, self.eval_total = event["done"], event["total"]
+            self.eval_seconds_left = event.get("seconds_left")
         elif kind == "start":
             self.base, self.max_steps = event.get("base", ""), event.get("max_steps", 0)
             self.step = event.get("step", 0)  # a resumed run starts at its checkpoint's step
@@ -115,7 +123,7 @@ class JobProgress:
             self.threads, self.nice = event.get("threads"), event.get("nice", 0)
             self.yields = bool(event.get("yields"))
         elif kind == "yield":
-            self.paused_seconds, self.pauses = event["paused_seconds"], event["pauses"]
+            self.held(event["paused_seconds"], event["pauses"])
         elif kind == "step":
             self.phase = "training"
             self.step, self.max_steps = event["step"], event.get("max_steps", self.max_steps)
@@ -137,16 +145,28 @@ class JobProgress:
         if "message" in event:
             self.message = event["message"]
 
+    def held(self, seconds: float, pauses: int) -> None:
+        """What the run was held still for the chat so far (its ledger, or its own events); never less
+        than already known, whichever is read first."""
+        if pauses >= self.pauses:
+            self.paused_seconds, self.pauses = max(seconds, self.paused_seconds), pauses
+
     def line(self) -> str:
         """One line for a terminal: phase, step, loss, speed, time left, perplexity."""
         parts = [self.phase]
         if self.max_steps:
             parts.append(f"step {self.step}/{self.max_steps}")
+        if self.phase == "evaluating":  # minutes on a busy machine: how far it is, and how long it will take
+            parts.append(self.message or "held-out perplexity")
+            if self.eval_total:
+                parts.append(f"batch {self.eval_done}/{self.eval_total}")
+            if self.eval_seconds_left is not None:
+                parts.append(f"{format_seconds(self.eval_seconds_left)} left")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.3f}")
         if self.tokens_per_second:
             parts.append(f"{self.tokens_per_second:,.0f} tok/s")
-        if self.seconds_left is not None and not self.finished:
+        if self.seconds_left is not None and self.phase == "training":
             parts.append(f"{format_seconds(self.seconds_left)} left")
         if self.perplexity_before is not None:
             after = f"{self.perplexity_after:.2f}" if self.perplexity_after is not None else "…"
@@ -155,6 +175,11 @@ class JobProgress:
             parts.append(self.message)
         return " · ".join(parts)
 
+    def next_start(self) -> str:
+        """What starting this run again does, as the last complete checkpoint known decides."""
+        if self.checkpoint:
+            return f"resumes from {Path(self.checkpoint).name}"
+        return "starts from the beginning (there is no checkpoint yet)"
 
     def sharing(self) -> str:
         """How the run shares the machine with the chat: the trade a person makes."""

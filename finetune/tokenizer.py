@@ -4,7 +4,8 @@ The pipeline: every run of whitespace becomes one space, then lowercase, NFD and
 text is split on whitespace, into single digits and around punctuation; a WordPiece model with
 ``[UNK]`` learns a vocabulary of 12,000 with ``[PAD] [UNK] [CLS] [SEP] [MASK]``. Data: the first 20%
 of wikitext-103's train split from the Hub (the parquet copy; the old ``wikitext`` loading script no
-longer runs), or local text files and folders. Progress goes to a plain callback.
+longer runs; fetched once into the Hub cache, with the user's token, and read from there offline), or
+local text files and folders. Progress goes to a plain callback.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ OnProgress = Callable[[str], None]
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 HUB_DATASET, HUB_CONFIG, HUB_SPLIT = "Salesforce/wikitext", "wikitext-103-raw-v1", "train[:20%]"
-# The train split's parquet files alone, over hf://: the config's test and validation files are not fetched.
-HUB_FILES = f"hf://datasets/{HUB_DATASET}/{HUB_CONFIG}/train-*.parquet"
+# The train split's parquet files alone: the config's test and validation files are not fetched.
+HUB_FILES = f"{HUB_CONFIG}/train-*.parquet"
+LOCAL_HINT = "train on local text instead: --data PATH (files or folders)"
 MODELS = ("wordpiece", "bpe")
 BATCH = 1000  # texts per batch handed to the trainer
 LIMIT_ALPHABET = 1000  # characters kept as single tokens; rarer ones become [UNK]
@@ -78,20 +80,22 @@ def build_trainer(model: str, vocab_size: int):
 
 def hub_texts(progress: OnProgress | None = None) -> tuple[Iterable[str], int]:
     """The first 20% of wikitext-103's train split (about 360,000 lines) and how many there are."""
-    from backends.loading.hub import hub_reachable
+    from .hub_datasets import cached_files
 
-    if not hub_reachable():  # the datasets client would retry for about a minute first
-        raise ModelUnavailable(f"could not load {HUB_DATASET}: the Hugging Face Hub cannot be reached",
-                               "train on local text instead: --data PATH (files or folders)")
+    def downloading() -> None:
+        if progress:
+            progress(f"downloading {HUB_DATASET} {HUB_CONFIG}'s train split (about 300 MB, once)")
+
+    files = cached_files(HUB_DATASET, [HUB_FILES], LOCAL_HINT, downloading)
+    if progress:
+        progress(f"loading {HUB_DATASET} {HUB_CONFIG} {HUB_SPLIT}")
     try:
         from datasets import load_dataset
 
-        if progress:
-            progress(f"loading {HUB_DATASET} {HUB_CONFIG} {HUB_SPLIT} (downloads about 300 MB once)")
-        data = load_dataset("parquet", data_files={"train": HUB_FILES}, split=HUB_SPLIT)
-    except (OSError, ConnectionError, ValueError) as error:
-        raise ModelUnavailable(f"could not load {HUB_DATASET}: {str(error).strip().splitlines()[0]}",
-                               "train on local text instead: --data PATH (files or folders)") from None
+        data = load_dataset("parquet", data_files={"train": [str(f) for f in files]}, split=HUB_SPLIT)
+    except (OSError, ValueError) as error:  # a cached file that is not parquet (damaged on disk)
+        raise ModelUnavailable(f"could not read {HUB_DATASET}: {str(error).strip().splitlines()[0]}",
+                               LOCAL_HINT) from None
     return data["text"], len(data)
 
 

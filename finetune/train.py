@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from backends import paths
-from backends.loading.models import finetuned_dir
+from backends.paths import finetuned_dir
 
-from .checkpoints import MARKER, checkpoint_step, complete_checkpoints, plan, remove_all, remove_incomplete, run_dir
+from .checkpoints import MARKER, checkpoint_step, complete_checkpoints, plan, remove_all, remove_incomplete
 from .options import RunConfig, read_train_args
 from .progress import EventWriter
 from .yielding import Yielder
@@ -68,6 +68,7 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yield
         def __init__(self) -> None:
             self.step_times: deque[float] = deque(maxlen=10)
             self.last = time.perf_counter()
+            self.eval_started, self.eval_done = time.perf_counter(), 0  # set again as each evaluation begins
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.last = time.perf_counter()
@@ -83,7 +84,19 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yield
             waited = yielder.wait()
             if waited:
                 self.last += waited  # time spent paused is not training speed
+                self.eval_started += waited  # nor evaluation speed
                 emit("yield", paused_seconds=yielder.paused_seconds, pauses=yielder.pauses)
+
+        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+            # The first evaluation comes before any step: minutes on a busy machine, so it says how far it is.
+            self._yield()
+            self.eval_done += 1
+            if not state.is_world_process_zero or eval_dataloader is None:
+                return
+            total = len(eval_dataloader)
+            per_batch = (time.perf_counter() - self.eval_started) / self.eval_done
+            emit("eval_step", done=min(self.eval_done, total), total=total,
+                 seconds_left=per_batch * max(0, total - self.eval_done))
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
@@ -113,9 +126,10 @@ def make_callback(emit: EventWriter, stop: StopFlag, tokens_per_step: int, yield
     return ProgressCallback()
 
 
-def evaluate(trainer: Any, when: str, emit: EventWriter) -> float:
-    """Held-out loss -> perplexity, reported as an event."""
+def evaluate(trainer: Any, when: str, emit: EventWriter, callback: Any) -> float:
+    """Held-out loss -> perplexity, reported as an event; ``callback`` reports each batch on the way."""
     emit("phase", phase="evaluating", message=f"held-out perplexity {when} training")
+    callback.eval_started, callback.eval_done = time.perf_counter(), 0
     loss = float(trainer.evaluate()["eval_loss"])
     perplexity = math.exp(min(loss, 50.0))
     emit("eval", when=when, loss=loss, perplexity=perplexity)
@@ -130,12 +144,12 @@ def run(config: RunConfig, progress_file: str | None = None, fresh: bool = False
     stop = stop or StopFlag()
     yielder: Yielder | None = None
     try:
-        run_dir(config.name).mkdir(parents=True, exist_ok=True)
-        yielder = Yielder(run_dir(config.name), nice, yield_to_chat)
+        paths.run_dir(config.name).mkdir(parents=True, exist_ok=True)
+        yielder = Yielder(paths.run_dir(config.name), nice, yield_to_chat)
         return _run(config, emit, stop, fresh, Path(output) if output else finetuned_dir(config.name), is_main,
                     yielder)
     except StoppedEarly:
-        kept = complete_checkpoints(run_dir(config.name))
+        kept = complete_checkpoints(paths.run_dir(config.name))
         if kept:
             emit("stopped", step=checkpoint_step(kept[-1]), checkpoint=str(kept[-1]),
                  message=f"stopped before training went on; {kept[-1].name} is kept, run again to resume")
@@ -175,7 +189,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     from .data import load_corpus
     from .packing import PackedDataset, pack
 
-    folder = run_dir(config.name)
+    folder = paths.run_dir(config.name)
     folder.mkdir(parents=True, exist_ok=True)
     planned = plan(config, fresh)  # raises rather than deleting checkpoints trained with other settings
     if is_main:
@@ -217,14 +231,14 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
     )
     world = int(os.environ.get("WORLD_SIZE", "1"))
     tokens_per_step = config.block * config.batch * config.grad_accum * world
+    callback = make_callback(emit, stop, tokens_per_step, yielder)
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-                      processing_class=tokenizer, data_collator=default_data_collator,
-                      callbacks=[make_callback(emit, stop, tokens_per_step, yielder)])
+                      processing_class=tokenizer, data_collator=default_data_collator, callbacks=[callback])
     trainer.remove_callback(PrinterCallback)  # our callback reports progress; no dicts on stdout
 
     before = record.get("perplexity_before")
     if before is None:
-        before = evaluate(trainer, "before", emit)
+        before = evaluate(trainer, "before", emit, callback)
         if is_main:
             paths.atomic_write_text(folder / "run.json", json.dumps(
                 {"config": asdict(config), "perplexity_before": before}, indent=2))
@@ -238,7 +252,7 @@ def _run(config: RunConfig, emit: EventWriter, stop: StopFlag, fresh: bool, resu
              message=f"stopped at step {step}; checkpoint-{step} is kept, run again to resume")
         return "stopped"
 
-    after = evaluate(trainer, "after", emit)
+    after = evaluate(trainer, "after", emit, callback)
     emit("phase", phase="saving", message=f"saving the model to {result}")
     if trainer.is_world_process_zero():
         # A run killed here leaves the previous result in place and only a hidden .tmp folder.

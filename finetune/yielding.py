@@ -47,7 +47,7 @@ def chat_replying() -> Iterator[None]:
     from backends import paths
 
     with ExitStack() as marks:
-        for record in (paths.data_dir() / "runs").glob("*/job.json"):
+        for record in paths.runs_dir().glob("*/job.json"):
             try:
                 running = alive(int(json.loads(record.read_text(encoding="utf-8"))["pid"]))
             except (OSError, ValueError, KeyError, TypeError):

@@ -13,9 +13,9 @@ import time
 import traceback
 from pathlib import Path
 
+from backends import paths
 from backends.errors import ParrotError
 
-LOG_NAME = "errors.log"
 LOG_LIMIT = 1024 * 1024  # past this the log starts over, so a loop of failures cannot fill a disk
 
 
@@ -26,11 +26,9 @@ class UnexpectedError(ParrotError):
 def log_path() -> Path:
     """Where tracebacks go: the data folder, else the temp folder."""
     try:
-        from backends import paths
-
-        return paths.data_dir() / LOG_NAME
+        return paths.error_log()
     except Exception:  # noqa: BLE001  a broken home must not hide the error being reported
-        return Path(tempfile.gettempdir()) / f"parrot-{os.getuid() if hasattr(os, 'getuid') else 'user'}-{LOG_NAME}"
+        return Path(tempfile.gettempdir()) / f"parrot-{os.getuid() if hasattr(os, 'getuid') else 'user'}-{paths.ERROR_LOG}"
 
 
 def unexpected(error: BaseException, doing: str = "") -> UnexpectedError:
@@ -46,7 +44,7 @@ def unexpected(error: BaseException, doing: str = "") -> UnexpectedError:
 def _write_log(error: BaseException, doing: str) -> Path | None:
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     entry = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {doing or 'parrot'}\n{text}\n"
-    for path in (log_path(), Path(tempfile.gettempdir()) / f"parrot-{LOG_NAME}"):
+    for path in (log_path(), Path(tempfile.gettempdir()) / f"parrot-{paths.ERROR_LOG}"):
         try:
             mode = "w" if path.exists() and path.stat().st_size > LOG_LIMIT else "a"
             with open(path, mode, encoding="utf-8", errors="replace") as handle:

@@ -27,8 +27,11 @@ class FileRefused(UsageError):
     """A named file or stream that parrot will not read or write, with the reason and the fix."""
 
 
-def _size(limit: int) -> str:
-    return f"{limit // MB} MB" if limit >= MB else f"{limit // 1024} KB"
+def size_text(count: int) -> str:
+    """A size as people read it: '310 bytes', '1.2 KiB', '16.0 MiB' (the one unit rule of every message)."""
+    if count < 1024:
+        return f"{count} bytes"
+    return f"{count / 1024:.1f} KiB" if count < MB else f"{count / MB:.1f} MiB"
 
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -57,9 +60,15 @@ def describe_os_error(error: OSError) -> str:
 
 # -- reading -------------------------------------------------------------------------------------
 
-def read_bytes(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT) -> bytes:
-    """The bytes of the regular file ``path``, at most ``limit``; anything else is a FileRefused."""
-    path = Path(path).expanduser()
+def read_bytes(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT,
+               folder_hint: str = "give the path of a regular file") -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit``; anything else is a FileRefused.
+
+    ``what`` names the file's role in the size message ("over the 16.0 MiB limit for a script");
+    ``folder_hint`` says what to do when a folder is named instead of a file.
+    """
+    shown = Path(path)
+    path = shown.expanduser()
     try:
         # O_NONBLOCK: opening a FIFO with no writer must not hang; a regular file ignores the flag.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
@@ -68,28 +77,42 @@ def read_bytes(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT)
             mode = os.stat(path).st_mode
         except OSError:
             mode = None
-        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-            raise FileRefused(f"the {what} {path} is {kind_of(mode)}, not a regular file",
-                              "give the path of a regular file") from None
-        hint = "check the path" if error.errno in (errno.ENOENT, errno.ENOTDIR) else None
-        raise FileRefused(f"cannot read the {what} {path}: {describe_os_error(error)}", hint) from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise FileRefused(f"the {what} {path} is {kind_of(info.st_mode)}, not a regular file",
-                          "give the path of a regular file")
-    with os.fdopen(fd, "rb") as handle:
+        if mode is not None and not stat.S_ISREG(mode):
+            _refuse_kind(shown, mode, folder_hint)
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise FileRefused(f"no such file: {shown}", "check the path") from None
+        raise FileRefused(f"cannot read {shown}: {describe_os_error(error)}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            _refuse_kind(shown, info.st_mode, folder_hint)
         if info.st_size > limit:
-            raise FileRefused(f"the {what} {path} is {info.st_size / MB:.1f} MB; parrot reads at most {_size(limit)}",
+            raise FileRefused(f"{shown} is {size_text(info.st_size)}, over the {size_text(limit)} limit for a {what}",
                               "give a smaller file")
-        try:
-            data = handle.read(limit + 1)  # a file that grows while read is still bounded
-        except OSError as error:
-            raise FileRefused(f"cannot read the {what} {path}: {describe_os_error(error)}") from None
+        data = _read_at_most(fd, limit + 1)  # a file that grows while read (or a /proc file) is still bounded
+    except OSError as error:
+        raise FileRefused(f"cannot read {shown}: {describe_os_error(error)}") from None
+    finally:
+        os.close(fd)
     if len(data) > limit:
-        raise FileRefused(f"the {what} {path} is larger than {_size(limit)}, the most parrot reads",
-                          "give a smaller file")
+        raise FileRefused(f"{shown} is over the {size_text(limit)} limit for a {what}", "give a smaller file")
     return data
+
+
+def _refuse_kind(shown: Path, mode: int, folder_hint: str) -> None:
+    hint = folder_hint if stat.S_ISDIR(mode) else "give the path of a regular file"
+    raise FileRefused(f"{shown} is {kind_of(mode)}, not a regular file", hint)
+
+
+def _read_at_most(fd: int, count: int) -> bytes:
+    chunks, left = [], count
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def decode(data: bytes, what: str, warn: Callable[[str], None] | None = None) -> str:
@@ -98,25 +121,24 @@ def decode(data: bytes, what: str, warn: Callable[[str], None] | None = None) ->
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         if warn is None:
-            raise FileRefused(f"the {what} is not valid UTF-8 (byte {error.start})", "save it as UTF-8") from None
+            raise FileRefused(f"{what} is not valid UTF-8 (byte {error.start})", "save it as UTF-8") from None
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
-    warn(f"the {what} is not valid UTF-8; {bad} invalid byte sequence(s) were replaced with U+FFFD")
+    warn(f"{what} is not valid UTF-8; {bad} invalid byte sequence(s) were replaced with U+FFFD")
     return text
 
 
 def read_text(path: str | Path, what: str = "file", limit: int = DEFAULT_LIMIT,
               warn: Callable[[str], None] | None = None) -> str:
     """``read_bytes`` then ``decode``."""
-    path = Path(path).expanduser()
-    return decode(read_bytes(path, what, limit), f"{what} {path}", warn)
+    return decode(read_bytes(path, what, limit), f"the {what} {path}", warn)
 
 
 def read_stream(stream: BinaryIO, what: str = "stdin", limit: int = DEFAULT_LIMIT) -> bytes:
     """All of a stream, refused past ``limit`` (``parrot < /dev/zero`` would never end)."""
     data = stream.read(limit + 1)
     if data is not None and len(data) > limit:
-        raise FileRefused(f"{what} holds more than {_size(limit)}, the most parrot reads", "send less text")
+        raise FileRefused(f"{what} holds more than {size_text(limit)}, the most parrot reads", "send less text")
     return data or b""
 
 
@@ -131,7 +153,7 @@ def read_lines(stream: BinaryIO, what: str = "stdin", line_limit: int = MB,
             return
         number += 1
         if len(raw) > line_limit and not raw.endswith(b"\n"):
-            raise FileRefused(f"line {number} of {what} is longer than {_size(line_limit)}",
+            raise FileRefused(f"line {number} of {what} is longer than {size_text(line_limit)}",
                               "split it, or give the text in smaller pieces")
         try:
             yield raw.decode("utf-8")

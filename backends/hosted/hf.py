@@ -22,8 +22,9 @@ from ..local.stop_rule import StopRule
 from ..reply import Event, Finish, Text, Token, Usage
 from ..settings import GenerationSettings
 from .httpclient import HttpOptions
-from .httperrors import ErrorContext
-from .openai_compat import OpenAIBackend, http_options
+from .httperrors import ErrorContext, StreamBroken
+from .openai_compat import OnNote, OpenAIBackend, http_options
+from .sampling_check import PROMPT
 from .stream import json_events, raise_if_error, tgi_token_choice
 
 ROUTER_URL = "https://router.huggingface.co"
@@ -40,18 +41,18 @@ class HfBackend(OpenAIBackend):
     name = "hf"
 
     def __init__(self, model: str | None = None, *, router_url: str = ROUTER_URL, mode: str | None = None,
-                 stream: bool = True, options: HttpOptions | None = None, progress: Any = None) -> None:
+                 stream: bool = True, options: HttpOptions | None = None, on_note: OnNote | None = None) -> None:
         model = model or DEFAULT_MODEL
         if mode not in (None, "chat", "completion"):
             raise BackendError(f"unknown mode {mode!r} for the hf backend", "use chat or completion")
         self.mode = "completion" if mode == "completion" or model in COMPLETION_PRESETS else "chat"
         self.router_url = router_url.rstrip("/")
         super().__init__(COMPLETION_PRESETS.get(model, model), base_url=f"{self.router_url}/v1",
-                         stream=stream, options=options, progress=progress)
+                         stream=stream, options=options, on_note=on_note)
 
-    def describe(self) -> dict[str, Any]:
-        """Backend, model, router URL and mode (chat or completion); never the token."""
-        return {"backend": self.name, "model": self.model, "base_url": self.router_url, "mode": self.mode}
+    @property
+    def public_url(self) -> str:
+        return self.router_url  # the router, not its /v1 path: where a person would point a browser
 
     def key(self) -> Found:
         """The Hugging Face token, looked up per request; without one, say how to log in."""
@@ -83,13 +84,25 @@ class HfBackend(OpenAIBackend):
         if self.mode == "chat":
             yield from super()._generate(messages, settings, cancel)
             return
+        yield from self._tell()
+        yield from self._complete(completion_text(messages), settings, cancel, self.streaming)
+        if not settings.is_greedy:
+            self.sampling.start()  # the endpoint's answers carry no sign of how they were decoded
+            yield from self._tell()
+
+    def _probe(self, settings: GenerationSettings) -> str:
+        """One request of the sampling check, on the endpoint this model uses."""
+        if self.mode == "chat":
+            return super()._probe(settings)
+        return "".join(e.text for e in self._complete(PROMPT, settings, None, False) if isinstance(e, Text))
+
+    def _complete(self, text: str, settings: GenerationSettings, cancel: threading.Event | None,
+                  streaming: bool) -> Iterator[Event]:
         found = self.key()
         self.client.context = replace(self.client.context, secrets=(found.secret,))
         url = f"{self.router_url}/hf-inference/models/{quote(self.model or '', safe='/')}"
-        body = {"inputs": completion_text(messages), "parameters": task_parameters(settings.for_mode("completion")),
-                "stream": self.streaming}
-        response = self.client.request("POST", url, secret=found.secret, body=body, stream=self.streaming,
-                                       cancel=cancel)
+        body = {"inputs": text, "parameters": task_parameters(settings.for_mode("completion")), "stream": streaming}
+        response = self.client.request("POST", url, secret=found.secret, body=body, stream=streaming, cancel=cancel)
         # A code continuation ends with the block it was writing, as a local one does.
         stop = StopRule.for_server(settings, body["inputs"])
         if "text/event-stream" not in response.headers.get("Content-Type", ""):
@@ -103,18 +116,23 @@ class HfBackend(OpenAIBackend):
             yield Finish("stop" if stop.ended else _finish(first.get("details")))
             return
         # TGI's stream: one event per token, the last one carrying ``details``; no [DONE] marker.
-        for event in json_events(self.client, response, cancel, is_last=_is_last):
-            token = event.get("token") or {}
-            if choice := tgi_token_choice(event):
-                yield Token(choice)
-            if token and not token.get("special") and token.get("text"):
-                yield Text(stop.text(token["text"]))
-            if stop.ended:  # the block is complete: closing the stream stops the server too
-                yield Finish("stop")
-                return
-            if _is_last(event):
-                yield Finish(_finish(event.get("details")))
-                return
+        shown = False
+        try:
+            for event in json_events(self.client, response, cancel, is_last=_is_last):
+                token = event.get("token") or {}
+                if choice := tgi_token_choice(event):
+                    yield Token(choice)
+                if token and not token.get("special") and token.get("text"):
+                    shown = True
+                    yield Text(stop.text(token["text"]))
+                if stop.ended:  # the block is complete: closing the stream stops the server too
+                    yield Finish("stop")
+                    return
+                if _is_last(event):
+                    yield Finish(_finish(event.get("details")))
+                    return
+        except StreamBroken as error:
+            raise (error if shown else error.without_text) from None  # "text kept" only where text came
 
 
 def _is_last(event: Any) -> bool:
@@ -148,8 +166,8 @@ def _finish(details: Any) -> str:
 
 
 def create(model: str | None = None, *, router_url: str = ROUTER_URL, mode: str | None = None, stream: bool = True,
-           progress: Any = None, **options: Any) -> HfBackend:
+           note: OnNote | None = None, **options: Any) -> HfBackend:
     """Registry factory. A ``base_url`` meant for the openai backend is ignored on purpose: the
     Hugging Face token must never follow it to another server."""
     return HfBackend(model, router_url=router_url, mode=mode, stream=stream, options=http_options(options),
-                     progress=progress)
+                     on_note=note)

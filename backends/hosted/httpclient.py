@@ -24,7 +24,7 @@ import urllib3.exceptions
 
 from ..credentials import Secret, origin, redact
 from ..errors import BackendError, Cancelled, UsageError
-from .httperrors import PARTIAL_HINT, RETRY_STATUSES, ErrorContext, requested_wait, status_error
+from .httperrors import RETRY_STATUSES, ErrorContext, StreamBroken, requested_wait, status_error
 
 CANCEL_POLL = 0.05  # seconds; how quickly a cancel is noticed while a request or read is blocked
 
@@ -67,7 +67,7 @@ class BearerAuth(requests.auth.AuthBase):
             value = self.secret.reveal()
             if not (value.isascii() and value.isprintable()):  # http.client would fail with the token in a traceback
                 raise BackendError("the token has characters an HTTP header cannot carry",
-                                   "check HF_TOKEN or run /login again")
+                                   "check HF_TOKEN or run `parrot login` again", "check HF_TOKEN or run /login again")
             request.headers["Authorization"] = f"Bearer {value}"
         return request
 
@@ -94,6 +94,13 @@ class HttpClient:
         self.context = context
         self.notify = notify or (lambda message: None)
         self.session = GuardedSession()
+
+    def pool(self, size: int) -> None:
+        """Keep up to ``size`` connections to the server, for that many requests in flight at once
+        (requests keeps 10 and drops the rest, with a warning each time)."""
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(size, 10))
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, adapter)
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -131,7 +138,7 @@ class HttpClient:
         try:
             text = self._scrub(response.content).decode("utf-8", errors="replace")
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
-            raise self.dropped() from None
+            raise self.dropped().without_text from None  # a whole body: nothing of it was shown
         try:
             return json.loads(text)
         except ValueError:
@@ -229,8 +236,8 @@ class HttpClient:
             if cancel is not None and cancel.is_set():
                 raise Cancelled from None
             if _caused_by(error, urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout):
-                raise BackendError(f"{self.context.label} stopped sending for {self.options.read_timeout:g} s "
-                                   "in the middle of the answer", PARTIAL_HINT) from None
+                raise StreamBroken(f"{self.context.label} stopped sending for {self.options.read_timeout:g} s "
+                                   "in the middle of the answer", self._silent()) from None
             raise self.dropped() from None
         finally:
             watch.stop()
@@ -246,10 +253,21 @@ class HttpClient:
                 line = line.replace(secret.reveal().encode(), b"***")
         return line
 
-    def dropped(self) -> BackendError:
+    def dropped(self) -> StreamBroken:
         """The error for a stream that ended before the server said it was done."""
-        return BackendError(f"the connection to {self.context.label} closed in the middle of the answer",
-                            PARTIAL_HINT)
+        who = self.context.label
+        # Before any text, a dropped answer is most often the server failing on this request (a prompt over
+        # `transformers serve`'s window ends so): its log knows why, and nothing was kept.
+        return StreamBroken(f"the connection to {who} closed in the middle of the answer", BackendError(
+            f"{who} closed the connection before answering",
+            "the server failed on this request and its log says why; a prompt longer than the model's window "
+            "is a common cause: shorten it",
+            "the server failed on this request and its log says why; a conversation longer than the model's "
+            "window is a common cause: /new starts a shorter one"))
+
+    def _silent(self) -> BackendError:
+        return BackendError(f"{self.context.label} did not answer within {self.options.read_timeout:g} s",
+                            "the server may be overloaded or loading the model; try again")
 
 
 class _CancelWatch:

@@ -17,10 +17,19 @@ from typing import Any, Callable
 
 from ..credentials import Secret, redact
 from ..errors import BackendError
+from ..one_line import one_line
 
 PARTIAL_HINT = "the text received so far is kept; ask again to retry"
 RETRY_STATUSES = (429, 503)
 UNDER_V1 = "OpenAI-compatible servers answer under /v1"
+# How servers say a prompt is over the model's window: vLLM ("maximum context length"), llama.cpp ("exceeds
+# the available context size"), TGI ("must be <= 4096"), `transformers serve` ("`max_length` is set to"),
+# others ("too long").
+_OVER_WINDOW = re.compile(r"context (length|size|window)|max_(model_)?len|too long|must be <=|exceeds? the", re.I)
+# How servers say a model is not theirs: vLLM ("does not exist"), `transformers serve` ("is pinned to").
+_NOT_SERVED = re.compile(r"does not exist|not found|not served|pinned to|unknown model|no such model", re.I)
+WINDOW_HINT = "shorten the prompt or lower --max-tokens"
+WINDOW_CHAT_HINT = "start a shorter conversation with /new, or lower /max"
 
 
 @dataclass(frozen=True)
@@ -36,13 +45,13 @@ class ErrorContext:
     address_hint: str = "check the address"  # how to give the server another address
     address_chat_hint: str | None = None
     payment_hint: str = "check the account behind the key, or use a local model (/backend local)"
+    not_found_chat_hint: str | None = None  # not_found_hint said with a slash-command
     list_models: Callable[[], list[str]] | None = None
     secrets: tuple[Secret | None, ...] = ()
 
     def clean(self, text: str, limit: int = 200) -> str:
         """A server's message made safe to show: one line, short, without the token."""
-        line = " ".join(redact(text, *self.secrets).split())
-        return line if len(line) <= limit else line[: limit - 1] + "…"
+        return one_line(redact(text, *self.secrets), limit)
 
 
 def server_message(body: bytes | str) -> str:
@@ -73,6 +82,20 @@ class HttpFailure:
     status: int
     url: str
     said: str = ""  # the server's message, cleaned of the token
+
+
+class StreamBroken(BackendError):
+    """An answer that broke off once the server had begun it. Said with "the text received so far is
+    kept" where text had arrived; ``without_text`` says it for an answer that had shown nothing yet."""
+
+    def __init__(self, message: str, without_text: BackendError) -> None:
+        super().__init__(message, PARTIAL_HINT)
+        self.without_text = without_text
+
+
+def over_window(said: str) -> bool:
+    """Whether a server's message says the prompt does not fit the model's window."""
+    return bool(_OVER_WINDOW.search(said))
 
 
 class HttpStatusError(BackendError):
@@ -108,8 +131,14 @@ def _status_error(status: int, body: bytes, ctx: ErrorContext, url: str, tries: 
         return BackendError(f"{who} is rate limiting requests (429) after {tries} tries{detail}",
                             "wait a minute and ask again, or use a local model (/backend local)")
     if status in (400, 413, 422):
+        if said and over_window(said):
+            return BackendError(f"the conversation does not fit the window of {model} at {who} ({status}){detail}",
+                                WINDOW_HINT, WINDOW_CHAT_HINT)
+        if said and _NOT_SERVED.search(said) and ("model" in said.lower() or model in said):
+            return _not_found(ctx, url, detail, status)
         return BackendError(f"{who} rejected the request ({status}){detail}",
-                            "check /settings and the model name; a shorter conversation (/clear) may help")
+                            "check the flags (--temperature, --max-tokens, ...) and the model name (-m)",
+                            "check /settings and the model name (/model)")
     if status >= 500:
         again = f" after {tries} tries" if tries > 1 else ""
         return BackendError(f"{who} failed with {status}{again}{detail}",
@@ -117,7 +146,7 @@ def _status_error(status: int, body: bytes, ctx: ErrorContext, url: str, tries: 
     return BackendError(f"{who} answered {status}{detail}", "check the base URL and the model name")
 
 
-def _not_found(ctx: ErrorContext, url: str, detail: str) -> BackendError:
+def _not_found(ctx: ErrorContext, url: str, detail: str, status: int = 404) -> BackendError:
     """A 404 blames the model when the server's model list works; when the list is missing too and the
     base URL lacks the API version (``/v1``), it blames the path."""
     listing = url.endswith("/models")
@@ -132,18 +161,19 @@ def _not_found(ctx: ErrorContext, url: str, detail: str) -> BackendError:
     if listing:
         return BackendError(f"{url} answered 404{detail}: the server does not list its models",
                             "name one with --model MODEL", "name one with `/model MODEL`")
-    message = f"{ctx.model} is not served by {ctx.label} (404){detail}"
+    message = f"{ctx.model} is not served by {ctx.label} ({status}){detail}"
     if names is None:
         return BackendError(message, f"{ctx.label}/models answered 404 too, so the path of the base URL may be "
                                      f"wrong; {ctx.not_found_hint}")
     if not names:
-        return BackendError(message, ctx.not_found_hint)
+        return BackendError(message, ctx.not_found_hint, ctx.not_found_chat_hint)
     import difflib
 
     close = difflib.get_close_matches(ctx.model, names, n=5, cutoff=0.3)
     picks = close or names[:5]
     more = f" ({len(names)} in all)" if len(names) > len(picks) else ""
-    return BackendError(message, f"models served there include: {', '.join(picks)}{more}")
+    served = f"models served there include: {', '.join(picks)}{more}"
+    return BackendError(message, f"{served}; pick one with -m MODEL", f"{served}; pick one with `/model MODEL`")
 
 
 _listing = contextvars.ContextVar("listing_models", default=False)  # a 404 from the listing must not recurse

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from ..base import TokenChoice
+from ..reply import TokenChoice
 
 UNLIKELY = 1e-4
 ECHOED = ("temperature", "top_p", "seed")
@@ -50,6 +50,11 @@ def ignored_settings(body: dict[str, Any], echoed: dict[str, Any], tokens: Itera
             found["temperature"] = (f"all {count} tokens of a reply sampled at temperature {temperature:g} were "
                                     "the most likely ones, which sampling gives less than once in 10,000 replies")
     return found
+
+
+def took_a_runner_up(tokens: Iterable[TokenChoice]) -> bool:
+    """Whether some token was not the most likely one: the server does sample (where it sends alternatives)."""
+    return any(token.top and token.prob < max(p for _, p in token.top) - 1e-9 for token in tokens)
 
 
 def greedy_chance(tokens: list[TokenChoice], top_p: float) -> tuple[float, int]:

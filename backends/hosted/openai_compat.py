@@ -3,7 +3,8 @@
 vLLM, TGI, llama.cpp's server, ``transformers serve`` and ollama all do, and so does the Hugging
 Face router (the ``hf`` backend in ``hf.py`` builds on this class). Replies stream over server-sent
 events; log-probabilities are requested so that ``/probs`` works, and dropped (with a note) for a
-server that refuses them.
+server that refuses them. Whether the server samples when asked to is checked, not assumed
+(``sampling_check``): until it is seen, the temperature is unverified.
 """
 
 from __future__ import annotations
@@ -11,21 +12,23 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 
-from ..base import GenerationStats, Message, TokenChoice
+from ..base import BackendInfo, Message
 from ..credentials import Found, Secret, find_server_key
 from ..errors import BackendError
 from ..local.prompts import with_system
-from ..reply import Event, Finish, Ignored, Reply, Started, Text, Token, Usage
+from ..reply import Event, Finish, GenerationStats, Ignored, Reply, Started, Text, Token, TokenChoice, Usage
 from ..settings import GenerationSettings
 from .httpclient import HttpClient, HttpOptions
-from .httperrors import ErrorContext, HttpStatusError
-from .ignored_settings import echoed_values, ignored_settings
+from .httperrors import ErrorContext, HttpStatusError, StreamBroken
+from .ignored_settings import echoed_values, ignored_settings, took_a_runner_up
+from .sampling_check import IGNORED, PROMPT, VERIFIED, SamplingCheck
 from .stream import json_events, openai_token_choices, raise_if_error, usage_counts
 
+OnNote = Callable[[str], None]
 DEFAULT_BASE_URL = "http://localhost:8000/v1"  # where vLLM and `transformers serve` listen by default
 TOP_LOGPROBS = 5
 # Settings the OpenAI chat API has no field for; the server's own values apply.
@@ -38,42 +41,53 @@ class OpenAIBackend:
     """Chat completions from an OpenAI-compatible server, with an optional key for that server only."""
 
     name = "openai"
+    mode = "chat"  # a chat-completions endpoint applies the chat template itself
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | Secret | None = None, *,
-                 stream: bool = True, options: HttpOptions | None = None, progress: Any = None) -> None:
+                 stream: bool = True, options: HttpOptions | None = None, on_note: OnNote | None = None) -> None:
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if isinstance(api_key, str):
             api_key = Secret(api_key)
         self._given_key = Found(api_key, "the key given for this server") if api_key else None
         self.streaming = stream
-        self.progress = progress
+        self.on_note = on_note  # told, a line each, what the person should know: a retry, an ignored setting
         self._noted: set[str] = set()
         self._refused_extras = False  # set once the server rejects logprobs / stream_options
         self.ignored: dict[str, str] = {}  # settings this server's answers showed it ignores, with the evidence
+        self._untold: list[str] = []  # of those, the ones no reply has said yet
+        self._told_lock = threading.Lock()  # replies side by side (an evaluation) and the check share them
+        self.sampling = SamplingCheck(self._probe, lambda evidence: self._learn("temperature", evidence))
         self.client = HttpClient(options or HttpOptions(), self._error_context(),
                                  lambda message: self.note(message, once=False))
+
+    def prepare_concurrency(self, requests: int) -> None:
+        """Let ``requests`` requests be in flight at once (an evaluation sends many side by side)."""
+        self.client.pool(requests)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
 
     # -- facts -----------------------------------------------------------------------------------
 
-    def describe(self) -> dict[str, Any]:
-        """Backend, model and base URL for the status bar and /settings; never the key."""
-        info = {"backend": self.name, "model": self.model or "(the server's first model)",
-                "base_url": self.base_url, "mode": "chat"}
-        if self.ignored:
-            info["ignores"] = ", ".join(self.ignored)  # the status bar stops claiming these
-        return info
+    @property
+    def public_url(self) -> str:
+        return self.base_url
+
+    def describe(self) -> BackendInfo:
+        """Backend, model and base URL for the status bar and /settings; never the key. What the server was
+        seen to do with the settings it was sent is said too: the status bar claims a sampling temperature
+        only once ``sampling`` is verified, and never one it ``ignores``."""
+        return BackendInfo(self.name, self.model or "(the server's first model)", mode=self.mode,
+                           base_url=self.public_url, ignores=tuple(self.ignored), sampling=self.sampling.describe())
 
     def note(self, message: str, once: bool = True) -> None:
-        """Tell the person something (an ignored setting, a retry) through the progress callback."""
+        """Tell the person something (an ignored setting, a retry), once unless ``once`` is False."""
         if once and message in self._noted:
             return
         self._noted.add(message)
-        if self.progress is not None:
-            self.progress(message)
+        if self.on_note is not None:
+            self.on_note(message)
 
     def key(self) -> Found | None:
         """The key for this server: one given with it, else one stored for its origin. Looked up per
@@ -85,7 +99,9 @@ class OpenAIBackend:
             label=self.base_url, model=self.model or "the model",
             token_hint=f"check the key; store one for this server with `parrot login --base-url {self.base_url}`",
             token_chat_hint=f"check the key; store one for this server with `/login --base-url {self.base_url}`",
-            not_found_hint=f"check the model name; GET {self.base_url}/models lists what the server has",
+            not_found_hint=f"check the model name (-m MODEL); GET {self.base_url}/models lists what the server has",
+            not_found_chat_hint=f"check the model name (`/model MODEL`); GET {self.base_url}/models lists what "
+                                "the server has",
             address_hint="fix the address with --base-url",
             address_chat_hint="fix the address with `/backend openai URL`",
             list_models=self.list_models)
@@ -140,8 +156,27 @@ class OpenAIBackend:
             self.model = self._first_model()
             self.client.context = replace(self.client.context, model=self.model)
             yield Started(model=self.model)
+        yield from self._tell()  # what a check that ended after the last reply found
         response, body = self._post_chat(messages, settings, cancel)
         yield from self._read_reply(response, cancel, body)
+
+    def _learn(self, name: str, evidence: str) -> None:
+        """A setting the server was seen to ignore; the next reply says it (from any thread)."""
+        with self._told_lock:
+            if name not in self.ignored:
+                self.ignored[name] = evidence
+                self._untold.append(name)
+
+    def _tell(self) -> Iterator[Event]:
+        with self._told_lock:
+            names, self._untold = self._untold, []
+        for name in names:
+            yield Ignored(name, f"{self.base_url} ignores {name}: {self.ignored[name]}; its own decoding applies")
+
+    def _probe(self, settings: GenerationSettings) -> str:
+        """One request of the sampling check: its whole text."""
+        response, body = self._post_chat([Message("user", PROMPT)], settings, None)
+        return "".join(e.text for e in self._read_reply(response, None, body, probing=True) if isinstance(e, Text))
 
     def _post_chat(self, messages: list[Message], settings: GenerationSettings,
                    cancel: threading.Event | None) -> tuple[requests.Response, dict[str, Any]]:
@@ -174,30 +209,47 @@ class OpenAIBackend:
     # -- replies ---------------------------------------------------------------------------------
 
     def _read_reply(self, response: requests.Response, cancel: threading.Event | None,
-                    body: dict[str, Any]) -> Iterator[Event]:
+                    body: dict[str, Any], probing: bool = False) -> Iterator[Event]:
         tokens: list[TokenChoice] = []
         echoed: dict[str, Any] = {}
+        texts = 0
+        # A sampled reply (not the check's own) that carries no probabilities starts the check at once.
+        sampled = (body.get("temperature") or 0) > 0 and not probing
 
         def read(chunk: Any, message_key: str) -> Iterator[Event]:
+            nonlocal texts
             echoed.update(echoed_values(chunk))
             for event in self._read_chunk(chunk, message_key):
                 if isinstance(event, Token):
                     tokens.append(event.choice)
+                elif isinstance(event, Text) and event.text:
+                    texts += 1
+                    if texts == 1 and sampled and not tokens:
+                        self.sampling.start()
                 yield event
 
-        if "text/event-stream" not in response.headers.get("Content-Type", ""):
-            # A non-streaming answer (asked for, or a server that ignores "stream": true).
-            data = self.client.json(response)
-            raise_if_error(self.client, data)
-            yield from read(data, "message")
-        else:
-            for chunk in json_events(self.client, response, cancel, is_last=_has_finish):
-                yield from read(chunk, "delta")
+        try:
+            if "text/event-stream" not in response.headers.get("Content-Type", ""):
+                # A non-streaming answer (asked for, or a server that ignores "stream": true).
+                data = self.client.json(response)
+                raise_if_error(self.client, data)
+                yield from read(data, "message")
+            else:
+                for chunk in json_events(self.client, response, cancel, is_last=_has_finish):
+                    yield from read(chunk, "delta")
+        except StreamBroken as error:
+            raise (error if texts else error.without_text) from None  # "text kept" only where text came
         # Judged on a whole answer only: a cancelled stream never gets here.
-        for name, evidence in ignored_settings(body, echoed, tokens).items():
-            if name not in self.ignored:
-                self.ignored[name] = evidence
-                yield Ignored(name, f"{self.base_url} ignores {name}: {evidence}; its own decoding applies")
+        found = ignored_settings(body, echoed, tokens)
+        if "temperature" in found:
+            self.sampling.record(IGNORED, found.pop("temperature"))
+        elif sampled and took_a_runner_up(tokens):
+            self.sampling.record(VERIFIED, "a reply took a token other than the most likely one")
+        for name, evidence in found.items():
+            self._learn(name, evidence)
+        if sampled:
+            self.sampling.start()  # where the probabilities could not decide
+            yield from self._tell()
 
     def _read_chunk(self, chunk: Any, message_key: str) -> Iterator[Event]:
         """The events of one chunk (or of a whole answer): usage, token choices, text, the finish."""
@@ -228,7 +280,7 @@ def http_options(options: dict[str, Any]) -> HttpOptions:
 
 
 def create(model: str | None = None, *, base_url: str | None = None, api_key: str | Secret | None = None, stream: bool = True,
-           progress: Any = None, **options: Any) -> OpenAIBackend:
-    """Registry factory; options the backend does not use (device, dtype, ...) are ignored."""
-    return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), progress=progress)
+           note: OnNote | None = None, **options: Any) -> OpenAIBackend:
+    """Registry factory; options the backend does not use (device, dtype, progress, ...) are ignored."""
+    return OpenAIBackend(model, base_url, api_key, stream=stream, options=http_options(options), on_note=note)
 

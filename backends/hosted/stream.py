@@ -8,11 +8,11 @@ import math
 import threading
 from typing import Any, Callable, Iterator
 
-from ..base import TokenChoice
 from ..errors import BackendError
+from ..reply import TokenChoice
 from . import sse
 from .httpclient import HttpClient
-from .httperrors import PARTIAL_HINT
+from .httperrors import WINDOW_CHAT_HINT, WINDOW_HINT, StreamBroken, over_window
 
 
 def json_events(client: HttpClient, response: Any, cancel: threading.Event | None,
@@ -38,10 +38,14 @@ def raise_if_error(client: HttpClient, payload: Any, midway: bool = False) -> No
     """A server that reports a failure inside a 200 answer (``{"error": ...}``) fails the reply."""
     if isinstance(payload, dict) and payload.get("error"):
         error = payload["error"]
-        said = error.get("message", json.dumps(error)) if isinstance(error, dict) else str(error)
-        where = " in the middle of the answer" if midway else ""
-        raise BackendError(f"{client.context.label} reported an error{where}: {client.context.clean(said)}",
-                           PARTIAL_HINT if midway else None)
+        said = client.context.clean(error.get("message", json.dumps(error)) if isinstance(error, dict) else str(error))
+        who = client.context.label
+        whole = (BackendError(f"the conversation does not fit the window of {client.context.model} at {who}: {said}",
+                              WINDOW_HINT, WINDOW_CHAT_HINT) if over_window(said)
+                 else BackendError(f"{who} reported an error: {said}"))
+        if midway:  # said as "text kept" only where some text had come (see StreamBroken)
+            raise StreamBroken(f"{who} reported an error in the middle of the answer: {said}", whole)
+        raise whole
 
 
 def token_choice(text: Any, logprob: Any, top: list[tuple[Any, Any]], token_id: Any = -1) -> TokenChoice:

@@ -30,9 +30,9 @@ def cache_dir(source: "ModelSource") -> Path | None:
     safetensors copy of a GGUF file the lean decoder does not run."""
     if source.kind == "gguf":
         gguf = Path(source.location) / (source.gguf_file or "")
-        return paths.cache_dir() / "models" / f"{gguf.stem}-{cache_key([gguf])}"
+        return paths.converted_models_dir() / f"{gguf.stem}-{cache_key([gguf])}"
     if source.kind == "folder":
         folder = Path(source.location)
         weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-        return paths.cache_dir() / "models" / f"{folder.name}-{cache_key([folder / 'config.json', *weights])}"
+        return paths.converted_models_dir() / f"{folder.name}-{cache_key([folder / 'config.json', *weights])}"
     return None

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from .. import paths
 from ..errors import ModelUnavailable
 from .cache import cache_dir
+from .counted_progress import counting_weights
 from .hub import OFFLINE_CHAT_OPTIONS, OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
 from .plan import LoadPlan, plan_load
 
@@ -46,11 +47,6 @@ class Preset:
     resolve: Callable[[], ModelSource]
 
 
-def finetuned_dir(name: str) -> Path:
-    """Folder of a checkpoint that parrot fine-tuned itself, e.g. ``js``."""
-    return paths.data_dir() / "finetuned" / name
-
-
 def _embedded() -> ModelSource:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)  # find, never import: its __init__ imports `llm`
     if spec is None or not spec.submodule_search_locations:
@@ -67,9 +63,10 @@ def _embedded() -> ModelSource:
 
 def _finetuned(name: str) -> Callable[[], ModelSource]:
     def resolve() -> ModelSource:
-        folder = finetuned_dir(name)
+        folder = paths.finetuned_dir(name)
         if not (folder / "config.json").exists():
-            raise ModelUnavailable(f"there is no fine-tuned model {name!r} yet", f"start one with `/finetune {name}`")
+            raise ModelUnavailable(f"there is no fine-tuned model {name!r} yet", f"start one with `parrot finetune {name}`",
+                                   f"start one with `/finetune {name}`")
         return ModelSource(name, "folder", str(folder))
 
     return resolve
@@ -121,7 +118,8 @@ def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Pat
         progress(f"converting {source.gguf_file} once to a fast-loading copy (about 20 s)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
+        with counting_weights(f"converting {source.gguf_file}", progress):
+            model = AutoModelForCausalLM.from_pretrained(source.location, gguf_file=source.gguf_file)
     except struct.error as error:  # the gguf reader runs past the end of a file that was cut short
         raise ModelUnavailable(f"could not read {source.gguf_file}: the file ends early (truncated or damaged)",
                                "download the .gguf file again") from error

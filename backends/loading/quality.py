@@ -84,7 +84,7 @@ def _percent(cost: float) -> str:
 def quality_file(source: "ModelSource") -> Path:
     from .cache import cache_dir
 
-    folder = cache_dir(source) or paths.cache_dir() / "models" / f"hub-{source.location.replace('/', '--')}"
+    folder = cache_dir(source) or paths.converted_models_dir() / f"hub-{source.location.replace('/', '--')}"
     return folder / FILE_NAME
 
 

@@ -30,12 +30,12 @@ class NamedTokenizer:
 
 def trained_dir(name: str) -> Path:
     """Folder of a tokenizer trained by parrot; holds ``tokenizer.json``."""
-    return paths.data_dir() / "tokenizers" / name
+    return paths.tokenizers_dir() / name
 
 
 def trained_names() -> list[str]:
     """Names of the tokenizers parrot has trained, for help texts and completion."""
-    root = paths.data_dir() / "tokenizers"
+    root = paths.tokenizers_dir()
     return sorted(p.name for p in root.glob("*") if (p / "tokenizer.json").is_file()) if root.is_dir() else []
 
 

@@ -6,13 +6,13 @@ import secrets
 import threading
 from typing import Any, Iterator
 
-from ..base import GenerationStats, Message, TokenChoice
+from ..base import BackendInfo, Message
 from ..errors import BackendError
 from ..loading.fast_start import load_for_chat
 from ..loading.models import DEFAULT_MODEL, LoadedModel, OnProgress, resolve
-from ..reply import Event, Finish, Reply, Started, Text, Token
+from ..reply import Event, Finish, GenerationStats, Reply, Started, Text, Token, TokenChoice
 from ..settings import GenerationSettings
-from .prompts import completion_text, with_system
+from .prompts import completion_text, fit_prompt
 from .stop_rule import StopRule
 from .text_stream import Detokenizer
 
@@ -66,50 +66,19 @@ class LocalBackend:
     def context_window(self) -> int:
         return self.load().window
 
-    def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"backend": self.name, "model": self.model_name}
-        if self._loaded is not None:
-            loaded = self._loaded
-            info.update(device=loaded.device, dtype=loaded.dtype, quantize=loaded.quantize,
-                        context_window=loaded.window,
-                        mode=loaded.mode, **loaded.weight_facts())
-        return info
+    def describe(self) -> BackendInfo:
+        loaded = self._loaded
+        if loaded is None:  # nothing is claimed before the model has loaded
+            return BackendInfo(self.name, self.model_name)
+        return BackendInfo(self.name, self.model_name, mode=loaded.mode, device=loaded.device, dtype=loaded.dtype,
+                           quantize=loaded.quantize, context_window=loaded.window, **loaded.weight_facts())
 
     # -- prompts ---------------------------------------------------------------------------------
 
     def prompt_ids(self, messages: list[Message], settings: GenerationSettings) -> tuple[list[int], int, int]:
-        """Token ids of the prompt, trimmed to fit the window: (ids, dropped messages, dropped tokens).
-
-        The oldest turns go first (the system prompt stays); if the last message alone is still too
-        long, its beginning is cut.
-        """
+        """Token ids of the prompt, trimmed to fit the window: (ids, dropped messages, dropped tokens)."""
         loaded = self.load()
-        # Leave room for the reply, but never let a huge max_new_tokens squeeze the prompt to nothing.
-        budget = loaded.window - min(settings.max_new_tokens, loaded.window // 2)
-        if not loaded.is_chat:
-            ids = loaded.tokenizer(completion_text(messages), add_special_tokens=False).input_ids
-            return (ids[-budget:], 0, max(0, len(ids) - budget))
-        messages = with_system(messages, settings.system)
-        dropped = 0
-        while True:
-            ids = self._chat_ids(loaded, messages)
-            droppable = [i for i, m in enumerate(messages[:-1]) if m.role != "system"]
-            if len(ids) <= budget or not droppable:
-                break
-            del messages[droppable[0]]
-            dropped += 1
-        if len(ids) > budget:
-            return ids[-budget:], dropped, len(ids) - budget
-        return ids, dropped, 0
-
-    @staticmethod
-    def _chat_ids(loaded: LoadedModel, messages: list[Message]) -> list[int]:
-        # A conversation ending in an assistant turn is a /continue: extend that turn, don't open one.
-        continuing = messages[-1].role == "assistant"
-        text = loaded.tokenizer.apply_chat_template(
-            [m.to_dict() for m in messages], tokenize=False,
-            add_generation_prompt=not continuing, continue_final_message=continuing)
-        return loaded.tokenizer(text, add_special_tokens=False).input_ids
+        return fit_prompt(loaded.tokenizer, loaded.is_chat, messages, settings, loaded.window)
 
     # -- generation ------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """When a local reply ends, decided in one object: end-of-text ids, the token limit, the context window,
-a cancel, stop strings and, for a code continuation, the end of the top-level block and a loop.
+a cancel, stop strings, a loop and, for a code continuation, the end of the top-level block.
 
 The decoding loop asks it before each step (``halted``) and after each token (``is_end``); the backend
 passes each decoded piece of text through it (``text``), which holds back what could be the start of
@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base import FinishReason
+from ..reply import FinishReason
 from .code_stop import BlockEnd
 from .loop_guard import LoopGuard
-from .text_stream import StopFilter
+from .stop_strings import StopFilter
 
 
 @dataclass
@@ -28,7 +28,7 @@ class StopRule:
     cancel: threading.Event | None = None
     stop_strings: tuple[str, ...] = ()
     block: BlockEnd | None = None  # completion mode: the continuation ends with the block it writes
-    guard: LoopGuard | None = None  # completion mode: ... or once it goes round in a loop
+    guard: LoopGuard | None = None  # ... or once it goes round in a loop (a code or a chat reply's rule)
     reason: FinishReason | None = None  # how the reply ended, once it has
     _filter: StopFilter = field(init=False, repr=False)
 
@@ -40,10 +40,10 @@ class StopRule:
     def for_reply(cls, settings: Any, eos_ids: set[int] | frozenset[int], window: int,
                   cancel: threading.Event | None = None, completion_prompt: str | None = None) -> "StopRule":
         """The rule for one reply under ``settings``; ``completion_prompt`` (raw text a completion model
-        continues) adds the end of the top-level block."""
+        continues) adds the end of the top-level block, and takes the code rule for loops over the chat one."""
         code = completion_prompt is not None
         return cls(frozenset(eos_ids), settings.max_new_tokens, window, cancel, tuple(settings.stop),
-                   BlockEnd(completion_prompt) if code else None, LoopGuard() if code else None)
+                   BlockEnd(completion_prompt) if code else None, LoopGuard() if code else LoopGuard.for_chat())
 
     @classmethod
     def for_server(cls, settings: Any, completion_prompt: str) -> "StopRule":
@@ -75,7 +75,7 @@ class StopRule:
         return False
 
     def repeats(self, token_id: int) -> bool:
-        """After a step (once per token, by the decoding loop): a code continuation went round in a loop."""
+        """After a step (once per token, by the decoding loop): the reply went round in a loop."""
         if self.guard is not None and self.guard.push(token_id):
             self.reason = "loop"
             return True

@@ -8,8 +8,11 @@ shows its refusal here already.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import work
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from backends.errors import ParrotError
@@ -51,3 +54,15 @@ class AttachmentBar(Static):
     def _show(self, text: str) -> None:
         self.update(Text(text))  # paths may hold [ ]: never markup
         self.set_class(bool(text), "visible")
+
+
+def preview_prompt(app: Any, text: str | None = None, suggest: bool = False) -> None:
+    """What the prompt being typed (``text``, else the input's) will cost, and the commands it may be."""
+    from .prompt_input import CommandSuggestions, PromptInput
+
+    try:
+        if suggest:
+            app.query_one(CommandSuggestions).show_for(text or "")
+        app.query_one(AttachmentBar).preview(app.query_one(PromptInput).text if text is None else text)
+    except NoMatches:  # a dialog is on top, or the app is closing
+        pass

@@ -1,8 +1,9 @@
-"""A panel that follows a background fine-tuning run: progress bar, numbers, a small loss curve.
+"""A panel that follows a background fine-tuning run: progress bar, a small loss curve, the numbers.
 
 Self-contained: give it anything with ``poll() -> JobProgress`` (a ``finetune.job.Job``). It polls on
 a timer (reading a small file, so the app never blocks), notifies when the run ends, and posts
 ``FinetunePanel.Finished`` so the app can offer the new model; a while later it gives the room back.
+Two rows, whatever the terminal's height: the chat above it is what the person is reading.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ class FinetunePanel(Vertical):
     """Progress of one fine-tuning job."""
 
     DEFAULT_CSS = """
-    FinetunePanel { height: auto; border: round $accent; padding: 0 1; }
+    FinetunePanel { height: auto; border-left: thick $accent; padding: 0 1; background: $boost; }
     FinetunePanel > Horizontal { height: 1; }
     FinetunePanel #finetune-title { width: auto; margin-right: 2; text-style: bold; }
-    FinetunePanel ProgressBar { width: auto; }
-    FinetunePanel #finetune-numbers { color: $text-muted; }
-    FinetunePanel Sparkline { height: 2; margin-top: 1; }
-    FinetunePanel.-finished { border: round $success; }
-    FinetunePanel.-failed { border: round $error; }
+    FinetunePanel ProgressBar { width: auto; margin-right: 2; }
+    FinetunePanel Sparkline { width: 1fr; height: 1; }
+    FinetunePanel #finetune-numbers { width: 100%; color: $text-muted; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    FinetunePanel.-finished { border-left: thick $success; }
+    FinetunePanel.-failed { border-left: thick $error; }
     """
 
     class Finished(Message):
@@ -49,8 +50,8 @@ class FinetunePanel(Vertical):
         with Horizontal():
             yield Label(f"fine-tuning {self.model_name}", id="finetune-title")
             yield ProgressBar(total=None, show_eta=False, id="finetune-bar")
+            yield Sparkline([], id="finetune-loss")
         yield Label("starting…", id="finetune-numbers")
-        yield Sparkline([], id="finetune-loss")
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(self.interval, self.refresh_progress)
@@ -72,19 +73,22 @@ class FinetunePanel(Vertical):
             self._announce(progress)
 
     def _announce(self, progress: Any) -> None:
+        self.set_class(progress.phase == "done", "-finished")
+        self.set_class(progress.phase not in ("done", "stopped"), "-failed")
+        title, text = self.ending(progress)
+        self.notify(text, title=title, severity="error" if self.has_class("-failed") else "information", timeout=10)
+        self.post_message(self.Finished(self, progress))
+
+    def ending(self, progress: Any) -> tuple[str, str]:
+        """How the run ended, as (title, sentence): for the notification, and for the chat log to keep."""
         if progress.phase == "done":
-            self.add_class("-finished")
             change = ""
             if progress.perplexity_before is not None and progress.perplexity_after is not None:
                 change = f": perplexity {progress.perplexity_before:.2f} → {progress.perplexity_after:.2f}"
-            self.notify(f"{self.model_name} is ready{change}. /model {self.model_name} to chat with it",
-                        title="fine-tuning done", timeout=10)
-        elif progress.phase == "stopped":
-            self.notify(f"stopped at step {progress.step}; /finetune {self.model_name} resumes", title="fine-tuning")
-        else:
-            self.add_class("-failed")
-            self.notify(progress.message or "the run failed", title="fine-tuning failed", severity="error", timeout=10)
-        self.post_message(self.Finished(self, progress))
+            return "fine-tuning done", f"{self.model_name} is ready{change}. /model {self.model_name} to chat with it"
+        if progress.phase == "stopped":
+            return "fine-tuning", f"stopped at step {progress.step}; /finetune {self.model_name} {progress.next_start()}"
+        return "fine-tuning failed", progress.message or "the run failed"
 
     def on_finetune_panel_finished(self) -> None:
         # The notification says how it ended; the panel stays a while, then gives the room back.
@@ -98,10 +102,10 @@ async def show_panel(app: App, job: Any, before: str = "#suggestions") -> None:
     await app.mount(FinetunePanel(job), before=before)
 
 
-async def follow_running_finetune(app: App, extras: dict) -> None:
+async def follow_running_finetune(app: App, ctx: Any) -> None:
     """A run started by an earlier parrot may still be going: follow it too (``/finetune stop`` finds it)."""
     from finetune.job import attach
 
     if (job := attach("js")) is not None and job.running:
-        extras["finetune_job"] = job
+        ctx.finetune_job = job
         await show_panel(app, job)

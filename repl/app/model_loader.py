@@ -19,12 +19,20 @@ from backends.errors import ParrotError
 
 from ..chat.session import Session
 from ..crash import unexpected
+from ..views.terminal_text import neutral
 
 
 class ModelLoader:
     """Loads ``session.backend`` for ``app``; the app hands it the messages below as they arrive."""
 
     class Progress(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Noted(Message):
+        """Something a backend tells the person (a retry, a setting the server ignores)."""
+
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
@@ -81,10 +89,6 @@ class ModelLoader:
         else:
             self.app.post_message(self.Ready(backend))
 
-    def report(self, text: str) -> None:
-        """The session's progress callback: called from the loading (or reply) thread."""
-        self.app.post_message(self.Progress(text))
-
     def cancel(self) -> None:
         """Stop a download; the load then fails with one line and the chat goes on."""
         if self.downloading and hasattr(self.session.backend, "cancel_load"):
@@ -93,10 +97,11 @@ class ModelLoader:
     # The app passes these on as they arrive, on the UI thread.
 
     def progress(self, message: Progress) -> None:
-        if self.since is None:  # after loading: a backend's note (a retry, a setting it ignores)
-            self.app.notify(message.text, timeout=8)
-        else:
+        if self.since is not None:  # progress of a load that has ended since it was sent is stale
             self.status.loading(message.text)
+
+    def noted(self, message: Noted) -> None:
+        self.app.notify(neutral(message.text), timeout=8)
 
     def ready(self, message: Ready) -> str | None:
         """The model loaded; returns what the switch that asked for it wanted said, if anything."""
@@ -107,9 +112,10 @@ class ModelLoader:
         said, self.after_load = self.after_load, None
         return said
 
-    def failed(self, message: Failed) -> None:
+    def failed(self, message: Failed) -> str | None:
+        """The model did not load: says so, and returns the sentence for the chat log to keep."""
         if message.backend is not self.session.backend:
-            return
+            return None
         self.after_load = None  # the failure is the one thing said
         error = str(message.error)
         if self._working is not None:  # a failed /model or /backend keeps the one that worked
@@ -120,6 +126,7 @@ class ModelLoader:
             error += f"; still using {session.model or session.backend_name}"
         self.app.notify(error, title="could not load the model", severity="error", timeout=10)
         self._done()
+        return f"could not load the model: {error}"
 
     def _done(self) -> None:
         self.since = None

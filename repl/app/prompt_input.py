@@ -42,10 +42,11 @@ class PromptInput(TextArea):
 
     def load_shared_history(self) -> None:
         """Share the plain REPL's prompt history file, so Up finds prompts from either mode."""
-        from ..history.store import prompt_history_path
+        from backends import paths
+
         from ..history.store_open import prompt_history
 
-        self._shared, notice = prompt_history(prompt_history_path)
+        self._shared, notice = prompt_history(paths.prompt_history_file)
         if notice:
             self.notify(notice, severity="warning", timeout=10)
         self.prompt_history[:0] = list(reversed(list(self._shared.load_history_strings())))
@@ -54,7 +55,7 @@ class PromptInput(TextArea):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            self._submit()
+            self.submit()
             return
         if event.key in NEWLINE_KEYS:
             event.stop()
@@ -63,7 +64,8 @@ class PromptInput(TextArea):
             return
         await super()._on_key(event)
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
+        """Send what is in the box (nothing when it is blank), as Enter does."""
         text = self.text
         if not text.strip():
             return

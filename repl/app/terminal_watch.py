@@ -8,9 +8,11 @@ on. So the app asks the terminal itself, once a second, whether it is still ther
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import termios
+from typing import Any
 
 from ..cli.exits import signal_exit
 
@@ -37,3 +39,26 @@ def terminal_present(fd: int) -> bool:
     except (termios.error, OSError):
         return False
     return True
+
+
+def leave_when_gone(app: Any) -> None:
+    """Check ``app``'s terminal once a second; once it has hung up, a reply in progress stops (what
+    arrived is kept), then parrot exits."""
+    terminal = terminal_fd()
+    if terminal is None:
+        return
+    checks_left = [3]  # how long a streaming reply gets to record its end
+
+    def check() -> None:
+        if terminal_present(terminal):
+            return
+        app.chat.cancel.set()
+        if app.chat.replying and checks_left[0] > 0:  # the reply's end is recorded by the next check
+            checks_left[0] -= 1
+            return
+        # Not app.exit(): Textual's exit writes to the terminal through a writer thread that the
+        # hangup has ended, and waits on its full queue forever. The conversation is stored: leave now.
+        app.history.close()
+        os._exit(HANGUP_EXIT)
+
+    app.set_interval(CHECK_SECONDS, check)

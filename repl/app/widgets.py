@@ -12,8 +12,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Markdown, Static
 
+from ..chat.attachments import split_composed
 from ..chat.replies import describe_end
 from ..chat.session import Turn
+from ..views.terminal_text import neutral
+from .reply_view import ReplyStream
 
 
 class UserMessage(Static):
@@ -23,6 +26,14 @@ class UserMessage(Static):
         super().__init__(Text(text), classes="user")
         self.prompt_text = text
         self._turn = turn
+
+    @classmethod
+    def of(cls, turn: Turn) -> "UserMessage":
+        """A stored prompt as it was typed, with the files that went with it named, not pasted (a resumed chat)."""
+        text, _ = split_composed(turn.message.content, turn.attachments)
+        widget = cls(neutral(text))
+        widget.turn = turn
+        return widget
 
     @property
     def turn(self) -> Turn | None:
@@ -51,7 +62,7 @@ class ReplyMarkdown(Markdown):
 
     def update(self, markdown: str):  # type: ignore[override]
         self.text = markdown
-        return super().update(fenced(markdown) if self.code else markdown)
+        return super().update(fenced(markdown) if self.code and markdown else markdown)
 
     def append(self, markdown: str):  # type: ignore[override]
         if not self.code:
@@ -71,13 +82,14 @@ def completion_mode(app: Any) -> bool:
     """Whether the app's current model continues text (no chat template) rather than chatting."""
     session = getattr(app, "session", None)
     try:
-        return session is not None and session.backend.describe().get("mode") == "completion"
+        return session is not None and session.backend.describe().completion
     except Exception:  # no backend yet, or one that cannot describe itself: show Markdown
         return False
 
 
 class AssistantMessage(Vertical):
-    """One reply: Markdown (or code, from a completion model) that grows as it streams, and how it ended."""
+    """One reply: Markdown (or code, from a completion model), the part still arriving while it
+    streams, and how it ended."""
 
     def __init__(self, text: str = "", turn: Turn | None = None, code: bool | None = None) -> None:
         super().__init__(classes="assistant")
@@ -89,10 +101,12 @@ class AssistantMessage(Vertical):
             except Exception:  # made outside a running app
                 code = False
         self.markdown = ReplyMarkdown(text, code)
+        self.stream = ReplyStream(self.markdown, code)
         self.meta = Static("", classes="meta")
 
     def compose(self) -> ComposeResult:
         yield self.markdown
+        yield self.stream
         yield self.meta
 
     def on_mount(self) -> None:

@@ -22,19 +22,20 @@ class Budget:
     files: tuple[Attachment, ...]
     tokens: int | None  # None: no tokenizer to count with
     window: int | None = None
-    left: int | None = None  # room for the prompt after the conversation and the reply's share
+    left: int | None = None  # room left once the conversation, the prompt, these files and the reply's share are in
     cut_messages: int = 0
     cut_tokens: int = 0
     note: str = ""
 
     def line(self) -> str:
-        """One line for the screen: 'attached a.py (1.2 KiB): 312 tokens · 1,400 of 2,048 left · nothing cut'."""
+        """One line for the screen: 'attached a.py (1.2 KiB): 312 tokens · 1,088 of 2,048 left in the window
+        after them · nothing cut'."""
         head = f"attached {summary(list(self.files))}"
         if self.tokens is None:
             return f"{head} · {self.note or 'no tokenizer to count with'}"
         parts = [f"{head}: {self.tokens:,} tokens"]
         if self.window is not None and self.left is not None:
-            parts.append(f"{self.left:,} of {self.window:,} left in the window")
+            parts.append(f"{self.left:,} of {self.window:,} left in the window after them")
         if self.cut_messages or self.cut_tokens:
             cut = []
             if self.cut_messages:
@@ -64,10 +65,9 @@ def measure(session: Session, prompt: str, files: list[Attachment], *, load: boo
         settings = session.settings
         room = window - min(settings.max_new_tokens, window // 2)
         history = session.conversation.messages
-        without, _, _ = backend.prompt_ids(history + [Message("user", prompt or " ")], settings)
-        _, cut_messages, cut_tokens = backend.prompt_ids(history + [Message("user", compose(prompt, files))],
-                                                         settings)
-        return Budget(files_t, tokens, window, max(0, room - len(without)), cut_messages, cut_tokens)
+        sent, cut_messages, cut_tokens = backend.prompt_ids(history + [Message("user", compose(prompt, files))],
+                                                            settings)
+        return Budget(files_t, tokens, window, max(0, room - len(sent)), cut_messages, cut_tokens)
     from ..commands.insight import session_tokenizer
 
     try:  # a hosted model: its tokenizer by name, where one can be had

@@ -14,11 +14,10 @@ import glob
 import hashlib
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.errors import UsageError
+from ..safe_files import FileRefused, read_bytes, size_text
 
 MAX_BYTES = 256 * 1024  # ~60k tokens of code: more than any window parrot's models have
 # `@path` outside code fences; the characters a path is usually written with, so that a pasted
@@ -27,7 +26,7 @@ MENTION = re.compile(r"(?<![\w@])@((?:~|\.{1,2})?[\w./+\-]*[\w/])")
 FENCE_LINE = re.compile(r"^\s*(```|~~~)")
 
 
-class AttachmentError(UsageError):
+class AttachmentError(FileRefused):
     """A file that cannot go into a prompt; the message says which and why."""
 
 
@@ -72,62 +71,17 @@ def read_regular_text(path: Path, limit: int = MAX_BYTES) -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes; AttachmentError otherwise."""
     name = str(path)
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise AttachmentError(f"no such file: {name}", "check the path; Tab completes it") from None
-    except OSError as error:
-        raise AttachmentError(f"cannot read {name}: {error.strerror}") from None
-    _refuse_kind(name, info.st_mode)
-    try:
-        # O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening it must not hang.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError as error:
-        raise AttachmentError(f"cannot read {name}: {error.strerror}", "check its permissions") from None
-    try:
-        info = os.fstat(fd)
-        _refuse_kind(name, info.st_mode)
-        if info.st_size > limit:
-            raise AttachmentError(f"{name} is {_size(info.st_size)}, over the {_size(limit)} limit for an attachment",
-                                  "attach a smaller file or the part you need")
-        data = _read_at_most(fd, limit + 1)
-    except OSError as error:
-        raise AttachmentError(f"cannot read {name}: {error.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:  # a file that grew (or a /proc file that reports size 0)
-        raise AttachmentError(f"{name} is over the {_size(limit)} limit for an attachment",
-                              "attach a smaller file or the part you need")
+        data = read_bytes(path, "file attached to a prompt", limit,
+                          folder_hint=f"attach the files in it with a glob, e.g. /file {name.rstrip('/')}/*.py")
+    except FileRefused as error:
+        hint = "check the path; Tab completes it" if error.message.startswith("no such file") else error.hint
+        raise AttachmentError(error.message, hint) from None
     if b"\0" in data:
         raise AttachmentError(f"{name} is a binary file", "attach text files only")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise AttachmentError(f"{name} is not UTF-8 text", "convert it to UTF-8 or attach text files only") from None
-
-
-def _refuse_kind(name: str, mode: int) -> None:
-    if stat.S_ISREG(mode):
-        return
-    if stat.S_ISDIR(mode):
-        raise AttachmentError(f"{name} is a directory", f"attach files in it with a glob, e.g. /file {name.rstrip('/')}/*.py")
-    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
-    raise AttachmentError(f"{name} is {kind}, not a regular file", "attach regular text files only")
-
-
-def _read_at_most(fd: int, count: int) -> bytes:
-    chunks, left = [], count
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 16))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _size(count: int) -> str:
-    return f"{count} bytes" if count < 1024 else f"{count / 1024:.1f} KiB"
 
 
 def read_attachment(path: str, limit: int = MAX_BYTES) -> Attachment:
@@ -210,7 +164,7 @@ def gather(prompt: str, pending: list[Attachment], limit: int = MAX_BYTES) -> li
 
 def summary(attachments: list[Attachment]) -> str:
     """'a.py (1.2 KiB), b.md (310 bytes)' for notes and the line under a prompt."""
-    return ", ".join(f"{a.path} ({_size(a.size)})" for a in attachments)
+    return ", ".join(f"{a.path} ({size_text(a.size)})" for a in attachments)
 
 
 def word_to_complete(text: str) -> str | None:

@@ -1,9 +1,12 @@
-"""A conversation as a tree: the branch on screen, and the branches it parted from.
+"""A conversation as a tree of paths: the one on screen, and the others it parted from, each under a number.
 
-The current branch is ``conversation.turns``. Every other branch is kept as where it parts from the
-current one (``fork``: the number of turns they share) and its own turns from there. Editing an
-earlier prompt, /retry and switching all do the same thing: the current tail from the fork point
-becomes a kept branch, and another tail (new, or a kept one) takes its place. Nothing is dropped.
+The current path is ``conversation.turns``; its number is ``conversation.branch``. Every other path is kept
+whole, from the first turn, as a ``Branch`` under the number it had while it was current: numbers start at
+1 and never change, so ``/branch 1`` always goes to the same path. Where a kept path parts from the
+current one is worked out when it is shown (``parting``), which stays right however the current path
+changes since. Editing an earlier prompt, /retry, a branch from a token and switching all do the same
+thing: the current path is kept under its number, and another path (new, or a kept one) takes its place.
+Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -11,74 +14,73 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from backends.base import GenerationStats, Message
 from backends.errors import UsageError
-from backends.settings import GenerationSettings
 
-from .session import Session, Turn
+from .session import Conversation, Session, Turn
 
 
 @dataclass
 class Branch:
-    """A kept branch: the turns after the first ``fork`` turns of the current branch."""
+    """A kept path: every turn from the conversation's first, and the number it goes by."""
 
-    fork: int
+    number: int
     turns: list[Turn]
-    created: float = field(default_factory=time.time)
+    created: float = field(default_factory=time.time)  # when it was set aside
     id: int | None = None  # its history row, once stored
 
-    @property
-    def first_words(self) -> str:
-        line = " ".join(self.turns[0].message.content.split()) if self.turns else ""
-        return line if len(line) <= 50 else line[:49] + "…"
+
+def same_turn(a: Turn, b: Turn) -> bool:
+    """The same turn, also when read back from the history as a copy."""
+    return a is b or (a.message.role, a.message.content, a.created) == (b.message.role, b.message.content, b.created)
 
 
-def turn_record(turn: Turn) -> dict:
-    """A turn as JSON-ready data (exports, saved files, kept branches)."""
-    record: dict = {"role": turn.message.role, "content": turn.message.content, "created": turn.created}
-    if turn.stats is not None:
-        record["stats"] = turn.stats.to_dict()
-        record["cut_off"] = turn.cut_off
-    if turn.settings is not None:
-        record["settings"] = turn.settings.to_dict()
-    if turn.attachments:
-        record["attachments"] = turn.attachments
-    return record
+def parting(conversation: Conversation, branch: Branch) -> int:
+    """How many turns from the start ``branch`` shares with the current path."""
+    shared = 0
+    for mine, theirs in zip(conversation.turns, branch.turns):
+        if not same_turn(mine, theirs):
+            break
+        shared += 1
+    return shared
 
 
-def turn_from_record(record: dict) -> Turn:
-    stats = record.get("stats")
-    if stats:
-        stats = GenerationStats(**{k: v for k, v in stats.items() if k in GenerationStats.__dataclass_fields__})
-    settings = record.get("settings")
-    return Turn(Message(record["role"], record["content"]), stats or None,
-                GenerationSettings.from_dict(settings) if settings else None,
-                created=record.get("created", 0.0), attachments=list(record.get("attachments", [])))
+def own_turns(conversation: Conversation, branch: Branch) -> list[Turn]:
+    """The turns of ``branch`` from where it parts from the current path."""
+    return branch.turns[parting(conversation, branch):]
 
 
-def fork(session: Session, position: int, store=None) -> Branch | None:
-    """Keep the current branch's turns from ``position`` on as a branch, and end the current one there."""
+def next_number(conversation: Conversation) -> int:
+    return max([conversation.branch, *(b.number for b in conversation.branches)]) + 1
+
+
+def fork(session: Session, position: int) -> Branch | None:
+    """Keep the current path as a branch, and end the current one at ``position``: what grows from there
+    is a path of its own, under the next number."""
     conversation = session.conversation
-    tail = conversation.turns[position:]
-    if not tail:
+    if position >= len(conversation.turns):
         return None
-    branch = Branch(position, list(tail))
-    conversation.branches.append(branch)
-    if store is not None and conversation.id is not None:
-        store.save_branch(conversation, branch)
-    conversation.truncate(position)  # the store, subscribed to it, forgets them too
-    return branch
+    kept = Branch(conversation.branch, list(conversation.turns))
+    conversation.branch = next_number(conversation)  # set first: the store records it with the kept branch
+    conversation.keep_branch(kept)
+    conversation.truncate(position)  # the store, subscribed to it, forgets the turns past it too
+    return kept
 
 
-def switch(session: Session, number: int, store=None) -> Branch:
-    """Make kept branch ``number`` (1-based, as /branches lists them) the current one."""
+def switch(session: Session, number: int) -> Branch:
+    """Make kept branch ``number`` the current path; the current one is kept under its own number."""
     conversation = session.conversation
-    if not 1 <= number <= len(conversation.branches):
-        raise UsageError(f"there is no branch {number}", "/branches lists them")
-    chosen = conversation.branches.pop(number - 1)
-    if store is not None and chosen.id is not None:
-        store.delete_branch(chosen)
-    fork(session, chosen.fork, store)  # what is on screen now is kept as a branch
-    for turn in chosen.turns:
+    if number == conversation.branch:
+        raise UsageError(f"branch {number} is the one you are on", "/branches lists the others")
+    index = next((i for i, b in enumerate(conversation.branches) if b.number == number), None)
+    if index is None:
+        numbers = sorted([conversation.branch, *(b.number for b in conversation.branches)])
+        raise UsageError(f"there is no branch {number}", f"/branches lists them: {', '.join(map(str, numbers))}")
+    chosen = conversation.take_branch(index)
+    shared = parting(conversation, chosen)
+    kept = Branch(conversation.branch, list(conversation.turns))
+    conversation.branch = chosen.number
+    conversation.keep_branch(kept)
+    conversation.truncate(shared)
+    for turn in chosen.turns[shared:]:
         session.add(turn)
     return chosen

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from backends import registry
-from backends.base import Backend, GenerationStats, Message, TokenChoice
-from backends.reply import Reply
+from backends.base import Backend, Message
+from backends.reply import GenerationStats, Reply, TokenChoice
 from backends.settings import GenerationSettings
 
 from . import attachments
@@ -43,6 +43,12 @@ class ConversationObserver(Protocol):
 
     def truncated(self, conversation: "Conversation") -> None: ...
 
+    def branch_kept(self, conversation: "Conversation", branch: Any) -> None:
+        """A branch the conversation parted from is kept (repl.chat.branches.Branch)."""
+
+    def branch_taken(self, conversation: "Conversation", branch: Any) -> None:
+        """A kept branch became the current one and is no longer kept apart."""
+
 
 @dataclass
 class Conversation:
@@ -56,7 +62,8 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     id: int | None = None  # the history row, once stored
     title: str = ""
-    branches: list = field(default_factory=list)  # kept branches (repl.branches.Branch), oldest first
+    branches: list = field(default_factory=list)  # kept paths (repl.chat.branches.Branch), oldest first
+    branch: int = 1  # the number of the path in ``turns`` among them (/branches)
     edit_from: int | None = None  # /edit: the next prompt replaces the turns from here, kept as a branch
     observers: list[ConversationObserver] = field(default_factory=list, repr=False, compare=False)
 
@@ -91,6 +98,19 @@ class Conversation:
                 observer.truncated(self)
         return dropped
 
+    def keep_branch(self, branch: Any) -> None:
+        """Keep ``branch`` (its turns leave the current branch next, by ``truncate``)."""
+        self.branches.append(branch)
+        for observer in self.observers:
+            observer.branch_kept(self, branch)
+
+    def take_branch(self, index: int) -> Any:
+        """Take kept branch ``index`` out of the kept ones, to become the current branch."""
+        branch = self.branches.pop(index)
+        for observer in self.observers:
+            observer.branch_taken(self, branch)
+        return branch
+
     def announce(self) -> None:
         """Tell the observers about every turn: a conversation read from a file becomes a stored one."""
         for turn in self.turns:
@@ -106,16 +126,17 @@ class Session:
 
     def __init__(self, backend_name: str = registry.DEFAULT_BACKEND, model: str | None = None,
                  settings: GenerationSettings | None = None, progress: Callable[[str], None] | None = None,
-                 **backend_options: Any) -> None:
+                 note: Callable[[str], None] | None = None, **backend_options: Any) -> None:
         self.settings = settings or GenerationSettings()
-        self.progress = progress
+        self.progress = progress  # what loading a model is doing now (a line that replaces the last)
+        self.note = note  # something a backend tells the person once (a retry, a setting a server ignores)
         self.backend_options = dict(backend_options)
         self.observers: list[ConversationObserver] = []  # subscribed once; every conversation shares them
         self.history: Any = None  # the store that keeps conversations (/history, /load), once attached
         self.conversation = Conversation()
         self.backend_name = backend_name
         self.model = model
-        self.backend: Backend = registry.create(backend_name, model, progress=progress, **backend_options)
+        self.backend: Backend = self._create(backend_name, model)
         self.models: dict[str, str | None] = {backend_name: model}  # the model last used with each backend
         self.pending_files: list[Attachment] = []  # queued by /file for the next prompt
         self.told_ignored: set[str] = set()  # settings a server was seen to ignore, told once a session
@@ -129,9 +150,12 @@ class Session:
         if model is None:
             model = self.models.get(name)
         self.backend_options.update(options)
-        backend = registry.create(name, model, progress=self.progress, **self.backend_options)
+        backend = self._create(name, model)
         self.backend, self.backend_name, self.model = backend, name, model
         self.models[name] = model
+
+    def _create(self, name: str, model: str | None) -> Backend:
+        return registry.create(name, model, progress=self.progress, note=self.note, **self.backend_options)
 
     @property
     def conversation(self) -> Conversation:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 import threading
 
-from backends.base import TokenChoice
 from backends.errors import UsageError
-from backends.reply import Reply
+from backends.reply import Reply, TokenChoice
 
 from .session import Session, Turn
 
@@ -57,3 +56,13 @@ def branch_reply(session: Session, turn: Turn, position: int, pick: int,
     # The branch is as long as a reply may be: the forced tokens count towards max_new_tokens.
     settings = settings.updated(max_new_tokens=max(1, settings.max_new_tokens - len(prefix)))
     return stream_from(messages, settings, prefix, cancel)
+
+
+def branch_note(replaced: Turn, new: Turn, position: int, kept: int) -> str:
+    """One line on a branch from a token: the token forced, both paths' probabilities, and the number the
+    replaced reply is kept under."""
+    forced = new.tokens[position] if position < len(new.tokens) else None
+    chosen = f"{forced.text!r} (p={forced.prob:.3f})" if forced is not None else "the alternative"
+    return (f"branched at position {position}: {chosen} instead of {replaced.tokens[position].text!r}; "
+            f"path probability {path_probability(new.tokens):.3g} (the kept reply: "
+            f"{path_probability(replaced.tokens):.3g}, branch {kept}: /branch {kept} goes back)")

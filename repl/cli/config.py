@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backends import paths
-from backends.devices import check_device
+from backends.backend_options import OPTIONS
 from backends.errors import SettingsError, UsageError
-from backends.hosted.httpclient import check_base_url
 from backends.settings import GenerationSettings
 
 from .. import safe_files
@@ -29,19 +28,16 @@ from .. import safe_files
 class Config:
     backend: str = "local"
     model: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    quantize: str = "auto"
-    base_url: str | None = None
+    options: dict[str, str] = field(default_factory=dict)  # backend options (backends.backend_options), as given
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
 
 def config_path() -> Path:
-    return paths.config_dir() / "config.toml"
+    return paths.config_file()
 
 
 CONFIG_LIMIT = 1024 * 1024
-KEYS = ("backend", "model", "device", "dtype", "quantize", "base_url")
+KEYS = ("backend", "model", *OPTIONS)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -66,21 +62,17 @@ def load_config(path: Path | None = None) -> Config:
         if not isinstance(value, str) or not value.strip():
             raise UsageError(f"{path}: {key} must be a non-empty string, not {_kind(value)}",
                              f'quote it, e.g. {key} = "{value}"' if isinstance(value, (int, float)) else None)
-    if "device" in data:
+    options = {}
+    for key in OPTIONS.keys() & data.keys():
         try:
-            data["device"] = check_device(data["device"])
+            options[key] = OPTIONS[key].check(data.pop(key))
         except UsageError as error:
-            raise UsageError(f"{path}: device: {error.message}", error.hint) from None
-    if "base_url" in data:
-        try:
-            check_base_url(data["base_url"])
-        except UsageError as error:
-            raise UsageError(f"{path}: base_url: {error.message}", error.hint) from None
+            raise UsageError(f"{path}: {key}: {error.message}", error.hint) from None
     try:
         settings = GenerationSettings.from_dict(generation)
     except SettingsError as error:
         raise SettingsError(f"{path}: {error.message}", error.hint) from None
-    return Config(settings=settings, **data)
+    return Config(settings=settings, options=options, **data)
 
 
 def _kind(value: object) -> str:

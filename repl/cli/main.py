@@ -18,7 +18,7 @@ from backends.errors import ParrotError, UsageError
 from ..crash import unexpected
 from ..views.terminal_text import neutral
 from .exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, exit_code, signal_exit
-from .setting_flags import add_setting_flags, settings_from_args
+from .setting_flags import add_backend_flags, add_setting_flags, settings_from_args
 from .usage import Parser
 
 # name -> ("module:function", summary). Each function takes argv (a list) and returns an exit code.
@@ -34,6 +34,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from backends import registry  # the table of names alone: light enough for --help
+
     sub_help = "\n".join(f"  parrot {name:<10} {summary}" for name, (_, summary) in SUBCOMMANDS.items())
     parser = Parser(
         prog="parrot",
@@ -55,16 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("prompt", nargs="*", help="answer this once and exit (piped stdin is sent before it)")
     parser.add_argument("-p", "--prompt", dest="prompt_option", metavar="TEXT", help="answer TEXT once and exit")
     source = parser.add_argument_group("model")
-    source.add_argument("-b", "--backend", help="backend name (default: local)")
+    source.add_argument("-b", "--backend", help=f"{', '.join(registry.BACKENDS)} (default {registry.DEFAULT_BACKEND})")
     source.add_argument("-m", "--model", help="preset (smollm2, codeparrot, js), Hub id, folder or .gguf file")
-    source.add_argument("--base-url", metavar="URL", type=_base_url, help="server for -b openai, e.g. http://127.0.0.1:8000/v1")
-    source.add_argument("--device", type=_device, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    source.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default: auto)")
-    source.add_argument("--quantize", help="local CPU decoding: auto, none, int8 or int4 weights (default: auto)")
+    add_backend_flags(source)
     add_setting_flags(parser.add_argument_group("generation"))
     mode = parser.add_argument_group("mode")
     mode.add_argument("-c", "--continue", dest="resume", action="store_true",
-                      help="resume the last conversation (`parrot history` lists them)")
+                      help="resume the last conversation, on the model and settings it was made with "
+                           "(flags given win; `parrot history` lists conversations)")
     mode.add_argument("--plain", action="store_true", help="a line-by-line prompt instead of the full-screen app")
     mode.add_argument("--chat", action="store_true",
                       help="answer the prompt (and piped stdin), then go on chatting in the app on the terminal")
@@ -106,24 +106,6 @@ def guarded(run: Callable[[], int]) -> int:
         return EXIT_FAILURE
 
 
-def _base_url(text: str) -> str:
-    from backends.hosted.httpclient import check_base_url
-
-    try:
-        return check_base_url(text)
-    except UsageError as error:
-        raise argparse.ArgumentTypeError(error.message) from None
-
-
-def _device(text: str) -> str:
-    from backends.devices import check_device
-
-    try:
-        return check_device(text)
-    except UsageError as error:
-        raise argparse.ArgumentTypeError(f"{error.message}; {error.hint}") from None
-
-
 def _run_subcommand(name: str, argv: list[str]) -> int:
     target, _ = SUBCOMMANDS[name]
     module, _, function = target.partition(":")
@@ -133,14 +115,13 @@ def _run_subcommand(name: str, argv: list[str]) -> int:
 
 def chat_setup(args: argparse.Namespace) -> tuple[str, str | None, Any, dict[str, Any]]:
     """(backend, model, settings, backend options): the config file with the flags over it."""
+    from backends.backend_options import OPTIONS, layered
+
     from .config import load_config
 
     config = load_config()
     settings = settings_from_args(config.settings, args)
-    options = {"device": args.device or config.device, "dtype": args.dtype or config.dtype,
-               "quantize": args.quantize or config.quantize}
-    if args.base_url or config.base_url:
-        options["base_url"] = args.base_url or config.base_url
+    options = layered({name: getattr(args, name) for name in OPTIONS}, config.options)
     return args.backend or config.backend, args.model or config.model, settings, options
 
 
@@ -148,6 +129,7 @@ def _run_chat(args: argparse.Namespace) -> int:
     from ..modes.interrupt import stop_on_signals
 
     backend, model, settings, options = chat_setup(args)
+    resume = _resume(args)
     prompt = " ".join(args.prompt) if args.prompt else None
     if args.prompt_option is not None:
         if prompt:
@@ -160,7 +142,7 @@ def _run_chat(args: argparse.Namespace) -> int:
 
         stop_on_signals()  # SIGTERM/SIGHUP stop a reply as Ctrl-C does, so what arrived is kept
         return run_script(args.script, backend, model, settings, options, keep_going=args.keep_going,
-                          resume=args.resume, quiet=args.quiet)
+                          resume=resume, quiet=args.quiet)
     if args.keep_going:
         raise UsageError("--keep-going only applies to --script", "add --script FILE")
     stdin_is_pipe = sys.stdin is not None and not sys.stdin.isatty()
@@ -180,10 +162,22 @@ def _run_chat(args: argparse.Namespace) -> int:
     if args.plain:
         from ..modes.plain import run_plain
 
-        return run_plain(backend, model, settings, options, resume=args.resume)
+        return run_plain(backend, model, settings, options, resume=resume)
     from ..modes.app_host import run_app
 
-    return run_app(backend, model, settings, options, resume=args.resume)
+    return run_app(backend, model, settings, options, resume=resume)
+
+
+def _resume(args: argparse.Namespace) -> Any:
+    """--continue, with what the command line named outright: it wins over what the conversation was made with."""
+    if not args.resume:
+        return False
+    from backends.settings import SPECS
+
+    from ..chat.setup import Resume
+
+    named = {"backend": args.backend, "model": args.model, **{name: getattr(args, name, None) for name in SPECS}}
+    return Resume(frozenset(name for name, value in named.items() if value not in (None, False)))
 
 
 def _run_piped_chat(args: argparse.Namespace, backend: str, model: str | None, settings, options: dict,

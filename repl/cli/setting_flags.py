@@ -1,7 +1,8 @@
-"""The ``parrot`` flags for generation settings, generated from their specs (``backends.settings.SPECS``).
+"""The ``parrot`` flags for generation settings and backend options, generated from their declarations
+(``backends.settings.SPECS``, ``backends.backend_options.OPTIONS``).
 
-Names, help, the allowed range and the default all come from the one declaration of each setting,
-so a flag cannot drift from ``/set``, the slash shortcuts or ``/settings``. A value out of range is a
+Names, help, the allowed range and the default all come from the one declaration of each, so a flag
+cannot drift from ``/set``, the slash shortcuts, ``/settings`` or config.toml. A value out of range is a
 usage error while the arguments are read, before anything loads.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable, Collection, Mapping
 
-from backends.errors import SettingsError
+from backends.errors import SettingsError, UsageError
 from backends.settings import SPECS, GenerationSettings, check_text, default_text, shown_value, stop_from_items
 
 
@@ -34,6 +35,27 @@ def add_setting_flags(group: Any, *, names: Collection[str] | None = None,
         else:
             group.add_argument(*flags, dest=name, type=_flag_type(name), default=default, metavar=spec.metavar,
                                help=text)
+
+
+def add_backend_flags(group: Any) -> None:
+    """A flag for each backend option (--device, --dtype, --quantize, --base-url)."""
+    from backends.backend_options import OPTIONS
+
+    for option in OPTIONS.values():
+        default = f" (default {option.default})" if option.default else ""
+        group.add_argument(option.flag, dest=option.name, metavar=option.metavar, type=_checked(option.check),
+                           help=option.help + default)
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except UsageError as error:  # argparse prefixes the flag: "argument --device: ..."
+            raise argparse.ArgumentTypeError(f"{error.message}; {error.hint}" if error.hint else error.message) from None
+
+    parse.__name__ = check.__name__.lstrip("_")
+    return parse
 
 
 def settings_from_args(base: GenerationSettings, args: argparse.Namespace) -> GenerationSettings:

@@ -19,7 +19,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting, so a slash-command can report it."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+        # On the command line the hint names --help; a slash-command's usage line is added where it runs.
+        raise UsageError(message, None if self.prog.startswith("/") else f"{self.prog} --help lists the options")
 
 
 def tokens_parser(prog: str = "parrot tokens", add_help: bool = True) -> argparse.ArgumentParser:
@@ -40,14 +41,18 @@ def tokenizer_parser(prog: str = "parrot tokenizer", add_help: bool = True,
     """The parser of ``tokenizer train|list``; ``background`` adds --wait (the slash-command trains in a thread)."""
     from finetune.tokenizer import MODELS
 
-    parser = _Parser(prog=prog, add_help=add_help, description="Train a tokenizer as the course notebook does.")
+    parser = _Parser(prog=prog, add_help=add_help,
+                     description="Train a WordPiece or BPE tokenizer (the tokenizers library) on wikitext-103 or your "
+                                 "own text, and list the tokenizers trained so far.")
     sub = parser.add_subparsers(dest="action", metavar="train|list", parser_class=_Parser)
     sub.required = True
     train = sub.add_parser("train", add_help=add_help,
-                           help="train WordPiece (or BPE) on wikitext-103 (first 20%%) or local text")
+                           help="train WordPiece (or BPE) on wikitext-103 (first 20%%) or local text",
+                           description="Train a tokenizer and save it under a name that /tokens --tokenizer and "
+                                       "parrot tokens --tokenizer take.")
     train.add_argument("--data", nargs="+", default=["hub"], metavar="hub|PATH",
                        help="'hub' for Salesforce/wikitext (default), or text files and folders")
-    train.add_argument("--vocab", type=int, default=12_000, help="vocabulary size (default 12000)")
+    train.add_argument("--vocab", type=int, default=12_000, metavar="N", help="vocabulary size (default 12000)")
     train.add_argument("--model", choices=MODELS, default="wordpiece", help="wordpiece (default) or bpe")
     train.add_argument("--name", help="save as NAME (default: the model kind); use with --tokenizer NAME")
     if background:
@@ -77,7 +82,7 @@ def tokens_main(argv: Sequence[str]) -> int:
     from .config import load_config
 
     parser = tokens_parser()
-    parser.add_argument("-m", "--model", help=f"the model whose tokenizer '{MODEL}' means (default: from config)")
+    parser.add_argument("-m", "--model", help=f"the model whose tokenizer '{MODEL}' means (default: the model in config.toml, else smollm2)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_intermixed_args(list(argv))
     if args.text:
@@ -87,6 +92,8 @@ def tokens_main(argv: Sequence[str]) -> int:
 
         text = read_stdin()
     else:
+        text = ""
+    if not text:
         raise UsageError("nothing to tokenize", 'pass the text, e.g. parrot tokens "Hello, world!", or pipe it in')
     model = args.model or load_config().model
     loaded = [model_tokenizer(model) if spec == MODEL else load_tokenizer(spec) for spec in tokenizer_specs(args)]

@@ -14,7 +14,8 @@ from backends import credentials
 from backends.errors import UsageError
 from backends.hosted.httpclient import check_base_url
 
-from .table import Context, command
+from .context import Context
+from .table import command
 
 
 def _split(args: list[str]) -> tuple[bool, str | None]:
@@ -70,10 +71,11 @@ def logout_(ctx: Context, args: list[str]) -> None:
 # -- the subcommands -------------------------------------------------------------------------------
 
 
-def _parser(name: str, summary: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"parrot {name}", description=summary)
-    parser.add_argument("--base-url", metavar="URL", type=_url, help="a key for this OpenAI-compatible server instead of "
-                        "the Hugging Face token; it is sent to that server only")
+def _parser(name: str, summary: str, base_url_help: str) -> argparse.ArgumentParser:
+    from ..cli.usage import Parser
+
+    parser = Parser(prog=f"parrot {name}", description=summary)
+    parser.add_argument("--base-url", metavar="URL", type=_url, help=base_url_help)
     return parser
 
 
@@ -81,7 +83,9 @@ def login_main(argv: list[str]) -> int:
     """``parrot login``: read a token without echo (or one line from a pipe) and store it."""
     parser = _parser("login", "Store a Hugging Face token in the OS keyring (read without echo; a piped "
                               "token is read from stdin). Lookup order: HF_TOKEN, the keyring, the token "
-                              "file of `hf auth login`.")
+                              "file of `hf auth login`.",
+                     "store a key for this OpenAI-compatible server instead of the Hugging Face token; it is "
+                     "sent to that server only")
     parser.add_argument("--status", action="store_true", help="say where the token comes from (never prints it)")
     args, extra = parser.parse_known_args(argv)
     if extra:  # most likely a pasted token: refuse without echoing it back
@@ -100,6 +104,8 @@ def login_main(argv: list[str]) -> int:
 
 def logout_main(argv: list[str]) -> int:
     """``parrot logout``: remove the stored token."""
-    args = _parser("logout", "Remove the Hugging Face token (or a server's key) from the OS keyring.").parse_args(argv)
+    parser = _parser("logout", "Remove the Hugging Face token (or a server's key) from the OS keyring.",
+                     "remove the key stored for this OpenAI-compatible server instead of the Hugging Face token")
+    args = parser.parse_args(argv)
     print(credentials.logout(args.base_url))
     return 0

@@ -1,24 +1,31 @@
 """Commands on the conversation itself: start over, switch model, retry, continue, history, export, copy.
 
 The history store is the session's own (``ctx.session.history``); the clipboard is a per-mode
-service from ``ctx.extras`` (a function that copies text). A mode that lacks one gets a usage
+service from ``ctx.clipboard`` (a function that copies text). A mode that lacks one gets a usage
 error that says where the command works.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 from backends import registry
 from backends.errors import ParrotError, UsageError
 from backends.hosted.httpclient import check_base_url
+from backends.one_line import one_line
 
 from .. import safe_files
-from ..chat.session import Conversation, Turn
+from ..chat.records import turn_from_record, turn_record
+from ..chat.session import Conversation
+from ..chat.setup import restore
 from ..views.history_tables import conversations_table, search_table  # noqa: F401  (parrot history prints them too)
-from .table import Context, command, require
+from ..views.transcript import as_jsonl, as_markdown, branches_text
+from .context import Context
+from .table import command, require
 
 
 def _store(ctx: Context):
@@ -94,7 +101,7 @@ def retry_(ctx: Context, args: list[str]) -> None:
     from ..chat.branches import fork
 
     replies_from = max(i for i, t in enumerate(turns) if t.message.role == "user") + 1
-    fork(ctx.session, replies_from, ctx.session.history)  # the reply it replaces stays as a branch
+    fork(ctx.session, replies_from)  # the reply it replaces stays as a branch
     ctx.ui.generate()
 
 
@@ -116,7 +123,7 @@ def undo_(ctx: Context, args: list[str]) -> None:
     if not users:
         raise UsageError("there is nothing to undo")
     dropped = ctx.session.conversation.truncate(users[-1])
-    ctx.ui.show(f"forgot {len(dropped)} message(s): {_short(dropped[0].message.content)}")
+    ctx.ui.show(f"forgot {len(dropped)} message(s): {one_line(dropped[0].message.content, 50)}")
 
 
 @command("history", "/history [N|TEXT]", "list recent conversations, or find those that mention TEXT (/load ID)")
@@ -140,11 +147,11 @@ def load_(ctx: Context, args: list[str]) -> None:
         conversation = _store(ctx).load(number)
     else:
         conversation = read_saved(Path(args[0]).expanduser())
-    ctx.session.conversation = conversation
+    restored = restore(ctx.session, conversation)  # on the backend, model and settings of its last reply
     if conversation.id is None:
         conversation.announce()  # a loaded file becomes a new stored conversation
     ctx.ui.clear()
-    ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages)")
+    ctx.ui.show(f"loaded conversation {conversation.id or ''} ({len(conversation.turns)} messages): {restored}")
 
 
 @command("save", "/save [PATH]", "say where the conversation is stored, or also write it to a JSON file")
@@ -155,7 +162,7 @@ def save_(ctx: Context, args: list[str]) -> None:
         raise UsageError("the conversation is empty", "type a prompt first")
     if args:
         path = safe_files.write_text(args[0], json.dumps(saved_form(conversation), indent=2, ensure_ascii=False) + "\n")
-        ctx.ui.show(f"saved {len(conversation.turns)} messages to {path} (/load {path} reads it back)")
+        ctx.ui.show(f"saved {len(conversation.turns)} messages to {os.path.abspath(path)} (/load {path} reads it back)")
     elif conversation.id is not None:
         ctx.ui.show(f"saved as conversation {conversation.id} (every turn is stored as it happens)")
     else:
@@ -175,12 +182,22 @@ def export_(ctx: Context, args: list[str]) -> None:
     conversation = ctx.session.conversation
     if not conversation.turns:
         raise UsageError("the conversation is empty", "type a prompt first")
-    path = args[1] if len(args) > 1 else f"parrot-{conversation.id or 'chat'}.{kind}"
+    path = args[1] if len(args) > 1 else default_export_path(conversation, kind)
     text = as_markdown(conversation) if kind == "md" else as_jsonl(conversation)
     if every_branch:
         text += branches_text(conversation, kind)
     path = safe_files.write_text(path, text)
-    ctx.ui.show(f"wrote {path}")
+    ctx.ui.show(f"wrote {os.path.abspath(path)}")  # the whole path: the chat's folder is not always the shell's
+
+
+def default_export_path(conversation: Conversation, kind: str) -> Path:
+    """Without a path, exports go to one folder of their own, each named by its conversation (or the time)."""
+    from backends.paths import exports_dir
+
+    folder = exports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"conversation-{conversation.id}" if conversation.id is not None else time.strftime("chat-%Y%m%d-%H%M%S")
+    return folder / f"{name}.{kind}"
 
 
 @command("copy", "/copy [code]", "copy the last answer, or its last code block, to the clipboard",
@@ -189,7 +206,7 @@ def copy_(ctx: Context, args: list[str]) -> None:
     require(args, (0, 1))
     if args and args[0] != "code":
         raise UsageError(f"unknown argument {args[0]!r}", "use /copy or /copy code")
-    clipboard = ctx.extras.get("clipboard")
+    clipboard = ctx.clipboard
     if clipboard is None:
         raise UsageError("there is no clipboard here", "use /copy in the terminal app or the plain REPL")
     last = ctx.session.conversation.last("assistant")
@@ -201,8 +218,7 @@ def copy_(ctx: Context, args: list[str]) -> None:
         if not blocks:
             raise UsageError("the last answer has no code block", "use /copy for the whole answer")
         text = blocks[-1]
-    clipboard(text)
-    ctx.ui.show(f"copied {len(text)} characters")
+    ctx.ui.show(clipboard(text))  # where the text went: a clipboard tool, tmux's buffer, or only a request
 
 
 # -- formats -------------------------------------------------------------------------------------
@@ -215,15 +231,9 @@ def code_blocks(markdown: str) -> list[str]:
     return [m.group(2).rstrip("\n") for m in FENCE.finditer(markdown)]
 
 
-def _turn_record(turn: Turn) -> dict:
-    from ..chat.branches import turn_record
-
-    return turn_record(turn)
-
-
 def saved_form(conversation: Conversation) -> dict:
     return {"format": "parrot-conversation/1", "title": conversation.title,
-            "turns": [_turn_record(t) for t in conversation.turns]}
+            "turns": [turn_record(t) for t in conversation.turns]}
 
 
 SAVED_LIMIT = 64 * safe_files.MB
@@ -231,9 +241,6 @@ SAVED_LIMIT = 64 * safe_files.MB
 
 def read_saved(path: Path) -> Conversation:
     """Read a file written by /save PATH; anything else is refused in one line."""
-    from backends.base import GenerationStats, Message
-    from backends.settings import GenerationSettings
-
     text = safe_files.read_text(path, "conversation file", SAVED_LIMIT)
     try:
         data = json.loads(text)
@@ -241,19 +248,10 @@ def read_saved(path: Path) -> Conversation:
             raise ValueError("it has no list of turns")
         turns = []
         for number, record in enumerate(data["turns"], start=1):
-            if not isinstance(record, dict) or not isinstance(record.get("role"), str) \
-                    or not isinstance(record.get("content"), str):
-                raise ValueError(f"turn {number} has no role and content")
-            stats = record.get("stats")
-            if stats:
-                stats = {k: v for k, v in stats.items() if k in GenerationStats.__dataclass_fields__}
-            settings = record.get("settings")
-            created = record.get("created", 0.0)
-            turns.append(Turn(Message(record["role"], record["content"]),
-                              GenerationStats(**stats) if stats else None,
-                              GenerationSettings.from_dict(settings) if settings else None,
-                              created=created if isinstance(created, (int, float)) else 0.0,
-                              attachments=_attachment_records(record.get("attachments"))))
+            try:
+                turns.append(turn_from_record(record))
+            except ValueError:
+                raise ValueError(f"turn {number} has no role and content") from None
     except json.JSONDecodeError as error:
         raise UsageError(f"{path} is not a conversation saved by /save: not JSON (line {error.lineno})") from None
     except ParrotError as error:
@@ -263,52 +261,6 @@ def read_saved(path: Path) -> Conversation:
         raise UsageError(f"{path} is not a conversation saved by /save: {reason}") from None
     title = data.get("title")
     return Conversation(turns=turns, title=title if isinstance(title, str) else "")
-
-
-def _attachment_records(value) -> list[dict]:
-    """A saved file's attachment records, keeping only well-formed ones (the file may be hand-edited)."""
-    if not isinstance(value, list):
-        return []
-    return [{"path": str(a["path"]), "size": int(a["size"]), "sha256": str(a["sha256"])} for a in value
-            if isinstance(a, dict) and {"path", "size", "sha256"} <= set(a)]
-
-
-def as_markdown(conversation: Conversation) -> str:
-    parts = [f"# {conversation.title or 'parrot conversation'}\n"]
-    for turn in conversation.turns:
-        head = turn.message.role
-        if turn.stats is not None:
-            head += f" ({turn.stats.model or turn.stats.backend})"
-        parts.append(f"## {head}\n")
-        if turn.attachments:
-            parts.append("".join(f"- attached `{a['path']}` ({a['size']} bytes, sha256 {a['sha256'][:12]})\n"
-                                 for a in turn.attachments))
-        parts.append(f"{turn.message.content.rstrip()}\n")
-        if turn.cut_off:
-            parts.append(f"*cut off: {turn.stats.finish_reason}*\n")
-    return "\n".join(parts)
-
-
-def branches_text(conversation: Conversation, kind: str) -> str:
-    """The kept branches after the current one: Markdown sections, or JSON lines marked with their branch."""
-    parts = []
-    for number, branch in enumerate(conversation.branches, start=1):
-        if kind == "md":
-            parts.append(f"\n# branch {number} (parts after message {branch.fork})\n")
-            parts.extend(f"## {t.message.role}\n\n{t.message.content.rstrip()}\n" for t in branch.turns)
-        else:
-            parts.extend(json.dumps({**_turn_record(t), "branch": number, "fork": branch.fork}, ensure_ascii=False)
-                         + "\n" for t in branch.turns)
-    return "\n".join(parts) if kind == "md" else "".join(parts)
-
-
-def as_jsonl(conversation: Conversation) -> str:
-    return "".join(json.dumps(_turn_record(t), ensure_ascii=False) + "\n" for t in conversation.turns)
-
-
-def _short(text: str, width: int = 50) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _int(text: str, name: str) -> int:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from backends.base import BackendInfo
 from backends.errors import UsageError
-from backends.settings import SPECS, GenerationSettings, default_text
+from backends.settings import SPECS, GenerationSettings, canonical_name, default_text
 
-from .table import COMMANDS, Context, command, lookup
+from .context import Context
+from .sampling import effective, shown
+from .table import COMMANDS, command, lookup
 
 
 @command("help", "/help [COMMAND]", "list commands, or show one command's usage", group="general", aliases=("h", "?"))
@@ -32,10 +35,10 @@ def quit_(ctx: Context, args: list[str]) -> None:
     ctx.ui.quit()
 
 
-def settings_table(settings: GenerationSettings, backend: dict) -> Table:
+def settings_table(settings: GenerationSettings, backend: BackendInfo) -> Table:
     """Every setting with the value that applies (a per-mode default as this model's mode has it), its
     default, and the backend's facts."""
-    mode = backend.get("mode")
+    mode = backend.mode
     applied = settings.for_mode(mode) if mode else settings
     table = Table(box=None, pad_edge=False)
     table.add_column("setting", style="bold")
@@ -43,13 +46,12 @@ def settings_table(settings: GenerationSettings, backend: dict) -> Table:
     table.add_column("default", style="dim")
     table.add_column("meaning", style="dim")
     for name, spec in SPECS.items():
-        value = getattr(applied, name)
-        shown = ",".join(value) if isinstance(value, tuple) else str(value)
+        value = shown(getattr(applied, name))
         if not settings.given(name):
-            shown = f"{shown} ({mode}-model default)" if mode else "default"
-        table.add_row(name, Text(shown), default_text(name), spec.help)
-    for key, value in backend.items():
-        table.add_row(key, str(value), "", "")
+            value = f"{value} ({mode}-model default)" if mode else "default"
+        table.add_row(name, Text(value), default_text(name), spec.help)
+    for key, value in backend.rows():
+        table.add_row(key, value, "", "")
     return table
 
 
@@ -64,4 +66,6 @@ def set_(ctx: Context, args: list[str]) -> None:
         raise UsageError("give one or more KEY=VALUE pairs")
     pairs = dict(a.split("=", 1) for a in args)
     ctx.session.settings = ctx.session.settings.updated_from_text(pairs)
-    ctx.ui.show(Text(", ".join(f"{k} = {v}" for k, v in pairs.items())))  # Text, not markup: values may hold [ ]
+    # Each as the shortcuts say it: its own name and the value it now has (temp=1 reads temperature = 1).
+    names = dict.fromkeys(canonical_name(key) for key in pairs)
+    ctx.ui.show(Text(", ".join(f"{name} = {effective(ctx, name)}" for name in names)))  # Text: values may hold [ ]

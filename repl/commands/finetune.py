@@ -1,8 +1,8 @@
 """/finetune: train a JavaScript model in the background while the chat goes on; ``parrot finetune``.
 
 The run is a separate process (finetune.job); this module only parses arguments, starts, stops and
-reports. A mode that can show more (the Textual app) puts a callable under
-``ctx.extras["finetune_started"]`` and gets each new job, e.g. to mount a progress panel.
+reports. A mode that can show more (the Textual app) sets ``ctx.on_finetune_started``
+and gets each new job, e.g. to mount a progress panel.
 """
 
 from __future__ import annotations
@@ -15,13 +15,20 @@ from typing import Any
 
 from backends.errors import UsageError
 
-from .table import Context, command
+from .context import Context
+from .table import command
 
 USAGE = "/finetune js [OPTIONS]|status|stop"  # short: it is a column of the /help table
 OPTIONS = "[--steps N] [--data hub|DIR] [--base MODEL] [--block N] [--fresh]"
 FULL_USAGE = f"/finetune js {OPTIONS} | status | stop"
 NAMES = ("js",)  # what can be fine-tuned: the name is also the model preset the result becomes
 STOP_WAIT = 120  # seconds a new start waits for a stopping run to write its checkpoint
+
+
+def usage_error(message: str, why: str | None = None) -> UsageError:
+    """A usage error whose hint gives the usage as typed where it happened: ``parrot finetune`` or ``/finetune``."""
+    why = f"{why}; " if why else ""
+    return UsageError(message, f"{why}usage: parrot {FULL_USAGE.lstrip('/')}", f"{why}usage: {FULL_USAGE}")
 
 
 def build_parser(default_base: str, prog: str = "finetune", add_help: bool = False,
@@ -32,12 +39,13 @@ def build_parser(default_base: str, prog: str = "finetune", add_help: bool = Fal
     from finetune.options import RunConfig, StartOptions, parser
 
     options = parser(RunConfig, StartOptions, prog=prog, add_help=add_help, usage=f"{prog} js [OPTIONS]",
+                     formatter_class=OptionsHelp,
                      description="Fine-tune a model on JavaScript (the result becomes the model js); Ctrl-C stops "
                                  "with a checkpoint, running it again resumes (options left out take the stopped "
                                  "run's values).")
 
     def refuse(message: str) -> None:  # argparse would print and exit the whole chat
-        raise UsageError(message, f"usage: {FULL_USAGE}")
+        raise usage_error(message)
 
     options.error = refuse  # type: ignore[method-assign]
     for action in options._actions:
@@ -50,6 +58,27 @@ def build_parser(default_base: str, prog: str = "finetune", add_help: bool = Fal
     return options
 
 
+class OptionsHelp(argparse.HelpFormatter):
+    """Help for options read from dataclasses: a switch shows as ``--fresh`` (HfArgumentParser also takes
+    ``--fresh true``), an option once under its dashed name, and a default only where there is one."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings:
+            return super()._format_action_invocation(action)
+        names = [n for n in action.option_strings if "_" not in n] or action.option_strings
+        if action.nargs == argparse.OPTIONAL and action.const is True:  # a bool field: a switch
+            return ", ".join(names)
+        return ", ".join(f"{name} {self._format_args(action, action.dest.upper())}" for name in names)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        if text.endswith(")"):  # one pair of parentheses: "(preset, folder or Hub id; default smollm2)"
+            return f"{text[:-1]}; default {action.default})"
+        return f"{text} (default {action.default})"
+
+
 def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     """``js --steps 50 --data DIR`` -> (RunConfig, fresh).
 
@@ -58,17 +87,21 @@ def parse(args: list[str], default_base: str) -> tuple[Any, bool]:
     """
     from dataclasses import asdict
 
-    from finetune.checkpoints import complete_checkpoints, run_dir, saved_settings
+    from backends.paths import run_dir
+    from finetune.checkpoints import complete_checkpoints, saved_settings
     from finetune.options import RunConfig, check
 
     if not args or args[0] not in NAMES:
-        raise UsageError(f"invalid choice {args[0] if args else 'none'}: what to fine-tune for is one of "
-                         f"{', '.join(NAMES)}", f"usage: {FULL_USAGE}")
+        raise usage_error(f"cannot fine-tune for {args[0]!r}" if args else "say what to fine-tune for",
+                          f"choose {' or '.join(NAMES)}")
     name, given = args[0], vars(build_parser(default_base, given_only=True).parse_args(args[1:]))
     fresh = bool(given.pop("fresh", False))
     if "name" in given:
-        raise UsageError("the run is named by its first word (js), not --name", f"usage: {FULL_USAGE}")
-    check(given, f"usage: {FULL_USAGE}")
+        raise usage_error("the run is named by its first word (js), not --name")
+    try:
+        check(given)
+    except UsageError as error:
+        raise usage_error(error.message) from None
     data = given.get("data")
     if data is not None and data != "hub" and not data.endswith(".parquet") \
             and not os.path.isdir(os.path.expanduser(data)):
@@ -99,7 +132,7 @@ def current_job(ctx: Context, name: str = "js") -> Any:
     """The job this session started, or the last one any parrot process started."""
     from finetune.job import attach
 
-    return ctx.extras.get("finetune_job") or attach(name)
+    return ctx.finetune_job or attach(name)
 
 
 def session_base(ctx: Context) -> str:
@@ -115,7 +148,7 @@ def session_base(ctx: Context) -> str:
          group="models", arguments=("js", "status", "stop"))
 def finetune_(ctx: Context, args: list[str]) -> None:
     if not args:
-        raise UsageError("say what to do: js, status or stop", f"usage: {FULL_USAGE}")
+        raise usage_error("say what to do: js, status or stop")
     if args[0] == "status":
         job = current_job(ctx)
         ctx.ui.show(describe(job.poll()) if job else "no fine-tuning run yet; start one with /finetune js")
@@ -138,35 +171,39 @@ def finetune_(ctx: Context, args: list[str]) -> None:
     config, fresh = parse(args, session_base(ctx))
     note = plan_note(config, fresh)
     job = jobs.start(config, fresh=fresh, background=True)
-    ctx.extras["finetune_job"] = job
+    ctx.finetune_job = job
     ctx.ui.show(f"fine-tuning {config.base} on JavaScript from {config.data}: {note}, in the background "
                 f"(at low priority, held still while the chat answers). /finetune status follows it, /finetune stop "
                 f"stops it with a checkpoint; when it is done, /model {config.name} chats with it.")
-    if started := ctx.extras.get("finetune_started"):
-        started(job)
+    if ctx.on_finetune_started is not None:
+        ctx.on_finetune_started(job)
 
 
-def stop_note(progress: Any) -> str:
-    """What a stop keeps: a checkpoint only once training has begun (or one from before a resume)."""
+# How a person goes on, said as they would type it where they are: in the chat or on the command line.
+CHAT_WORDS = {"start": "/finetune js", "model": "/model js"}
+CLI_WORDS = {"start": "parrot finetune js", "model": "parrot -m js"}
+
+
+def stop_note(progress: Any, cli: bool = False) -> str:
+    """What a stop keeps, as the run will say once it has stopped (``JobProgress.next_start``)."""
+    start = (CLI_WORDS if cli else CHAT_WORDS)["start"]
     if progress.phase == "training":
-        return "stopping after the current step; it saves a checkpoint and /finetune js resumes from it"
-    if progress.checkpoint:
-        return (f"stopping before training goes on; {os.path.basename(progress.checkpoint)} is kept and "
-                "/finetune js resumes from it")
-    return "stopping before training began: there is no checkpoint yet, so /finetune js starts from the beginning"
+        return f"stopping after the current step, which saves a checkpoint; {start} then resumes from it"
+    if progress.max_steps and progress.step >= progress.max_steps and progress.phase in ("evaluating", "saving"):
+        return "training is over: the run finishes its last evaluation and saves the model first"
+    return f"stopping before training began; {start} then {progress.next_start()}"
 
 
-def describe(progress: Any) -> str:
+def describe(progress: Any, cli: bool = False) -> str:
     """The status line, plus what to do next when the run has ended."""
+    words = CLI_WORDS if cli else CHAT_WORDS
     text = progress.line()
     if (sharing := progress.sharing()) and not progress.finished:
         text += f"\n{sharing}"
     if progress.phase == "done":
-        text += "\nthe model is ready: /model js (a completion model: give it code to continue)"
-    elif progress.phase == "stopped" and progress.checkpoint:
-        text += f"\n/finetune js resumes from {os.path.basename(progress.checkpoint)}"
+        text += f"\nthe model is ready: {words['model']} (a completion model: give it code to continue)"
     elif progress.phase == "stopped":
-        text += "\nno checkpoint was saved: /finetune js starts from the beginning"
+        text += f"\n{words['start']} {progress.next_start()}"
     elif progress.phase == "failed" and progress.message and progress.message not in text:
         text += f"\n{progress.message}"
     return text
@@ -191,12 +228,13 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] in ("status", "stop"):
         job = attach("js")
-        if job is None:
-            print("no fine-tuning run yet", file=sys.stderr)
-            return 1
-        if argv[0] == "stop":
-            job.stop()
-        print(describe(job.poll()))
+        if argv[0] == "status":
+            print(describe(job.poll(), cli=True) if job else "no fine-tuning run yet; start one with parrot finetune js")
+            return 0
+        if job is None or not job.running:
+            raise UsageError("no fine-tuning run is going", "start one with parrot finetune js")
+        job.stop()
+        print(stop_note(job.poll(), cli=True))
         return 0
     config, fresh = parse(argv, DEFAULT_MODEL)
     plan_note(config, fresh)  # a run that would lose checkpoints is a question, asked before anything starts
@@ -215,12 +253,12 @@ def main(argv: list[str]) -> int:
                 if interrupted:  # a second Ctrl-C leaves the run to stop on its own
                     break
                 interrupted = True
-                view.note("stopping after the current step…")
+                view.note(stop_note(job.poll(), cli=True))
                 job.stop()
     finally:
         view.close()
     progress = job.wait(timeout=60) if not interrupted else job.poll()
-    print(describe(progress), file=sys.stderr)
+    print(describe(progress, cli=True), file=sys.stderr)
     if progress.phase == "done":
         return 0
     return 130 if interrupted else 1

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 from rich.text import Text
 
 from backends.errors import ParrotError, UsageError
 
 from ..chat.session import Session, Turn
 from ..cli.tokens import MODEL, tokenizer_parser, tokenizer_specs, tokens_parser
-from .table import Context, command, require
+from .context import Context
+from .table import command, require
 
 
 def session_tokenizer(session: Session, spec: str):
@@ -64,19 +63,16 @@ def tokenizer_(ctx: Context, args: list[str]) -> None:
     if parsed.wait:  # blocking, for scripts: a failure is this command's error, with its exit code
         _train(ctx, parsed, raise_errors=True)
         return
-    running = ctx.extras.get("tokenizer_training")
-    if isinstance(running, threading.Thread) and running.is_alive():
+    if ctx.background.running("tokenizer training"):
         raise UsageError("a tokenizer is already being trained", "wait for it to finish")
-    thread = threading.Thread(target=_train, args=(ctx, parsed), name="parrot-tokenizer-training", daemon=True)
-    ctx.extras["tokenizer_training"] = thread
     ctx.ui.show(Text("training in the background; progress follows, keep chatting", "dim"))
-    thread.start()
+    ctx.background.start("tokenizer training", lambda: _train(ctx, parsed))
 
 
 def _train(ctx: Context, parsed, raise_errors: bool = False) -> None:
     """Train and report through ctx.ui.show (which the modes make thread-safe).
 
-    In the background a failure is shown, or handed to ``ctx.extras["background_errors"]`` where a
+    In the background a failure is shown, or handed to ``ctx.background.errors`` where a
     mode collects them (a script reports them on stderr and in its exit code when it ends).
     """
     from finetune.tokenizer import train
@@ -91,9 +87,8 @@ def _train(ctx: Context, parsed, raise_errors: bool = False) -> None:
         failure = type(failure)(f"tokenizer training failed: {failure.message}", failure.hint)
         if raise_errors:
             raise failure from None
-        collected = ctx.extras.get("background_errors")
-        if isinstance(collected, list):
-            collected.append(failure)
+        if ctx.background.errors is not None:
+            ctx.background.errors.append(failure)
         else:
             ctx.ui.show(Text(str(failure), "red"))
         return
@@ -128,11 +123,12 @@ def probs_(ctx: Context, args: list[str]) -> None:
             raise UsageError(f"there is no position {args[0]}",
                              f"give a position from 0 to {len(turn.tokens) - 1} (the # column)")
     view = probs_view(turn.tokens, position, answer_pieces(ctx.session, turn))
-    ctx.extras["probs_position"] = position
+    ctx.probs_position = position
     if position is not None and turn.tokens[position].top_ids:
         from rich.console import Group
 
-        view = Group(view, Text(f"branch here with alternative K: /probs {position} --pick K (in the app: alt+K)"))
+        keys = getattr(ctx.ui, "pick_keys", "")  # a mode with keys for it says which
+        view = Group(view, Text(f"branch here with alternative K: /probs {position} --pick K{keys}"))
     ctx.ui.show(view)
 
 
@@ -152,8 +148,6 @@ def answer_pieces(session: Session, turn: Turn) -> list[str] | None:
 
 def _branch(ctx: Context, args: list[str]) -> None:
     """/probs N --pick K: the reply cut at N, alternative K forced, the rest generated as a new branch."""
-    from ..chat.token_branch import branch_reply, path_probability
-
     usage = "usage: /probs N --pick K (N: the # column of /probs, K: 1 to 5 in /probs N)"
     try:
         at = args.index("--pick")
@@ -162,20 +156,12 @@ def _branch(ctx: Context, args: list[str]) -> None:
         raise UsageError("give a position and an alternative", usage) from None
     if len(args) != 3 or at != 1:
         raise UsageError("give a position and an alternative", usage)
-    session = ctx.session
-    turn = session.conversation.last("assistant")
-    if turn is None or session.conversation.turns[-1] is not turn:
+    conversation = ctx.session.conversation
+    turn = conversation.last("assistant")
+    if turn is None or conversation.turns[-1] is not turn:
         raise UsageError("there is no answer to branch from", "ask something first, then /probs N --pick K")
-    reply = branch_reply(session, turn, position, pick, ctx.extras.get("cancel"))
-    reply.finish()
-    from ..chat.branches import fork
+    from ..chat.token_branch import forced_prefix
 
-    # The reply it replaces stays as a branch of the conversation tree (/branches lists it).
-    fork(session, len(session.conversation.turns) - 1, ctx.session.history)
-    kept = session.conversation.branches
-    new = session.finish_reply(reply)
-    ctx.extras["probs_position"] = None  # the view it was for shows the old reply
-    forced = new.tokens[position]
-    ctx.ui.show(Text(f"branched at position {position}: {forced.text!r} (p={forced.prob:.3f}) instead of "
-                     f"{turn.tokens[position].text!r}; path probability {path_probability(new.tokens):.3g} "
-                     f"(the kept reply: {path_probability(turn.tokens):.3g}, {len(kept)} kept: /branches)\n{new.message.content}"))
+    forced_prefix(turn, position, pick)  # a position or pick out of range is refused here, before anything runs
+    ctx.probs_position = None  # the view it was for shows the old reply
+    ctx.ui.generate(branch=(position, pick))

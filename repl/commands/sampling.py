@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from backends.settings import SPECS, GenerationSettings, default_text, stop_from_items
+from backends.settings import SPECS, GenerationSettings, default_text, shown_value, stop_from_items
 
-from .table import Context, command, require
+from .context import Context
+from .table import command, require
 
 
 def shown(value: object) -> str:
+    """A setting's value as every command shows it: none, true/false, 2 (not 2.0), stop strings quoted."""
     if isinstance(value, tuple):
         return ", ".join(repr(s) for s in value) if value else "none"
-    return "none" if value is None else str(value)
+    return shown_value(value)
 
 
 def session_mode(ctx: Context) -> str | None:
     """chat or completion once the backend knows (a local model says so after loading), else None."""
-    return ctx.session.backend.describe().get("mode")
+    return ctx.session.backend.describe().mode
 
 
 def effective(ctx: Context, name: str) -> str:
@@ -89,6 +91,6 @@ def sample_(ctx: Context, args: list[str]) -> None:
         changes["temperature"] = GenerationSettings().temperature
     ctx.session.settings = settings.updated(**changes)
     new = ctx.session.settings
-    ctx.ui.show(Text(f"sampling: temperature = {new.temperature}, top_p = {new.top_p}, top_k = {new.top_k}, "
-                     f"seed = {shown(new.seed)}" + (" (temperature was 0, set back to the default)"
-                                                   if "temperature" in changes else "")))
+    ctx.ui.show(Text(f"sampling: temperature = {shown(new.temperature)}, top_p = {shown(new.top_p)}, "
+                     f"top_k = {shown(new.top_k)}, seed = {shown(new.seed)}"
+                     + (" (temperature was 0, set back to the default)" if "temperature" in changes else "")))

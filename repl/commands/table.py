@@ -8,38 +8,12 @@ from __future__ import annotations
 
 import difflib
 import shlex
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from dataclasses import dataclass
+from typing import Callable
 
 from backends.errors import ParrotError, UsageError
 
-from ..chat.session import Session
-
-
-class UI(Protocol):
-    """What a command may ask of the mode it runs in."""
-
-    def show(self, renderable: Any) -> None:
-        """Show text or a Rich renderable."""
-
-    def generate(self) -> None:
-        """Stream a reply to the conversation as it stands (/retry, /continue)."""
-
-    def quit(self) -> None: ...
-
-    def clear(self) -> None:
-        """Forget what is on screen (the conversation itself is the session's)."""
-
-    def read_secret(self, prompt: str) -> str | None:
-        """Ask for a secret without echo (a token for /login); None if the person cancels."""
-
-
-@dataclass
-class Context:
-    session: Session
-    ui: UI
-    extras: dict[str, Any] = field(default_factory=dict)  # per-mode services (clipboard, jobs, ...)
-
+from .context import Context
 
 Handler = Callable[[Context, list[str]], None]
 

@@ -12,6 +12,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from backends.one_line import one_line
+
 INDEX_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS turns_fts USING fts5(content, content='turns', content_rowid='rowid',
                                                        tokenize='trigram');
@@ -91,5 +93,4 @@ def matching_line(content: str, needle: str, width: int = 80) -> str:
             start = max(0, at - width // 3)
             piece = line[start:start + width].strip()
             return ("…" if start else "") + piece + ("…" if start + width < len(line) else "")
-    flat = " ".join(content.split())
-    return flat[:width] + ("…" if len(flat) > width else "")
+    return one_line(content, width)

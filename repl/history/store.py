@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Iterator
 
 from backends import paths
-from backends.base import GenerationStats, Message
 from backends.errors import UsageError
-from backends.settings import GenerationSettings
+from backends.one_line import one_line
 
+from ..chat.attachments import split_composed
+from ..chat.records import turn_from_record, turn_record
 from ..chat.session import Conversation, Session, Turn
 from .search import SearchHit, ensure_index, search
 
@@ -29,7 +30,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    branch INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -50,16 +52,15 @@ CREATE TABLE IF NOT EXISTS turns (
     attachments TEXT,
     PRIMARY KEY (conversation_id, position)
 );
+CREATE TABLE IF NOT EXISTS branches (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    fork INTEGER NOT NULL,
+    created REAL NOT NULL,
+    turns TEXT NOT NULL,
+    number INTEGER
+);
 """
-
-
-def history_path() -> Path:
-    return paths.data_dir() / "history.sqlite3"
-
-
-def prompt_history_path() -> Path:
-    """The prompt-toolkit history file shared by the plain REPL and the app (Up/Down)."""
-    return paths.data_dir() / "prompt_history"
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class HistoryStore:
         self._lock = threading.Lock()
         # A damaged file is set aside and an unwritable folder gets an in-memory store: parrot starts
         # anyway, and each mode shows ``notices`` (what happened, in one line each).
-        self._db, self.notices = open_history(path or history_path, SCHEMA)
+        self._db, self.notices = open_history(path or paths.history_file, SCHEMA)
         self.path = path  # None: the default file (or memory, when the notices say so)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed turn survives a crash of the machine too
@@ -100,33 +101,55 @@ class HistoryStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
         if "attachments" not in columns:
             self._db.execute("ALTER TABLE turns ADD COLUMN attachments TEXT")
-        self._db.execute("CREATE TABLE IF NOT EXISTS branches (id INTEGER PRIMARY KEY, "
-                         "conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, "
-                         "fork INTEGER NOT NULL, created REAL NOT NULL, turns TEXT NOT NULL)")
+        if "branch" not in {row[1] for row in self._db.execute("PRAGMA table_info(conversations)")}:
+            self._db.execute("ALTER TABLE conversations ADD COLUMN branch INTEGER NOT NULL DEFAULT 1")
+        # A kept branch is a whole path (``fork`` 0) under its number; rows from before hold the turns after
+        # ``fork`` turns of the current path, and are made whole below, once.
+        if "number" not in {row[1] for row in self._db.execute("PRAGMA table_info(branches)")}:
+            self._db.execute("ALTER TABLE branches ADD COLUMN number INTEGER")
+        self._number_old_branches()
         ensure_index(self._db)
 
-    def save_branch(self, conversation: Conversation, branch) -> None:
-        """Keep a branch the conversation parted from (repl.branches.Branch)."""
-        from ..chat.branches import turn_record
+    def _number_old_branches(self) -> None:
+        """Branches kept by an earlier parrot: whole paths, numbered 1, 2, ... as they were kept; the current
+        path takes the next number."""
+        old = self._db.execute("SELECT DISTINCT conversation_id FROM branches WHERE number IS NULL").fetchall()
+        for (conversation_id,) in old:
+            current = self._turn_records(conversation_id)
+            rows = self._db.execute("SELECT id, fork, turns FROM branches WHERE conversation_id = ? ORDER BY id",
+                                    (conversation_id,)).fetchall()
+            with self._transaction():
+                for number, (row, fork, turns) in enumerate(rows, start=1):
+                    path = current[:fork] + json.loads(turns)
+                    self._db.execute("UPDATE branches SET number = ?, fork = 0, turns = ? WHERE id = ?",
+                                     (number, json.dumps(path), row))
+                self._db.execute("UPDATE conversations SET branch = ? WHERE id = ?", (len(rows) + 1, conversation_id))
 
+    def branch_kept(self, conversation: Conversation, branch) -> None:
+        """Keep a path the conversation parted from (repl.chat.branches.Branch), and the current path's number."""
+        if conversation.id is None:
+            return  # nothing of it is stored yet
         with self._lock, self._transaction():
             cursor = self._db.execute(
-                "INSERT INTO branches (conversation_id, fork, created, turns) VALUES (?, ?, ?, ?)",
-                (conversation.id, branch.fork, branch.created, json.dumps([turn_record(t) for t in branch.turns])))
+                "INSERT INTO branches (conversation_id, fork, created, turns, number) VALUES (?, 0, ?, ?, ?)",
+                (conversation.id, branch.created, json.dumps([turn_record(t) for t in branch.turns]), branch.number))
             branch.id = cursor.lastrowid
+            self._db.execute("UPDATE conversations SET branch = ? WHERE id = ?", (conversation.branch, conversation.id))
 
-    def delete_branch(self, branch) -> None:
+    def branch_taken(self, conversation: Conversation, branch) -> None:
         """Forget a kept branch (it has become the current one)."""
+        if branch.id is None:
+            return
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM branches WHERE id = ?", (branch.id,))
 
     def _branches(self, conversation_id: int) -> list:
-        from ..chat.branches import Branch, turn_from_record
+        from ..chat.branches import Branch
 
-        rows = self._db.execute("SELECT id, fork, created, turns FROM branches WHERE conversation_id = ? "
+        rows = self._db.execute("SELECT id, number, created, turns FROM branches WHERE conversation_id = ? "
                                 "ORDER BY id", (conversation_id,)).fetchall()
-        return [Branch(fork, [turn_from_record(r) for r in json.loads(turns)], created, id)
-                for id, fork, created, turns in rows]
+        return [Branch(number, [turn_from_record(r) for r in json.loads(turns)], created, id)
+                for id, number, created, turns in rows]
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Conversations whose messages hold ``text``, newest first, each with its matching line."""
@@ -158,7 +181,7 @@ class HistoryStore:
         now = time.time()
         with self._lock, self._transaction():
             if conversation.id is None:
-                conversation.title = conversation.title or _title(turn.message.content)
+                conversation.title = conversation.title or _title(turn)
                 cursor = self._db.execute(
                     "INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)",
                     (conversation.title, now, now))
@@ -214,35 +237,33 @@ class HistoryStore:
     def load(self, conversation_id: int) -> Conversation:
         """A stored conversation with its turns; a missing id is a usage error that says what exists."""
         with self._lock:
-            head = self._db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-            rows = self._db.execute(
-                "SELECT role, content, created, settings, stats, attachments FROM turns WHERE conversation_id = ? "
-                "ORDER BY position", (conversation_id,)).fetchall()
+            head = self._db.execute("SELECT title, branch FROM conversations WHERE id = ?",
+                                    (conversation_id,)).fetchone()
+            records = self._turn_records(conversation_id)
             branches = self._branches(conversation_id)
-        if head is None or not rows:
-            raise UsageError(f"there is no conversation {conversation_id}", "/history lists them")
-        turns = [Turn(Message(role, content), _stats(stats), _settings(settings), created=created,
-                      attachments=json.loads(attached) if attached else [])
-                 for role, content, created, settings, stats, attached in rows]
-        return Conversation(turns=turns, id=conversation_id, title=head[0], branches=branches)
+        if head is None or not records:
+            raise UsageError(f"there is no conversation {conversation_id}", "parrot history lists them",
+                             "/history lists them")
+        return Conversation(turns=[turn_from_record(r) for r in records], id=conversation_id, title=head[0],
+                            branches=branches, branch=head[1])
+
+    def _turn_records(self, conversation_id: int) -> list[dict]:
+        """The stored turns of the current path, as records (``repl.chat.records``)."""
+        rows = self._db.execute(
+            "SELECT role, content, created, settings, stats, attachments FROM turns WHERE conversation_id = ? "
+            "ORDER BY position", (conversation_id,)).fetchall()
+        return [{"role": role, "content": content, "created": created,
+                 "settings": json.loads(settings) if settings else None, "stats": json.loads(stats) if stats else None,
+                 "attachments": json.loads(attached) if attached else []}
+                for role, content, created, settings, stats, attached in rows]
 
 
-def _title(text: str) -> str:
-    line = " ".join(text.split())
-    return line[:60] + ("…" if len(line) > 60 else "")
-
-
-def _stats(text: str | None) -> GenerationStats | None:
-    if not text:
-        return None
-    data = json.loads(text)
-    data.pop("tokens_per_second", None)
-    known = set(GenerationStats.__dataclass_fields__)
-    return GenerationStats(**{k: v for k, v in data.items() if k in known})
-
-
-def _settings(text: str | None) -> GenerationSettings | None:
-    return GenerationSettings.from_dict(json.loads(text)) if text else None
+def _title(turn: Turn) -> str:
+    """A conversation's title: the first prompt as typed, not the text of the files that went with it."""
+    text, files = split_composed(turn.message.content, turn.attachments)
+    if not text.strip() and files:
+        text = "files: " + ", ".join(f.path for f in files)
+    return one_line(text, 61)
 
 
 def history_command(argv: list[str]) -> int:
@@ -252,9 +273,9 @@ def history_command(argv: list[str]) -> int:
     from rich.console import Console
 
     from ..cli.usage import Parser
-    from ..commands.chat import as_markdown
     from ..views.history_tables import conversations_table
     from ..views.terminal_text import for_stream
+    from ..views.transcript import as_markdown
 
     parser = Parser(prog="parrot history", description="List stored conversations, or print one.")
     parser.add_argument("id", nargs="?", type=int, help="print this conversation as Markdown")

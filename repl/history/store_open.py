@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from backends import paths
 
+from ..safe_files import size_text
+
 HEADER = b"SQLite format 3\x00"
 PROMPT_HISTORY_LIMIT = 8 * 1024 * 1024
 
@@ -218,7 +220,7 @@ def prompt_history(path_of: Callable[[], Path]) -> tuple[Any, str | None]:
     if info is not None and not path.is_file():
         return InMemoryHistory(), f"{path} is not a regular file; prompts are not remembered this time"
     if info is not None and info.st_size > PROMPT_HISTORY_LIMIT:
-        return InMemoryHistory(), f"{path} is larger than 8 MB; prompts are not remembered this time (remove it)"
+        return InMemoryHistory(), f"{path} is over the {size_text(PROMPT_HISTORY_LIMIT)} limit; prompts are not remembered this time (remove it)"
     if not paths.writable(path.parent) or (info is not None and not info.st_mode & 0o222):
         return InMemoryHistory(), None
     return FileHistory(str(path)), None

@@ -17,6 +17,7 @@ from prompt_toolkit.completion import Completer, Completion
 from rich.console import Console
 from rich.text import Text
 
+from backends import paths
 from backends.errors import Cancelled, ParrotError
 from backends.settings import GenerationSettings
 
@@ -24,11 +25,13 @@ from .. import commands
 from ..chat.attachments import path_completions, summary, word_to_complete
 from ..chat.replies import describe_end, stream_reply
 from ..chat.session import Session
-from ..commands.table import Context
+from ..chat.setup import Resume, open_session, resume_last
+from ..commands.context import Context
 from ..crash import unexpected
-from ..history.store import HistoryStore, prompt_history_path
 from ..history.store_open import prompt_history
 from ..views.terminal_text import neutral
+from ..views.wait_line import WaitLine, download_bar, waiting_for
+from .clipboard import copy_text
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -56,25 +59,22 @@ class CommandCompleter(Completer):
 class PlainRepl:
     """One plain REPL over one Session; also the UI that commands talk to."""
 
-    def __init__(self, session: Session, store: HistoryStore | None, *, input: Any = None, output: Any = None,
+    def __init__(self, session: Session, *, input: Any = None, output: Any = None,
                  out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.session = session
-        self.store = store
-        if store is not None:
-            store.attach(session)  # stores every turn and serves /history; once, however often asked
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
-        history, self.history_notice = prompt_history(prompt_history_path)
+        history, self.history_notice = prompt_history(paths.prompt_history_file)
         self.prompts = PromptSession(history=history, completer=CommandCompleter(),
                                      complete_while_typing=True, input=input, output=output)
         self._input, self._output = input, output
-        extras: dict[str, Any] = {}
-        if getattr(self.out, "isatty", lambda: False)():
-            extras["clipboard"] = self._copy_osc52
-        self.context = Context(session, self, extras)
+        on_terminal = getattr(self.out, "isatty", lambda: False)()
+        self.context = Context(session, self, clipboard=lambda text: copy_text(
+            text, self._copy_osc52 if on_terminal else None))
         self.done = False
         self.draft = ""  # text the next prompt starts with (/edit)
+        self.wait = WaitLine(self.err, enabled=False)  # what a reply waits for, while it waits
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -125,18 +125,43 @@ class PlainRepl:
         line.append(neutral(str(error)))
         self.console.print(line, highlight=False)
 
-    def reply(self, prompt: str | None) -> None:
+    def reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> None:
         """Stream a reply in a thread; Ctrl-C here stops it and keeps what was written."""
+        # Until the first word, stderr says what the reply waits for (the model loading, the prompt read).
+        self.wait = WaitLine(self.err)
+        self.wait.show(waiting_for(self.session.backend))
+
+        def write(text: str) -> None:
+            self.wait.clear()  # the answer begins (the line is gone before it, on the same screen)
+            self._write(text)
+
+        def started(reply: Any) -> None:
+            count = reply.stats.prompt_tokens
+            self.wait.show(f"reading the prompt ({count:,} tokens)" if count else "waiting for the first token")
+
         try:
             (turn, reply), _ = run_interruptible(
-                lambda cancel: stream_reply(self.session, prompt, cancel, self._write, self._note))
+                lambda cancel: stream_reply(self.session, prompt, cancel, write, self._note, started, branch=branch))
         finally:
+            self.wait.clear()
+            self.wait = WaitLine(self.err, enabled=False)  # loading outside a reply is told in lines
             self.out.write("\n")
         self.console.print(Text(neutral(describe_end(turn)), style="dim"))
 
+    def loading(self, message: str) -> None:
+        """What loading a model is doing (the session's progress): in the waiting line while a reply waits."""
+        counted = getattr(message, "fraction", None) is not None  # a download or a conversion, as a bar
+        if counted:
+            self.wait.show(download_bar(message))
+        else:  # reading a model: the library's own bar may draw on this line, so no ticking
+            self.wait.show(message, tick=False)
+        finished = not counted or message.done >= message.total
+        if not self.wait.enabled and finished:  # a log: each step as a line of its own, a download once
+            print(f"parrot: {neutral(message)}", file=self.err, flush=True)
+
     def _note(self, text: str) -> None:
         # On stderr, in the reply's thread: a cut prompt is told before the reply's first word.
-        print(f"parrot: {neutral(text)}", file=self.err, flush=True)
+        self.wait.note(f"parrot: {neutral(text)}")
 
     def _write(self, text: str) -> None:
         self.out.write(neutral(text))  # model output too may hold escape sequences
@@ -156,8 +181,14 @@ class PlainRepl:
     def notice(self, text: str) -> None:
         self.console.print(Text(neutral(text), style="yellow"))
 
-    def generate(self) -> None:
-        self.reply(None)
+    def generate(self, branch: tuple[int, int] | None = None) -> None:
+        self.reply(None, branch)
+
+    def progress(self, text: str | None) -> None:
+        # One line redrawn in place on a terminal's stderr; nothing in a log, where it would be noise.
+        if getattr(self.err, "isatty", lambda: False)():
+            self.err.write("\r\x1b[2K" + (neutral(text) if text else ""))
+            self.err.flush()
 
     def quit(self) -> None:
         self.done = True
@@ -179,26 +210,33 @@ class PlainRepl:
 
 
 def run_plain(backend_name: str, model: str | None, settings: GenerationSettings, options: dict[str, Any],
-              *, resume: bool = False, input: Any = None, output: Any = None, out: TextIO | None = None,
+              *, resume: Resume | bool = False, input: Any = None, output: Any = None, out: TextIO | None = None,
               first: tuple[str, list] | None = None) -> int:
     """Run the plain REPL until Ctrl-D or /quit."""
-    def progress(message: str) -> None:
+    repl: PlainRepl | None = None
+
+    def progress(message: str) -> None:  # read late: the REPL is made after the session it serves
+        if repl is not None:
+            repl.loading(message)
+        else:
+            print(f"parrot: {message}", file=sys.stderr, flush=True)
+
+    def note(message: str) -> None:
         print(f"parrot: {message}", file=sys.stderr, flush=True)
 
-    session = Session(backend_name, model, settings, progress=progress, **options)
-    store = HistoryStore()
-    store.attach(session)
-    repl = PlainRepl(session, store, input=input, output=output, out=out)
-    for notice in [*store.notices, *filter(None, [repl.history_notice])]:
+    setup = open_session(backend_name, model, settings, options, progress=progress, note=note)
+    session, store = setup.session, setup.store
+    repl = PlainRepl(session, input=input, output=output, out=out)
+    for notice in [*setup.notices, *filter(None, [repl.history_notice])]:
         repl.notice(f"parrot: {notice}")
     if resume:
-        last = store.last_id()
-        if last is None:
+        resumed = resume_last(setup, resume)
+        if resumed is None:
             repl.console.print("[dim]no conversation to continue yet; starting a new one[/dim]")
         else:
-            session.conversation = store.load(last)
-            repl.console.print(f"[dim]continuing conversation {last}: {len(session.conversation.turns)} "
-                               "messages (/history lists others)[/dim]")
+            said = f"continuing conversation {resumed.conversation.id}: {len(resumed.conversation.turns)} " \
+                   f"messages, {resumed.restored} (/history lists others)"
+            repl.console.print(Text(neutral(said), style="dim"))
     if first is not None:  # --chat: the piped start is the conversation's first prompt
         session.pending_files = list(first[1])
         repl.console.print(Text(f"> {first[0]}  (with {summary(first[1])})" if first[1] else f"> {first[0]}"))

@@ -9,7 +9,6 @@ stdout, errors to stderr. The first error stops the script with exit code 1 (bac
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any, Iterable, Iterator, TextIO
 
 from rich.console import Console
@@ -19,14 +18,14 @@ from backends.errors import ParrotError, UsageError
 from backends.settings import GenerationSettings
 
 from .. import commands, safe_files
-from ..chat.replies import stream_reply
+from ..chat.replies import end_note, stream_reply
 from ..chat.session import Session
+from ..chat.setup import Resume, open_session, resume_last
 from ..cli.exits import EXIT_USAGE, exit_code
-from ..commands.table import Context
+from ..commands.context import Background, Context
 from ..crash import unexpected
-from ..history.store import HistoryStore
 from ..views import library_bars
-from ..views.terminal_text import for_stream, neutral
+from ..views.terminal_text import for_stream, neutral, same_terminal
 from .interrupt import run_interruptible
 
 BLOCK = '"""'
@@ -63,14 +62,11 @@ def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
 class ScriptRunner:
     """Runs entries one by one; also the UI commands talk to."""
 
-    def __init__(self, session: Session, store: HistoryStore | None, out: TextIO, err: TextIO) -> None:
+    def __init__(self, session: Session, out: TextIO, err: TextIO) -> None:
         self.session = session
         self.out, self.err = out, err
         self.console = Console(file=out, highlight=False, soft_wrap=True)
-        self.context = Context(session, self, {"background_errors": []})
-        self.store = store
-        if store is not None:
-            store.attach(session)  # stores every turn and serves /history; once, however often asked
+        self.context = Context(session, self, background=Background(errors=[]))
         self.done = False
 
     def run(self, lines: Iterable[str], keep_going: bool = False) -> int:
@@ -93,11 +89,9 @@ class ScriptRunner:
 
     def finish_background(self) -> int:
         """Wait for work a command left running (a tokenizer training); report how it failed, if it did."""
-        for value in list(self.context.extras.values()):
-            if isinstance(value, threading.Thread) and value.is_alive():
-                value.join()
+        self.context.background.wait()
         code = 0
-        for error in self.context.extras["background_errors"]:
+        for error in self.context.background.errors or []:
             print(f"parrot: {neutral(str(error))}", file=self.err)
             code = code or exit_code(error)
         return code
@@ -120,20 +114,33 @@ class ScriptRunner:
             return exit_code(failure)
         return 0
 
-    def reply(self, prompt: str | None) -> None:
+    def reply(self, prompt: str | None, branch: tuple[int, int] | None = None) -> None:
+        written = [""]  # the last text written: an error after a partial answer starts a line of its own
+
         def write(text: str) -> None:
             self.out.write(for_stream(self.out, text))
             self.out.flush()
+            written[0] = text
 
         # In a thread, so that Ctrl-C or SIGTERM stops the reply and keeps what arrived; then parrot exits.
-        def note(text: str) -> None:  # stderr, before the reply's first word when the prompt was cut
+        def note(text: str) -> None:  # stderr: a cut prompt before the reply's first word, an ignored setting after
+            if written[0] and not written[0].endswith("\n") and same_terminal(self.out, self.err):
+                write("\n")  # on one screen, a note never runs on from the answer's last line
             print(f"parrot: {neutral(text)}", file=self.err, flush=True)
 
-        (_, reply), interrupted = run_interruptible(
-            lambda cancel: stream_reply(self.session, prompt, cancel, write, note))
-        if not reply.text.endswith("\n"):
+        try:
+            (turn, reply), interrupted = run_interruptible(
+                lambda cancel: stream_reply(self.session, prompt, cancel, write, note, branch=branch))
+        except BaseException:
+            if written[0] and not written[0].endswith("\n"):
+                self.out.write("\n")
+                self.out.flush()
+            raise
+        if not written[0].endswith("\n"):
             self.out.write("\n")
         self.out.flush()
+        if ended := end_note(turn.stats, turn.settings, in_chat=True):  # stdout holds the answers alone
+            note(ended)
         if interrupted is not None:
             raise interrupted
 
@@ -143,8 +150,11 @@ class ScriptRunner:
         # A string is plain text, never markup; control characters are shown, not sent, on a terminal.
         self.console.print(Text(for_stream(self.out, renderable)) if isinstance(renderable, str) else renderable)
 
-    def generate(self) -> None:
-        self.reply(None)
+    def generate(self, branch: tuple[int, int] | None = None) -> None:
+        self.reply(None, branch)
+
+    def progress(self, text: str | None) -> None:
+        pass  # a script's output is read later: only results and errors belong there
 
     def quit(self) -> None:
         self.done = True
@@ -157,7 +167,7 @@ class ScriptRunner:
 
 
 def run_script(source: str, backend_name: str, model: str | None, settings: GenerationSettings,
-               options: dict[str, Any], *, keep_going: bool = False, resume: bool = False,
+               options: dict[str, Any], *, keep_going: bool = False, resume: Resume | bool = False,
                quiet: bool = False) -> int:
     """Run the script at ``source`` (a path, or ``-`` for stdin); return the exit code."""
     def warn(message: str) -> None:
@@ -175,16 +185,16 @@ def run_script(source: str, backend_name: str, model: str | None, settings: Gene
         if not quiet and sys.stderr.isatty():
             print(f"parrot: {message}", file=sys.stderr, flush=True)
 
-    session = Session(backend_name, model, settings, progress=progress, **options)
-    store = HistoryStore()
-    for notice in store.notices:
+    setup = open_session(backend_name, model, settings, options, progress=progress, note=None if quiet else warn)
+    session, store = setup.session, setup.store
+    for notice in setup.notices:
         warn(notice)
-    store.attach(session)
-    if resume and (last := store.last_id()) is not None:
-        session.conversation = store.load(last)
-    elif resume and not quiet:
-        print("parrot: no conversation to continue yet; starting a new one", file=sys.stderr)
+    if resume:
+        resumed = resume_last(setup, resume)
+        if not quiet:  # on stderr: stdout is the answers alone
+            warn(neutral(f"continuing conversation {resumed.conversation.id}: {resumed.restored}") if resumed
+                 else "no conversation to continue yet; starting a new one")
     try:
-        return ScriptRunner(session, store, sys.stdout, sys.stderr).run(lines, keep_going)
+        return ScriptRunner(session, sys.stdout, sys.stderr).run(lines, keep_going)
     finally:
         store.close()

@@ -1,7 +1,8 @@
 """``parrot finetune`` in a terminal: what happens as lines, and one progress bar under them.
 
 Loading, the corpus summary, the evaluations, each checkpoint saved and a resume are printed as
-lines that stay; the steps move a tqdm bar kept to 80 columns (a wider bar wraps in an 80-column
+lines that stay; the steps, and the held-out batches of an evaluation (minutes on a busy machine,
+before the first step), move a tqdm bar kept to 80 columns (a wider bar wraps in an 80-column
 terminal and leaves a trail). Without a terminal (a log, a pipe) there is no bar: a step line every
 tenth of the run instead.
 """
@@ -24,6 +25,7 @@ class ForegroundProgress:
         self.stream = stream
         self.tty = stream.isatty()
         self.bar: tqdm | None = None
+        self.eval_bar: tqdm | None = None
         self._last_note = ""
         self._last_line_step = -1
 
@@ -34,7 +36,10 @@ class ForegroundProgress:
         elif kind == "phase" and event.get("phase") in ("loading", "evaluating", "saving"):
             message = event.get("message", "")
             self.note(f"{message}…" if event.get("phase") == "evaluating" else message)
+        elif kind == "eval_step":
+            self._eval_step(event)
         elif kind == "eval":
+            self._close_eval_bar()
             self.note(f"held-out perplexity {event['when']} training: {event['perplexity']:.2f}")
         elif kind == "step":
             self._step(progress)
@@ -69,7 +74,22 @@ class ForegroundProgress:
         self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.update(progress.step - self.bar.n)
 
+    def _eval_step(self, event: dict[str, Any]) -> None:
+        if not self.tty:
+            return  # the line before it said that it evaluates; its result follows
+        if self.eval_bar is None:
+            columns = min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns)
+            self.eval_bar = tqdm(total=event["total"], file=self.stream, ncols=columns, unit="batch",
+                                 dynamic_ncols=False, leave=False, desc="evaluating")
+        self.eval_bar.update(event["done"] - self.eval_bar.n)
+
+    def _close_eval_bar(self) -> None:
+        if self.eval_bar is not None:
+            self.eval_bar.close()
+            self.eval_bar = None
+
     def close(self) -> None:
+        self._close_eval_bar()
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -36,3 +36,12 @@ def for_stream(stream: object, text: str) -> str:
         return neutral(text) if isatty is not None and isatty() else text
     except ValueError:  # a closed stream
         return text
+
+
+def same_terminal(*streams: object) -> bool:
+    """Whether every stream is a terminal: then what one writes and another writes share one screen,
+    and a line one leaves open runs on into the other's next line."""
+    try:
+        return all(getattr(s, "isatty", lambda: False)() for s in streams)
+    except ValueError:  # a closed stream
+        return False

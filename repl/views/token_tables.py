@@ -14,8 +14,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from backends.base import TokenChoice
 from backends.loading.tokenizer_source import NamedTokenizer
+from backends.reply import TokenChoice
 from backends.token_spans import NEWLINE_MARK, Span, visible
 
 # Two alternating backgrounds mark where one token ends and the next begins.

@@ -27,9 +27,9 @@ def test_embedded_model_is_repacked_once_then_loads_fast_and_answers_the_same():
         notes.append(progress)
         answers.append(backend.stream(messages, settings).finish())
         facts = backend.describe()
-        assert facts["mode"] == "chat"
-        if facts["quantize"] != "none":  # the load line says what the weights are
-            assert any(n.startswith(f"smollm2: {facts['quantize']} weights") for n in progress)
+        assert facts.mode == "chat"
+        if facts.quantize != "none":  # the load line says what the weights are
+            assert any(n.startswith(f"smollm2: {facts.quantize} weights") for n in progress)
         del backend
     assert any("repacking" in n for n in notes[0]), "the first load repacks the GGUF file's weights"
     assert not any("repacking" in n for n in notes[1]), "the second load maps the repacked copy"

@@ -146,7 +146,7 @@ def test_the_tokenizer_and_chat_template_come_from_the_metadata(files, tiny_llam
     reply = backend.stream([Message("user", "def add(a, b):")], GREEDY.updated(max_new_tokens=8)).finish()
     assert isinstance(reply, str)
     facts = backend.describe()
-    assert facts["mode"] == "chat" and facts["quantize"] in ("int4", "int8")
+    assert facts.mode == "chat" and facts.quantize in ("int4", "int8")
 
 
 def test_a_second_start_maps_the_repacked_copy_and_answers_the_same(files):

@@ -70,7 +70,7 @@ def tgi_stream(pieces, finish="length"):
 def test_completion_model_uses_the_task_endpoint(server, token):
     server.queue(tgi_stream(["    return", " a + b"]))
     backend = registry.create("hf", "codeparrot", router_url=server.url, base_url="http://elsewhere/v1")
-    assert backend.describe()["mode"] == "completion"
+    assert backend.describe().mode == "completion"
     reply = backend.stream([Message("user", "def add(a, b):\n")], GenerationSettings(greedy=True, max_new_tokens=2))
     assert reply.finish() == "    return a + b"
     assert (reply.stats.finish_reason, reply.stats.completion_tokens) == ("length", 2)
@@ -99,7 +99,7 @@ def test_completion_without_streaming(server, token):
 
 def test_hf_backend_ignores_an_openai_base_url():
     backend = registry.create("hf", "org/model", base_url="http://127.0.0.1:1/v1")
-    assert backend.describe()["base_url"] == ROUTER_URL
+    assert backend.describe().base_url == ROUTER_URL
 
 
 def test_openai_backend_never_gets_the_hf_token(server, token):

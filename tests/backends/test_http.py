@@ -24,7 +24,7 @@ def make(server, notes=None, **kw) -> OpenAIBackend:
     options = HttpOptions(read_timeout=kw.pop("read_timeout", 5), retries=kw.pop("retries", 2),
                           max_wait=kw.pop("max_wait", 2), backoff=0.05)
     return OpenAIBackend(kw.pop("model", "test"), server.url + "/v1", options=options,
-                         progress=None if notes is None else notes.append, **kw)
+                         on_note=None if notes is None else notes.append, **kw)
 
 
 def fails(reply) -> BackendError:
@@ -112,7 +112,7 @@ def test_model_defaults_to_the_first_one_the_server_lists(server):
     (404, "test is not served by", "/models lists"),
     (500, "failed with 500", "try again later"),
     (502, "failed with 502", "try again later"),
-    (422, "rejected the request (422)", "/settings"),
+    (422, "rejected the request (422)", "--max-tokens"),
 ])
 def test_each_error_status_is_one_line_that_says_what_to_do(server, code, words, hint):
     server.queue(status(code, {"error": {"message": "server says no"}}), answer(["still here"]))
@@ -120,7 +120,9 @@ def test_each_error_status_is_one_line_that_says_what_to_do(server, code, words,
     error = fails(backend.stream(HELLO, GenerationSettings()))
     text = str(error)
     assert words in text and hint in error.hint and "\n" not in text
-    assert "server says no" in text
+    assert "server says no" in text and "/clear" not in text  # /clear only clears the screen
+    if code == 422:
+        assert "/settings" in error.in_chat().hint  # inside the chat the hint names the command
     # The chat goes on: the next question is answered.
     assert backend.stream(HELLO, GenerationSettings()).finish() == "still here"
 

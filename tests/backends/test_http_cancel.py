@@ -52,7 +52,7 @@ def test_cancel_interrupts_a_retry_wait(server):
     notes: list[str] = []
     server.queue(status(429, headers={"Retry-After": "30"}), answer(["too late"]))
     cancel = threading.Event()
-    backend = OpenAIBackend("test", server.url + "/v1", options=HttpOptions(max_wait=30), progress=notes.append)
+    backend = OpenAIBackend("test", server.url + "/v1", options=HttpOptions(max_wait=30), on_note=notes.append)
     reply = backend.stream(HELLO, GenerationSettings(), cancel)
     threading.Timer(0.2, cancel.set).start()
     assert reply.finish() == ""

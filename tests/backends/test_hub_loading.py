@@ -12,7 +12,7 @@ import pexpect
 
 from tests.support.helpers import ROOT, run_parrot
 
-TESTS = str(ROOT / "tests")
+TESTS = str(ROOT)  # where tests.support imports from, for a subprocess
 
 
 def hub_files(folder: Path) -> list[str]:
@@ -95,7 +95,7 @@ def test_codeparrot_through_the_program(hub, hub_env, tiny_gpt2_repo):
 def test_a_gated_model_needs_a_token_one_line_then_works_after_login(hub, hub_env, tiny_chat_repo, tmp_path):
     hub.add_repo("org/gated", tiny_chat_repo, gated=True)
     args = ["-m", "org/gated", "--device", "cpu", "--greedy", "-n", "4", "-p", "hi"]
-    keyring_env = {**hub_env, "PYTHON_KEYRING_BACKEND": "memory_keyring.FileKeyring",
+    keyring_env = {**hub_env, "PYTHON_KEYRING_BACKEND": "tests.support.memory_keyring.FileKeyring",
                    "PARROT_TEST_KEYRING": str(tmp_path / "keyring.json"),
                    "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])}
     result = run_parrot(args, env=keyring_env)

@@ -28,14 +28,14 @@ def test_a_server_that_decodes_greedily_at_temperature_1_5_ignores_temperature(s
     assert server.posts()[0].body["temperature"] == 1.5, "the setting was sent"
     assert list(first.ignored) == ["temperature"]
     assert "ignores temperature" in first.ignored["temperature"] and server.url in first.ignored["temperature"]
-    assert backend.describe()["ignores"] == "temperature"
+    assert backend.describe().ignores == ("temperature",)
     assert ask(backend).ignored == {}, "said once: the backend already knows"
 
 
 def test_a_server_that_samples_is_not_accused(server):
     backend = OpenAIBackend("test", f"{server.url}/v1")
     server.queue(decoding(30, sample=True, seed=1))
-    assert ask(backend).ignored == {} and "ignores" not in backend.describe()
+    assert ask(backend).ignored == {} and backend.describe().ignores == ()
 
 
 @pytest.mark.parametrize("settings, count", [
@@ -68,4 +68,4 @@ def test_the_session_is_told_once_per_setting_even_across_backend_switches(serve
     session.use_backend("openai", "test")  # a new backend learns it again, but the person knows already
     stream_reply(session, "three", threading.Event(), lambda text: None, notes.append)
     assert len(notes) == 1 and "ignores temperature" in notes[0]
-    assert session.backend.describe()["ignores"] == "temperature"
+    assert session.backend.describe().ignores == ("temperature",)

@@ -15,11 +15,18 @@ def test_presets_folders_gguf_and_hub_ids_resolve(tiny_gpt2, tmp_path):
 
 
 @pytest.mark.parametrize("spec, words", [
-    ("./missing-folder", "no such folder"), ("missing.gguf", "no such file"), ("js", "/finetune js"),
+    ("./missing-folder", "no such folder"), ("missing.gguf", "no such file"), ("js", "`parrot finetune js`"),
 ])
 def test_bad_model_names_say_how_to_fix_them(spec, words):
     with pytest.raises(ModelUnavailable, match=words):
         loading.resolve(spec)
+
+
+def test_a_missing_fine_tune_names_the_command_where_it_is_read():
+    with pytest.raises(ModelUnavailable) as caught:
+        loading.resolve("js")
+    assert "`parrot finetune js`" in str(caught.value)  # on the command line
+    assert "`/finetune js`" in str(caught.value.in_chat()) and "parrot finetune" not in str(caught.value)
 
 
 def test_a_file_that_is_no_model_is_refused_in_one_line(tmp_path):

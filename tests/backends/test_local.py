@@ -101,7 +101,7 @@ def test_completion_model_continues_raw_text(tiny_gpt2_backend):
     tokenizer = tiny_gpt2_backend.tokenizer
     reply = ask(tiny_gpt2_backend, "class SimpleAdder {")
     assert reply.stats.prompt_tokens == len(tokenizer("class SimpleAdder {").input_ids)
-    assert tiny_gpt2_backend.describe()["mode"] == "completion"
+    assert tiny_gpt2_backend.describe().mode == "completion"
 
 
 def test_chat_model_uses_its_template_and_system_prompt(tiny_llama_backend):
@@ -110,7 +110,7 @@ def test_chat_model_uses_its_template_and_system_prompt(tiny_llama_backend):
     text = tiny_llama_backend.tokenizer.decode(ids)
     assert text.startswith("<|im_start|>system\nYou are terse.<|im_end|>")
     assert text.endswith("<|im_start|>assistant\n")
-    assert tiny_llama_backend.describe()["mode"] == "chat"
+    assert tiny_llama_backend.describe().mode == "chat"
 
 
 def test_stop_string_ends_the_reply_without_showing_it(tiny_llama_backend):
@@ -129,4 +129,4 @@ def test_repetition_penalty_is_a_per_mode_default_and_a_given_value_wins(
     for backend, expected in ((tiny_gpt2_backend, completion), (tiny_llama_backend, chat)):
         reply = backend.stream([Message("user", "def add(a, b):")], settings)
         reply.finish()
-        assert reply.settings.repetition_penalty == expected, backend.describe()["mode"]
+        assert reply.settings.repetition_penalty == expected, backend.describe().mode

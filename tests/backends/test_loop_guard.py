@@ -70,3 +70,56 @@ def test_a_looping_completion_model_is_stopped_and_the_line_under_it_says_why(ti
         stats = reply.stats
 
     assert "repeating itself" in describe_end(Turn())
+
+
+def text_tokenizer():
+    """A byte-level BPE (the kind chat models use) trained on this project's prose and code."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    texts = [(ROOT / "README.md").read_text(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for folder in ("backends", "repl") for p in sorted((ROOT / folder).rglob("*.py"))]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=4000, show_progress=False))
+    return tokenizer, texts
+
+
+def test_a_chat_reply_that_says_the_same_sentence_again_and_again_is_stopped_before_a_fourth_time():
+    tokenizer, _ = text_tokenizer()
+    opening = "Sure! Here is why the sky is blue.\n\n"
+    sentence = "Sunlight is scattered by the air, and blue light is scattered the most. "
+    ids = tokenizer.encode(opening + sentence * 7).ids
+    turn = len(tokenizer.encode(sentence).ids)
+    guard = LoopGuard.for_chat()
+    trip = next(index for index, token in enumerate(ids) if guard.push(token))
+    said = tokenizer.decode(ids[:trip + 1])
+    assert said.count(sentence.strip()) == 3  # written three times, then stopped before a fourth
+    assert trip < len(tokenizer.encode(opening).ids) + 4 * turn
+
+
+def test_real_text_is_never_taken_for_a_chat_loop():
+    """The README (prose, tables, commands) and every module (a chat model writes code too) run to their
+    end: a line said twice, a table of like rows, a list of similar items are not loops."""
+    tokenizer, texts = text_tokenizer()
+    for text in texts:
+        guard = LoopGuard.for_chat()
+        ids = tokenizer.encode(text).ids
+        assert not any(guard.push(token) for token in ids), text[:80]
+    twice = tokenizer.encode("Install it with pip install parrot and run parrot.\n" * 2).ids
+    assert not ends_in_loop(twice, LoopGuard.for_chat())
+
+
+def test_a_looping_chat_model_is_stopped_and_the_line_under_it_says_why(tiny_llama_backend):
+    """The tiny chat model, greedy and without a penalty, writes the same token until its window is full."""
+    settings = GenerationSettings(greedy=True, max_new_tokens=400, repetition_penalty=1.0)
+    reply = tiny_llama_backend.stream([Message("user", "hello there, tell me a story")], settings)
+    reply.finish()
+    ids = [t.token_id for t in reply.tokens]
+    assert reply.stats.finish_reason == "loop"
+    assert len(ids) == SPAN + 1 and len(set(ids)) == 1
+
+    class Turn:
+        stats = reply.stats
+
+    assert "stopped: it was repeating itself" in describe_end(Turn())

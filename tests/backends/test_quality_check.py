@@ -45,15 +45,15 @@ def test_the_first_load_says_the_cost_is_being_measured_then_gives_it_and_stores
     backend.stream([Message("user", "def add(a, b):")], GenerationSettings(greedy=True, max_new_tokens=2)).finish()
     assert re.fullmatch(f"tiny.gguf: {FIGURE}", lines[-1])
     facts = backend.describe()
-    assert re.fullmatch(FIGURE, facts["weights"])
-    assert "against the file's weights" in facts["perplexity"] and "int8" in facts["perplexity"]
+    assert re.fullmatch(FIGURE, facts.weights)
+    assert "against the file's weights" in facts.perplexity and "int8" in facts.perplexity
     stored = json.loads(quality_file(loaded.source).read_text())
     assert stored["reference"] == "the file's weights" and set(stored["perplexity"]) == {"reference", "int4", "int8"}
 
     again: list[str] = []
     second, loaded_again = loaded_backend(gguf, again)
     assert loaded_again.check is None, "measured once, then read"
-    assert again[-1] == lines[-1] and second.describe()["weights"] == facts["weights"]
+    assert again[-1] == lines[-1] and second.describe().weights == facts.weights
 
 
 def test_settings_show_the_layout_and_what_each_costs(gguf):
@@ -88,7 +88,7 @@ def test_auto_takes_int8_where_int4_costs_too_much_and_says_why(gguf):
     backend, loaded = loaded_backend(gguf, lines)
     assert loaded.quantize == "int8" and loaded.check is None
     assert lines[-1] == "tiny.gguf: int8 weights, perplexity +0.2% (int4 would cost +6.0%)"
-    assert backend.describe()["weights"] == "int8 weights, perplexity +0.2% (int4 would cost +6.0%)"
+    assert backend.describe().weights == "int8 weights, perplexity +0.2% (int4 would cost +6.0%)"
 
 
 def test_auto_keeps_full_precision_where_both_cost_too_much(gguf):
@@ -97,14 +97,14 @@ def test_auto_keeps_full_precision_where_both_cost_too_much(gguf):
     assert plan_load(source, "cpu", "bfloat16").quantize == "none"
     lines: list[str] = []
     backend, _ = loaded_backend(gguf, lines)
-    assert backend.describe()["weights"] == "bf16 weights (int4 would cost +8.0%)"
+    assert backend.describe().weights == "bf16 weights (int4 would cost +8.0%)"
 
 
 def test_a_model_from_a_folder_is_checked_against_full_precision(tiny_llama):
     lines: list[str] = []
     backend, loaded = loaded_backend(tiny_llama, lines)
     assert loaded.quantize == "int4" and loaded.check.done.wait(120)
-    assert "against full precision" in backend.describe()["perplexity"]
+    assert "against full precision" in backend.describe().perplexity
 
 
 def test_a_reply_waits_for_one_piece_of_background_work_at_most_and_the_work_for_the_reply():
@@ -134,4 +134,4 @@ def test_a_chat_during_the_check_still_answers(gguf, tmp_path):
     backend, loaded = loaded_backend(path, lines)
     reply = backend.stream([Message("user", "def add(a, b):")], GenerationSettings(greedy=True, max_new_tokens=8))
     assert isinstance(reply.finish(), str)
-    assert loaded.check.done.wait(120) and re.fullmatch(FIGURE, backend.describe()["weights"])
+    assert loaded.check.done.wait(120) and re.fullmatch(FIGURE, backend.describe().weights)

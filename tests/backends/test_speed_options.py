@@ -89,10 +89,10 @@ def test_describe_and_settings_show_the_active_dtype_and_quantization(tiny_llama
     from repl.commands.core import settings_table
 
     backend = LocalBackend(str(tiny_llama), device="cpu", dtype="bfloat16", quantize="int8")
-    assert "quantize" not in backend.describe()  # nothing is claimed before the model loads
+    assert backend.describe().quantize is None  # nothing is claimed before the model loads
     backend.load()
     facts = backend.describe()
-    assert facts["dtype"] == "bfloat16" and facts["quantize"] == "int8"
+    assert facts.dtype == "bfloat16" and facts.quantize == "int8"
     out = io.StringIO()
     Console(file=out, width=200).print(settings_table(GenerationSettings(), facts))
     assert "quantize" in out.getvalue() and "int8" in out.getvalue() and "bfloat16" in out.getvalue()

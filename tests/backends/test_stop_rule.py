@@ -7,9 +7,10 @@ import threading
 
 import torch
 
-from backends.base import Message, TokenChoice
+from backends.base import Message
 from backends.local.decoding import decode
 from backends.local.stop_rule import StopRule
+from backends.reply import TokenChoice
 from backends.settings import GenerationSettings
 
 GREEDY = GenerationSettings(greedy=True, max_new_tokens=8)

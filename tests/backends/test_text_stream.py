@@ -1,6 +1,7 @@
 import pytest
 
-from backends.local.text_stream import Detokenizer, StopFilter
+from backends.local.stop_strings import StopFilter
+from backends.local.text_stream import Detokenizer
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "emoji 🦜🦜 and 東京 and café", "tabs\tand  spaces", "x"]
 

@@ -11,12 +11,12 @@ from tests.support.app_helpers import screen_text, type_text, wait_until
 async def test_finetune_in_the_app_shows_a_panel_and_a_notification(tiny_gpt2, js_tree):
     app = ChatApp("local", str(tiny_gpt2), GenerationSettings(greedy=True, max_new_tokens=8), {"device": "cpu"})
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, f"/finetune js --data {js_tree} --steps 3 --block 32 --lr 0.003")
         await pilot.press("enter")
         await wait_until(pilot, lambda: bool(app.query(FinetunePanel)), timeout=30)
         panel = app.query_one(FinetunePanel)
-        assert panel.job is app.context.extras["finetune_job"]
+        assert panel.job is app.context.finetune_job
         await wait_until(pilot, lambda: panel.progress is not None and panel.progress.finished, timeout=300)
         assert panel.progress.phase == "done", panel.job.log_tail(10)
         await pilot.pause(0.2)
@@ -37,7 +37,7 @@ async def test_a_completion_models_reply_is_shown_as_code_with_its_line_breaks(t
 
     app = ChatApp("local", str(tiny_gpt2), GenerationSettings(greedy=True, max_new_tokens=8), {"device": "cpu"})
     async with app.run_test(size=(100, 40)) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "class SimpleAdder {")
         await pilot.press("enter")
         await wait_until(pilot, lambda: not app.replying and bool(app.query(AssistantMessage)), timeout=60)

@@ -39,11 +39,11 @@ def ctx(tiny_gpt2) -> Context:
 
 def test_finetune_runs_in_the_background_and_reports_status(ctx, js_tree, tiny_gpt2):
     started = []
-    ctx.extras["finetune_started"] = started.append
+    ctx.on_finetune_started = started.append
     run(f"/finetune js --data {js_tree} --steps 4 --block 32 --lr 3e-3", ctx)
     assert "in the background" in ctx.ui.shown[-1] and "/finetune status" in ctx.ui.shown[-1]
     assert f"fine-tuning {tiny_gpt2}" in ctx.ui.shown[-1]  # the session's model is the default base
-    job = ctx.extras["finetune_job"]
+    job = ctx.finetune_job
     assert started == [job] and job.running
     with pytest.raises(UsageError, match="already going"):
         run(f"/finetune js --data {js_tree}", ctx)
@@ -59,7 +59,7 @@ def test_finetune_runs_in_the_background_and_reports_status(ctx, js_tree, tiny_g
 
 def test_finetune_stop_keeps_a_checkpoint(ctx, js_tree):
     run(f"/finetune js --data {js_tree} --steps 500 --block 32", ctx)
-    job = ctx.extras["finetune_job"]
+    job = ctx.finetune_job
     deadline = time.monotonic() + 240
     while job.poll().step < 2 and time.monotonic() < deadline and job.running:
         time.sleep(0.1)
@@ -72,7 +72,7 @@ def test_finetune_stop_keeps_a_checkpoint(ctx, js_tree):
 
 @pytest.mark.parametrize("line, message", [
     ("/finetune", "js, status or stop"),
-    ("/finetune python", "invalid choice"),
+    ("/finetune python", "cannot fine-tune for 'python'"),
     ("/finetune js --steps many", "invalid int"),
     ("/finetune js --steps 0", "at least 1"),
 ])
@@ -88,7 +88,7 @@ def test_parrot_finetune_runs_in_the_foreground_and_the_result_answers_as_js(js_
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr
     assert "done · step 3/3" in stderr and "perplexity" in stderr and "loss" in stderr
-    assert "/model js" in stderr
+    assert "parrot -m js" in stderr and "/model" not in stderr  # said as it is typed here
     answer = run_parrot(["-m", "js", "--greedy", "-n", "8", "-p", "class SimpleAdder {"])
     assert answer.returncode == 0, answer.stderr.decode()
     assert answer.stdout.decode().strip()
@@ -130,8 +130,8 @@ def test_ctrl_c_in_parrot_finetune_stops_with_a_checkpoint_and_a_rerun_resumes(j
     assert resumed.returncode == 0, stderr
     assert f"resuming from step {step} (checkpoint-{step})" in stderr
     assert f"done · step {step + 2}/{step + 2}" in stderr
+    from backends.paths import run_dir
     from finetune.progress import EventReader
-    from finetune.train import run_dir
 
     log = EventReader(run_dir("js") / "progress.jsonl").read()
     assert [e["step"] for e in log if e["event"] == "step"] == [step + 1, step + 2]
@@ -159,4 +159,4 @@ def test_a_missing_data_folder_is_reported_before_anything_starts(ctx, tmp_path)
     with pytest.raises(UsageError, match="no such folder") as error:
         run(f"/finetune js --data {tmp_path / 'nowhere'}", ctx)
     assert "--data hub or a folder" in str(error.value)
-    assert "finetune_job" not in ctx.extras
+    assert ctx.finetune_job is None

@@ -7,6 +7,7 @@ from dataclasses import asdict, fields
 
 import pytest
 
+from backends import paths
 from backends.errors import UsageError
 from finetune import job as jobs
 from finetune.options import RunConfig, read_train_args
@@ -22,7 +23,8 @@ def test_every_run_option_has_a_flag_with_its_help_and_default():
             continue
         assert f"--{field.name.replace('_', '-')}" in flags
         assert field.metadata["help"].split(" (")[0] in text, field.name
-    assert "(default: 120)" in text and "(default: smollm2)" in text
+    assert "(optimizer updates; default 120)" in text and "Hub id; default smollm2)" in text
+    assert "(default: None)" not in text and "[FRESH]" not in text and "--grad_accum" not in text
     assert {"--lr", "--max-files", "--fresh", "--steps", "--data", "--base", "--block"} <= flags
 
 
@@ -42,7 +44,7 @@ def test_the_job_hands_its_options_to_the_process_as_one_file(tiny_gpt2, js_tree
                        eval_share=0.2, eval_blocks=2, save_steps=1, device="cpu", max_files=20)
     job = jobs.start(config, fresh=True, background=True)
     try:
-        start_file = jobs.run_dir("js") / jobs.START_FILE
+        start_file = paths.run_dir("js") / jobs.START_FILE
         assert job.process.args[-1] == str(start_file) and not any(a.startswith("--") for a in job.process.args)
         written = json.loads(start_file.read_text(encoding="utf-8"))
         assert written["fresh"] is True and written["yield_to_chat"] is True and written["nice"] > 0

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from backends.loading.models import finetuned_dir
+from backends.paths import finetuned_dir, run_dir
 from finetune import job as jobs
 from finetune.progress import EventReader, JobProgress
-from finetune.train import RunConfig, complete_checkpoints, run, run_dir
+from finetune.train import RunConfig, complete_checkpoints, run
 
 
 def tiny_config(model: Path, data: Path, **changes) -> RunConfig:
@@ -58,6 +58,22 @@ def test_loss_falls_and_perplexity_is_reported_before_and_after(tiny_gpt2, js_tr
     assert saved["perplexity_after"] == pytest.approx(progress.perplexity_after)
 
 
+def test_an_evaluation_says_how_far_it_is_and_how_long_it_will_take(tiny_gpt2, js_tree, tmp_path):
+    """The evaluation before the first step can take minutes: every batch is told, with the time left."""
+    progress_file = tmp_path / "progress.jsonl"
+    assert run(tiny_config(tiny_gpt2, js_tree, steps=2, eval_blocks=4), str(progress_file)) == "done"
+    log = events(progress_file)
+    first = [e for e in log[:next(i for i, e in enumerate(log) if e["event"] == "step")] if e["event"] == "eval_step"]
+    assert [e["done"] for e in first] == [1, 2, 3, 4] and {e["total"] for e in first} == {4}
+    assert first[-1]["seconds_left"] == 0 and all(e["seconds_left"] >= 0 for e in first)
+    progress = JobProgress()
+    for event in log[:log.index(first[1]) + 1]:  # as /finetune status and the app's panel read it then
+        progress.apply(event)
+    line = progress.line()
+    assert line.startswith("evaluating · step 0/2 · held-out perplexity before training · batch 2/4 · ")
+    assert line.endswith(" left")
+
+
 def test_result_loads_as_model_js_and_continues_code(tiny_gpt2, js_tree, tmp_path):
     from backends.base import Message
     from backends.local.backend import LocalBackend
@@ -67,7 +83,7 @@ def test_result_loads_as_model_js_and_continues_code(tiny_gpt2, js_tree, tmp_pat
     backend = LocalBackend("js", device="cpu")
     reply = backend.stream([Message("user", "class SimpleAdder {")], GenerationSettings(greedy=True, max_new_tokens=12))
     text = reply.finish()
-    assert backend.describe()["mode"] == "completion"  # no chat template: it continues the code
+    assert backend.describe().mode == "completion"  # no chat template: it continues the code
     assert reply.stats.completion_tokens > 0 and text
 
 

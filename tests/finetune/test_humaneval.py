@@ -8,6 +8,7 @@ from math import isclose
 import pytest
 
 from backends import registry
+from backends.errors import UsageError
 from backends.settings import GenerationSettings
 from finetune.humaneval import completion_from, evaluate, load_problems, pass_at_k, program_for
 from finetune.sandbox import run_program
@@ -81,7 +82,7 @@ def test_parrot_eval_humaneval_on_a_completion_model_prints_the_table_and_stores
     assert result.returncode == 0, result.stderr.decode()
     out, err = result.stdout.decode(), result.stderr.decode()
     assert "HumanEval/0" in out and "HumanEval/1" in out and "pass@1" in out and "(completion, n=1)" in out
-    assert "2/2 problems" in err and "ETA" in err
+    assert "2/2 problems" in err and "ETA" in err and f"{tiny_gpt2}: greedy, 8 new tokens" in err
     saved = list((parrot_home / "data" / "evals").glob("humaneval-*.json"))
     data = json.loads(saved[0].read_text())
     assert data["problems"] == 2 and {"passed", "kind", "run_seconds"} <= set(data["results"][0]["samples"][0])
@@ -99,11 +100,13 @@ def test_parrot_eval_usage(args, code):
 
 
 def test_eval_in_a_script_shows_progress_and_the_table(tiny_gpt2, parrot_home):
-    script = "/set max=8\n/eval humaneval --limit 2\n/eval stop\n"
+    script = "/temp 1.5\n/eval humaneval --limit 2 --max-tokens 8\n/eval stop\n"
     result = run_parrot(["--script", "-", "--keep-going", "-m", str(tiny_gpt2)], stdin=script.encode(),
                         env={"PARROT_HOME": str(parrot_home)})
     out, err = result.stdout.decode(), result.stderr.decode()
     assert "humaneval 1/2 problems" in out and "ETA" in out
+    # The command line's settings, said as it starts and under the table; the chat's /temp does not leak in.
+    assert f"{tiny_gpt2}: greedy, 8 new tokens" in out and "with greedy, 8 new tokens in" in out
     assert "HumanEval/1" in out and "pass@1" in out
     assert "no evaluation is running" in err  # the run is over by the next line
 
@@ -137,3 +140,17 @@ def test_parrot_eval_says_it_loads_and_keeps_library_bars_off(tiny_gpt2, parrot_
     assert "it/s]" not in err and "Loading weights" not in err  # no tqdm bar from transformers
     # the clock starts after loading: the one problem's progress line gives no ETA left
     assert any(line.endswith("ETA 0 s") and "humaneval 1/1 problems" in line for line in lines)
+
+
+def test_parrot_eval_reads_its_generation_flags_from_the_settings_declaration():
+    from repl.commands.evaluate import eval_settings, parse
+
+    def settings(*flags):
+        return eval_settings(parse(["humaneval", *flags], full=True))
+
+    assert settings().is_greedy and settings().max_new_tokens == 384
+    assert settings("-t", "0").is_greedy  # 0 means greedy, as everywhere in parrot
+    sampled = settings("-t", "0.7", "--top-p", "0.95", "--top-k", "0", "--seed", "3")
+    assert not sampled.is_greedy and (sampled.temperature, sampled.top_p, sampled.top_k, sampled.seed) == (0.7, 0.95, 0, 3)
+    with pytest.raises(UsageError, match="temperature"):
+        settings("-t", "9")  # the settings' own range, refused while the flags are read

@@ -111,6 +111,7 @@ def test_without_the_hub_the_default_data_says_to_use_local_text(parrot_home):
     result = run_parrot(["tokenizer", "train"], env={"PARROT_HOME": str(parrot_home), "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
     assert result.stderr.decode().strip() == (
-        "parrot: could not load Salesforce/wikitext: the Hugging Face Hub cannot be reached "
-        "(train on local text instead: --data PATH (files or folders))")
+        "parrot: could not load Salesforce/wikitext: offline mode is set (HF_HUB_OFFLINE=1) and it is not in the "
+        "local cache (unset HF_HUB_OFFLINE to download it once, or train on local text instead: --data PATH "
+        "(files or folders))")
     assert not trained_dir("wordpiece").exists()

@@ -93,17 +93,17 @@ def damage(kind: str, path) -> None:
 
 def seeded_database() -> "os.PathLike[str]":
     """A real history with many conversations, checkpointed into the main file."""
-    from repl.history.store import history_path
+    from backends.paths import history_file
 
     for index in range(40):
         seed_conversation((f"question {index} " + "x" * 300, f"answer {index}"))
-    with sqlite3.connect(history_path()) as db:
+    with sqlite3.connect(history_file()) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for suffix in ("-wal", "-shm"):
-        side = history_path().with_name(history_path().name + suffix)
+        side = history_file().with_name(history_file().name + suffix)
         if side.exists():
             side.unlink()
-    return history_path()
+    return history_file()
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -85,7 +85,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_temp_file(mode, small_disk, model
 
 
 LOADS = {
-    "missing": (lambda d: d / "missing.json", ("does not exist",)),
+    "missing": (lambda d: d / "missing.json", ("no such file",)),
     "folder": (lambda d: d, ("is a folder",)),
     "not-json": (lambda d: _write(d / "a.json", "{nope"), ("not JSON",)),
     "no-turns": (lambda d: _write(d / "b.json", '{"title": "x"}'), ("no list of turns",)),

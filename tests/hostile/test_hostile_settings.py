@@ -78,7 +78,7 @@ def test_login_in_plain_does_not_leave_the_prompt_masked(tiny_llama, memory_keyr
     out = io.StringIO()
     session = Session("local", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=2), device="cpu")
     with create_pipe_input() as pipe:
-        repl = PlainRepl(session, None, input=pipe, output=DummyOutput(), out=out)
+        repl = PlainRepl(session, input=pipe, output=DummyOutput(), out=out)
         pipe.send_text("/login\rhf_abcdefghijklmnopqrstuvwxyz0123\r/model\r\x04")
         assert repl.run() == 0
     assert not repl.prompts.is_password  # the next prompts are shown as typed

@@ -61,9 +61,9 @@ def test_a_signal_mid_reply_in_a_script_keeps_the_partial_answer(signum, code, s
     assert stored_turns() == [("user", "tell me everything"), ("assistant", "Hi there")]
     import sqlite3
 
-    from repl.history.store import history_path
+    from backends.paths import history_file
 
-    with sqlite3.connect(history_path()) as db:
+    with sqlite3.connect(history_file()) as db:
         assert db.execute("SELECT finish_reason FROM turns WHERE role = 'assistant'").fetchone()[0] == "cancelled"
     assert len(server.posts()) == 1  # the next line of the script never ran
 

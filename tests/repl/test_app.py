@@ -6,8 +6,9 @@ import re
 
 from backends import registry
 from backends.settings import GenerationSettings
-from repl.app.chat_app import AssistantMessage, ChatApp, UserMessage
+from repl.app.chat_app import ChatApp
 from repl.app.prompt_input import PromptInput
+from repl.app.widgets import AssistantMessage, UserMessage
 from repl.commands import COMMANDS, completions
 from repl.views.terminal_text import neutral
 from tests.support.app_helpers import (
@@ -34,7 +35,7 @@ async def send(pilot, text: str) -> None:
 
 
 async def ready(pilot) -> None:
-    await wait_until(pilot, lambda: pilot.app.loading_since is None)
+    await wait_until(pilot, lambda: pilot.app.loader.since is None)
 
 
 async def reply_done(pilot) -> None:
@@ -59,7 +60,7 @@ async def test_prompt_streams_a_markdown_answer(tiny_llama):
         assert f"{answer.stats.completion_tokens} tokens" in screen
         assert "tok/s" in screen.splitlines()[-1]  # the status bar reports the speed
         facts = app.session.backend.describe()
-        assert f"{facts['device']} · {facts['dtype']}" in screen.splitlines()[-1]  # and the active choices
+        assert f"{facts.device} · {facts.dtype}" in screen.splitlines()[-1]  # and the active choices
         assert app.query_one(PromptInput).text == ""
 
 
@@ -68,14 +69,14 @@ async def test_prompt_sent_while_the_model_loads_waits_for_it(tiny_llama, monkey
     app = make_app(tiny_llama, backend="slow-loading")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.loading_since is not None and "loading" in screen_text(app).splitlines()[-1]
+        assert app.loader.since is not None and "loading" in screen_text(app).splitlines()[-1]
         await send(pilot, "early")  # the input is live before the model is
         await pilot.pause()
         assert "waiting for the model to load" in screen_text(app)
         made[0].gate.set()
         await reply_done(pilot)
         assert [t.message.role for t in app.session.conversation.turns] == ["user", "assistant"]
-        assert app.loading_since is None
+        assert app.loader.since is None
         assert "waiting for the model" not in screen_text(app)
 
 
@@ -218,7 +219,9 @@ async def test_quit_command_exits(tiny_llama):
     assert app.return_code == 0
 
 
-async def test_copy_puts_the_last_answer_on_the_clipboard(tiny_llama):
+async def test_copy_puts_the_last_answer_on_the_clipboard(tiny_llama, monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "TMUX"):  # no clipboard tool applies: the terminal's request only
+        monkeypatch.delenv(name, raising=False)
     app = make_app(tiny_llama)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await send(pilot, "hello")
@@ -226,7 +229,7 @@ async def test_copy_puts_the_last_answer_on_the_clipboard(tiny_llama):
         await send(pilot, "/copy")
         answer = app.session.conversation.turns[-1].message.content
         await wait_until(pilot, lambda: app.clipboard == answer)
-        assert f"copied {len(answer)} characters" in screen_text(app)
+        await wait_until(pilot, lambda: f"sent {len(answer)} characters to the terminal's clipboard" in screen_text(app))
 
 
 async def test_a_model_that_cannot_load_is_reported_and_the_chat_goes_on(tmp_path):

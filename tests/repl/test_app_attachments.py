@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from backends.settings import GenerationSettings
-from repl.app.chat_app import ChatApp, UserMessage
+from repl.app.chat_app import ChatApp
 from repl.app.prompt_input import PromptInput
+from repl.app.widgets import UserMessage
 from repl.chat.attachments import read_attachment
 from tests.support.app_helpers import screen_text, type_text, wait_until
 
@@ -20,7 +21,7 @@ async def test_app_counts_an_attachment_before_sending_and_shows_it_after(tiny_l
     (tmp_path / "helpers.py").write_text("def triple(x):\n    return 3 * x\n")
     app = make_app(tiny_llama)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "what does @hel")
         await pilot.press("tab")  # completes the path from the disk
         assert app.query_one(PromptInput).text == "what does @helpers.py"
@@ -28,7 +29,7 @@ async def test_app_counts_an_attachment_before_sending_and_shows_it_after(tiny_l
         block = read_attachment("helpers.py").block()
         expected = len(tokenizer(block, add_special_tokens=False).input_ids)
         await wait_until(pilot, lambda: f"helpers.py (32 bytes): {expected} tokens" in screen_text(app))
-        assert "left in the window · nothing cut" in screen_text(app)
+        assert "left in the window after them · nothing cut" in screen_text(app)
         await type_text(pilot, " do")
         await pilot.press("enter")
         await wait_until(pilot, lambda: not app.replying and len(app.session.conversation.turns) == 2)
@@ -43,12 +44,15 @@ async def test_app_shows_a_refusal_before_sending_and_keeps_the_prompt(tiny_llam
     (tmp_path / "src").mkdir()
     app = make_app(tiny_llama)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "/file src")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "src is a directory" in screen_text(app))
+        await wait_until(pilot, lambda: "src is a folder" in screen_text(app))
+        prompt = app.query_one(PromptInput)
+        assert prompt.text == "/file src"  # the failed command is back, to be fixed
+        prompt.clear()
         await type_text(pilot, "look at @src/")
-        await wait_until(pilot, lambda: "would be refused: src is a directory" in screen_text(app))
+        await wait_until(pilot, lambda: "would be refused: src is a folder" in screen_text(app))
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query_one(PromptInput).text == "look at @src/")
         assert app.session.conversation.turns == []

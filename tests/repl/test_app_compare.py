@@ -13,7 +13,7 @@ async def test_compare_shows_two_tiny_models_side_by_side_in_the_app(tiny_gpt2, 
     settings = GenerationSettings(temperature=0.9, seed=7, max_new_tokens=6)
     app = ChatApp("local", str(tiny_llama), settings, {"device": "cpu"})
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, f"/compare {tiny_gpt2} {tiny_llama} class SimpleAdder {{")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "scored by" in screen_text(app), timeout=120)

@@ -15,14 +15,14 @@ async def test_esc_stops_a_download_and_the_chat_goes_on(hub, hub_in_process, ti
         await wait_until(pilot, lambda: "downloading org/tiny:" in screen_text(app))
         assert "Esc stops the download" in screen_text(app)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         assert any("the download of org/tiny was cancelled" in n.message for n in app._notifications)
         weights = hub_in_process / "models--org--tiny" / "blobs" / repo.files["model.safetensors"].sha256
         assert not weights.exists() and not list(weights.parent.glob("*.incomplete"))
         hub.faults.delay = 0
         await type_text(pilot, f"/model {tiny_llama}")  # the chat is usable: switch and talk
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.loading_since is None and app.session.model == str(tiny_llama))
+        await wait_until(pilot, lambda: app.loader.since is None and app.session.model == str(tiny_llama))
         await type_text(pilot, "hi")
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(app.session.conversation.turns) == 2 and not app.replying)

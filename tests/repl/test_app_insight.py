@@ -19,7 +19,7 @@ async def test_tokens_and_probs_show_in_the_app(tiny_llama):
     settings = GenerationSettings(greedy=True, max_new_tokens=6)
     app = ChatApp("local", str(tiny_llama), settings, {"device": "cpu"})
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await send(pilot, "/tokens Hello world")
         await wait_until(pilot, lambda: "-token context window" in screen_text(app))
         screen = screen_text(app)
@@ -38,7 +38,7 @@ async def test_tokens_and_probs_show_in_the_app(tiny_llama):
         assert f"{turn.tokens[0].prob:.1%}" in screen and "chosen" in screen
 
         await send(pilot, "/temp 9")
-        await wait_until(pilot, lambda: "temperature = 9.0 is not allowed" in screen_text(app))
+        await wait_until(pilot, lambda: "temperature = 9 is not allowed" in screen_text(app))
         assert app.session.settings.temperature == settings.temperature
 
 
@@ -83,6 +83,6 @@ def test_plain_repl_prints_tokens_probs_and_settings(tiny_llama):
     shown = out.getvalue()
     assert code == 0
     assert "#  token" in shown and "tokens of the 256-token context window" in shown
-    assert "temperature = 0.0 (was 0.7); 0 means greedy" in shown
-    assert "top_p = 2.0 is not allowed (use a number greater than 0 and at most 1)" in shown
+    assert "temperature = 0 (was 0.7); 0 means greedy" in shown
+    assert "top_p = 2 is not allowed (use a number greater than 0 and at most 1)" in shown
     assert "position 0:" in shown and "chosen" in shown

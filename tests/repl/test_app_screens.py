@@ -6,8 +6,9 @@ import pytest
 from textual import events
 
 from backends.settings import GenerationSettings
-from repl.app.chat_app import AssistantMessage, ChatApp, SecretScreen
+from repl.app.chat_app import ChatApp
 from repl.app.prompt_input import PromptInput
+from repl.app.widgets import AssistantMessage, SecretScreen
 from repl.commands.table import COMMANDS, Command
 from repl.views.terminal_text import neutral
 from tests.support.app_helpers import screen_text, svg_text, type_text, wait_until
@@ -28,11 +29,12 @@ async def shot(app, tmp_path, name: str) -> str:
 async def test_screen_at_start_shows_help_line_and_status(tiny_llama, tmp_path):
     app = make_app(tiny_llama)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await pilot.pause()
         text = await shot(app, tmp_path, "start")
         lines = text.splitlines()
-        assert "Enter sends" in text and "Esc cancels a reply" in text
+        flat = " ".join(text.split())  # the welcome line wraps where the width says
+        assert "Enter sends" in flat and "PageUp/PageDown scroll" in flat and "Esc cancels a reply" in flat
         status = lines[-1]
         for part in ("local", str(tiny_llama.name), "cpu", "chat", "greedy", "ctx 0/256"):
             assert part in status
@@ -107,7 +109,8 @@ async def test_continue_extends_the_last_answer_in_place(tiny_llama):
         before, tokens = first.message.content, first.stats.completion_tokens
         if first.stats.finish_reason != "length":
             pytest.skip("the tiny model stopped by itself: nothing to continue")
-        assert "cut off: length limit" in screen_text(app)
+        screen = screen_text(app)  # the line under the reply wraps at this width
+        assert "cut off at the token limit" in screen and "of 4 new tokens (/continue extends it)" in screen
         await type_text(pilot, "/continue")
         await pilot.press("enter")
         await wait_until(pilot, lambda: first.stats.completion_tokens > tokens and not app.replying)

@@ -26,7 +26,7 @@ from repl.chat.attachments import (
     word_to_complete,
 )
 from repl.chat.session import Session
-from repl.commands.table import Context
+from repl.commands.context import Context
 from repl.history.store import HistoryStore
 from tests.support.helpers import run_parrot
 from tests.support.recording_ui import RecordingUI
@@ -43,7 +43,7 @@ def refused(path) -> str:
 # -- what is refused -----------------------------------------------------------------------------
 
 def test_a_directory_is_refused_with_a_glob_to_use_instead(tmp_path):
-    assert "is a directory" in refused(tmp_path) and f"/file {tmp_path}/*.py" in refused(tmp_path)
+    assert "is a folder, not a regular file" in refused(tmp_path) and f"/file {tmp_path}/*.py" in refused(tmp_path)
 
 
 def test_a_binary_file_is_refused(tmp_path):
@@ -74,11 +74,11 @@ def test_a_file_without_read_permission_is_refused(tmp_path):
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)  # nobody writes to it: opening it for reading would block forever
-    assert "is a FIFO, not a regular file" in refused(fifo)
+    assert "is a pipe (FIFO), not a regular file" in refused(fifo)
 
 
 def test_a_device_that_never_ends_is_refused():
-    assert "/dev/zero is a device, not a regular file" in refused("/dev/zero")
+    assert "/dev/zero is a character device, not a regular file" in refused("/dev/zero")
 
 
 def test_a_socket_is_refused(tmp_path):
@@ -167,7 +167,7 @@ def test_file_command_queues_files_and_counts_them_with_the_model_tokenizer(tiny
     assert f"attached {path} (96 bytes): {expected:,} tokens" in ui.text
     assert "left in the window" in ui.text and "nothing cut" in ui.text
     assert [a.path for a in session.pending_files] == [str(path)]
-    with pytest.raises(UsageError, match="is a directory"):
+    with pytest.raises(UsageError, match="is a folder"):
         commands.run(f"/file {path} {tmp_path}", Context(session, ui))
     assert len(session.pending_files) == 1  # a refused command queues nothing
 
@@ -183,6 +183,21 @@ def test_what_would_be_cut_is_what_the_backend_cuts(tiny_llama_backend, tmp_path
     _, _, cut = tiny_llama_backend.prompt_ids([Message("user", compose("explain", files))], session.settings)
     assert budget.cut_tokens == cut > 0
     assert f"would cut {cut:,} tokens from the start of this prompt" in budget.line()
+
+
+def test_what_is_left_is_counted_after_the_files(tiny_llama_backend, tmp_path):
+    path = tmp_path / "add.py"
+    path.write_text("def add(a, b):\n    return a + b\n" * 3)
+    session = Session("local", str(tiny_llama_backend.model_name), GenerationSettings(max_new_tokens=8),
+                      device="cpu")
+    session.backend = tiny_llama_backend
+    files = [read_attachment(str(path))]
+    budget = measure(session, "explain", files)
+    sent, _, _ = tiny_llama_backend.prompt_ids([Message("user", compose("explain", files))], session.settings)
+    alone, _, _ = tiny_llama_backend.prompt_ids([Message("user", "explain")], session.settings)
+    assert budget.left == budget.window - 8 - len(sent)
+    assert budget.left + budget.tokens <= budget.window - 8 - len(alone) + 2  # the files are spent (2: seams)
+    assert f"{budget.left:,} of 256 left in the window after them" in budget.line()
 
 
 def script(model, text: str):
@@ -206,10 +221,15 @@ def test_script_attaches_files_and_history_and_exports_show_them(tiny_llama, tmp
     assert turns[0].attachments == [{"path": str(path), "size": size, "sha256": sha}]
     assert turns[0].message.content == f"{path}:\n```python\ndef double(x):\n    return 2 * x\n```\n\nwhat does it do"
     assert turns[2].attachments == turns[0].attachments  # @path, not queued again by /file
-    assert f"- attached `{path}` ({size} bytes, sha256 {sha[:12]})" in export.read_text()
-    assert json.loads(jsonl.read_text().splitlines()[0])["attachments"] == turns[0].attachments
-    shown = run_parrot(["history", str(store.last_id())], env={"PARROT_HOME": str(parrot_home)})
-    assert f"attached `{path}`" in shown.stdout.decode()
+    exported = export.read_text()
+    # Named with its size, not pasted in full; the prompt as typed. The JSON lines keep what the model saw.
+    assert f"## user\n\n- attached `{path}` ({size} bytes)\n\nwhat does it do\n" in exported
+    assert "return 2 * x" not in exported
+    first = json.loads(jsonl.read_text().splitlines()[0])
+    assert first["attachments"] == turns[0].attachments and "return 2 * x" in first["content"]
+    shown = run_parrot(["history", str(store.last_id())], env={"PARROT_HOME": str(parrot_home)}).stdout.decode()
+    assert f"attached `{path}`" in shown and "return 2 * x" not in shown
+    assert store.load(store.last_id()).title == "what does it do"  # from the question, not the file
     listing = run_parrot(["history"], env={"PARROT_HOME": str(parrot_home)}).stdout.decode()
     assert "files" in listing and " 2 " in listing  # two attachments over the conversation
     store.close()
@@ -219,7 +239,7 @@ def test_a_refused_mention_stops_the_prompt_in_one_line(tiny_llama, tmp_path):
     result = script(tiny_llama, f"look at @{tmp_path}\n")
     assert result.returncode == 2
     err = result.stderr.decode().strip()
-    assert err.count("\n") == 0 and f"{tmp_path} is a directory" in err
+    assert err.count("\n") == 0 and f"{tmp_path} is a folder" in err
 
 
 def test_retry_resends_the_content_attached_even_after_the_file_changed(server, tmp_path):
@@ -236,7 +256,7 @@ def test_retry_resends_the_content_attached_even_after_the_file_changed(server, 
     ui_calls = []
 
     class UI(RecordingUI):
-        def generate(self) -> None:
+        def generate(self, branch=None) -> None:
             ui_calls.append(stream_reply(session, None, threading.Event(), lambda text: None))
 
     commands.run("/retry", Context(session, UI()))

@@ -17,7 +17,7 @@ from tests.support.openai_server import answer, status
 from tests.support.screen_ui import ScreenUI
 
 FAKE = "hf_FakeTokenForTests0123456789"
-TESTS = str(ROOT / "tests")
+TESTS = str(ROOT)  # where tests.support imports from, for a subprocess
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_a_base_url_that_is_not_http_is_refused_in_one_line(openai_session, memo
                                       "(use e.g. --base-url http://127.0.0.1:8000/v1)\n")
 
 
-def keyring_env(hf_home, backend: str = "memory_keyring.MemoryKeyring") -> dict[str, str]:
+def keyring_env(hf_home, backend: str = "tests.support.memory_keyring.MemoryKeyring") -> dict[str, str]:
     path = os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])
     return {"PYTHON_KEYRING_BACKEND": backend, "PYTHONPATH": path, "HF_HOME": str(hf_home)}
 
@@ -121,7 +121,7 @@ def test_pipe_mode_failure_is_one_line_and_exit_code_1(server):
     result = run_parrot(["-b", "openai", "--base-url", f"{server.url}/v1", "-m", "test", "-p", "hi"])
     assert result.returncode == 1
     assert result.stderr.decode() == (f"parrot: test is not served by {server.url}/v1 (404): The model `test` does "
-                                      "not exist. (models served there include: served-model)\n")
+                                      "not exist. (models served there include: served-model; pick one with -m MODEL)\n")
 
 
 def test_a_token_on_the_command_line_is_refused_without_echo(hf_home):

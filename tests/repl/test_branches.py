@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from test_history_search import OLD_SCHEMA
 
+from backends.paths import history_file
 from backends.settings import GenerationSettings
 from repl.app.chat_app import ChatApp
 from repl.app.prompt_input import PromptInput
-from repl.history.store import HistoryStore, history_path
+from repl.chat.branches import own_turns, parting
+from repl.history.store import HistoryStore
 from repl.modes.plain import run_plain
 from tests.support.app_helpers import screen_text, type_text, wait_until
 from tests.support.helpers import run_parrot
@@ -22,9 +25,9 @@ CTRL_D = "\x04"
 SETTINGS = GenerationSettings(temperature=1.0, seed=3, max_new_tokens=6)
 
 
-def script(model, text: str):
-    return run_parrot(["--script", "-", "-m", str(model), "--device", "cpu", "-t", "1", "--seed", "3", "-n", "4"],
-                      stdin=text.encode())
+def script(model, text: str, *flags: str):
+    return run_parrot(["--script", "-", "-m", str(model), "--device", "cpu", "-t", "1", "--seed", "3", "-n", "4",
+                       *flags], stdin=text.encode())
 
 
 def user_texts(conversation) -> list[str]:
@@ -33,20 +36,42 @@ def user_texts(conversation) -> list[str]:
 
 def test_edit_branches_and_switching_back_in_a_script(tiny_llama):
     result = script(tiny_llama, "first question\nsecond question\n/edit 2\nsecond, asked better\n"
-                                "/branches\n/branch 1\n/retry\n/branches\n")
-    assert result.returncode == 0, result.stderr.decode()
-    out = result.stdout.decode()
-    assert "editing prompt 2" in out and "parts after" in out and "second question" in out
+                                "/branches\n/branch 1\n/branch 1\n/retry\n/branches\n", "--keep-going")
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert "editing prompt 2" in out and "which stays as branch 1" in out
+    assert "differs at" in out and "second question" in out and "prompt 2" in out
+    assert "switched to branch 1, which starts 'second question' at prompt 2; branch 2, where you were" in out
+    assert "branch 1 is the one you are on" in err  # the same number twice does not flip back
     store = HistoryStore()
     conversation = store.load(store.last_id())
     assert user_texts(conversation) == ["first question", "second question"]  # switched back to the old one
-    kept = {b.first_words: b for b in conversation.branches}
-    assert "second, asked better" in kept  # the edited branch is kept
-    assert kept["second, asked better"].fork == 2 and len(kept["second, asked better"].turns) == 2
-    replaced = [b for b in conversation.branches if b.turns[0].message.role == "assistant"]
-    assert replaced and replaced[0].fork == 3  # /retry kept the reply it replaced
+    assert conversation.branch == 3  # /retry's new reply is a path of its own
+    kept = {b.number: b for b in conversation.branches}
+    assert sorted(kept) == [1, 2]
+    assert user_texts(kept[2]) == ["first question", "second, asked better"]  # whole paths, by number
+    assert parting(conversation, kept[2]) == 2 and own_turns(conversation, kept[2])[0].message.role == "user"
+    assert parting(conversation, kept[1]) == 3  # /retry kept the reply it replaced
+    assert own_turns(conversation, kept[1])[0].message.role == "assistant"
+    listing = out.rsplit("differs at", 1)[1]
+    assert "1 " in listing and "reply 2" in listing and "3*" in listing and "now" not in listing
     shown = run_parrot(["history", str(conversation.id)]).stdout.decode()
     assert "second question" in shown and "asked better" not in shown  # prints the current branch
+    store.close()
+
+
+def test_branch_numbers_stay_with_their_paths_and_times_are_real(tiny_llama):
+    """Three paths: each keeps its number however often one switches, and the list says when each was made."""
+    result = script(tiny_llama, "colour?\n/retry\n/retry\n/branch 1\n/branch 3\n/branch 2\n/branches\n")
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    store = HistoryStore()
+    conversation = store.load(store.last_id())
+    assert conversation.branch == 2 and sorted(b.number for b in conversation.branches) == [1, 3]
+    made = {b.number: b.turns[1].created for b in conversation.branches}
+    made[2] = conversation.turns[1].created
+    assert made[1] < made[2] < made[3]  # each reply under the number it was made as, after all the switching
+    listing = out.rsplit("differs at", 1)[1]
+    assert re.search(r"\b1\s+reply 1\s+\d\d:\d\d", listing) and re.search(r"\b2\*\s+\d\d:\d\d", listing)
     store.close()
 
 
@@ -56,6 +81,7 @@ def test_export_writes_one_branch_or_all(tiny_llama, tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     text = one.read_text()  # (the title stays the first prompt's)
     assert "## user\n\nfinal prompt" in text and "## user\n\ndraft prompt" not in text
+    assert not text.count("```") % 2  # every fence closed
     import json
 
     records = [json.loads(line) for line in every.read_text().splitlines()]
@@ -64,7 +90,7 @@ def test_export_writes_one_branch_or_all(tiny_llama, tmp_path):
 
 
 def test_a_database_from_before_branches_loads_and_branches(tiny_llama):
-    db = sqlite3.connect(history_path())
+    db = sqlite3.connect(history_file())
     db.executescript(OLD_SCHEMA)
     db.execute("INSERT INTO conversations VALUES (1, 'old', 1.0, 2.0)")
     for position, (role, text) in enumerate([("user", "old prompt"), ("assistant", "old answer")]):
@@ -84,6 +110,7 @@ def test_a_database_from_before_branches_loads_and_branches(tiny_llama):
     again = store.load(1)
     assert user_texts(again) == ["new prompt"]
     assert [t.message.content for t in again.branches[0].turns] == ["old prompt", "old answer"]
+    assert again.branches[0].number == 1 and again.branch == 2
     store.close()
 
 
@@ -98,14 +125,14 @@ def test_edit_puts_the_prompt_back_in_the_plain_repl(tiny_llama):
     store = HistoryStore()
     conversation = store.load(store.last_id())
     assert user_texts(conversation) == ["tell me a joke about cats"]
-    assert conversation.branches[0].first_words == "tell me a joke"
+    assert user_texts(conversation.branches[0]) == ["tell me a joke"]
     store.close()
 
 
 async def test_edit_and_switch_branches_in_the_app(tiny_llama):
     app = ChatApp("local", str(tiny_llama), SETTINGS, {"device": "cpu"})
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await type_text(pilot, "name a colour")
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(app.session.conversation.turns) == 2 and not app.replying)
@@ -118,11 +145,11 @@ async def test_edit_and_switch_branches_in_the_app(tiny_llama):
                          and user_texts(app.session.conversation) == ["name a colour please"])
         assert "name a colour please" in screen_text(app)
         await pilot.press("ctrl+b")  # the key that opens the branches
-        await wait_until(pilot, lambda: "parts after" in screen_text(app))
+        await wait_until(pilot, lambda: "differs at" in screen_text(app))
         await type_text(pilot, "/branch 1")
         await pilot.press("enter")
         await wait_until(pilot, lambda: user_texts(app.session.conversation) == ["name a colour"])
-        await wait_until(pilot, lambda: "switched to the branch" in screen_text(app))
+        await wait_until(pilot, lambda: "switched to branch 1" in screen_text(app))
         screen = screen_text(app)
         assert "name a colour" in screen and "name a colour please" not in screen
 

@@ -21,7 +21,7 @@ def chat(tiny_llama):
     store = HistoryStore()
     store.attach(session)
     out, err = io.StringIO(), io.StringIO()
-    runner = ScriptRunner(session, store, out, err)
+    runner = ScriptRunner(session, out, err)
     yield runner, session, store, out
     store.close()
 
@@ -87,11 +87,16 @@ def test_copy_needs_a_clipboard_and_finds_code_blocks(chat):
     runner, session, _, out = chat
     runner.run(["hello"])
     copied: list[str] = []
-    runner.context.extras["clipboard"] = copied.append
+
+    def clipboard(text: str) -> str:
+        copied.append(text)
+        return f"copied {len(text)} characters to the test's list"
+
+    runner.context.clipboard = clipboard
     session.conversation.turns[1].message.content = "Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```\n"
     assert runner.run(["/copy code", "/copy"]) == 0
     assert copied == ["y = 2", session.conversation.turns[1].message.content]
-    del runner.context.extras["clipboard"]
+    runner.context.clipboard = None
     assert runner.run(["/copy"]) == 2
 
 
@@ -106,3 +111,28 @@ def test_wrong_arguments_print_the_usage(chat):
     assert "usage: /export md|jsonl [PATH]" in err.getvalue()
     with pytest.raises(UsageError):
         HistoryStore().load(999)
+
+
+def test_a_reply_cut_off_inside_a_code_block_leaves_valid_markdown(server, tmp_path, parrot_home):
+    """The fence the reply opened is closed, so the next heading is a heading, in /export md and parrot history."""
+    from markdown_it import MarkdownIt
+
+    from tests.support.helpers import run_parrot
+    from tests.support.openai_server import answer
+
+    server.queue(answer(["Here:\n", "```python\n", "def add(a, b):\n", "    return"], finish="length"),
+                 answer(["Done."]))
+    script = f"write add\nthanks\n/export md {tmp_path / 'chat.md'}\n/export md\n"
+    result = run_parrot(["--script", "-", "-b", "openai", "--base-url", f"{server.url}/v1", "-m", "m"],
+                        stdin=script.encode(), env={"PARROT_HOME": str(parrot_home)})
+    assert result.returncode == 0, result.stderr.decode()
+    default = parrot_home / "data" / "exports" / "conversation-1.md"
+    assert f"wrote {default}" in result.stdout.decode()  # no path: its own folder, named in full
+    shown = run_parrot(["history", "1"], env={"PARROT_HOME": str(parrot_home)}).stdout.decode()
+    for text in ((tmp_path / "chat.md").read_text(), default.read_text(), shown):
+        tokens = MarkdownIt().parse(text)
+        headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2"]
+        assert headings == ["user", "assistant (m)", "user", "assistant (m)"], text
+        code = [t.content for t in tokens if t.type == "fence"]
+        assert code == ["def add(a, b):\n    return\n"]
+        assert "*cut off: length*" in text

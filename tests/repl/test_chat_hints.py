@@ -19,7 +19,7 @@ def free_port() -> int:
 
 def run(session: Session, lines: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = ScriptRunner(session, None, out, err).run(lines)
+    code = ScriptRunner(session, out, err).run(lines)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 from backends.base import Message
+from backends.paths import history_file
 from repl import commands
 from repl.chat.session import Conversation, Session, Turn
-from repl.commands.table import Context
-from repl.history.store import HistoryStore, history_path
+from repl.commands.context import Context
+from repl.history.store import HistoryStore
 from tests.support.helpers import run_parrot
 from tests.support.recording_ui import RecordingUI
 
@@ -45,7 +46,7 @@ def test_search_finds_conversations_newest_first_with_the_matching_line():
 
 
 def test_the_index_follows_undo_and_is_built_for_an_old_database(tmp_path):
-    path = history_path()
+    path = history_file()
     db = sqlite3.connect(path)
     db.executescript(OLD_SCHEMA)
     db.execute("INSERT INTO conversations VALUES (1, 'old one', 1.0, 2.0)")

@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from backends.base import GenerationStats, Message
+from backends.base import Message
 from backends.errors import ParrotError, UsageError
+from backends.reply import GenerationStats
 from backends.settings import GenerationSettings
 from repl import commands
 from repl.chat.session import Session, Turn
@@ -102,7 +103,7 @@ def test_tokenizer_train_in_the_background_then_usable_in_tokens(session, ui, tm
     (tmp_path / "c.txt").write_text("".join(CORPUS), encoding="utf-8")
     context = commands.Context(session, ui)
     commands.run(f"/tokenizer train --data {tmp_path / 'c.txt'} --vocab 300 --name mine", context)
-    context.extras["tokenizer_training"].join(timeout=120)
+    context.background.threads["tokenizer training"].join(timeout=120)
     assert "training in the background" in ui.texts[0]
     assert "saved wordpiece tokenizer 'mine'" in ui.text
     assert "tokenizer 'mine' is ready: /tokens --tokenizer mine" in ui.texts[-1]
@@ -115,7 +116,7 @@ def test_tokenizer_train_failure_is_the_commands_error_with_wait_and_shown_witho
         commands.run("/tokenizer train --data /no/such/dir --wait", commands.Context(session, ui))
     context = commands.Context(session, ui)
     commands.run("/tokenizer train --data /no/such/dir", context)
-    context.extras["tokenizer_training"].join(timeout=60)
+    context.background.threads["tokenizer training"].join(timeout=60)
     assert "tokenizer training failed: no such file or folder: /no/such/dir" in ui.texts[-1]
 
 
@@ -207,7 +208,7 @@ def test_spans_under_the_embedded_models_own_tokenizer():
 
 def test_probs_keeps_characters_split_over_tokens_whole(session, ui):
     """The tiny model seldom answers in emoji, so the turn holds the real ids of a known text."""
-    from backends.base import TokenChoice
+    from backends.reply import TokenChoice
 
     session.ask("hi").finish()  # loads the model; the reply itself is not used
     tokenizer = session.backend.tokenizer
@@ -224,7 +225,7 @@ def test_tokens_that_look_like_markup_are_shown_as_typed(session, ui, wordpiece)
     assert run(f'/tokens "{text}"', session, ui).splitlines()[1] == text
     tokens = " ".join(run(f'/tokens --compare model,{wordpiece} "{text}"', session, ui).split())
     assert "[ / ]" in tokens or "[/]" in tokens
-    from backends.base import TokenChoice
+    from backends.reply import TokenChoice
 
     session.add(Turn(Message("assistant", "[/]"), GenerationStats(backend="local", model="other"),
                      tokens=[TokenChoice(1, "[/]", 0.9, [("[/]", 0.9), ("[b]", 0.1)])]))

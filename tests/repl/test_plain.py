@@ -8,9 +8,10 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from backends.paths import prompt_history_file
 from backends.settings import GenerationSettings
 from repl.commands import completions
-from repl.history.store import HistoryStore, prompt_history_path
+from repl.history.store import HistoryStore
 from repl.modes.plain import CommandCompleter, run_plain
 from repl.views.terminal_text import neutral
 
@@ -39,7 +40,7 @@ def test_prompt_answer_command_and_ctrl_d(tiny_llama):
     assert answer.strip() and neutral(answer) in shown
     assert f"{conversation.turns[1].stats.completion_tokens} tokens" in shown
     assert "system prompt: be brief" in shown
-    assert "hello" in prompt_history_path().read_text()  # the prompt history file
+    assert "hello" in prompt_history_file().read_text()  # the prompt history file
 
 
 def test_triple_quotes_make_one_multi_line_prompt(tiny_llama):
@@ -90,7 +91,7 @@ def test_ctrl_c_stops_the_reply_and_keeps_the_partial_answer(tiny_llama, monkeyp
         _thread.interrupt_main()  # what the terminal's Ctrl-C does to the main thread
 
     with create_pipe_input() as pipe:
-        repl = PlainRepl(session, None, input=pipe, output=DummyOutput(), out=out)
+        repl = PlainRepl(session, input=pipe, output=DummyOutput(), out=out)
         threading.Thread(target=press_ctrl_c, daemon=True).start()
         repl.handle("tell me a long story")
     turn = session.conversation.turns[-1]
@@ -108,7 +109,7 @@ def test_plain_repl_attaches_at_paths_and_completes_them(tiny_llama, tmp_path, m
     assert found == ["notes.md"]
     code, shown = run(tiny_llama, f"/file {tmp_path}\rsummarise @notes.md\r{CTRL_D}")
     assert code == 0
-    assert f"{tmp_path} is a directory" in shown  # refused in one line; the REPL goes on
+    assert f"{tmp_path} is a folder" in shown  # refused in one line; the REPL goes on
     store = HistoryStore()
     turn = store.load(store.last_id()).turns[0]
     assert turn.message.content == "notes.md:\n```markdown\n# Notes\n\nship it\n```\n\nsummarise @notes.md"

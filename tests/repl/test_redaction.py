@@ -35,7 +35,7 @@ def test_the_token_appears_nowhere(server, memory_keyring, parrot_home, caplog, 
     outputs: list[str] = []
     try:
         ui = ScreenUI([FAKE])
-        session = Session("hf", "org/model", progress=outputs.append, router_url=server.url)
+        session = Session("hf", "org/model", progress=outputs.append, note=outputs.append, router_url=server.url)
         ctx = Context(session, ui)
         commands.run("/login", ctx)  # stored in the keyring, read back by the backend per request
         reply = session.ask("hello")

@@ -83,7 +83,7 @@ def test_a_server_that_answers_nothing_is_marked_and_never_sent_again(server):
     server.queue(answer([], usage=(5, 0)), answer(["now"]))
     session = Session("openai", "test", GenerationSettings(), base_url=f"{server.url}/v1")
     out = io.StringIO()
-    runner = ScriptRunner(session, None, out, io.StringIO())
+    runner = ScriptRunner(session, out, io.StringIO())
     assert runner.run(["hello", "again"]) == 0
     first_answer = session.conversation.turns[1]
     assert first_answer.message.content == "" and first_answer.stats.finish_reason == "empty"
@@ -110,7 +110,7 @@ def test_continue_keeps_the_counts_of_what_was_dropped_to_fit(tiny_llama):
     settings = GenerationSettings(greedy=True, max_new_tokens=4)
     session = Session("local", str(tiny_llama), settings, device="cpu")
     out = io.StringIO()
-    runner = ScriptRunner(session, None, out, io.StringIO())
+    runner = ScriptRunner(session, out, io.StringIO())
     long_prompt = " ".join(f"word{i}" for i in range(150))  # the tiny model's window is 128 tokens
     assert runner.run([long_prompt]) == 0
     first = session.conversation.turns[-1].stats

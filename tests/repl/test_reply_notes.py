@@ -20,7 +20,7 @@ SAMPLED = GenerationSettings(temperature=1.0, seed=3, max_new_tokens=12)  # gree
 def test_a_script_tells_a_cut_prompt_on_stderr_before_the_reply(tiny_llama):
     session = Session("local", str(tiny_llama), SAMPLED, device="cpu")
     both = io.StringIO()
-    assert ScriptRunner(session, None, both, both).run([LONG]) == 0
+    assert ScriptRunner(session, both, both).run([LONG]) == 0
     answer = session.conversation.turns[-1].message.content
     assert answer.strip()
     shown = both.getvalue()
@@ -33,11 +33,11 @@ def test_plain_tells_a_cut_prompt_on_stderr_before_the_reply(tiny_llama):
     out, err, both = io.StringIO(), io.StringIO(), io.StringIO()
     with create_pipe_input() as pipe:
         pipe.send_text(f"{LONG}\r\x04")
-        assert PlainRepl(session, None, input=pipe, output=DummyOutput(), out=out, err=err).run() == 0
+        assert PlainRepl(session, input=pipe, output=DummyOutput(), out=out, err=err).run() == 0
     assert "context window" in err.getvalue() and "context window" not in out.getvalue()
     with create_pipe_input() as pipe:  # the same session again, both streams in one: the order they came in
         pipe.send_text(f"{LONG}\r\x04")
-        PlainRepl(session, None, input=pipe, output=DummyOutput(), out=both, err=both).run()
+        PlainRepl(session, input=pipe, output=DummyOutput(), out=both, err=both).run()
     answer = session.conversation.turns[-1].message.content.strip()
     shown = both.getvalue()
     assert answer and shown.index("context window") < shown.index(answer[:5]), shown[-400:]

@@ -65,9 +65,10 @@ def test_wrong_number_of_arguments_names_the_usage(session, ui, line):
     ("/max 64", "max_new_tokens", 64, "max_new_tokens = 64 (was 256)"),
     ("/seed 42", "seed", 42, "seed = 42 (was none)"),
     ("/repeat 1.3", "repetition_penalty", 1.3, "repetition_penalty = 1.3 (was default)"),
-    ("/greedy", "greedy", True, "greedy = True (was False)"),
-    ("/greedy on", "greedy", True, "greedy = True (was False)"),
-    ("/greedy off", "greedy", False, "greedy = False (unchanged)"),
+    ("/greedy", "greedy", True, "greedy = true (was false)"),
+    ("/greedy on", "greedy", True, "greedy = true (was false)"),
+    ("/greedy off", "greedy", False, "greedy = false (unchanged)"),
+    ("/temp 2", "temperature", 2.0, "temperature = 2 (was 0.7)"),  # as typed, not 2.0
     (r'/stop "\n\n" ### café', "stop", ("\n\n", "###", "café"), r"stop = '\n\n', '###', 'café' (was none)"),
 ])
 def test_each_setting_command_changes_its_setting(session, ui, line, name, value, shown):
@@ -84,7 +85,7 @@ def test_without_a_value_a_command_shows_current_default_and_range(session, ui):
 
 
 def test_temperature_zero_means_greedy_and_sample_undoes_it(session, ui):
-    assert run("/temp 0", session, ui) == "temperature = 0.0 (was 0.7); 0 means greedy: always the most likely token"
+    assert run("/temp 0", session, ui) == "temperature = 0 (was 0.7); 0 means greedy: always the most likely token"
     assert session.settings.is_greedy
     assert run("/sample", session, ui) == ("sampling: temperature = 0.7, top_p = 0.9, top_k = 50, seed = none "
                                            "(temperature was 0, set back to the default)")
@@ -132,7 +133,7 @@ def test_text_that_looks_like_markup_is_shown_as_typed(session, ui):
 
 
 def test_set_stop_keeps_accents_and_reads_escapes(session, ui):
-    assert run(r"/set stop=café,\n\n,[/]", session, ui) == r"stop = café,\n\n,[/]"
+    assert run(r"/set stop=café,\n\n,[/]", session, ui) == r"stop = 'café', '\n\n', '[/]'"  # as /stop says it
     assert session.settings.stop == ("café", "\n\n", "[/]")
 
 
@@ -153,9 +154,9 @@ def test_settings_show_the_repetition_penalty_that_applies_and_an_explicit_one_w
 
     assert table_row()[1:4] == ["1.1", "(completion-model", "default)"]
     assert run("/repeat", completion, ui).startswith("repetition_penalty = 1.1 (completion-model default) (default "
-                                                     "1.0 for chat models, 1.1 for completion models;")
-    assert run("/repeat 1.0", completion, ui) == "repetition_penalty = 1.0 (was 1.1 (completion-model default))"
-    assert table_row()[1:3] == ["1.0", "1.0"], "the value, then the default column"
+                                                     "1 for chat models, 1.1 for completion models;")
+    assert run("/repeat 1.0", completion, ui) == "repetition_penalty = 1 (was 1.1 (completion-model default))"
+    assert table_row()[1:3] == ["1", "1"], "the value, then the default column"
     turn = completion.finish_reply(completion.ask("def add(a, b):"))
     assert turn.settings.repetition_penalty == 1.0, "an explicit 1.0 is what the model decoded with"
     run("/repeat default", completion, ui)

@@ -58,3 +58,22 @@ def test_a_value_out_of_range_is_refused_while_the_arguments_are_read(argv, need
 def test_stop_flags_read_escapes_as_the_slash_command_does():
     assert parsed(["--stop", r"\n\n", "--stop", "café"]).stop == ("\n\n", "café")
     assert parsed(["--stop", "none"]).stop == ()
+
+
+def test_backend_options_come_from_one_declaration_for_flags_config_and_factories(tmp_path):
+    from backends import registry
+    from backends.backend_options import OPTIONS, for_backend
+    from repl.cli.config import load_config
+
+    flags = {action.dest for action in build_parser()._actions}
+    assert set(OPTIONS) <= flags  # every option has its flag
+    path = tmp_path / "config.toml"
+    path.write_text('device = "CPU"\nquantize = "int8"\n')
+    assert load_config(path).options == {"device": "cpu", "quantize": "int8"}  # checked and normalised on reading
+    path.write_text('dtype = "f8"\n')
+    with pytest.raises(UsageError, match=r"config.toml: dtype: unknown dtype f8"):
+        load_config(path)
+    given = {"device": "cpu", "base_url": "http://127.0.0.1:9/v1", "progress": print}
+    assert for_backend("openai", given) == {"base_url": "http://127.0.0.1:9/v1", "progress": print}
+    assert for_backend("local", given) == {"device": "cpu", "progress": print}
+    assert registry.create("openai", "m", **given).base_url == "http://127.0.0.1:9/v1"

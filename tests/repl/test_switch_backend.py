@@ -33,7 +33,7 @@ def test_local_to_openai_and_back_keeps_the_conversation(tiny_llama, server):
     assert [t.message.role for t in turns] == ["user", "assistant"] * 3
     assert [t.stats.backend for t in turns if t.stats] == ["local", "openai", "local"]
     assert turns[3].message == Message("assistant", "It adds two numbers.")
-    assert session.backend.describe()["backend"] == "local"
+    assert session.backend.describe().backend == "local"
 
 
 def test_probs_after_an_http_answer(server):

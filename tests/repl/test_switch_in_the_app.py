@@ -101,7 +101,7 @@ def test_plain_repl_switches_to_openai_and_back(tiny_llama, server):
 async def test_a_model_that_fails_to_load_keeps_the_one_that_worked(tiny_llama, parrot_home):
     app = ChatApp("local", str(tiny_llama), GenerationSettings(greedy=True, max_new_tokens=4), {"device": "cpu"})
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_until(pilot, lambda: app.loading_since is None)
+        await wait_until(pilot, lambda: app.loader.since is None)
         await send(pilot, "/model ./no-such-model-folder")
         await wait_until(pilot, lambda: any("still using" in n.message for n in app._notifications))
         assert app.session.model == str(tiny_llama)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 from backends import registry
-from backends.base import GenerationStats
-from backends.reply import Reply, Token
+from backends.base import BackendInfo
+from backends.reply import GenerationStats, Reply, Token
 
 
 def screen_text(app: Any) -> str:
@@ -58,8 +59,8 @@ class HeldBackend:
     def load(self) -> Any:
         return self.inner.load()
 
-    def describe(self) -> dict[str, Any]:
-        return {**self.inner.describe(), "backend": self.name}
+    def describe(self) -> BackendInfo:
+        return replace(self.inner.describe(), backend=self.name)
 
     def stream(self, messages, settings, cancel=None) -> Reply:
         inner = self.inner.stream(messages, settings, cancel)
@@ -102,8 +103,8 @@ class ExplodingBackend:
         self.model = model or "bomb"
         self.partial = partial  # text sent before breaking
 
-    def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model}
+    def describe(self) -> BackendInfo:
+        return BackendInfo(self.name, self.model, mode="chat")
 
     def stream(self, messages, settings, cancel=None) -> Reply:
         def chunks() -> Iterator[str]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_parrot(args: list[str], *, stdin: bytes | None = b"", env: dict | None = None, timeout: float = 300):

@@ -142,10 +142,11 @@ async def _app(lines: list[str], args: list[str], timeout: float) -> Outcome:
     app = made[0]
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
-        for line in lines:
-            if len(line) > 200:  # pasted, as a person would: typing 200 KB key by key takes minutes
-                from repl.app.prompt_input import PromptInput
+        from repl.app.prompt_input import PromptInput
 
+        for line in lines:
+            app.query_one(PromptInput).clear()  # a failed command comes back to the input: start afresh
+            if len(line) > 200:  # pasted, as a person would: typing 200 KB key by key takes minutes
                 app.query_one(PromptInput).text = line
             else:
                 await type_text(pilot, line)
@@ -169,7 +170,8 @@ def _commands_running(app: Any) -> bool:
 
 def seed_conversation(texts: tuple[str, ...] = ("keep me", "kept")) -> int:
     """Store one conversation of user/assistant turns through the history store; returns its id."""
-    from backends.base import GenerationStats, Message
+    from backends.base import Message
+    from backends.reply import GenerationStats
     from repl.chat.session import Conversation, Turn
     from repl.history.store import HistoryStore
 
@@ -186,9 +188,9 @@ def seed_conversation(texts: tuple[str, ...] = ("keep me", "kept")) -> int:
 
 def stored_turns(conversation_id: int | None = None) -> list[tuple[str, str]]:
     """(role, content) of a stored conversation (the last one by default), read straight from SQLite."""
-    from repl.history.store import history_path
+    from backends.paths import history_file
 
-    with contextlib.closing(sqlite3.connect(history_path())) as db:
+    with contextlib.closing(sqlite3.connect(history_file())) as db:
         if conversation_id is None:
             row = db.execute("SELECT MAX(id) FROM conversations").fetchone()
             conversation_id = row[0]

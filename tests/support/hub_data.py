@@ -38,3 +38,23 @@ def wikitext_rows(count: int = 200) -> list[dict]:
     lines = ["", " = Valkyria Chronicles III = \n", " The game began development in 2010 . \n",
              " Senjō no Valkyria 3 is a tactical role @-@ playing video game . \n"]
     return [{"text": lines[i % len(lines)] + (f" Line {i} of the article . \n" if i % 4 else "")} for i in range(count)]
+
+
+WIKITEXT_TRAIN = "wikitext-103-raw-v1/train-00000-of-00001.parquet"
+GITHUB_CODE_SHARDS = ("data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet")
+
+
+def add_wikitext(hub, **options):
+    """Salesforce/wikitext as tokenizer training reads it: a train file and a test file it must not fetch."""
+    return hub.add_repo("Salesforce/wikitext", {WIKITEXT_TRAIN: parquet_bytes(wikitext_rows(200)),
+                                                "wikitext-103-raw-v1/test-00000-of-00001.parquet":
+                                                    parquet_bytes(wikitext_rows(20)), "README.md": b"# wikitext\n"},
+                        repo_type="dataset", **options)
+
+
+def add_github_code(hub, **options):
+    """codeparrot/github-code's parquet shards, 60 rows of mixed languages and licences."""
+    rows = github_code_rows(60)
+    return hub.add_repo("codeparrot/github-code", {GITHUB_CODE_SHARDS[0]: parquet_bytes(rows[:30]),
+                                                   GITHUB_CODE_SHARDS[1]: parquet_bytes(rows[30:]),
+                                                   "README.md": b"# github-code\n"}, repo_type="dataset", **options)

@@ -279,10 +279,10 @@ class Handler(BaseHTTPRequestHandler):
         if auth == f"Bearer {self.hub.token}":
             return True
         if auth is None:
-            self._error(401, "GatedRepo", f"Access to model {repo.repo_id} is restricted. You must have access to "
+            self._error(401, "GatedRepo", f"Access to {repo.repo_type} {repo.repo_id} is restricted. You must have access to "
                         "it and be authenticated to access it. Please log in.", repo)
         else:
-            self._error(403, "GatedRepo", f"Access to model {repo.repo_id} is restricted and you are not in the "
+            self._error(403, "GatedRepo", f"Access to {repo.repo_type} {repo.repo_id} is restricted and you are not in the "
                         "authorized list.", repo)
         return False
 

@@ -1,7 +1,15 @@
 """A real HTTP server on 127.0.0.1 that speaks enough of the OpenAI and TGI APIs for the tests.
 
 Each test queues what the next requests get (a streamed answer, an error status, a stall, a
-dropped connection, ...) and afterwards reads what the server received and saw.
+dropped connection, ...) and afterwards reads what the server received and saw. With nothing queued it
+answers as its ``persona`` does: a small fake model that behaves like a real server in the ways parrot
+must cope with (``tests/support/server_personas.py``: no usage, no log-probabilities, a temperature it
+ignores, one model only, a window smaller than the prompt).
+
+parrot checks once per backend, in the background, that a server samples when asked to
+(``backends/hosted/sampling_check.py``). Those requests are answered by the persona, or without one by
+``probe`` (an honest sampler unless a test says otherwise), and never take a queued answer: a test's
+queue stays the replies it means. ``posts()`` lists the other POSTs; ``probes()`` the check's.
 """
 
 from __future__ import annotations
@@ -22,6 +30,16 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+
+    @property
+    def is_probe(self) -> bool:
+        """A request of parrot's sampling check (its fixed prompt), not a reply a person asked for."""
+        from backends.hosted.sampling_check import PROMPT
+
+        if not isinstance(self.body, dict):
+            return False
+        messages = self.body.get("messages") or [{"content": self.body.get("inputs")}]
+        return isinstance(messages[-1], dict) and messages[-1].get("content") == PROMPT
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -44,14 +62,23 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        self.server.received.append(Received(method, self.path, dict(self.headers), body))
+        received = Received(method, self.path, dict(self.headers), body)
+        self.body = body if isinstance(body, dict) else {}  # what this request asked, for its responder
+        self.server.received.append(received)
+        persona = self.server.persona
         if method == "GET" and self.path.endswith("/models"):
-            if self.server.models is None:
+            models = [persona.pinned] if persona is not None and persona.pinned else self.server.models
+            if models is None:
                 self.send_json(404, {"error": "Not Found"})
             else:
-                self.send_json(200, {"object": "list", "data": [{"id": m} for m in self.server.models]})
+                self.send_json(200, {"object": "list", "data": [{"id": m} for m in models]})
             return
-        respond = self.server.responders.popleft() if self.server.responders else answer(["Hello", " world"])
+        if received.is_probe:
+            respond = persona.respond if persona is not None else self.server.probe
+        elif self.server.responders:
+            respond = self.server.responders.popleft()
+        else:
+            respond = persona.respond if persona is not None else answer(["Hello", " world"])
         respond(self)
 
     # -- helpers for responders -----------------------------------------------------------------
@@ -142,7 +169,7 @@ def decoding(count: int, *, sample: bool, echo: dict[str, Any] | None = None, se
     import random
 
     def respond(h: Handler) -> None:
-        sent = h.server.received[-1].body or {}
+        sent = h.body
         draw = random.Random(seed)
         h.start_sse()
         for index in range(count):
@@ -164,6 +191,20 @@ def decoding(count: int, *, sample: bool, echo: dict[str, Any] | None = None, se
     return respond
 
 
+def sampler(honest: bool = True) -> Callable[[Handler], None]:
+    """A short answer whose words follow the request's seed when ``honest`` (a server that samples), or are
+    the same whatever it is sent (one that decodes greedily)."""
+    import random
+
+    def respond(h: Handler) -> None:
+        draw = random.Random(h.body.get("seed") if honest else 0)
+        words = [draw.choice(["red", "blue", "green", "sea", "stone", "river", "cloud", "lamp", "bird", "tree"])
+                 for _ in range(6)]
+        answer([f" {w}" for w in words], logprobs=False, usage=None)(h)
+
+    return respond
+
+
 def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> Callable[[Handler], None]:
     return lambda h: h.send_json(code, body if body is not None else {"error": f"status {code}"}, headers)
 
@@ -177,6 +218,8 @@ class FakeServer(ThreadingHTTPServer):
         self.received: list[Received] = []
         self.disconnects: list[float] = []
         self.models: list[str] | None = None
+        self.persona: Any = None  # a server_personas.Persona answers what nothing was queued for
+        self.probe: Callable[[Handler], None] = sampler()  # the sampling check's requests, without a persona
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
@@ -192,7 +235,11 @@ class FakeServer(ThreadingHTTPServer):
         self.responders.extend(responders)
 
     def posts(self) -> list[Received]:
-        return [r for r in self.received if r.method == "POST"]
+        """The POSTs of replies asked for (the sampling check's are in ``probes``)."""
+        return [r for r in self.received if r.method == "POST" and not r.is_probe]
+
+    def probes(self) -> list[Received]:
+        return [r for r in self.received if r.method == "POST" and r.is_probe]
 
     def stop(self) -> None:
         self.shutdown()

@@ -31,8 +31,11 @@ class RecordingUI:
         with self._lock:
             return "".join(self.texts)
 
-    def generate(self) -> None:
+    def generate(self, branch: tuple[int, int] | None = None) -> None:
         raise AssertionError("these commands never start a reply")
+
+    def progress(self, text: str | None) -> None:
+        pass  # a command's progress is shown in place by the modes; the record keeps what stays
 
     def quit(self) -> None:
         self.quit_called = True
