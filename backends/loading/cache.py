@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .. import paths
-
-if TYPE_CHECKING:
-    from .models import ModelSource
+from .source import ModelSource
 
 
 def cache_key(files: list[Path]) -> str:
@@ -24,7 +21,7 @@ def cache_key(files: list[Path]) -> str:
     return hashlib.sha256(stamp.encode()).hexdigest()[:12]
 
 
-def cache_dir(source: "ModelSource") -> Path | None:
+def cache_dir(source: ModelSource) -> Path | None:
     """parrot's cache folder for ``source``, or None for sources it does not cache (Hub ids: the HF
     cache holds them). Fast-start copies live there, the quality check's result, and the converted
     safetensors copy of a GGUF file the lean decoder does not run."""

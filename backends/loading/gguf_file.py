@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
 from ..errors import ModelUnavailable
+from .source import ModelSource
 
 if TYPE_CHECKING:
     import torch
 
-    from .models import ModelSource
 
 # Metadata value types (the GGUF spec's numbering): fixed-size ones by struct format; 8 is a string
 # and 9 an array, read by ``_value``.
@@ -169,7 +169,7 @@ def _string(blob: mmap.mmap, position: int) -> tuple[str, int]:
 ROTARY_ARCHS = ("llama", "qwen2", "qwen3")
 
 
-def gguf_path(source: "ModelSource") -> Path:
+def gguf_path(source: ModelSource) -> Path:
     """The file a GGUF source names."""
     return Path(source.location) / (source.gguf_file or "")
 

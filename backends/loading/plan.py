@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..devices import check_device
 from ..errors import ModelUnavailable, UsageError
 from .cache import cache_dir
-
-if TYPE_CHECKING:
-    from .models import ModelSource
+from .source import ModelSource
 
 FAST_START_FORMAT = 3  # bump when the fast-start copy's layout changes; old copies are then ignored
 
@@ -28,7 +26,7 @@ FAST_START_FORMAT = 3  # bump when the fast-start copy's layout changes; old cop
 class LoadPlan:
     """Everything decided before the weights are read."""
 
-    source: "ModelSource"
+    source: ModelSource
     device: str  # "cpu", "cuda", "cuda:1", "mps"
     dtype: str  # "float32" | "bfloat16" | "float16"
     quantize: str  # "none" or a method of ``backends.quantize``
@@ -43,7 +41,7 @@ class LoadPlan:
         return getattr(torch, self.dtype)
 
 
-def plan_load(source: "ModelSource", device: str = "auto", dtype: str = "auto", quantize: str = "auto",
+def plan_load(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
               lean: bool = True, config: dict[str, Any] | None = None, flags: set[str] | None = None) -> LoadPlan:
     """The plan for loading ``source`` as asked on this machine.
 
@@ -68,7 +66,7 @@ def plan_load(source: "ModelSource", device: str = "auto", dtype: str = "auto", 
     return LoadPlan(source, device, dtype, method, runs_lean, fast_start, quantize)
 
 
-def _config_on_disk(source: "ModelSource") -> dict[str, Any] | None:
+def _config_on_disk(source: ModelSource) -> dict[str, Any] | None:
     """The model's config before its weights load: a folder's ``config.json``, a GGUF file's metadata."""
     if source.kind == "gguf":  # read from the file's header (milliseconds)
         from .gguf_file import GgufFile, gguf_config, gguf_path
@@ -132,7 +130,7 @@ def dtype_name(requested: str, device: str, flags: set[str] | None = None) -> st
     return "float32"
 
 
-def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: str, fast_ok: bool) -> str:
+def choose_quantize(requested: str, source: ModelSource, device: str, dtype: str, fast_ok: bool) -> str:
     """Weight-only quantization for CPU decoding: as asked, or by default (``auto``) what the quality
     check chose for this model (``loading.quality``), and int4 until it has run."""
     from ..lean.quantize import QUANTIZE_CHOICES

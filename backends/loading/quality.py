@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import paths
+from .source import ModelSource
 
 if TYPE_CHECKING:
-    from .models import LoadedModel, ModelSource
+    from .models import LoadedModel
 
 HELD_OUT = Path(__file__).with_name("held_out_code.txt")
 TOKENS = 256
@@ -81,14 +82,14 @@ def _percent(cost: float) -> str:
     return f"{100 * cost:+.1f}%"
 
 
-def quality_file(source: "ModelSource") -> Path:
+def quality_file(source: ModelSource) -> Path:
     from .cache import cache_dir
 
     folder = cache_dir(source) or paths.converted_models_dir() / f"hub-{source.location.replace('/', '--')}"
     return folder / FILE_NAME
 
 
-def stored(source: "ModelSource") -> Quality | None:
+def stored(source: ModelSource) -> Quality | None:
     """The check's result for ``source`` if it ran before."""
     try:
         return Quality(**json.loads(quality_file(source).read_text(encoding="utf-8")))
