@@ -40,11 +40,21 @@ bench: $(STAMP)
 # The llama.cpp reference for bench/decode.py only (never a runtime dependency): builds from source,
 # about 8 minutes on two cores, for this CPU only (GGML_NATIVE). A VM may report AMX that it does
 # not enable (the first `tilezero` dies with SIGILL): where the CPU lists AMX, build without it.
+CONVERTER := $(VENV)/llama.cpp-converter
 NO_AMX := $(if $(shell grep -o amx_tile /proc/cpuinfo 2>/dev/null | head -1),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 bench-deps: $(STAMP)
 	CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 		-DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'" \
 		$(PY) -m pip install -q "llama-cpp-python==0.3.36"
+	# llama.cpp's Hugging Face -> GGUF converter, from the same release's source (bench/gguf_models.py
+	# writes the bench's GGUF files with it), and sentencepiece, which it imports.
+	$(PY) -m pip install -q sentencepiece
+	rm -rf $(CONVERTER) && mkdir -p $(CONVERTER)
+	$(PY) -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==0.3.36" -d $(CONVERTER)
+	tar -xzf $(CONVERTER)/llama_cpp_python-0.3.36.tar.gz -C $(CONVERTER) --strip-components=3 \
+		llama_cpp_python-0.3.36/vendor/llama.cpp/convert_hf_to_gguf.py \
+		llama_cpp_python-0.3.36/vendor/llama.cpp/conversion llama_cpp_python-0.3.36/vendor/llama.cpp/gguf-py
+	rm $(CONVERTER)/llama_cpp_python-0.3.36.tar.gz
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -41,6 +41,8 @@ class BackendInfo:
     device: str | None = None
     dtype: str | None = None
     quantize: str | None = None
+    weights: str | None = None  # the layout and what it costs: "int4 weights, perplexity +0.4%"
+    perplexity: str | None = None  # the quality check's figures, once measured
     context_window: int | None = None
     base_url: str | None = None
     ignores: tuple[str, ...] = ()  # settings the server was seen to ignore

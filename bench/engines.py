@@ -3,8 +3,9 @@
 An engine is ``run(ids, tokens) -> (seconds to first token, seconds in all, token ids)``: exactly
 ``tokens`` greedy tokens after the prompt ``ids``, end of text ignored. The same call with a long
 prompt and one token is a prefill. Models: the embedded SmolLM2 (from the chat's own fast-start
-copy, as a chat loads it), and two models with random weights built from a config at their real
-size -- codeparrot-small (GPT-2) and Qwen2.5-Coder-0.5B (Qwen2) -- for speed only.
+copy, as a chat loads it), and models with random weights built from a config at their real size --
+codeparrot-small (GPT-2), Qwen2.5-Coder 0.5B, 1.5B and 7B (Qwen2) -- for speed only. The Qwen shapes
+also come as GGUF files (``bench.gguf_models``), which parrot and llama.cpp both read.
 """
 
 from __future__ import annotations
@@ -28,7 +29,28 @@ SYNTHETIC = {
                                          num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
                                          max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
                                          tie_word_embeddings=True, use_sliding_window=False)),
+    "qwen2.5-coder-1.5b": ("qwen2", dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960,
+                                         num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
+                                         max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                                         tie_word_embeddings=True, use_sliding_window=False)),
+    "qwen2.5-coder-7b": ("qwen2", dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944,
+                                       num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
+                                       max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                                       tie_word_embeddings=False, use_sliding_window=False)),
+    # The Qwen2 architecture at a size that converts and runs in seconds: the benches' smoke tests.
+    "tiny-qwen2": ("qwen2", dict(vocab_size=49152, hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                                 rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
+                                 use_sliding_window=False)),
 }
+
+
+def embedded_tokenizer():
+    """The embedded model's tokenizer (with its chat template), from its GGUF file's metadata."""
+    from backends.loading import gguf_tokenizer
+    from backends.loading.gguf_file import gguf_path
+
+    return gguf_tokenizer.build(gguf_path(resolve("smollm2")))
 
 
 def synthetic_model(name: str, dtype: str):
@@ -89,11 +111,20 @@ def prepare(engine: str, options: dict) -> tuple[Run, Callable | None]:
     return (_generate(model) if engine == "generate" else _nocache(model)), None
 
 
+def gguf_file(options: dict) -> Path:
+    """The GGUF file an engine reads: the bench's file of a synthetic model, or the embedded model's."""
+    if "gguf" in options:
+        from bench.gguf_models import gguf_path
+
+        return gguf_path(options["model"], options["gguf"])
+    source = resolve("smollm2")
+    return Path(source.location) / source.gguf_file
+
+
 def _llamacpp(options: dict) -> Run:
     from llama_cpp import Llama  # optional, bench only
 
-    source = resolve("smollm2")
-    llm = Llama(model_path=str(Path(source.location) / source.gguf_file), n_ctx=options.get("ctx", 1024),
+    llm = Llama(model_path=str(gguf_file(options)), n_ctx=options.get("ctx", 1024),
                 n_threads=options.get("threads", os.cpu_count()), verbose=False)
 
     def run(ids: list[int], tokens: int):
@@ -116,20 +147,25 @@ def _parrot(model_name: str, options: dict) -> tuple[Run, Callable]:
     from backends.local.decoding import decode, make_generator
     from backends.settings import GenerationSettings
 
-    if model_name in SYNTHETIC:
+    if model_name in SYNTHETIC and "gguf" not in options:
         from backends.lean import LeanDecoder
         from backends.loading.plan import choose_quantize, dtype_name
 
-        # The choices the chat would make for this model (bf16 where the CPU computes it; no
-        # quantization for a model bench/quality.py has not checked).
+        # The choices the chat would make for this model (bf16 where the CPU computes it; int4 by
+        # default, as before its quality check has run).
         dtype = dtype_name(options["dtype"], "cpu")
         method = choose_quantize(options["quantize"], ModelSource(model_name, "folder", "-"), "cpu", dtype, True)
         decoder, window = LeanDecoder.from_model(synthetic_model(model_name, dtype), method), 32768
     else:
         from backends.loading.fast_start import load_for_chat
 
-        # As the chat loads it: from the fast-start copy (written by a first load, see --warm).
-        loaded = load_for_chat(resolve(model_name), "cpu", options["dtype"], options["quantize"])
+        # As the chat loads it (``parrot -m FILE.gguf`` for a GGUF row): from the fast-start copy if a
+        # first load wrote one; the quality check, which runs once while the model rests, is waited
+        # for, so that it never runs during another configuration's timed run.
+        source = resolve(str(gguf_file(options))) if "gguf" in options else resolve(model_name)
+        loaded = load_for_chat(source, "cpu", options["dtype"], options["quantize"])
+        if loaded.check is not None:
+            loaded.check.done.wait()
         decoder, window = loaded.decoder, loaded.window
     if options.get("traced") is False:  # every step through Python, as before the traced step
         decoder._traced = False

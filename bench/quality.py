@@ -5,8 +5,9 @@
 The reference is transformers' own float32 forward. For each parrot configuration: greedy replies
 to fixed chat prompts (tokens identical before the first difference, and the share of positions
 with the same token), and perplexity on held-out text the model did not write (Python's own
-textwrap.py source and argparse's documentation, first 512 tokens each). This is the check behind
-``loading.QUANTIZE_KNOWN_GOOD``: quantization is on by default only for models that pass it.
+textwrap.py source and argparse's documentation, first 512 tokens each). The check that picks a
+model's layout at load time (``backends.loading.quality``) measures the perplexity part alone, once
+per model; this bench adds the greedy agreement, on the embedded model.
 """
 
 from __future__ import annotations

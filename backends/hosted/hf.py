@@ -17,6 +17,7 @@ from urllib.parse import quote
 from ..base import Message
 from ..credentials import Found, find_hf_token
 from ..errors import BackendError, NeedsToken
+from ..loading.source import hub_completion_models
 from ..local.prompts import completion_text
 from ..local.stop_rule import StopRule
 from ..reply import Event, Finish, Text, Token, Usage
@@ -30,7 +31,7 @@ from .stream import json_events, raise_if_error, tgi_token_choice
 ROUTER_URL = "https://router.huggingface.co"
 DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-32B-Instruct"
 # Presets that name completion models: they continue text, so they use the task endpoint.
-COMPLETION_PRESETS = {"codeparrot": "codeparrot/codeparrot-small"}
+COMPLETION_PRESETS = hub_completion_models()  # from the one table of presets
 LOGIN_HINT = ("run /login (or `parrot login`) with a token from https://huggingface.co/settings/tokens, "
               "or set HF_TOKEN")
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .activity import Activity
 from .quantize import Dense, Matmul, from_tensors
 from .shape import Shape, shape_from_config
 from .threads import ThreadTuner
@@ -47,7 +48,7 @@ class LeanDecoder:
         self.shape, self.weights, self.quantize = shape, weights, quantize
         self.layers = weights.layers
         self.dtype = weights.norm.weight.dtype
-        self.device = weights.embed.device
+        self.device = weights.norm.weight.device
         self.scales = [shape.attention_scale(i) for i in range(shape.layers)]
         # bf16 on the CPU: RMSNorm as one fused LayerNorm (``rms_norm_as_layer_norm``); float32 keeps
         # F.rms_norm, which rounds exactly as transformers does.
@@ -60,6 +61,8 @@ class LeanDecoder:
         # first such step, False where tracing failed (the step then stays in Python).
         self._traced: Any = None
         self._where = torch.arange(shape.max_positions, device=self.device)
+        # Background work on this model (the quality check) runs only while no call is running.
+        self.activity = Activity()
 
     @classmethod
     def from_model(cls, model: Any, quantize: str = "none") -> "LeanDecoder":
@@ -77,16 +80,19 @@ class LeanDecoder:
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Tensors and a JSON-able description, for ``from_export`` (a ready-to-run copy on disk)."""
         w = self.weights
-        tensors: dict[str, torch.Tensor] = {"embed": w.embed, **_norm_tensors("norm", w.norm)}
+        tensors: dict[str, torch.Tensor] = {**_norm_tensors("norm", w.norm)}
+        kinds = {"embed": _kind(w.embed)}
+        tensors.update(_product_tensors("embed", w.embed))
         if w.positions is not None:
             tensors["positions"] = w.positions
         if w.inv_freq is not None:
             tensors["inv_freq"] = w.inv_freq
-        # A tied head in the embedding's dtype is the same tensor: stored (and later held) once.
-        tied = isinstance(w.head, Dense) and w.head.weight.data_ptr() == w.embed.data_ptr()
-        kinds = {"head": "tied" if tied else w.head.kind}
+        # A head tied to the embedding is stored (and later held) once.
+        tied = w.head is w.embed or (isinstance(w.head, Dense) and isinstance(w.embed, torch.Tensor)
+                                     and w.head.weight.data_ptr() == w.embed.data_ptr())
+        kinds["head"] = "tied" if tied else w.head.kind
         if not tied:
-            tensors.update({f"head.{name}": t for name, t in w.head.tensors().items()})
+            tensors.update(_product_tensors("head", w.head))
         for index, layer in enumerate(self.layers):
             tensors.update(_norm_tensors(f"{index}.norm1", layer.norm1))
             tensors.update(_norm_tensors(f"{index}.norm2", layer.norm2))
@@ -95,9 +101,9 @@ class LeanDecoder:
             for part in PARTS:
                 matmul = getattr(layer, part)
                 kinds[part] = matmul.kind
-                tensors.update({f"{index}.{part}.{name}": t for name, t in matmul.tensors().items()})
-        # Shared storage (a fused product's slices, a bf16 copy) cannot be saved twice.
-        tensors = {name: tensor.contiguous().clone() for name, tensor in tensors.items()}
+                tensors.update(_product_tensors(f"{index}.{part}", matmul))
+        # torch.save writes a tensor's whole storage: a view into a larger one gets its own.
+        tensors = {name: t if t.untyped_storage().nbytes() == t.nbytes else t.clone() for name, t in tensors.items()}
         return tensors, {"shape": asdict(self.shape), "kinds": kinds, "quantize": self.quantize}
 
     @classmethod
@@ -114,9 +120,12 @@ class LeanDecoder:
         layers = [Layer(norm(f"{i}.norm1"), part(f"{i}.qkv.", kinds["qkv"]), part(f"{i}.out.", kinds["out"]),
                         norm(f"{i}.norm2"), part(f"{i}.up.", kinds["up"]), part(f"{i}.down.", kinds["down"]),
                         tensors.get(f"{i}.q_norm"), tensors.get(f"{i}.k_norm")) for i in range(shape.layers)]
-        head = Dense(tensors["embed"]) if kinds["head"] == "tied" else part("head.", kinds["head"])
-        weights = Weights(tensors["embed"], tensors.get("positions"), norm("norm"), layers, head,
-                          tensors.get("inv_freq"))
+        embed = tensors["embed"] if kinds["embed"] == "dense" else part("embed.", kinds["embed"])
+        if kinds["head"] != "tied":
+            head = part("head.", kinds["head"])
+        else:
+            head = Dense(embed) if isinstance(embed, torch.Tensor) else embed
+        weights = Weights(embed, tensors.get("positions"), norm("norm"), layers, head, tensors.get("inv_freq"))
         return cls(shape, weights, meta["quantize"])
 
     # -- the forward pass ---------------------------------------------------------------------------
@@ -136,17 +145,27 @@ class LeanDecoder:
         A long prompt goes through in chunks of ``PREFILL_CHUNK`` tokens, each attending to the cache
         so far: the attention scores of one chunk (chunk x prompt) are the largest temporary, so memory
         grows linearly with the prompt instead of with its square."""
-        if self.threads is not None and ids.shape[-1] == 1:
-            with self.threads:
-                return self._step(ids, cache)
-        if self.threads is not None:
-            self.threads.use_best()
-        outputs = []
-        for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
-            x = self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
-            if every_position:
-                outputs.append(self._head(x))
-        return torch.cat(outputs) if every_position else self._head(x.view(ids.shape[0], -1, x.shape[-1])[:, -1])
+        with self.activity.busy():
+            if self.threads is not None and ids.shape[-1] == 1:
+                with self.threads:
+                    return self._step(ids, cache)
+            if self.threads is not None:
+                self.threads.use_best()
+            outputs = []
+            for begin in range(0, ids.shape[-1], PREFILL_CHUNK):
+                x = self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
+                if every_position:
+                    outputs.append(self._head(x))
+            return torch.cat(outputs) if every_position else self._head(x.view(ids.shape[0], -1, x.shape[-1])[:, -1])
+
+    def final_states(self, ids: torch.Tensor) -> torch.Tensor:
+        """The normalized output of the last layer at every position of a one-row ``ids`` ([T, hidden]):
+        what the output head reads, for a caller that applies the head itself (a slice at a time)."""
+        cache = self.new_cache(ids.shape[-1])
+        with self.activity.busy():
+            states = [self._forward(ids[:, begin:begin + PREFILL_CHUNK], cache)
+                      for begin in range(0, ids.shape[-1], PREFILL_CHUNK)]
+            return self._norm(torch.cat(states), self.weights.norm)
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
         return self.weights.head(self._norm(x, self.weights.norm)).float()
@@ -277,6 +296,16 @@ def rms_norm_as_layer_norm(x: torch.Tensor, doubled_weight: torch.Tensor, eps: f
     a number so that the traced step does not read it from ``x`` at every run."""
     both = F.layer_norm(torch.cat((x, -x), dim=-1), (2 * hidden,), doubled_weight, None, eps)
     return both.narrow(-1, 0, hidden).contiguous()  # the quantized products take contiguous rows
+
+
+def _kind(embed: torch.Tensor | Matmul) -> str:
+    return "dense" if isinstance(embed, torch.Tensor) else embed.kind
+
+
+def _product_tensors(prefix: str, product: torch.Tensor | Matmul) -> dict[str, torch.Tensor]:
+    if isinstance(product, torch.Tensor):  # a dense embedding table
+        return {prefix: product}
+    return {f"{prefix}.{name}": t for name, t in product.tensors().items()}
 
 
 def _norm_tensors(prefix: str, norm: Norm) -> dict[str, torch.Tensor]:

@@ -11,6 +11,10 @@ degrades the text, only the weights lose precision.
 
 from __future__ import annotations
 
+import functools
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager, Iterator
+
 import torch
 
 QUANTIZE_CHOICES = ("none", "int8", "int4")
@@ -56,8 +60,55 @@ class Int8:
         y = torch.ops.aten._weight_int8pack_mm(x, self.q, self.scale)
         return y if self.bias is None else y + self.bias
 
+    def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows of the weight in bf16: the token embedding, stored once with a tied output head."""
+        return self.q[rows].to(torch.bfloat16) * self.scale[rows].unsqueeze(-1)
+
     def tensors(self) -> dict[str, torch.Tensor]:
         return _with_bias({"q": self.q, "scale": self.scale}, self.bias)
+
+
+def int4_codes(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """4-bit codes of ``weight`` ([n, k]) by min/max scaling per group of ``INT4_GROUP`` inputs, with
+    the scales and zeros of ``Int4.from_codes``."""
+    n, k = weight.shape
+    w = weight.detach().float().reshape(n, k // INT4_GROUP, INT4_GROUP)
+    low, high = w.amin(dim=-1, keepdim=True), w.amax(dim=-1, keepdim=True)
+    scale = (high - low).clamp(min=1e-8) / 15.0
+    codes = torch.round((w - low) / scale).clamp(0, 15).to(torch.uint8).reshape(n, k)
+    scale = scale.squeeze(-1)
+    return codes, scale, low.squeeze(-1) + 8 * scale
+
+
+def pack_int4(codes: torch.Tensor) -> torch.Tensor:
+    """4-bit codes ([n, k] uint8) in the packed layout of ``_weight_int4pack_mm_for_cpu``.
+
+    torch's packing op takes the codes as int32 and costs, with that conversion, most of the time a
+    GGUF file's repacking takes (1.4 of 1.7 s for a 0.5B model). On AVX-512 machines its layout is
+    simple -- for each block of 64 rows and each input k, 32 bytes: row j in the low nibble, row
+    j + 32 in the high one -- and is written here with three byte operations; the op itself packs
+    anywhere that layout does not hold (``_blocks_of_64`` checks it against the op once)."""
+    n, k = codes.shape
+    if n % 64 == 0 and _blocks_of_64():
+        blocks = codes.view(n // 64, 2, 32, k)
+        return (blocks[:, 0] | (blocks[:, 1] << 4)).transpose(1, 2).contiguous().view(n, k // 2)
+    packed = torch.empty((n, k // 2), dtype=torch.uint8)
+    # A slice of rows at a time (whole blocks of 64 rows, which the op packs independently), so that
+    # the int32 copy stays small enough to stay in cache.
+    step = max(64, (1 << 20) // k // 64 * 64)
+    for begin in range(0, n, step):
+        rows = codes[begin:begin + step].to(torch.int32)
+        packed[begin:begin + step] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(rows, INT4_INNER_K_TILES)
+    return packed
+
+
+@functools.cache
+def _blocks_of_64() -> bool:
+    """Whether this machine's packing op lays rows out in blocks of 64 as ``pack_int4`` writes them."""
+    probe = torch.randint(0, 16, (128, 64), dtype=torch.uint8)
+    blocks = probe.view(2, 2, 32, 64)
+    ours = (blocks[:, 0] | (blocks[:, 1] << 4)).transpose(1, 2).contiguous().view(128, 32)
+    return torch.equal(ours, torch.ops.aten._convert_weight_to_int4pack_for_cpu(probe.to(torch.int32), INT4_INNER_K_TILES))
 
 
 class Int4:
@@ -70,15 +121,15 @@ class Int4:
 
     @classmethod
     def quantize(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int4":
-        n, k = weight.shape
-        w = weight.detach().float().reshape(n, k // INT4_GROUP, INT4_GROUP)
-        low, high = w.amin(dim=-1, keepdim=True), w.amax(dim=-1, keepdim=True)
-        scale = (high - low).clamp(min=1e-8) / 15.0
-        q = torch.round((w - low) / scale).clamp(0, 15).to(torch.int32).reshape(n, k)
-        zero = low + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
-        scales_and_zeros = torch.cat([scale, zero], dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
-        return cls(torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, INT4_INNER_K_TILES), scales_and_zeros,
-                   None if bias is None else bias.detach().to(torch.bfloat16))
+        return cls.from_codes(*int4_codes(weight), bias)
+
+    @classmethod
+    def from_codes(cls, codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor,
+                   bias: torch.Tensor | None = None) -> "Int4":
+        """Pack 4-bit ``codes`` ([n, k], 0..15) whose weights are ``(code - 8) * scale + zero``, with one
+        scale and zero per ``INT4_GROUP`` inputs ([n, k / INT4_GROUP]): the kernel's own convention."""
+        scales_and_zeros = torch.stack((scale, zero), dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
+        return cls(pack_int4(codes), scales_and_zeros, None if bias is None else bias.detach().to(torch.bfloat16))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, INT4_GROUP, self.scales_and_zeros)
@@ -93,9 +144,10 @@ KINDS = {cls.kind: cls for cls in (Dense, Int8, Int4)}
 
 
 def supports(method: str, weight: torch.Tensor) -> bool:
-    """Whether ``method`` can take this weight: int4 needs whole groups along the input dimension."""
+    """Whether ``method`` can take this weight: int4 needs whole groups along the input dimension
+    (and the packing op rows in multiples of 16)."""
     if method == "int4":
-        return weight.shape[1] % INT4_GROUP == 0 and weight.shape[0] % 8 == 0
+        return weight.shape[1] % INT4_GROUP == 0 and weight.shape[0] % 16 == 0
     return True
 
 
@@ -111,3 +163,35 @@ def matmul_for(weight: torch.Tensor, method: str, bias: torch.Tensor | None = No
 def from_tensors(kind: str, tensors: dict[str, torch.Tensor]) -> Matmul:
     """Rebuild a product saved with ``.tensors()``."""
     return KINDS[kind](**tensors)
+
+
+class Lazy:
+    """A product built when it is called and dropped right after, inside ``around`` (a context
+    manager factory): the quality check reads a whole model this way, one product at a time, so
+    that a full-precision copy of it never exists and a reply can run between two products."""
+
+    def __init__(self, build: Callable[[], Matmul], around: Callable[[], ContextManager[Any]] = nullcontext) -> None:
+        self.build, self.around = build, around
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with self.around():
+            return self.build()(x)
+
+
+class LazyRows:
+    """A ``Lazy`` product built a slice of output rows at a time (``build(begin, end)``): the output
+    head, the largest matrix, never exists whole in full precision."""
+
+    def __init__(self, build: Callable[[int, int], Matmul], rows: int,
+                 around: Callable[[], ContextManager[Any]] = nullcontext, step: int = 4096) -> None:
+        self.build, self.rows, self.around, self.step = build, rows, around, step
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([part for _, part in self.slices(x)], dim=-1)
+
+    def slices(self, x: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        """(first row, ``x``'s product with that slice of rows) for each slice: a caller that reduces
+        each slice at once (a loss over the vocabulary) never holds the whole output."""
+        for begin in range(0, self.rows, self.step):
+            with self.around():
+                yield begin, self.build(begin, min(begin + self.step, self.rows))(x)

@@ -8,13 +8,14 @@ gate/up), and GPT-2's Conv1D weights, stored [in, out], are transposed to [out, 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from .quantize import Matmul, matmul_for
+from .quantize import Int8, Lazy, LazyRows, Matmul, matmul_for
 from .shape import Shape
 
 
@@ -43,7 +44,7 @@ class Layer:
 
 @dataclass
 class Weights:
-    embed: torch.Tensor
+    embed: torch.Tensor | Int8  # a table, or int8 rows (shared with a tied int8 head)
     positions: torch.Tensor | None  # learned position table (GPT-2)
     norm: Norm
     layers: list[Layer]
@@ -59,11 +60,15 @@ def _checked(tensor: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.T
     return tensor.detach()
 
 
-class _Reader:
-    """Checks and converts tensors for one model: dtype of the computation, quantization method."""
+Around = Callable[[], AbstractContextManager[Any]]
 
-    def __init__(self, shape: Shape, dtype: torch.dtype, method: str) -> None:
-        self.shape, self.dtype, self.method = shape, dtype, method
+
+class _Reader:
+    """Checks and converts tensors for one model: dtype of the computation, quantization method.
+    With ``around``, products are built only when called (``quantize.Lazy``), inside ``around()``."""
+
+    def __init__(self, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None) -> None:
+        self.shape, self.dtype, self.method, self.around = shape, dtype, method, around
 
     def tensor(self, tensor: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:
         return _checked(tensor, shape, name).to(self.dtype)
@@ -76,6 +81,8 @@ class _Reader:
     def matmul(self, parts: list[tuple[torch.Tensor, torch.Tensor | None, tuple[int, int], str]],
                with_bias: bool) -> Matmul:
         """One product for several [out, in] weights that read the same input, stacked by rows."""
+        if self.around is not None:
+            return Lazy(lambda: _Reader(self.shape, self.dtype, self.method).matmul(parts, with_bias), self.around)
         weights = [self.tensor(w, shape, f"{name}.weight") for w, _, shape, name in parts]
         bias = None
         if with_bias:
@@ -93,9 +100,9 @@ def _conv1d(module: Any, shape: tuple[int, int], name: str) -> tuple[torch.Tenso
     return _checked(module.weight, (shape[1], shape[0]), f"{name}.weight").t().contiguous(), module.bias, shape, name
 
 
-def read_llama_like(model: Any, shape: Shape, dtype: torch.dtype, method: str) -> Weights:
+def read_llama_like(model: Any, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None) -> Weights:
     """Llama, Qwen2 and Qwen3: rotary positions, RMSNorm, gated SiLU MLP."""
-    read = _Reader(shape, dtype, method)
+    read = _Reader(shape, dtype, method, around)
     hidden, dim, inter = shape.hidden, shape.head_dim, shape.intermediate
     q_size, kv_size = shape.heads * dim, shape.kv_heads * dim
     inner = model.model
@@ -116,14 +123,14 @@ def read_llama_like(model: Any, shape: Shape, dtype: torch.dtype, method: str) -
             read.tensor(attn.q_norm.weight, (dim,), f"{at}.q_norm") if shape.qk_norm else None,
             read.tensor(attn.k_norm.weight, (dim,), f"{at}.k_norm") if shape.qk_norm else None,
         ))
-    return Weights(read.tensor(inner.embed_tokens.weight, (shape.vocab, hidden), "embed_tokens"), None,
-                   read.norm(inner.norm, hidden, "norm"), layers, _head(model, read),
+    embed, head = _embedding_and_head(model, read)
+    return Weights(embed, None, read.norm(inner.norm, hidden, "norm"), layers, head,
                    inner.rotary_emb.inv_freq.detach().float().clone())
 
 
-def read_gpt2(model: Any, shape: Shape, dtype: torch.dtype, method: str) -> Weights:
+def read_gpt2(model: Any, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None) -> Weights:
     """GPT-2 (codeparrot): learned positions, LayerNorm with biases, GELU MLP, Conv1D weights."""
-    read = _Reader(shape, dtype, method)
+    read = _Reader(shape, dtype, method, around)
     hidden, inter = shape.hidden, shape.intermediate
     body = model.transformer
     assert len(body.h) == shape.layers, f"expected {shape.layers} layers, found {len(body.h)}"
@@ -138,15 +145,29 @@ def read_gpt2(model: Any, shape: Shape, dtype: torch.dtype, method: str) -> Weig
             read.matmul([_conv1d(block.mlp.c_fc, (inter, hidden), f"{at}.mlp.c_fc")], True),
             read.matmul([_conv1d(block.mlp.c_proj, (hidden, inter), f"{at}.mlp.c_proj")], True),
         ))
-    return Weights(read.tensor(body.wte.weight, (shape.vocab, hidden), "wte"),
-                   read.tensor(body.wpe.weight, (shape.max_positions, hidden), "wpe"),
-                   read.norm(body.ln_f, hidden, "ln_f"), layers, _head(model, read), None)
+    embed, head = _embedding_and_head(model, read)
+    return Weights(embed, read.tensor(body.wpe.weight, (shape.max_positions, hidden), "wpe"),
+                   read.norm(body.ln_f, hidden, "ln_f"), layers, head, None)
 
 
-def _head(model: Any, read: _Reader) -> Matmul:
-    weight = read.tensor(model.get_output_embeddings().weight, (read.shape.vocab, read.shape.hidden), "lm_head")
-    # The output head is the largest single matrix; GGUF files keep it at 8 bits, so never lower.
-    return matmul_for(weight, "int8" if read.method != "none" else "none")
+def _embedding_and_head(model: Any, read: _Reader) -> tuple[torch.Tensor | Int8, Matmul]:
+    """The token table and the output head. The head is the largest single matrix; GGUF files keep it
+    at 8 bits or more, so it is never quantized lower. Quantized, the table is int8 rows: the head's
+    own when they are tied (one copy for both), else its own."""
+    sizes = (read.shape.vocab, read.shape.hidden)
+    table = _checked(model.get_input_embeddings().weight, sizes, "embed_tokens")
+    output = _checked(model.get_output_embeddings().weight, sizes, "lm_head")
+    method = "int8" if read.method != "none" else "none"
+
+    def head(begin: int = 0, end: int = read.shape.vocab) -> Matmul:
+        return matmul_for(output[begin:end].to(read.dtype), method)
+
+    if read.around is not None:
+        return table.to(read.dtype), LazyRows(head, read.shape.vocab, read.around)
+    built = head()
+    if method == "none":
+        return table.to(read.dtype), built
+    return (built if output.data_ptr() == table.data_ptr() else Int8.quantize(table)), built
 
 
 READERS = {"llama": read_llama_like, "qwen2": read_llama_like, "qwen3": read_llama_like, "gpt2": read_gpt2}

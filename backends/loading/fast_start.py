@@ -1,8 +1,9 @@
 """A ready-to-run copy of a chat model's lean decoder, so that a chat starts in about a second.
 
 From the first load's result (``loading.load``), the lean decoder's tensors -- already fused,
-quantized and in the dtype that will run -- are saved as one safetensors file beside a copy of the
-tokenizer. Later starts read that file (a single mapping, no per-layer modules to build, no
+quantized and in the dtype that will run -- are saved with ``torch.save`` beside a copy of the
+tokenizer. Later starts map that file (``torch.load(mmap=True)``: no copy, each tensor aligned for
+the packed kernels, a tensor shared by two parts stored once; no per-layer modules to build, no
 re-quantizing) and tokenize with the ``tokenizers`` library alone; transformers, which takes longer
 to import than torch's first use, loads only when something asks for the full model or tokenizer.
 """
@@ -15,42 +16,36 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import paths
+from .light_tokenizer import LightTokenizer, tokenizer_info
 from .models import LoadedModel, ModelSource, OnProgress
 from .plan import LoadPlan, plan_load
 
 
 def save(loaded: LoadedModel, target: Path) -> None:
     """Write the lean decoder and tokenizer of ``loaded`` (atomic: a killed run leaves nothing)."""
-    from safetensors.torch import save_file
+    import torch
 
     tensors, meta = loaded.fast.export()
     tokenizer = loaded.tokenizer
     meta.update(window=loaded.window, eos_ids=sorted(loaded.eos_ids), dtype=loaded.dtype,
-                tokenizer={"chat_template": tokenizer.chat_template, "eos_token": tokenizer.eos_token,
-                           "eos_token_id": tokenizer.eos_token_id, "bos_token": tokenizer.bos_token,
-                           "clean_up_tokenization_spaces":
-                               bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
+                tokenizer=tokenizer_info(tokenizer))
     with paths.atomic_directory(target) as tmp:
-        save_file(tensors, str(tmp / "decoder.safetensors"))
+        torch.save(tensors, tmp / "decoder.pt")
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
-def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
-    """A LoadedModel from the ready copy ``plan.fast_start``; ``full()`` loads the transformers model if
-    someone needs it."""
-    from safetensors.torch import load_file
+def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel], full_tokenizer: Callable[[], Any]) -> LoadedModel:
+    """A LoadedModel from the ready copy ``plan.fast_start``; ``full()`` loads the transformers model,
+    and ``full_tokenizer()`` the transformers tokenizer, if someone needs them."""
+    import torch
 
     from ..lean import LeanDecoder
 
     folder = plan.fast_start
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    # A tensor inside the file's buffer may sit at an offset the packed kernels' vector loads do not
-    # expect (it crashed them): such tensors get a fresh, aligned copy.
-    tensors = {name: tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
-               for name, tensor in load_file(str(folder / "decoder.safetensors")).items()}
-    fast = LeanDecoder.from_export(tensors, meta)
-    tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], lambda: full().tokenizer)
+    fast = LeanDecoder.from_export(torch.load(folder / "decoder.pt", mmap=True, weights_only=True), meta)
+    tokenizer = LightTokenizer(folder / "tokenizer.json", meta["tokenizer"], full_tokenizer)
     return LoadedModel(plan, None, tokenizer, meta["window"], set(meta["eos_ids"]), fast,
                        model_loader=lambda: full().model)
 
@@ -58,10 +53,25 @@ def load_ready(plan: LoadPlan, full: Callable[[], LoadedModel]) -> LoadedModel:
 def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
                   progress: OnProgress | None = None, cancel: threading.Event | None = None) -> LoadedModel:
     """``loading.load`` with a fast start on the CPU: the ready copy the plan names if there is one,
-    else a full load whose decoder is then saved there for next time."""
+    else a first load (a GGUF file's weights repacked as they are, or the transformers model's) whose
+    decoder is then saved there for next time. Quantized weights get their quality check."""
+    from . import gguf_tokenizer
+    from .gguf_file import gguf_path
+    from .gguf_model import load_gguf
     from .models import load
 
-    plan = plan_load(source, device, dtype, quantize)
+    # A GGUF file seen for the first time: its tokenizer starts building at once, in a process of its
+    # own, while this one imports torch, plans and repacks the weights.
+    job = gguf_tokenizer.Job(gguf_path(source)) if source.kind == "gguf" and not _any_ready_copy(source) else None
+    try:
+        plan = plan_load(source, device, dtype, quantize)
+    except BaseException:
+        if job:
+            job.cancel()
+        raise
+    if job and (plan.fast_start is None or (plan.fast_start / "meta.json").exists()):
+        job.cancel()  # transformers' own loading after all (a GPU, an architecture the lean decoder lacks)
+        job = None
     if plan.fast_start is not None and (plan.fast_start / "meta.json").exists():
         full: list[LoadedModel] = []
 
@@ -70,93 +80,56 @@ def load_for_chat(source: ModelSource, device: str = "auto", dtype: str = "auto"
                 full.append(load(source, plan.device, plan.dtype, progress, "none", lean=False))
             return full[0]
 
-        return load_ready(plan, full_load)
-    loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
-    target = loaded.plan.fast_start
-    if target is not None and loaded.fast is not None:
-        try:
-            save(loaded, target)
-        except OSError as error:  # a read-only cache only costs speed
-            if progress:
-                progress(f"could not save a fast-start copy: {error}")
+        if source.kind == "gguf":
+            tokenizer = lambda: gguf_tokenizer.build(gguf_path(source))  # noqa: E731
+        else:
+            tokenizer = lambda: full_load().tokenizer  # noqa: E731
+        loaded = load_ready(plan, full_load, tokenizer)
+    else:
+        if source.kind == "gguf" and plan.fast_start is not None:  # the lean decoder on the CPU
+            loaded = load_gguf(source, plan, progress, job)
+        else:
+            loaded = load(source, device, dtype, progress, quantize, cancel=cancel)
+        target = loaded.plan.fast_start
+        if target is not None and loaded.fast is not None:
+            try:
+                save(loaded, target)
+            except OSError as error:  # a read-only cache only costs speed
+                if progress:
+                    progress(f"could not save a fast-start copy: {error}")
+    _check_quality(loaded, progress)
     return loaded
 
 
-class LightTokenizer:
-    """The part of a transformers tokenizer that chatting needs, on the ``tokenizers`` library alone.
+def _any_ready_copy(source: ModelSource) -> bool:
+    """Whether some fast-start copy of ``source`` exists (of whichever dtype and layout)."""
+    from .cache import cache_dir
+    from .plan import FAST_START_FORMAT
 
-    Anything else (``convert_ids_to_tokens``, batch calls, ...) is passed on to the full transformers
-    tokenizer, loaded the first time it is needed.
-    """
-
-    def __init__(self, path: Path, info: dict[str, Any], full: Callable[[], Any]) -> None:
-        from tokenizers import Tokenizer
-
-        self._tokenizer = Tokenizer.from_file(str(path))
-        self._full_loader, self._full = full, None
-        self.chat_template = info["chat_template"]
-        self.eos_token, self.eos_token_id, self.bos_token = info["eos_token"], info["eos_token_id"], info["bos_token"]
-        self._clean_up = info["clean_up_tokenization_spaces"]
-        self._template = None
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if self._full is None:
-            self._full = self._full_loader()
-        return getattr(self._full, name)
-
-    @property
-    def backend_tokenizer(self) -> Any:
-        """The ``tokenizers`` core, as transformers' fast tokenizers expose it (/tokens needs no more)."""
-        return self._tokenizer
-
-    def __call__(self, text: str, add_special_tokens: bool = True, **kwargs: Any) -> Any:
-        if kwargs:
-            return self.__getattr__("__call__")(text, add_special_tokens=add_special_tokens, **kwargs)
-        from types import SimpleNamespace
-
-        ids = self._tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
-        return SimpleNamespace(input_ids=ids)
-
-    def decode(self, ids: Any, skip_special_tokens: bool = False) -> str:
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
-        if isinstance(ids, int):
-            ids = [ids]
-        text = self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
-        return self.__getattr__("clean_up_tokenization")(text) if self._clean_up else text
-
-    def apply_chat_template(self, conversation: list[dict[str, str]], tokenize: bool = True,
-                            add_generation_prompt: bool = False, continue_final_message: bool = False,
-                            **kwargs: Any) -> Any:
-        """Render the chat template as transformers does (sandboxed Jinja, trimmed blocks)."""
-        if kwargs or tokenize:
-            return self.__getattr__("apply_chat_template")(
-                conversation, tokenize=tokenize, add_generation_prompt=add_generation_prompt,
-                continue_final_message=continue_final_message, **kwargs)
-        if self._template is None:
-            self._template = _compile(self.chat_template)
-        text = self._template.render(messages=conversation, add_generation_prompt=add_generation_prompt,
-                                     eos_token=self.eos_token, bos_token=self.bos_token)
-        if continue_final_message:
-            # Cut what the template adds after the last message (its end-of-turn marker).
-            final = conversation[-1]["content"]
-            end = text.rindex(final.strip()) if final.strip() in text else -1
-            if end >= 0:
-                text = text[:end + len(final.strip())]
-        return text
+    folder = cache_dir(source)
+    return folder is not None and any(folder.glob(f"decoder-v{FAST_START_FORMAT}-*/meta.json"))
 
 
-def _compile(template: str) -> Any:
-    import jinja2
-    from jinja2.ext import loopcontrols
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+def _check_quality(loaded: LoadedModel, progress: OnProgress | None) -> None:
+    """The stored result of the quality check, or the check itself started in the background; the
+    load line says what the weights are and, once known, what they cost."""
+    from . import quality
 
-    def raise_exception(message: str) -> None:
-        raise jinja2.exceptions.TemplateError(message)
+    if loaded.fast is None or loaded.device != "cpu":
+        return
+    name = loaded.source.name
+    loaded.quality = quality.stored(loaded.source)
+    note = quality.weights_note(loaded.quantize, loaded.plan.asked, loaded.quality, True)
+    if note and progress:
+        progress(f"{name}: {note}")
+    if loaded.quality is None and loaded.quantize != "none":
+        def measured(result: quality.Quality) -> None:
+            loaded.quality = result  # describe() has it at once; the line comes as the next reply starts
+            note = f"{name}: {loaded.weight_facts()['weights']}"
+            if loaded.plan.asked == "auto" and result.choice() != loaded.quantize:
+                choice = "bf16" if result.choice() == "none" else result.choice()
+                note += f"; the next start uses {choice} weights ({result.summary()})"
+            if progress:
+                loaded.fast.activity.at_next_call(lambda: progress(note))
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
-    env.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, indent=indent, ensure_ascii=False)
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(template)
+        loaded.check = quality.Check(loaded, measured, progress or (lambda line: None)).start()

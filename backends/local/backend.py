@@ -71,7 +71,7 @@ class LocalBackend:
         if loaded is None:  # nothing is claimed before the model has loaded
             return BackendInfo(self.name, self.model_name)
         return BackendInfo(self.name, self.model_name, mode=loaded.mode, device=loaded.device, dtype=loaded.dtype,
-                           quantize=loaded.quantize, context_window=loaded.window)
+                           quantize=loaded.quantize, context_window=loaded.window, **loaded.weight_facts())
 
     # -- prompts ---------------------------------------------------------------------------------
 

@@ -137,7 +137,9 @@ class StatusBar(Widget):
         else:
             line += [fact(facts.device, priority=3),
                      fact(facts.dtype, SHORT_DTYPES.get(facts.dtype or "", facts.dtype), priority=2)]
-            if facts.quantize not in (None, "none"):
+            if facts.weights and facts.perplexity:  # the layout and what it costs, once measured; short: the layout
+                line.append(fact(facts.weights, facts.weights.split(",")[0].split(" (")[0], priority=2))
+            elif facts.quantize not in (None, "none"):
                 line.append(fact(f"{facts.quantize} weights", str(facts.quantize), priority=2))
             line.append(fact(facts.mode, priority=4))
         line.append(fact(self.sampling, self.sampling.replace("sample ", "").replace("temperature", "temp"),

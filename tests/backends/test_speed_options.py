@@ -42,9 +42,9 @@ def test_an_explicit_dtype_wins_and_a_wrong_one_says_what_is_allowed():
         dtype_name("int3", "cpu", set())
 
 
-def test_quantization_is_on_by_default_only_for_a_checked_model_in_bf16_on_the_cpu():
+def test_auto_quantizes_every_covered_model_in_bf16_on_the_cpu_int4_until_checked():
     assert choose_quantize("auto", SMOLLM2, "cpu", "bfloat16", fast_ok=True) == "int4"
-    assert choose_quantize("auto", OTHER, "cpu", "bfloat16", fast_ok=True) == "none"
+    assert choose_quantize("auto", OTHER, "cpu", "bfloat16", fast_ok=True) == "int4"
     assert choose_quantize("auto", SMOLLM2, "cpu", "float32", fast_ok=True) == "none"
     assert choose_quantize("auto", SMOLLM2, "cuda", "bfloat16", fast_ok=False) == "none"
     assert choose_quantize("int4", OTHER, "cpu", "float32", fast_ok=True) == "int4"  # asked for: allowed
@@ -102,6 +102,7 @@ def test_a_second_start_reads_the_ready_copy_and_answers_the_same(tiny_llama):
     messages = [Message("system", "Be brief."), Message("user", "def add(a, b):")]
     first = LocalBackend(str(tiny_llama), device="cpu", dtype="bfloat16", quantize="int8")
     first_text = first.stream(messages, GREEDY).finish()
+    first.load().check.done.wait()  # its perplexity figure, which the second start reads
     second = LocalBackend(str(tiny_llama), device="cpu", dtype="bfloat16", quantize="int8")
     loaded = second.load()
     assert type(loaded.tokenizer).__name__ == "LightTokenizer", "the second start uses the ready copy"

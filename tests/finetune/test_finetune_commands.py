@@ -158,5 +158,5 @@ def test_the_foreground_run_tells_of_checkpoint_saves(js_tree, tiny_gpt2):
 def test_a_missing_data_folder_is_reported_before_anything_starts(ctx, tmp_path):
     with pytest.raises(UsageError, match="no such folder") as error:
         run(f"/finetune js --data {tmp_path / 'nowhere'}", ctx)
-    assert "--data hub or a folder" in str(error.value)
+    assert "--data hub, a .parquet file or a folder" in str(error.value)
     assert ctx.finetune_job is None
