@@ -21,9 +21,10 @@ class CountedProgress(str):
     done: int
     total: int
 
-    def __new__(cls, what: str, done: int, total: int, unit: str) -> "CountedProgress":
+    def __new__(cls, what: str, done: int, total: int, unit: str,
+                amount: Callable[[int], str] = str) -> "CountedProgress":
         percent = f"{100 * done // total}%" if total else "…"
-        line = super().__new__(cls, f"{what}: {percent} ({done} of {total} {unit})")
+        line = super().__new__(cls, f"{what}: {percent} ({amount(done)} of {amount(total)} {unit})")
         line.done, line.total = done, total
         return line
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BackendError, ModelUnavailable
+from .counted_progress import CountedProgress
 
 OFFLINE_OPTIONS = "use the embedded model (--model smollm2), a local folder or a .gguf file"
 OFFLINE_CHAT_OPTIONS = "use the embedded model (`/model smollm2`), a local folder or a .gguf file"
@@ -33,21 +34,11 @@ SAFETENSORS = ("model.safetensors", "model-*-of-*.safetensors", "model.safetenso
 PYTORCH_BIN = ("pytorch_model.bin", "pytorch_model-*-of-*.bin", "pytorch_model.bin.index.json")
 
 
-class DownloadProgress(str):
-    """A progress line that also carries numbers, so a screen can draw a bar instead of printing text."""
-
-    done: int
-    total: int
+class DownloadProgress(CountedProgress):
+    """``downloading org/id: 40% (1.2 of 3.0 MB)``, with the numbers kept so a screen can draw a bar."""
 
     def __new__(cls, repo_id: str, done: int, total: int) -> "DownloadProgress":
-        percent = f"{100 * done // total}%" if total else "…"
-        line = super().__new__(cls, f"downloading {repo_id}: {percent} ({_mb(done)} of {_mb(total)} MB)")
-        line.done, line.total = done, total
-        return line
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
+        return super().__new__(cls, f"downloading {repo_id}", done, total, "MB", _mb)  # type: ignore[return-value]
 
 
 class DownloadCancelled(BackendError):
