@@ -26,7 +26,9 @@ HINT = "give a .gguf file with its tokenizer in the metadata"
 
 def build(path: Path) -> Any:
     """The transformers tokenizer that the file's metadata describes, with its chat template."""
-    from transformers import PreTrainedTokenizerFast
+    from ..library_imports import transformers_names
+
+    PreTrainedTokenizerFast = transformers_names("PreTrainedTokenizerFast")
     from transformers.integrations.gguf.gguf_tokenizer_mapping import convert_gguf_tokenizer
 
     try:

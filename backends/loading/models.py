@@ -31,7 +31,9 @@ def convert_gguf(source: ModelSource, progress: OnProgress | None = None) -> Pat
     target = cache_dir(source)  # the converted copy is that cache folder itself
     if (target / "config.json").exists():
         return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ..library_imports import transformers_names
+
+    AutoModelForCausalLM, AutoTokenizer = transformers_names("AutoModelForCausalLM", "AutoTokenizer")
 
     if progress:
         progress(f"converting {source.gguf_file} once to a fast-loading copy (about 20 s)")
@@ -134,7 +136,9 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
     lean decoder (``backends.lean``, unless ``lean`` is False), on the CPU quantized as planned, on a
     GPU in the model's dtype.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ..library_imports import transformers_names
+
+    AutoModelForCausalLM, AutoTokenizer = transformers_names("AutoModelForCausalLM", "AutoTokenizer")
 
     plan = plan_load(source, device, dtype, quantize, lean)  # a bad device or dtype fails before any download
     location = source.location
@@ -166,7 +170,9 @@ def _load_from_hub(model_id: str, torch_dtype: Any, progress: OnProgress | None,
 
     The token reaches the Hub in ``hub.download`` alone: ``from_pretrained`` is only ever given the
     local snapshot folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ..library_imports import transformers_names
+
+    AutoModelForCausalLM, AutoTokenizer = transformers_names("AutoModelForCausalLM", "AutoTokenizer")
 
     from . import hub
 

@@ -104,7 +104,9 @@ def _read_tokenizer_file(path: Path) -> Any:
 
 def _from_folder(name: str, folder: Path) -> NamedTokenizer:
     """A model folder: AutoTokenizer, exactly as the model loads it (its config may adjust tokenizer.json)."""
-    from transformers import AutoTokenizer
+    from ..library_imports import transformers_names
+
+    AutoTokenizer = transformers_names("AutoTokenizer")
 
     window = None
     config = folder / "config.json"
@@ -120,7 +122,9 @@ def _from_folder(name: str, folder: Path) -> NamedTokenizer:
 
 def _from_transformers(name: str, source: ModelSource) -> NamedTokenizer:
     """Folders with only a slow tokenizer (Hub ids go through the cache, GGUF files their metadata)."""
-    from transformers import AutoConfig, AutoTokenizer
+    from ..library_imports import transformers_names
+
+    AutoConfig, AutoTokenizer = transformers_names("AutoConfig", "AutoTokenizer")
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=True)

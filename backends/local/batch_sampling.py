@@ -25,7 +25,9 @@ def _batched_forward(model: Any, input_ids: torch.Tensor, length: int, count: in
         first = model(input_ids, cache)
         rows = cache.repeat(count)
         return first, lambda ids: model(ids, rows)
-    from transformers import DynamicCache
+    from ..library_imports import transformers_names
+
+    DynamicCache = transformers_names("DynamicCache")
 
     hf_cache = DynamicCache(config=model.config)
 

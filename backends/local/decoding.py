@@ -92,7 +92,9 @@ def step_function(model: Any, prompt_length: int, room: int, cache: object | Non
     if hasattr(model, "new_cache"):
         fast_cache = model.new_cache(prompt_length + room)
         return lambda ids: model(ids, fast_cache)
-    from transformers import DynamicCache
+    from ..library_imports import transformers_names
+
+    DynamicCache = transformers_names("DynamicCache")
 
     hf_cache = cache if cache is not None else DynamicCache(config=model.config)
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from rich.segment import Segment
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Static, TextArea
 
 from ..chat.attachments import path_completions, word_to_complete
 from ..commands import completions, lookup
 from ..commands.table import COMMANDS
+from ..views.terminal_text import neutral
 
 NEWLINE_KEYS = {"ctrl+j", "shift+enter", "alt+enter", "ctrl+enter"}
 
@@ -63,6 +66,16 @@ class PromptInput(TextArea):
             self.insert("\n")
             return
         await super()._on_key(event)
+
+    def render_line(self, y: int) -> Strip:
+        # Text pasted in (or a failed command put back) may hold escape sequences: they are drawn as
+        # symbols, never sent to the terminal; what is sent stays as it was typed.
+        strip = super().render_line(y)
+        if all(neutral(segment.text) == segment.text for segment in strip):
+            return strip
+        width = strip.cell_length
+        shown = [segment if segment.control else Segment(neutral(segment.text), segment.style) for segment in strip]
+        return Strip(shown).crop(0, width)
 
     def submit(self) -> None:
         """Send what is in the box (nothing when it is blank), as Enter does."""

@@ -226,3 +226,20 @@ async def test_esc_stops_the_reply_and_the_lines_waiting_behind_it(tiny_llama, m
         await idle(pilot)
         assert app.session.settings.temperature != 0.5
         assert "not sent (Esc): /temp 0.5" in screen_text(app)
+
+
+async def test_escape_sequences_in_the_input_are_drawn_as_symbols_and_sent_as_they_are(monkeypatch):
+    app = scripted_app(monkeypatch)
+    async with app.run_test(size=NARROW) as pilot:
+        await idle(pilot)
+        prompt = app.query_one(PromptInput)
+        pasted = "/load /tmp/\x1b]0;retitled\x07x.json \x9b1m"
+        prompt.text = pasted  # as a paste puts it there (and as a failed command comes back)
+        await pilot.pause()
+        lines = [prompt.render_line(y) for y in range(prompt.size.height)]
+        drawn = "".join(line.text for line in lines)
+        assert "␛]0;retitled" in drawn and not any(c in drawn for c in "\x1b\x07\x9b")
+        assert all(line.cell_length == prompt.size.width for line in lines)  # the box keeps its width
+        await pilot.press("enter")
+        await idle(pilot)
+        assert prompt.text == pasted  # the failed command comes back exactly as it was
