@@ -28,7 +28,8 @@ from textual.widgets import Markdown, Static
 from ..views.terminal_text import neutral
 
 FRAME = 1 / constants.MAX_FPS  # the screen's own refresh period (TEXTUAL_FPS, 60 by default)
-SHARE = 0.15  # of a core, at most, for drawing a reply: the decoder shares the machine with the screen
+SHARE = 0.05  # of a core, at most, for drawing a reply: the decoder shares the machine with the screen
+# (0.15 left the app at 0.75x of --plain on 2 cores; 0.05 gives 0.99x at about 16 frames a second: bench/app_reply.py)
 LONGEST_WAIT = 0.5  # seconds between two frames, however long the last one took
 FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
