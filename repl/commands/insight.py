@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from backends.errors import Cancelled, ParrotError, UsageError
@@ -29,17 +31,18 @@ def session_tokenizer(session: Session, spec: str):
     return model_tokenizer(name)
 
 
-@command("tokens", "/tokens [TEXT] [--tokenizer T|--compare A,B]",
-         "TEXT (default: the last message) as tokens, ids, offsets, share of window",
-         group="inside the model")
+@command("tokens", "/tokens [--tokenizer T|--compare A,B] [TEXT]",
+         "TEXT as typed (default: the last message) as tokens, ids, offsets, share of window",
+         group="inside the model", verbatim=True)
 def tokens_(ctx: Context, args: list[str]) -> None:
     from backends.token_spans import token_spans
 
     from ..views.token_tables import compare_view, tokens_view
 
-    parsed = tokens_parser("/tokens", add_help=False).parse_intermixed_args(args)
-    if parsed.text:
-        text = " ".join(parsed.text)
+    flags, typed = split_flags(args[0] if args else "")
+    parsed = tokens_parser("/tokens", add_help=False).parse_intermixed_args(flags)
+    if typed:
+        text = typed  # every space, indent and line as typed: what is counted is what was given
     elif ctx.session.conversation.turns:
         text = ctx.session.conversation.turns[-1].message.content
     else:
@@ -167,3 +170,21 @@ def _branch(ctx: Context, args: list[str]) -> None:
     forced_prefix(turn, position, pick)  # a position or pick out of range is refused here, before anything runs
     ctx.probs_position = None  # the view it was for shows the old reply
     ctx.ui.generate(branch=(position, pick))
+
+
+# A /tokens option with its value, a word of its own anywhere in the line.
+_FLAG = re.compile(r"(?:^|(?<=\s))(--(?:tokenizer|compare)(?:=|[ \t]+)\S+)(?:[ \t]+|$)")
+
+
+def split_flags(line: str) -> tuple[list[str], str]:
+    """``a    b --tokenizer gpt2`` -> (["--tokenizer", "gpt2"], "a    b"): the options, and the text
+    around them exactly as typed (an option and the spaces after it go; at the end, the spaces before it)."""
+    matches = list(_FLAG.finditer(line))
+    flags = [word for match in matches for word in match.group(1).split()]
+    if matches:
+        at_end = matches[-1].end() == len(line)
+        line = _FLAG.sub("", line)
+        line = line.rstrip(" \t") if at_end else line  # the spaces that led to a last option go with it
+    if len(line) >= 2 and line[0] == line[-1] == '"' and '"' not in line[1:-1]:
+        line = line[1:-1]  # quoted whole, as on the command line: the quotes are not part of the text
+    return flags, line

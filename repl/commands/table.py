@@ -7,6 +7,7 @@ completion, "did you mean" suggestions and usage errors, so no mode keeps its ow
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Callable
@@ -28,6 +29,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()  # fixed first words offered by completion, e.g. ("md", "jsonl")
     text: bool = False  # its arguments are free text (a search, a prompt): words as typed, quotes and all
+    verbatim: bool = False  # its argument is the text as typed, every space and line kept (one string)
 
 
 COMMANDS: dict[str, Command] = {}
@@ -35,13 +37,15 @@ _ALIASES: dict[str, str] = {}
 
 
 def command(name: str, usage: str, summary: str, *, group: str = "chat", aliases: tuple[str, ...] = (),
-            arguments: tuple[str, ...] = (), text: bool = False) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as ``/name``; ``text``: its arguments are free text, split at spaces only."""
+            arguments: tuple[str, ...] = (), text: bool = False,
+            verbatim: bool = False) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as ``/name``; ``text``: its arguments are free text, split at spaces only;
+    ``verbatim``: its one argument is the rest of the line exactly as typed (``/tokens a    b``)."""
 
     def register(handler: Handler) -> Handler:
         if name in COMMANDS or name in _ALIASES:
             raise RuntimeError(f"/{name} is registered twice")
-        COMMANDS[name] = Command(name, handler, usage, summary, group, aliases, arguments, text)
+        COMMANDS[name] = Command(name, handler, usage, summary, group, aliases, arguments, text, verbatim)
         for alias in aliases:
             _ALIASES[alias] = name
         return handler
@@ -72,6 +76,12 @@ def split(line: str) -> tuple[str, list[str]]:
     A free-text command's arguments (``/history it's``) are its words as typed: search text and
     prompts are not a command line, and an apostrophe there opens no quote.
     """
+    named = re.match(r"/(\S*)", line)
+    exact = COMMANDS.get(_ALIASES.get(named.group(1).lower(), named.group(1).lower())) if named else None
+    if exact is not None and exact.verbatim:  # the text after the name and one space (or line break), as typed
+        rest = line[named.end():]
+        rest = rest[1:] if rest[:1] in (" ", "\t", "\n") else rest
+        return named.group(1).lower(), [rest] if rest.strip() else []
     body = line[1:].strip()
     name, _, rest = body.partition(" ")
     cmd = COMMANDS.get(_ALIASES.get(name.lower(), name.lower()))

@@ -245,3 +245,13 @@ def test_tokens_on_a_fast_start_need_no_full_model(tiny_llama, ui):
     assert f"{count} tokens of the" in ui.texts[-1]
     assert type(loaded.tokenizer).__name__ == "LightTokenizer", "the second start uses the ready copy"
     assert loaded.tokenizer._full is None, "counting tokens did not load the transformers model"
+
+
+def test_tokens_counts_the_text_exactly_as_typed(session, ui):
+    """Spaces, indents and lines stay: /tokens counts what `parrot tokens` counts for the same text."""
+    for text in ("a    b", "def f():\n    return 1\n", "  leading and trailing  "):
+        shown = run(f"/tokens {text}", session, ui)
+        expected = len(session.backend.tokenizer(text, add_special_tokens=False).input_ids)
+        assert shown.splitlines()[-1].startswith(f"{expected} tokens of the"), (text, shown)
+    flagged = run("/tokens --tokenizer model a    b", session, ui)
+    assert flagged.splitlines()[-1].startswith(f"{len(session.backend.tokenizer('a    b', add_special_tokens=False).input_ids)} tokens")
