@@ -116,9 +116,11 @@ class KeyActions:
     def _still_stopping(self) -> None:
         """Say what Esc could not stop at once: work inside a step it cannot leave (a part of a long prompt)."""
         left = [WORK_NAMES.get(name, name) for name in self.activity.stopping()]
+        if self.loader.downloading:  # a download stops between two of its chunks
+            left.append("the download")
         if left:
             said = f"stopping {', '.join(left)}: it ends after the step it is in"
-            self.notify(said, timeout=5)  # type: ignore[attr-defined]
+            self.notify(said, timeout=10)  # type: ignore[attr-defined]  (as long as a step may take on a busy machine)
 
     def action_interrupt(self) -> None:
         from .widgets import SecretScreen
