@@ -67,3 +67,17 @@ def preview_prompt(app: Any, text: str | None = None, suggest: bool = False) -> 
         app.query_one(AttachmentBar).preview(app.query_one(PromptInput).text if text is None else text)
     except NoMatches:  # a dialog is on top, or the app is closing
         pass
+
+
+class PromptPreview:
+    """The chat app's handlers that keep the preview of the prompt being typed (its files' cost, the
+    commands it may be) up to date as it is typed and as the conversation changes."""
+
+    def on_status_bar_conversation_changed(self) -> None:
+        self._preview_attachments()  # what queued files will cost depends on the turns
+
+    def on_text_area_changed(self, event: Any) -> None:
+        self._preview_attachments(event.text_area.text, suggest=True)
+
+    def _preview_attachments(self, text: str | None = None, suggest: bool = False) -> None:
+        preview_prompt(self, text, suggest)

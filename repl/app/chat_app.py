@@ -11,8 +11,6 @@ import asyncio
 import threading
 from typing import Any
 
-from rich.text import Text
-from textual import events
 from textual.app import App, ComposeResult
 
 from backends.settings import GenerationSettings
@@ -23,20 +21,21 @@ from ..history.store import HistoryStore
 from ..views import terminal_text
 from ..views.terminal_text import neutral
 from . import keys, terminal_input, terminal_watch
-from .attachment_bar import AttachmentBar, preview_prompt
+from .attachment_bar import AttachmentBar, PromptPreview
 from .chat_view import ChatView
 from .command_bridge import CommandBridge
 from .daemon_workers import DaemonExecutor
 from .finetune_panel import FinetunePanel, follow_running_finetune, show_panel
-from .model_loader import ModelLoader
+from .model_loader import LoaderEvents, ModelLoader
 from .prompt_input import CommandSuggestions, PromptInput
 from .status_bar import StatusBar
+from .typing_focus import TypingGoesToTheInput
 
 WELCOME = keys.welcome()
 terminal_input.decode_leniently()
 
 
-class ChatApp(keys.KeyActions, App[int]):
+class ChatApp(keys.KeyActions, TypingGoesToTheInput, LoaderEvents, PromptPreview, App[int]):
     """parrot's chat window."""
 
     CSS_PATH = "app.tcss"
@@ -143,74 +142,6 @@ class ChatApp(keys.KeyActions, App[int]):
         if not replying:
             self.bridge.next()  # lines sent in a burst behind a prompt run once its reply is over
 
-    # -- the focus, and keys typed where the input is not ---------------------------------------
-
-    def _focus_moved(self, focused: object) -> None:
-        if focused is not self.chat:
-            self.status.hint = ()
-        elif (position := keys.pick_position(self.context, self.session)) is not None:
-            picks = f"1-{keys.PICKS} branch at #{position}"
-            self.status.hint = (f"{picks} · other keys type in the input", picks)
-        else:
-            self.status.hint = ("chat log: arrows, PageUp/PageDown, Home/End scroll · typing goes to the input",
-                                "typing goes to the input")
-
-    def on_key(self, event: events.Key) -> None:
-        """A key the chat log does not use goes to the input, so that what is typed there is never lost."""
-        prompt = self.query_one(PromptInput)
-        if self.focused is prompt or len(self.screen_stack) > 1:
-            return
-        bound = self.screen.active_bindings.get(event.key)
-        if bound is not None and bound.enabled:
-            return  # a key of the log (scrolling), the screen (Tab) or the app (a pick)
-        if event.is_printable and event.character:
-            prompt.insert(event.character)
-        elif event.key == "enter":
-            prompt.submit()
-        elif event.key == "backspace":
-            prompt.action_delete_left()
-        elif event.key != "escape":
-            return
-        event.prevent_default()
-        event.stop()
-        self._back_to_the_input()
-
-    def on_paste(self, event: events.Paste) -> None:
-        prompt = self.query_one(PromptInput)
-        if self.focused is not prompt and len(self.screen_stack) == 1:
-            prompt.insert(event.text)
-            self._back_to_the_input()
-
-    def _back_to_the_input(self) -> None:
-        # The keys of one terminal write all reach the log before the first is handled here, and each is
-        # handled here in order; the focus moves once they are through, so that none jumps the queue.
-        self.chat.call_later(self.screen.set_focus, self.query_one(PromptInput))
-
-    def on_model_loader_progress(self, message: ModelLoader.Progress) -> None:
-        self.loader.progress(message)
-
-    def on_model_loader_noted(self, message: ModelLoader.Noted) -> None:
-        self.loader.noted(message)
-
-    def on_model_loader_ready(self, message: ModelLoader.Ready) -> None:
-        if (said := self.loader.ready(message)) is not None:  # a /model switch is told once, after it worked
-            self.call_later(self.chat.show_note, said)
-        self._preview_attachments()
-
-    async def on_model_loader_failed(self, message: ModelLoader.Failed) -> None:
-        if (said := self.loader.failed(message)) is not None:
-            await self.chat.show_note(Text(said, style="red"))  # the notification fades; the log keeps it
-        self._preview_attachments()
-
     async def on_finetune_panel_finished(self, message: FinetunePanel.Finished) -> None:
         title, text = message.panel.ending(message.progress)
         await self.chat.show_note(f"{title}: {text}")  # the notification fades; the log keeps it
-
-    def on_status_bar_conversation_changed(self) -> None:
-        self._preview_attachments()  # what queued files will cost depends on the turns
-
-    def on_text_area_changed(self, event: PromptInput.Changed) -> None:
-        self._preview_attachments(event.text_area.text, suggest=True)
-
-    def _preview_attachments(self, text: str | None = None, suggest: bool = False) -> None:
-        preview_prompt(self, text, suggest)

@@ -12,6 +12,7 @@ import time
 from functools import partial
 from typing import Any, Callable
 
+from rich.text import Text
 from textual.app import App
 from textual.message import Message
 
@@ -132,3 +133,28 @@ class ModelLoader:
         self.since = None
         self.status.loading(None)
         self.status.sync()  # a loaded model knows its device, dtype and window
+
+
+class LoaderEvents:
+    """The chat app's handlers of what the loader says (it provides loader, chat and the attachment preview)."""
+
+    loader: Any
+    chat: Any
+    call_later: Any
+    _preview_attachments: Callable[[], None]
+
+    def on_model_loader_progress(self, message: ModelLoader.Progress) -> None:
+        self.loader.progress(message)
+
+    def on_model_loader_noted(self, message: ModelLoader.Noted) -> None:
+        self.loader.noted(message)
+
+    def on_model_loader_ready(self, message: ModelLoader.Ready) -> None:
+        if (said := self.loader.ready(message)) is not None:  # a /model switch is told once, after it worked
+            self.call_later(self.chat.show_note, said)
+        self._preview_attachments()
+
+    async def on_model_loader_failed(self, message: ModelLoader.Failed) -> None:
+        if (said := self.loader.failed(message)) is not None:
+            await self.chat.show_note(Text(said, style="red"))  # the notification fades; the log keeps it
+        self._preview_attachments()
