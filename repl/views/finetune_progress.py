@@ -51,7 +51,13 @@ class ForegroundProgress:
         if not text or text == self._last_note:
             return
         self._last_note = text
-        if self.bar is not None:
+        if self.bar is not None and self.tty:
+            # The bar's line is cleared here rather than by tqdm.write, which leaves it when a Ctrl-C lands
+            # while the bar is being drawn; the note then starts its own line, and the bar is drawn below it.
+            self.stream.write(f"\r\x1b[2K{text}\n")
+            self.stream.flush()
+            self.bar.refresh()
+        elif self.bar is not None:
             self.bar.write(text, file=self.stream)
         else:
             self.stream.write(text + "\n")
