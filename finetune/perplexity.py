@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .data import load_corpus
+from .data import Corpus
 from .packing import pack
 from .scoring import Score, token_logprobs
 
 
-def held_out_blocks(source: str, tokenizer: Any, block: int, max_blocks: int | None,
-                    eval_share: float = 0.05) -> tuple[list[list[int]], int]:
-    """(blocks, files) of held-out code from ``source`` (a folder, a parquet file or ``hub``)."""
-    corpus = load_corpus(source, eval_share=eval_share)
+def held_out_blocks(corpus: Corpus, tokenizer: Any, block: int, max_blocks: int | None) -> tuple[list[list[int]], int]:
+    """(blocks, files) of the held-out code of ``corpus`` (``data.load_corpus``: a folder, parquet or ``hub``)."""
     texts = [doc.text for doc in corpus.eval]
     return pack(texts, tokenizer, block, max_blocks), len(texts)
 

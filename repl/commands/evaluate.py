@@ -223,18 +223,20 @@ def ppl_main(argv: list[str]) -> int:
         raise UsageError(error.message, "usage: parrot eval ppl --data DIR|hub [-m MODEL]") from None
     if options.block < 2 or options.max_blocks < 1:
         raise UsageError("--block must be at least 2 and --max-blocks at least 1", "see parrot eval ppl --help")
-    data = options.data
-    if data != "hub" and not data.endswith(".parquet"):
-        from finetune.data import code_folder, load_corpus
+    from finetune.data import code_folder, load_corpus
 
-        data = str(code_folder(data))  # a file or a missing folder is refused before the model loads
-        if not load_corpus(data).eval:  # so is a folder with no held-out code at all
+    corpus = None  # a folder is read once, before the model loads; hub and parquet stream after it
+    if options.data != "hub" and not options.data.endswith(".parquet"):
+        corpus = load_corpus(str(code_folder(options.data)))  # a file or a missing folder is refused first
+        if not corpus.eval:  # so is a folder with no held-out code at all
             raise UsageError(f"{options.data} has no held-out code files", "give a bigger folder of .js files")
     backend = registry.create("local", options.model, progress=_stderr_line)
     loaded = backend.load()
     block = min(options.block, loaded.window)
     started = time.perf_counter()
-    blocks, files = held_out_blocks(data, loaded.tokenizer, block, options.max_blocks)
+    if corpus is None:
+        corpus = load_corpus(options.data)
+    blocks, files = held_out_blocks(corpus, loaded.tokenizer, block, options.max_blocks)
     if not blocks:
         raise UsageError(f"{options.data} has no held-out code long enough for one block of {block} tokens",
                          "give a bigger folder or a smaller --block")
