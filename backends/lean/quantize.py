@@ -17,6 +17,8 @@ from typing import Any, Callable, ContextManager, Iterator
 
 import torch
 
+from .native import row_kernel
+
 QUANTIZE_CHOICES = ("none", "int8", "int4")
 INT4_GROUP = 32  # the block size of GGUF's Q4 formats: the embedded model's weights re-quantize closely
 INT4_INNER_K_TILES = 2
@@ -87,9 +89,9 @@ def pack_int4(codes: torch.Tensor) -> torch.Tensor:
     GGUF file's repacking takes (1.4 of 1.7 s for a 0.5B model). On AVX-512 machines its layout is
     simple -- for each block of 64 rows and each input k, 32 bytes: row j in the low nibble, row
     j + 32 in the high one -- and is written here with three byte operations; the op itself packs
-    anywhere that layout does not hold (``_blocks_of_64`` checks it against the op once)."""
+    anywhere that layout does not hold (``blocks_of_64`` checks it against the op once)."""
     n, k = codes.shape
-    if n % 64 == 0 and _blocks_of_64():
+    if n % 64 == 0 and blocks_of_64():
         blocks = codes.view(n // 64, 2, 32, k)
         return (blocks[:, 0] | (blocks[:, 1] << 4)).transpose(1, 2).contiguous().view(n, k // 2)
     packed = torch.empty((n, k // 2), dtype=torch.uint8)
@@ -103,7 +105,7 @@ def pack_int4(codes: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
-def _blocks_of_64() -> bool:
+def blocks_of_64() -> bool:
     """Whether this machine's packing op lays rows out in blocks of 64 as ``pack_int4`` writes them."""
     probe = torch.randint(0, 16, (128, 64), dtype=torch.uint8)
     blocks = probe.view(2, 2, 32, 64)
@@ -118,6 +120,9 @@ class Int4:
 
     def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         self.packed, self.scales_and_zeros, self.bias = packed, scales_and_zeros, bias
+        # One token's product (one row of x) runs on parrot's own kernel where it is built (native.py):
+        # it reads these same packed weights in blocks of 64 rows.
+        self.rows_in_blocks = packed.shape[0] % 64 == 0
 
     @classmethod
     def quantize(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int4":
@@ -132,11 +137,60 @@ class Int4:
         return cls(pack_int4(codes), scales_and_zeros, None if bias is None else bias.detach().to(torch.bfloat16))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, INT4_GROUP, self.scales_and_zeros)
+        if x.dim() == 2 and x.shape[0] == 1 and self.rows_in_blocks and (row_mm := row_kernel()) is not None:
+            y = row_mm(x, self.packed, self.scales_and_zeros)
+        else:
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, INT4_GROUP, self.scales_and_zeros)
         return y if self.bias is None else y + self.bias
+
+    @property
+    def rows_readable(self) -> bool:
+        """Whether ``self[rows]`` can read rows back: in the blocks-of-64 layout, which ``pack_int4``
+        writes itself (elsewhere torch's packing op lays rows out its own way)."""
+        return self.rows_in_blocks and blocks_of_64()
+
+    def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows of the weight in bf16 (``rows_readable`` only): the token embedding, stored once with a
+        tied int4 head. Row r is nibble r // 32 % 2 of byte r % 32 in block r // 64 (see ``pack_int4``)."""
+        n, k = self.packed.shape[0], self.packed.shape[1] * 2
+        blocks = self.packed.view(n // 64, k, 32)
+        high = (rows % 64) >= 32
+        codes = blocks[rows // 64, :, rows % 32]  # [*rows, k] bytes holding each row's codes
+        codes = torch.where(high.unsqueeze(-1), codes >> 4, codes & 15)
+        scale, zero = self.scales_and_zeros[:, rows].movedim(0, -2).unbind(-1)  # each [*rows, k / 32]
+        grouped = (codes.view(*codes.shape[:-1], k // INT4_GROUP, INT4_GROUP).to(torch.bfloat16) - 8) \
+            * scale.unsqueeze(-1) + zero.unsqueeze(-1)
+        return grouped.view(codes.shape)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return _with_bias({"packed": self.packed, "scales_and_zeros": self.scales_and_zeros}, self.bias)
+
+
+def head_method(method: str, rows: int, columns: int) -> str:
+    """How the output head is quantized under ``method``: int4 where the head's rows can also serve as
+    the token table (``Int4.rows_readable``: rows in blocks of 64 on a machine that packs them so), for
+    one copy of both; else int8 rows. The head is the largest matrix, read once per token: in 4 bits,
+    with parrot's kernel, a Qwen2.5-Coder-0.5B token reads 85 MB less (the quality check measures
+    the int4 choice with this head)."""
+    if method == "int4" and rows % 64 == 0 and columns % INT4_GROUP == 0 and blocks_of_64():
+        return "int4"
+    return "int8" if method != "none" else "none"
+
+
+def table_rows(product: Matmul) -> bool:
+    """Whether a tied head's product can also give the token table's rows (``product[ids]``)."""
+    return isinstance(product, Int8) or (isinstance(product, Int4) and product.rows_readable)
+
+
+def round_trip(rows: torch.Tensor, method: str) -> torch.Tensor:
+    """``rows`` ([n, k]) as quantizing them by rows under ``method`` (int4 or int8) gives them back:
+    the quality check's token table, read a few rows at a time."""
+    if method == "int4" and rows.shape[-1] % INT4_GROUP == 0:
+        codes, scale, zero = int4_codes(rows)
+        grouped = (codes.view(rows.shape[0], -1, INT4_GROUP).float() - 8) * scale.unsqueeze(-1) + zero.unsqueeze(-1)
+        return grouped.view(rows.shape)
+    table = Int8.quantize(rows)
+    return table[torch.arange(rows.shape[0])]
 
 
 Matmul = Dense | Int8 | Int4

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from .quantize import Int8, Lazy, LazyRows, Matmul, matmul_for
+from .quantize import Int4, Int8, Lazy, LazyRows, Matmul, head_method, matmul_for, round_trip, table_rows
 from .shape import Shape
 
 
@@ -44,7 +44,7 @@ class Layer:
 
 @dataclass
 class Weights:
-    embed: torch.Tensor | Int8  # a table, or int8 rows (shared with a tied int8 head)
+    embed: torch.Tensor | Int8 | Int4  # a table, or quantized rows (shared with a tied quantized head)
     positions: torch.Tensor | None  # learned position table (GPT-2)
     norm: Norm
     layers: list[Layer]
@@ -150,24 +150,39 @@ def read_gpt2(model: Any, shape: Shape, dtype: torch.dtype, method: str, around:
                    read.norm(body.ln_f, hidden, "ln_f"), layers, head, None)
 
 
-def _embedding_and_head(model: Any, read: _Reader) -> tuple[torch.Tensor | Int8, Matmul]:
-    """The token table and the output head. The head is the largest single matrix; GGUF files keep it
-    at 8 bits or more, so it is never quantized lower. Quantized, the table is int8 rows: the head's
-    own when they are tied (one copy for both), else its own."""
+class QuantizedRows:
+    """A token table's rows as quantizing them under ``layout`` gives them back, made as they are
+    indexed (the quality check: no quantized copy of the whole table is made)."""
+
+    def __init__(self, table: torch.Tensor, layout: str, dtype: torch.dtype) -> None:
+        self.table, self.layout, self.dtype = table, layout, dtype
+
+    def __getitem__(self, ids: torch.Tensor) -> torch.Tensor:
+        return round_trip(self.table[ids.reshape(-1)], self.layout).to(self.dtype).reshape(*ids.shape, -1)
+
+
+def _embedding_and_head(model: Any, read: _Reader) -> tuple[torch.Tensor | Int8 | Int4, Matmul]:
+    """The token table and the output head. The head is the largest single matrix: under int4 it is
+    4-bit where its rows can also serve as the table (``head_method``), else int8 rows, as GGUF files
+    keep it at 8 bits or more. Quantized, the table is the head's own rows when they are tied (one
+    copy for both) and readable, else int8 rows of its own."""
     sizes = (read.shape.vocab, read.shape.hidden)
     table = _checked(model.get_input_embeddings().weight, sizes, "embed_tokens")
     output = _checked(model.get_output_embeddings().weight, sizes, "lm_head")
-    method = "int8" if read.method != "none" else "none"
+    method = head_method(read.method, *sizes)
 
     def head(begin: int = 0, end: int = read.shape.vocab) -> Matmul:
         return matmul_for(output[begin:end].to(read.dtype), method)
 
+    tied = output.data_ptr() == table.data_ptr()
     if read.around is not None:
-        return table.to(read.dtype), LazyRows(head, read.shape.vocab, read.around)
+        layout = method if tied else "int8"
+        rows = table.to(read.dtype) if method == "none" else QuantizedRows(table, layout, read.dtype)
+        return rows, LazyRows(head, read.shape.vocab, read.around)
     built = head()
     if method == "none":
         return table.to(read.dtype), built
-    return (built if output.data_ptr() == table.data_ptr() else Int8.quantize(table)), built
+    return (built if tied and table_rows(built) else Int8.quantize(table)), built
 
 
 READERS = {"llama": read_llama_like, "qwen2": read_llama_like, "qwen3": read_llama_like, "gpt2": read_gpt2}

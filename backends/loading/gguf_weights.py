@@ -9,8 +9,9 @@ time, so no float copy of the model (or of its largest matrix) ever exists:
 - ``int8``: the 4-bit types as above (they lose nothing), every other product in int8 per row.
 - ``none``: dense, in the computation's dtype (a full-precision copy: only when asked for).
 
-The output head stays at 8 bits unless the file has it in 4 (as llama.cpp runs it); the token table
-is int8 rows, shared with a tied int8 head. Llama files hold their query and key rows in the order
+Under ``int4`` the output head is 4-bit too where its rows can serve as the token table
+(``quantize.head_method``), else 8 bits unless the file has it in 4 (as llama.cpp runs it); the token
+table is the tied head's own rows, else int8 rows. Llama files hold their query and key rows in the order
 llama.cpp's rotary kernel wants (pairs interleaved); they are put back in transformers' order.
 """
 
@@ -20,7 +21,19 @@ import ctypes
 
 import torch
 
-from ..lean.quantize import INT4_GROUP, Dense, Int4, Int8, LazyRows, Matmul, int4_codes
+from ..lean.quantize import (
+    INT4_GROUP,
+    Dense,
+    Int4,
+    Int8,
+    LazyRows,
+    Matmul,
+    blocks_of_64,
+    head_method,
+    int4_codes,
+    round_trip,
+    table_rows,
+)
 from ..lean.shape import Shape
 from ..lean.weights import Around, Layer, Norm, Weights
 from .gguf_blocks import AFFINE, FOUR_BIT, floats
@@ -42,11 +55,12 @@ def read_weights(file: GgufFile, shape: Shape, method: str, dtype: torch.dtype,
     head_name = "output.weight" if "output.weight" in file.tensors else "token_embd.weight"
     head = reader.product([head_name], head=True)
     if around is not None:
-        embed: torch.Tensor | Int8 = _FileRows(file, "token_embd.weight", method, dtype)
+        embed: torch.Tensor | Int8 | Int4 = _FileRows(file, "token_embd.weight", _table_layout(file, method, head_name),
+                                                      dtype)
     elif method == "none":
         embed = reader.floats("token_embd.weight").to(dtype)
-    elif isinstance(head, Int8) and head_name == "token_embd.weight":
-        embed = head
+    elif table_rows(head) and head_name == "token_embd.weight":
+        embed = head  # type: ignore[assignment]
     else:  # rows are read one by one: int8, whatever the head's layout
         embed = reader.product(["token_embd.weight"], layout="int8")
     positions = reader.floats("position_embd.weight").to(dtype) if shape.positions == "learned" else None
@@ -178,24 +192,37 @@ def _layout(method: str, kinds: list, head: bool, rows: int, columns: int) -> st
         return "dense"
     if fits_int4 and all_four_bit:
         return "int4"
-    if method == "int4" and fits_int4 and not head:
+    if head:
+        return head_method(method, rows, columns)
+    if method == "int4" and fits_int4:
         return "int4"
     return "int8"
 
 
 class _FileRows:
     """A token table read from the file a few rows at a time, as it is indexed (the quality check):
-    the rows ``read_weights`` would hold in that layout, quantized per row as the table would be."""
+    the rows ``read_weights`` would hold, quantized by rows as the table would be (``method``: the
+    tied head's, else int8)."""
 
-    def __init__(self, file: GgufFile, name: str, method: str, dtype: torch.dtype) -> None:
-        self.file, self.entry, self.method, self.dtype = file, file.tensors[name], method, dtype
+    def __init__(self, file: GgufFile, name: str, layout: str, dtype: torch.dtype) -> None:
+        self.file, self.entry, self.layout, self.dtype = file, file.tensors[name], layout, dtype
 
     def __getitem__(self, ids: torch.Tensor) -> torch.Tensor:
         rows = floats(self.file.raw(self.entry.name)[ids.reshape(-1)], self.entry.kind)
-        if self.method != "none":
-            table = Int8.quantize(rows)
-            rows = table[torch.arange(rows.shape[0])]
+        if self.layout != "dense":
+            rows = round_trip(rows, self.layout)
         return rows.to(self.dtype).reshape(*ids.shape, -1)
+
+
+def _table_layout(file: GgufFile, method: str, head_name: str) -> str:
+    """The token table's layout as ``read_weights`` holds it: a tied head's own rows where they can be
+    read back (``table_rows``), else int8 rows (dense unquantized)."""
+    if method == "none":
+        return "dense"
+    entry = file.tensors["token_embd.weight"]
+    head_layout = _layout(method, [entry.kind], True, entry.rows, entry.columns)
+    tied_int4 = head_name == "token_embd.weight" and head_layout == "int4"
+    return "int4" if tied_int4 and entry.rows % 64 == 0 and blocks_of_64() else "int8"
 
 
 def _inv_freq(file: GgufFile, shape: Shape) -> torch.Tensor:

@@ -19,7 +19,7 @@ from ..errors import ModelUnavailable, UsageError
 from .cache import cache_dir
 from .source import ModelSource
 
-FAST_START_FORMAT = 3  # bump when the fast-start copy's layout changes; old copies are then ignored
+FAST_START_FORMAT = 4  # bump when the fast-start copy's layout changes; old copies are then ignored
 
 
 @dataclass(frozen=True)

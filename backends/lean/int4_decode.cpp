@@ -1,0 +1,123 @@
+// One token's product with 4-bit weights: y = x @ W.T for one row x (bf16), on AVX-512 with BF16.
+//
+// Written by hand because torch's _weight_int4pack_mm_for_cpu, which reads the same packed weights,
+// turns every 4-bit code into a float before it multiplies: measured on a Zen 4 core it runs at about
+// half the speed of this loop, which turns codes into bf16 with one table lookup (vpermw) and multiplies
+// pairs of them with one instruction (vdpbf16ps). It reads torch's own layout, so the weights, the
+// fast-start copy and the prompt's (many-row) products, which stay on torch's kernel, are unchanged:
+//   packed [n, k/2] uint8: for each block of 64 rows and each input k, 32 bytes -- row j of the block in
+//   the low nibble of byte j, row j + 32 in the high one; a weight is (code - 8) * scale + zero.
+//   scales_and_zeros [k/32, n, 2] bf16: one scale and zero per row and group of 32 inputs.
+// Per group, sum((code - 8) * x) is accumulated in float and scaled once: y += scale * acc + zero * sum(x).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <torch/library.h>
+
+namespace {
+
+constexpr int64_t kGroup = 32;  // inputs per scale and zero
+constexpr int64_t kBlock = 64;  // rows per block of the packed layout
+
+// Byte 2i of the result is byte i of input k, byte 2i + 1 byte i of input k + 1: one row's two inputs
+// side by side, as vdpbf16ps multiplies them.
+alignas(64) const uint8_t kPairs[64] = {
+#define PAIR(i) (uint8_t)(i), (uint8_t)(32 + (i))
+    PAIR(0),  PAIR(1),  PAIR(2),  PAIR(3),  PAIR(4),  PAIR(5),  PAIR(6),  PAIR(7),
+    PAIR(8),  PAIR(9),  PAIR(10), PAIR(11), PAIR(12), PAIR(13), PAIR(14), PAIR(15),
+    PAIR(16), PAIR(17), PAIR(18), PAIR(19), PAIR(20), PAIR(21), PAIR(22), PAIR(23),
+    PAIR(24), PAIR(25), PAIR(26), PAIR(27), PAIR(28), PAIR(29), PAIR(30), PAIR(31)
+#undef PAIR
+};
+
+// code - 8 as bf16 bits, for the code in the low 4 bits of a 5-bit index (vpermw reads 5 bits).
+alignas(64) const uint16_t kCodes[32] = {
+    0xC100, 0xC0E0, 0xC0C0, 0xC0A0, 0xC080, 0xC040, 0xC000, 0xBF80,
+    0x0000, 0x3F80, 0x4000, 0x4040, 0x4080, 0x40A0, 0x40C0, 0x40E0,
+    0xC100, 0xC0E0, 0xC0C0, 0xC0A0, 0xC080, 0xC040, 0xC000, 0xBF80,
+    0x0000, 0x3F80, 0x4000, 0x4040, 0x4080, 0x40A0, 0x40C0, 0x40E0};
+
+inline __m512 scaled(__m512 out, __m512 acc, const uint32_t* scale_zero, __m512 total) {
+  const __m512i both = _mm512_loadu_si512(scale_zero);  // bf16 scale in the low half, zero in the high
+  const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(both, 16));
+  const __m512 zero = _mm512_castsi512_ps(_mm512_and_si512(both, _mm512_set1_epi32((int)0xFFFF0000)));
+  return _mm512_fmadd_ps(zero, total, _mm512_fmadd_ps(scale, acc, out));
+}
+
+void block_of_rows(const uint8_t* packed, const uint32_t* scale_zero, const uint16_t* x, const float* sums,
+                   int64_t k, int64_t n, int64_t block, uint16_t* y) {
+  const __m512i pairs = _mm512_load_si512(kPairs);
+  const __m512i codes = _mm512_load_si512(kCodes);
+  const uint8_t* rows = packed + block * (kBlock / 2) * k;
+  __m512 out0 = _mm512_setzero_ps(), out1 = out0, out2 = out0, out3 = out0;
+  for (int64_t g = 0; g < k / kGroup; ++g) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    const uint8_t* src = rows + g * kGroup * (kBlock / 2);
+    const uint16_t* xs = x + g * kGroup;
+    for (int p = 0; p < kGroup / 2; ++p) {  // inputs 2p and 2p + 1 of the group
+      const __m512i both = _mm512_permutexvar_epi8(pairs, _mm512_loadu_si512(src + p * kBlock));
+      const __m512i a = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(both));       // rows 0-15 | 32-47
+      const __m512i b = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(both, 1));  // rows 16-31 | 48-63
+      int32_t two_inputs;
+      std::memcpy(&two_inputs, xs + 2 * p, sizeof two_inputs);
+      const __m512bh xb = (__m512bh)_mm512_set1_epi32(two_inputs);
+      acc0 = _mm512_dpbf16_ps(acc0, (__m512bh)_mm512_permutexvar_epi16(a, codes), xb);
+      acc1 = _mm512_dpbf16_ps(acc1, (__m512bh)_mm512_permutexvar_epi16(b, codes), xb);
+      acc2 = _mm512_dpbf16_ps(acc2, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(a, 4), codes), xb);
+      acc3 = _mm512_dpbf16_ps(acc3, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), codes), xb);
+    }
+    const uint32_t* sz = scale_zero + g * n + block * kBlock;
+    const __m512 total = _mm512_set1_ps(sums[g]);
+    out0 = scaled(out0, acc0, sz, total);
+    out1 = scaled(out1, acc1, sz + 16, total);
+    out2 = scaled(out2, acc2, sz + 32, total);
+    out3 = scaled(out3, acc3, sz + 48, total);
+  }
+  uint16_t* dst = y + block * kBlock;
+  _mm256_storeu_si256((__m256i*)dst, (__m256i)_mm512_cvtneps_pbh(out0));
+  _mm256_storeu_si256((__m256i*)(dst + 16), (__m256i)_mm512_cvtneps_pbh(out1));
+  _mm256_storeu_si256((__m256i*)(dst + 32), (__m256i)_mm512_cvtneps_pbh(out2));
+  _mm256_storeu_si256((__m256i*)(dst + 48), (__m256i)_mm512_cvtneps_pbh(out3));
+}
+
+at::Tensor int4_row_mm(const at::Tensor& x_in, const at::Tensor& packed, const at::Tensor& scales_and_zeros) {
+  const at::Tensor x = x_in.contiguous();
+  const int64_t n = packed.size(0), k = packed.size(1) * 2;
+  TORCH_CHECK(x.scalar_type() == at::kBFloat16 && x.numel() == k, "int4_row_mm: one bf16 row of ", k, " inputs");
+  TORCH_CHECK(packed.scalar_type() == at::kByte && packed.is_contiguous() && n % kBlock == 0 && k % kGroup == 0,
+              "int4_row_mm: packed weights in blocks of 64 rows and groups of 32 inputs");
+  TORCH_CHECK(scales_and_zeros.scalar_type() == at::kBFloat16 && scales_and_zeros.is_contiguous() &&
+              scales_and_zeros.numel() == 2 * n * (k / kGroup), "int4_row_mm: a scale and zero per row and group");
+  const uint16_t* xs = reinterpret_cast<const uint16_t*>(x.data_ptr());
+  std::vector<float> sums(k / kGroup);
+  for (int64_t g = 0; g < k / kGroup; ++g) {
+    float total = 0;
+    for (int64_t i = 0; i < kGroup; ++i) {
+      const uint32_t bits = (uint32_t)xs[g * kGroup + i] << 16;
+      float value;
+      std::memcpy(&value, &bits, sizeof value);
+      total += value;
+    }
+    sums[g] = total;
+  }
+  at::Tensor y = at::empty({1, n}, x.options());
+  const uint8_t* w = packed.data_ptr<uint8_t>();
+  const uint32_t* sz = reinterpret_cast<const uint32_t*>(scales_and_zeros.data_ptr());
+  uint16_t* ys = reinterpret_cast<uint16_t*>(y.data_ptr());
+  at::parallel_for(0, n / kBlock, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t block = begin; block < end; ++block) block_of_rows(w, sz, xs, sums.data(), k, n, block, ys);
+  });
+  return y;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(parrot, m) { m.def("int4_row_mm(Tensor x, Tensor packed, Tensor scales_and_zeros) -> Tensor"); }
+
+TORCH_LIBRARY_IMPL(parrot, CPU, m) { m.impl("int4_row_mm", &int4_row_mm); }

@@ -1,0 +1,164 @@
+"""parrot's own CPU kernel for one token's 4-bit products (``int4_decode.cpp``), compiled once per machine.
+
+The kernel needs AVX-512 with BF16 and VBMI (Zen 4, Intel Sapphire Rapids and later) and a C++ compiler;
+it is built against the installed torch (`make` builds it while it sets up; ``python -c "from
+backends.lean import native; native.main()"`` does the same by hand). Where it is not built yet,
+``row_kernel`` starts the build in the background and answers None: products then run on torch's kernel, which reads the same weights,
+and a later start uses the built one. A machine without the instructions or the compiler keeps torch's
+kernel; ``PARROT_NATIVE=0`` asks for torch's kernel everywhere (the benches compare the two this way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+SOURCE = Path(__file__).with_name("int4_decode.cpp")
+NEEDS = ("avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_bf16")
+FLAGS = ["-O3", "-std=c++20", "-fPIC", "-shared", "-fopenmp",
+         "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vbmi", "-mavx512bf16", "-mfma"]
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}  # "op": the loaded op; "building": the build thread; "why": why there is none
+
+
+def row_kernel() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """``torch.ops.parrot.int4_row_mm`` where it is built for this machine, else None (and, the first
+    time, the build started in the background where it can be built)."""
+    op = _state.get("op")
+    if op is not None or "why" in _state:
+        return op  # type: ignore[return-value]
+    with _lock:
+        if "op" in _state or "why" in _state or "building" in _state:
+            return _state.get("op")  # type: ignore[return-value]
+        why = unavailable()
+        if why:
+            _state["why"] = why
+            return None
+        library = library_path()
+        if library.exists():
+            _state["op"] = _load(library)
+            return _state["op"]  # type: ignore[return-value]
+        if failure_path().exists():
+            _state["why"] = failure_path().read_text(errors="replace").strip().splitlines()[-1:] or ["it failed"]
+            return None
+        thread = threading.Thread(target=_build_quietly, name="parrot-kernel-build", daemon=True)
+        _state["building"] = thread
+        thread.start()
+        return None
+
+
+def unavailable() -> str | None:
+    """Why the kernel cannot run here, or None."""
+    if os.environ.get("PARROT_NATIVE", "1") == "0":
+        return "PARROT_NATIVE=0"
+    if sys.platform != "linux" or not _cpu_has(NEEDS):
+        return "the CPU lacks AVX-512 BF16"
+    from .quantize import blocks_of_64
+
+    if not blocks_of_64():
+        return "torch packs 4-bit weights in another layout here"
+    if shutil.which(_compiler()) is None:
+        return f"no C++ compiler ({_compiler()})"
+    return None
+
+
+def build() -> Path:
+    """Compile the kernel for the installed torch (about 10 s) and return the library's path."""
+    from torch.utils import cpp_extension
+
+    library = library_path()
+    library.parent.mkdir(parents=True, exist_ok=True)
+    abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
+    includes = [flag for path in cpp_extension.include_paths() for flag in ("-isystem", path)]
+    torch_lib = cpp_extension.library_paths()[0]
+    # Written beside and renamed: two processes building at once both end with a whole library.
+    with tempfile.NamedTemporaryFile(dir=library.parent, suffix=".so", delete=False) as partial:
+        pass
+    try:
+        subprocess.run([_compiler(), *FLAGS, abi, *includes, str(SOURCE), "-o", partial.name,
+                        f"-L{torch_lib}", "-lc10", "-ltorch_cpu", f"-Wl,-rpath,{torch_lib}"],
+                       check=True, capture_output=True, text=True)
+        os.replace(partial.name, library)
+    finally:
+        Path(partial.name).unlink(missing_ok=True)
+    return library
+
+
+def library_path() -> Path:
+    """The built library, named by what it was built from: a new torch or a changed source builds anew."""
+    key = hashlib.sha256(SOURCE.read_bytes() + torch.__version__.encode() + " ".join(FLAGS).encode()).hexdigest()[:16]
+    return _folder() / key / "parrot_kernels.so"
+
+
+def failure_path() -> Path:
+    return library_path().with_name("failed.txt")
+
+
+def _folder() -> Path:
+    """Beside this module where the installation is writable (an editable or virtual-environment
+    install), else the user's cache folder. Never under PARROT_HOME: the library depends on the
+    machine and torch alone, and every home on the machine shares it."""
+    here = Path(__file__).with_name("built")
+    if os.access(here.parent, os.W_OK):
+        return here
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("parrot")) / "kernels"
+
+
+def _build_quietly() -> None:
+    try:
+        library = build()
+        op = _load(library)
+    except subprocess.CalledProcessError as error:
+        failure_path().write_text(f"{error.stderr}\nthe compiler failed (exit {error.returncode})\n")
+        _state["why"] = "the compiler failed"
+    except (OSError, RuntimeError) as error:
+        _state["why"] = f"the build failed: {error}"
+    else:
+        _state["op"] = op
+
+
+def _load(library: Path) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    torch.ops.load_library(str(library))
+    return torch.ops.parrot.int4_row_mm
+
+
+def _compiler() -> str:
+    return os.environ.get("CXX", "c++")
+
+
+def _cpu_has(flags: tuple[str, ...]) -> bool:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    present = set(line.split(":", 1)[-1].split())
+    return all(flag in present for flag in flags)
+
+
+def main() -> None:
+    """Build the kernel now where it can run here (the Makefile's set-up calls this), saying what happened."""
+    reason = unavailable()
+    if reason:
+        print(f"parrot's int4 decode kernel is not built: {reason}; torch's kernel runs instead")
+    elif library_path().exists():
+        print(f"parrot's int4 decode kernel: {library_path()} (built before)")
+    else:
+        try:
+            path = build()
+        except subprocess.CalledProcessError as error:
+            print(f"parrot's int4 decode kernel did not compile (torch's kernel runs instead):\n{error.stderr}")
+        else:
+            print(f"parrot's int4 decode kernel: {path}")
