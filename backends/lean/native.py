@@ -57,6 +57,15 @@ def row_kernel() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.T
         return None
 
 
+def wait_until_built(timeout: float | None = None) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """``row_kernel()``, after the background build (if one runs) has finished or ``timeout`` passed."""
+    row_kernel()
+    building = _state.get("building")
+    if isinstance(building, threading.Thread):
+        building.join(timeout)
+    return row_kernel()
+
+
 def unavailable() -> str | None:
     """Why the kernel cannot run here, or None."""
     if os.environ.get("PARROT_NATIVE", "1") == "0":

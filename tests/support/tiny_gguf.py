@@ -60,8 +60,8 @@ def write_tiny_gguf(path: Path, model_type: str = "llama", kind: Kind = Kind.Q4_
 
     rng = np.random.default_rng(seed)
     tokenizer = train_tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>"], vocab_size=400)
-    vocab = len(tokenizer)
     sizes = {**SIZES, **(sizes or {})}
+    vocab = max(len(tokenizer), sizes.get("vocab", 0))  # a larger table than the tokenizer, as Qwen's files pad it
     h, inter, layers, heads, kv_heads = (sizes[k] for k in ("hidden", "intermediate", "layers", "heads", "kv_heads"))
     if model_type == "gpt2":
         config = AutoConfig.for_model("gpt2", vocab_size=vocab, n_positions=256, n_embd=h, n_layer=layers, n_head=heads,

@@ -1,0 +1,154 @@
+"""One token's 4-bit products on parrot's own kernel (backends/lean/native.py): the same numbers as
+torch's kernel on the same packed weights, a build that fails leaving torch's kernel in place, and the
+output head held in 4 bits under int4 with its rows serving as the token table."""
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from gguf import GGMLQuantizationType as Kind
+from gguf import quants
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from backends.lean import LeanDecoder, native, shape_from_config
+from backends.lean.quantize import INT4_GROUP, Int4, Int8, blocks_of_64, head_method
+from backends.loading.gguf_file import GgufFile, gguf_config
+from backends.loading.gguf_weights import read_weights
+from tests.support.tiny_gguf import write_tiny_gguf
+
+ROOT = Path(__file__).resolve().parents[2]
+WHY_NOT = native.unavailable()
+needs_kernel = pytest.mark.skipif(WHY_NOT is not None, reason=f"parrot's int4 kernel cannot run here: {WHY_NOT}")
+
+
+def torch_product(m: Int4, x: torch.Tensor) -> torch.Tensor:
+    return torch.ops.aten._weight_int4pack_mm_for_cpu(x, m.packed, INT4_GROUP, m.scales_and_zeros)
+
+
+@needs_kernel
+@pytest.mark.parametrize("rows, columns", [(64, 32), (128, 96), (320, 256), (1024, 896)])
+def test_one_row_products_equal_torchs_kernel_on_the_same_weights(rows, columns):
+    kernel = native.wait_until_built(timeout=120)
+    assert kernel is not None, native._state.get("why")
+    torch.manual_seed(rows + columns)
+    m = Int4.quantize(torch.randn(rows, columns) * 0.05)
+    for scale in (1.0, 30.0):  # ordinary activations and large ones (an outlier channel)
+        x = (torch.randn(1, columns) * scale).to(torch.bfloat16)
+        ours, theirs = m(x).float(), torch_product(m, x).float()
+        assert ours.shape == theirs.shape == (1, rows)
+        # The same weights, summed in another order: bf16 output rounding apart.
+        assert torch.allclose(ours, theirs, rtol=2 ** -7, atol=2 ** -7 * theirs.abs().max().item())
+        # ... and the product with the weights the rows give back, computed in float.
+        dequantized = m[torch.arange(rows)].float()
+        assert torch.allclose(ours, x.float() @ dequantized.T, rtol=2 ** -7, atol=2 ** -6 * theirs.abs().max().item())
+
+
+@needs_kernel
+def test_the_traced_step_runs_the_kernel_and_many_rows_stay_on_torchs():
+    native.wait_until_built(timeout=120)
+    m = Int4.quantize(torch.randn(128, 64))
+    x = torch.randn(1, 64, dtype=torch.bfloat16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the branch on one row is fixed at trace time, as the decoder wants
+        graph = torch.jit.trace(lambda t: m(t), (x,), check_trace=False)
+    assert "parrot::int4_row_mm" in str(graph.graph)
+    assert torch.equal(graph(x), m(x))
+    many = torch.randn(5, 64, dtype=torch.bfloat16)
+    assert torch.equal(m(many), torch_product(m, many))
+
+
+@pytest.mark.skipif(not blocks_of_64(), reason="torch packs 4-bit rows its own way here")
+def test_int4_rows_read_back_are_the_weights_the_product_uses():
+    torch.manual_seed(1)
+    m = Int4.quantize(torch.randn(192, 96))
+    held = torch_product(m, torch.eye(96, dtype=torch.bfloat16)).float().T  # [192, 96]: the weights
+    ids = torch.tensor([[0, 31, 32, 63], [64, 100, 160, 191]])  # both nibbles of several blocks
+    rows = m[ids]
+    assert rows.shape == (2, 4, 96) and rows.dtype == torch.bfloat16
+    assert torch.allclose(rows.float(), held[ids], atol=2 ** -7 * held.abs().max().item())
+
+
+def test_a_kernel_that_does_not_build_leaves_torchs_kernel_and_is_not_built_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setattr(native, "_folder", lambda: tmp_path)
+    monkeypatch.setattr(native, "unavailable", lambda: None)
+    monkeypatch.setenv("CXX", "false")  # a compiler that always fails
+    assert native.wait_until_built(timeout=60) is None
+    assert native.failure_path().exists() and "failed" in native._state["why"]
+    monkeypatch.setattr(native, "_state", {})  # a later start reads the failure instead of building
+    assert native.row_kernel() is None and "building" not in native._state
+    m = Int4.quantize(torch.randn(64, 32))
+    x = torch.randn(1, 32, dtype=torch.bfloat16)
+    assert torch.equal(m(x), torch_product(m, x))
+
+
+def test_parrot_native_0_keeps_torchs_kernel(monkeypatch):
+    monkeypatch.setenv("PARROT_NATIVE", "0")
+    assert native.unavailable() == "PARROT_NATIVE=0"
+
+
+def test_the_setup_step_says_what_it_built_or_why_not():
+    done = subprocess.run([sys.executable, "-c", "from backends.lean import native; native.main()"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    if WHY_NOT is None:
+        assert "parrot's int4 decode kernel: " in done.stdout and native.library_path().exists()
+    else:
+        assert f"is not built: {WHY_NOT}" in done.stdout
+
+
+# -- the output head under int4 ------------------------------------------------------------------
+
+def tiny_tied_model(vocab: int):
+    config = AutoConfig.for_model("llama", vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                                  tie_word_embeddings=True)
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).eval()
+
+
+@pytest.mark.skipif(not blocks_of_64(), reason="torch packs 4-bit rows its own way here")
+def test_under_int4_the_head_is_4_bit_and_its_rows_are_the_token_table():
+    decoder = LeanDecoder.from_model(tiny_tied_model(256), "int4")
+    head = decoder.weights.head
+    assert isinstance(head, Int4) and decoder.weights.embed is head  # one copy for both
+    ids = torch.tensor([[5, 70, 200]])
+    table = decoder.weights.embed[ids].float()
+    reference = tiny_tied_model(256).get_input_embeddings().weight[ids].float()
+    groups = reference.view(1, 3, -1, 32)
+    step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(32, -1)  # one 4-bit step per group
+    assert ((table - reference).abs() <= 0.5 * step + 2 ** -6 * reference.abs().max()).all()
+    # The fast-start copy keeps the tie, and answers the same.
+    again = LeanDecoder.from_export(*decoder.export())
+    assert again.weights.head is again.weights.embed
+    prompt = torch.tensor([[1, 2, 3, 4]])
+    assert torch.equal(decoder(prompt, decoder.new_cache(8)), again(prompt, again.new_cache(8)))
+
+
+def test_the_head_stays_8_bit_under_int8_and_where_rows_are_not_in_blocks_of_64():
+    assert isinstance(LeanDecoder.from_model(tiny_tied_model(256), "int8").weights.head, Int8)
+    assert head_method("int4", 400, 64) == "int8" and head_method("none", 256, 64) == "none"
+    decoder = LeanDecoder.from_model(tiny_tied_model(400), "int4")
+    assert isinstance(decoder.weights.head, Int8) and decoder.weights.embed is decoder.weights.head
+
+
+@pytest.mark.skipif(not blocks_of_64(), reason="torch packs 4-bit rows its own way here")
+def test_a_gguf_files_6_bit_table_becomes_the_4_bit_head_and_table_under_int4(tmp_path):
+    path = tmp_path / "padded.gguf"
+    write_tiny_gguf(path, "qwen2", Kind.Q4_K, embedding_kind=Kind.Q6_K, sizes={"vocab": 448}, reference=False)
+    file = GgufFile(path)
+    shape = shape_from_config(gguf_config(file))
+    expected = torch.from_numpy(quants.dequantize(file.raw("token_embd.weight").numpy(), Kind.Q6_K))
+    four = read_weights(file, shape, "int4", torch.bfloat16)
+    assert isinstance(four.head, Int4) and four.embed is four.head
+    groups = expected.view(448, -1, 32)
+    step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(32, -1)
+    held = four.head(torch.eye(shape.hidden, dtype=torch.bfloat16)).float().T
+    assert ((held - expected).abs() <= 0.5 * step + 2 ** -6 * expected.abs().max()).all()
+    ids = torch.tensor([[3, 100, 447]])
+    assert torch.allclose(four.embed[ids].float(), held[ids[0]].unsqueeze(0), atol=2 ** -7 * expected.abs().max())
+    eight = read_weights(file, shape, "int8", torch.bfloat16)
+    assert isinstance(eight.head, Int8) and eight.embed is eight.head
