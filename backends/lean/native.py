@@ -72,10 +72,6 @@ def unavailable() -> str | None:
         return "PARROT_NATIVE=0"
     if sys.platform != "linux" or not _cpu_has(NEEDS):
         return "the CPU lacks AVX-512 BF16"
-    from .quantize import blocks_of_64
-
-    if not blocks_of_64():
-        return "torch packs 4-bit weights in another layout here"
     if shutil.which(_compiler()) is None:
         return f"no C++ compiler ({_compiler()})"
     return None

@@ -121,8 +121,8 @@ class Int4:
     def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         self.packed, self.scales_and_zeros, self.bias = packed, scales_and_zeros, bias
         # One token's product (one row of x) runs on parrot's own kernel where it is built (native.py):
-        # it reads these same packed weights in blocks of 64 rows.
-        self.rows_in_blocks = packed.shape[0] % 64 == 0
+        # it reads these same packed weights in blocks of 64 rows, as ``pack_int4`` writes them.
+        self.rows_in_blocks = packed.shape[0] % 64 == 0 and blocks_of_64()
 
     @classmethod
     def quantize(cls, weight: torch.Tensor, bias: torch.Tensor | None = None) -> "Int4":
@@ -147,7 +147,7 @@ class Int4:
     def rows_readable(self) -> bool:
         """Whether ``self[rows]`` can read rows back: in the blocks-of-64 layout, which ``pack_int4``
         writes itself (elsewhere torch's packing op lays rows out its own way)."""
-        return self.rows_in_blocks and blocks_of_64()
+        return self.rows_in_blocks
 
     def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
         """Rows of the weight in bf16 (``rows_readable`` only): the token embedding, stored once with a
