@@ -1,14 +1,18 @@
-// One token's product with 4-bit weights: y = x @ W.T for one row x (bf16), on AVX-512 with BF16.
+// A product with 4-bit weights: y = x @ W.T for the rows of x (bf16), on AVX-512 with BF16.
 //
 // Written by hand because torch's _weight_int4pack_mm_for_cpu, which reads the same packed weights,
 // turns every 4-bit code into a float before it multiplies: measured on a Zen 4 core it runs at about
 // half the speed of this loop, which turns codes into bf16 with one table lookup (vpermw) and multiplies
-// pairs of them with one instruction (vdpbf16ps). It reads torch's own layout, so the weights, the
-// fast-start copy and the prompt's (many-row) products, which stay on torch's kernel, are unchanged:
+// pairs of them with one instruction (vdpbf16ps); for more rows both are bound by the arithmetic, and
+// this loop still took 0.96-0.99x torch's time (2 to 512 rows). It reads torch's packed codes:
 //   packed [n, k/2] uint8: for each block of 64 rows and each input k, 32 bytes -- row j of the block in
 //   the low nibble of byte j, row j + 32 in the high one; a weight is (code - 8) * scale + zero.
-//   scales_and_zeros [k/32, n, 2] bf16: one scale and zero per row and group of 32 inputs.
+// and its scales and zeros by block of rows (torch's kernel has them [k/32, n, 2]): each block's are then
+// one stretch of memory after its codes' stretch, which streams about 10% faster from memory than
+// torch's order, where a block's scales lie in k/32 places n * 4 bytes apart:
+//   scales [n/64, k/32, 64, 2] bf16: one scale and zero per row and group of 32 inputs.
 // Per group, sum((code - 8) * x) is accumulated in float and scaled once: y += scale * acc + zero * sum(x).
+// Each further row of x reads the block again from the CPU's cache, not from memory.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -51,7 +55,7 @@ inline __m512 scaled(__m512 out, __m512 acc, const uint32_t* scale_zero, __m512 
 }
 
 void block_of_rows(const uint8_t* packed, const uint32_t* scale_zero, const uint16_t* x, const float* sums,
-                   int64_t k, int64_t n, int64_t block, uint16_t* y) {
+                   int64_t k, int64_t block, uint16_t* y) {
   const __m512i pairs = _mm512_load_si512(kPairs);
   const __m512i codes = _mm512_load_si512(kCodes);
   const uint8_t* rows = packed + block * (kBlock / 2) * k;
@@ -61,6 +65,7 @@ void block_of_rows(const uint8_t* packed, const uint32_t* scale_zero, const uint
     const uint8_t* src = rows + g * kGroup * (kBlock / 2);
     const uint16_t* xs = x + g * kGroup;
     for (int p = 0; p < kGroup / 2; ++p) {  // inputs 2p and 2p + 1 of the group
+      _mm_prefetch((const char*)(src + p * kBlock + 1024), _MM_HINT_T0);  // measured: 1-2% faster
       const __m512i both = _mm512_permutexvar_epi8(pairs, _mm512_loadu_si512(src + p * kBlock));
       const __m512i a = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(both));       // rows 0-15 | 32-47
       const __m512i b = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(both, 1));  // rows 16-31 | 48-63
@@ -72,7 +77,7 @@ void block_of_rows(const uint8_t* packed, const uint32_t* scale_zero, const uint
       acc2 = _mm512_dpbf16_ps(acc2, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(a, 4), codes), xb);
       acc3 = _mm512_dpbf16_ps(acc3, (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), codes), xb);
     }
-    const uint32_t* sz = scale_zero + g * n + block * kBlock;
+    const uint32_t* sz = scale_zero + (block * (k / kGroup) + g) * kBlock;
     const __m512 total = _mm512_set1_ps(sums[g]);
     out0 = scaled(out0, acc0, sz, total);
     out1 = scaled(out1, acc1, sz + 16, total);
@@ -86,17 +91,18 @@ void block_of_rows(const uint8_t* packed, const uint32_t* scale_zero, const uint
   _mm256_storeu_si256((__m256i*)(dst + 48), (__m256i)_mm512_cvtneps_pbh(out3));
 }
 
-at::Tensor int4_row_mm(const at::Tensor& x_in, const at::Tensor& packed, const at::Tensor& scales_and_zeros) {
+at::Tensor int4_rows_mm(const at::Tensor& x_in, const at::Tensor& packed, const at::Tensor& scales) {
   const at::Tensor x = x_in.contiguous();
-  const int64_t n = packed.size(0), k = packed.size(1) * 2;
-  TORCH_CHECK(x.scalar_type() == at::kBFloat16 && x.numel() == k, "int4_row_mm: one bf16 row of ", k, " inputs");
+  const int64_t n = packed.size(0), k = packed.size(1) * 2, m = x.dim() == 2 ? x.size(0) : 0;
+  TORCH_CHECK(x.scalar_type() == at::kBFloat16 && x.dim() == 2 && x.size(1) == k, "int4_rows_mm: bf16 rows of ", k,
+              " inputs");
   TORCH_CHECK(packed.scalar_type() == at::kByte && packed.is_contiguous() && n % kBlock == 0 && k % kGroup == 0,
-              "int4_row_mm: packed weights in blocks of 64 rows and groups of 32 inputs");
-  TORCH_CHECK(scales_and_zeros.scalar_type() == at::kBFloat16 && scales_and_zeros.is_contiguous() &&
-              scales_and_zeros.numel() == 2 * n * (k / kGroup), "int4_row_mm: a scale and zero per row and group");
+              "int4_rows_mm: packed weights in blocks of 64 rows and groups of 32 inputs");
+  TORCH_CHECK(scales.scalar_type() == at::kBFloat16 && scales.is_contiguous() && scales.numel() == 2 * n * (k / kGroup),
+              "int4_rows_mm: a scale and zero per row and group, by block of rows");
   const uint16_t* xs = reinterpret_cast<const uint16_t*>(x.data_ptr());
-  std::vector<float> sums(k / kGroup);
-  for (int64_t g = 0; g < k / kGroup; ++g) {
+  std::vector<float> sums(m * (k / kGroup));  // each row's sum over each group, for the zeros
+  for (int64_t g = 0; g < m * (k / kGroup); ++g) {
     float total = 0;
     for (int64_t i = 0; i < kGroup; ++i) {
       const uint32_t bits = (uint32_t)xs[g * kGroup + i] << 16;
@@ -106,18 +112,22 @@ at::Tensor int4_row_mm(const at::Tensor& x_in, const at::Tensor& packed, const a
     }
     sums[g] = total;
   }
-  at::Tensor y = at::empty({1, n}, x.options());
+  at::Tensor y = at::empty({m, n}, x.options());
   const uint8_t* w = packed.data_ptr<uint8_t>();
-  const uint32_t* sz = reinterpret_cast<const uint32_t*>(scales_and_zeros.data_ptr());
+  const uint32_t* sz = reinterpret_cast<const uint32_t*>(scales.data_ptr());
   uint16_t* ys = reinterpret_cast<uint16_t*>(y.data_ptr());
   at::parallel_for(0, n / kBlock, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t block = begin; block < end; ++block) block_of_rows(w, sz, xs, sums.data(), k, n, block, ys);
+    for (int64_t block = begin; block < end; ++block) {
+      for (int64_t row = 0; row < m; ++row) {
+        block_of_rows(w, sz, xs + row * k, sums.data() + row * (k / kGroup), k, block, ys + row * n);
+      }
+    }
   });
   return y;
 }
 
 }  // namespace
 
-TORCH_LIBRARY(parrot, m) { m.def("int4_row_mm(Tensor x, Tensor packed, Tensor scales_and_zeros) -> Tensor"); }
+TORCH_LIBRARY(parrot, m) { m.def("int4_rows_mm(Tensor x, Tensor packed, Tensor scales) -> Tensor"); }
 
-TORCH_LIBRARY_IMPL(parrot, CPU, m) { m.impl("int4_row_mm", &int4_row_mm); }
+TORCH_LIBRARY_IMPL(parrot, CPU, m) { m.impl("int4_rows_mm", &int4_rows_mm); }

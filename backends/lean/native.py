@@ -1,4 +1,4 @@
-"""parrot's own CPU kernel for one token's 4-bit products (``int4_decode.cpp``), compiled once per machine.
+"""parrot's own CPU kernel for 4-bit products (``int4_decode.cpp``), compiled once per machine.
 
 The kernel needs AVX-512 with BF16 and VBMI (Zen 4, Intel Sapphire Rapids and later) and a C++ compiler;
 it is built against the installed torch (`make` builds it while it sets up; ``python -c "from
@@ -32,7 +32,7 @@ _state: dict[str, object] = {}  # "op": the loaded op; "building": the build thr
 
 
 def row_kernel() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None:
-    """``torch.ops.parrot.int4_row_mm`` where it is built for this machine, else None (and, the first
+    """``torch.ops.parrot.int4_rows_mm`` where it is built for this machine, else None (and, the first
     time, the build started in the background where it can be built)."""
     op = _state.get("op")
     if op is not None or "why" in _state:
@@ -96,6 +96,9 @@ def build() -> Path:
         os.replace(partial.name, library)
     finally:
         Path(partial.name).unlink(missing_ok=True)
+    for old in library.parent.parent.iterdir():  # builds of an earlier source or torch
+        if old != library.parent and (old / library.name).exists():
+            shutil.rmtree(old, ignore_errors=True)
     return library
 
 
@@ -136,7 +139,7 @@ def _build_quietly() -> None:
 
 def _load(library: Path) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     torch.ops.load_library(str(library))
-    return torch.ops.parrot.int4_row_mm
+    return torch.ops.parrot.int4_rows_mm
 
 
 def _compiler() -> str:
