@@ -3,9 +3,11 @@
 The kernel needs AVX-512 with BF16 and VBMI (Zen 4, Intel Sapphire Rapids and later) and a C++ compiler;
 it is built against the installed torch (`make` builds it while it sets up; ``python -c "from
 backends.lean import native; native.main()"`` does the same by hand). Where it is not built yet,
-``row_kernel`` starts the build in the background and answers None: products then run on torch's kernel, which reads the same weights,
-and a later start uses the built one. A machine without the instructions or the compiler keeps torch's
-kernel; ``PARROT_NATIVE=0`` asks for torch's kernel everywhere (the benches compare the two this way).
+``row_kernel`` starts the build in the background and answers None: products then run on torch's
+kernel, which reads the same codes, and a later start uses the built one. A machine without the
+instructions or the compiler keeps torch's kernel; ``PARROT_NATIVE=0`` asks for torch's kernel
+everywhere (the benches compare the two this way). A failed build is written down beside where the
+library would be (``failed.txt``) and not tried again for the same source and torch.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ NEEDS = ("avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_bf16")
 FLAGS = ["-O3", "-std=c++20", "-fPIC", "-shared", "-fopenmp",
          "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vbmi", "-mavx512bf16", "-mfma"]
 
+Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (x, packed, scales by block) -> y
 _lock = threading.Lock()
 _state: dict[str, object] = {}  # "op": the loaded op; "building": the build thread; "why": why there is none
 
 
-def row_kernel() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None:
+def row_kernel() -> Kernel | None:
     """``torch.ops.parrot.int4_rows_mm`` where it is built for this machine, else None (and, the first
     time, the build started in the background where it can be built)."""
     op = _state.get("op")
@@ -57,7 +60,7 @@ def row_kernel() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.T
         return None
 
 
-def wait_until_built(timeout: float | None = None) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None:
+def wait_until_built(timeout: float | None = None) -> Kernel | None:
     """``row_kernel()``, after the background build (if one runs) has finished or ``timeout`` passed."""
     row_kernel()
     building = _state.get("building")
@@ -137,7 +140,7 @@ def _build_quietly() -> None:
         _state["op"] = op
 
 
-def _load(library: Path) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+def _load(library: Path) -> Kernel:
     torch.ops.load_library(str(library))
     return torch.ops.parrot.int4_rows_mm
 

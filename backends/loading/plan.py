@@ -62,8 +62,17 @@ def plan_load(source: ModelSource, device: str = "auto", dtype: str = "auto", qu
     method = choose_quantize(quantize, source, device, dtype, fast_ok)
     runs_lean = fast_ok and lean
     base = cache_dir(source) if device == "cpu" and runs_lean else None
-    fast_start = base / f"decoder-v{FAST_START_FORMAT}-{dtype}-{method}" if base is not None else None
+    name = f"decoder-v{FAST_START_FORMAT}-{dtype}-{method}{_scale_order(method)}"
+    fast_start = base / name if base is not None else None
     return LoadPlan(source, device, dtype, method, runs_lean, fast_start, quantize)
+
+
+def _scale_order(method: str) -> str:
+    """A quantized copy holds its 4-bit scales in the order its kernel reads (``lean.quantize.Int4``):
+    parrot's, where it is built, has a copy of its own, so that neither order is converted at each load."""
+    from ..lean.native import row_kernel
+
+    return "-by-block" if method != "none" and row_kernel() is not None else ""
 
 
 def _config_on_disk(source: ModelSource) -> dict[str, Any] | None:
