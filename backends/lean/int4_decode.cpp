@@ -126,8 +126,63 @@ at::Tensor int4_rows_mm(const at::Tensor& x_in, const at::Tensor& packed, const 
   return y;
 }
 
+// One row's product with int8 weights, one scale per output row (the output head): y = x @ (q * scale).T.
+// torch's _weight_int8pack_mm reads the head of Qwen2.5-Coder-0.5B (151,936 x 896) at about half this
+// machine's memory speed. Here each thread reads its rows as one stream, row after row, turning 16
+// codes at a time into floats, with four sums per row to hide the multiply-add's latency.
+constexpr int64_t kRowsAtOnce = 8;
+
+void eight_rows(const int8_t* q, const uint16_t* scale, const float* x, int64_t k, int64_t first, uint16_t* y) {
+  for (int64_t r = first; r < first + kRowsAtOnce; ++r) {
+    const int8_t* row = q + r * k;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int64_t i = 0; i < k; i += 64) {
+      _mm_prefetch((const char*)(row + i + 2048), _MM_HINT_T0);
+#define CODES(j) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(row + i + 16 * (j)))))
+      acc0 = _mm512_fmadd_ps(CODES(0), _mm512_loadu_ps(x + i), acc0);
+      acc1 = _mm512_fmadd_ps(CODES(1), _mm512_loadu_ps(x + i + 16), acc1);
+      acc2 = _mm512_fmadd_ps(CODES(2), _mm512_loadu_ps(x + i + 32), acc2);
+      acc3 = _mm512_fmadd_ps(CODES(3), _mm512_loadu_ps(x + i + 48), acc3);
+#undef CODES
+    }
+    const uint32_t bits = (uint32_t)scale[r] << 16;
+    float factor;
+    std::memcpy(&factor, &bits, sizeof factor);
+    const float value = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))) * factor;
+    uint32_t out;
+    std::memcpy(&out, &value, sizeof out);
+    y[r] = (uint16_t)((out + 0x7FFF + ((out >> 16) & 1)) >> 16);  // rounded to the nearest bf16, ties to even
+  }
+}
+
+at::Tensor int8_row_mm(const at::Tensor& x_in, const at::Tensor& q, const at::Tensor& scale) {
+  const at::Tensor x = x_in.contiguous().to(at::kFloat);
+  const int64_t n = q.size(0), k = q.size(1);
+  TORCH_CHECK(x_in.scalar_type() == at::kBFloat16 && x.dim() == 2 && x.size(0) == 1 && x.size(1) == k,
+              "int8_row_mm: one bf16 row of ", k, " inputs");
+  TORCH_CHECK(q.scalar_type() == at::kChar && q.is_contiguous() && n % kRowsAtOnce == 0 && k % 64 == 0,
+              "int8_row_mm: int8 rows in groups of 8, inputs in groups of 64");
+  TORCH_CHECK(scale.scalar_type() == at::kBFloat16 && scale.is_contiguous() && scale.numel() == n,
+              "int8_row_mm: a bf16 scale per row");
+  at::Tensor y = at::empty({1, n}, x_in.options());
+  const int8_t* codes = q.data_ptr<int8_t>();
+  const uint16_t* scales = reinterpret_cast<const uint16_t*>(scale.data_ptr());
+  const float* xs = x.data_ptr<float>();
+  uint16_t* ys = reinterpret_cast<uint16_t*>(y.data_ptr());
+  at::parallel_for(0, n / kRowsAtOnce, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t group = begin; group < end; ++group) eight_rows(codes, scales, xs, k, group * kRowsAtOnce, ys);
+  });
+  return y;
+}
+
 }  // namespace
 
-TORCH_LIBRARY(parrot, m) { m.def("int4_rows_mm(Tensor x, Tensor packed, Tensor scales) -> Tensor"); }
+TORCH_LIBRARY(parrot, m) {
+  m.def("int4_rows_mm(Tensor x, Tensor packed, Tensor scales) -> Tensor");
+  m.def("int8_row_mm(Tensor x, Tensor q, Tensor scale) -> Tensor");
+}
 
-TORCH_LIBRARY_IMPL(parrot, CPU, m) { m.impl("int4_rows_mm", &int4_rows_mm); }
+TORCH_LIBRARY_IMPL(parrot, CPU, m) {
+  m.impl("int4_rows_mm", &int4_rows_mm);
+  m.impl("int8_row_mm", &int8_row_mm);
+}

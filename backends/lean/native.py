@@ -1,9 +1,10 @@
-"""parrot's own CPU kernel for 4-bit products (``int4_decode.cpp``), compiled once per machine.
+"""parrot's own CPU kernels for quantized products (``int4_decode.cpp``), compiled once per machine:
+``int4_rows_mm`` for the 4-bit products and ``int8_row_mm`` for one token's 8-bit output head.
 
 The kernel needs AVX-512 with BF16 and VBMI (Zen 4, Intel Sapphire Rapids and later) and a C++ compiler;
 it is built against the installed torch (`make` builds it while it sets up; ``python -c "from
 backends.lean import native; native.main()"`` does the same by hand). Where it is not built yet,
-``row_kernel`` starts the build in the background and answers None: products then run on torch's
+``kernels`` starts the build in the background and answers None: products then run on torch's
 kernel, which reads the same codes, and a later start uses the built one. A machine without the
 instructions or the compiler keeps torch's kernel; ``PARROT_NATIVE=0`` asks for torch's kernel
 everywhere (the benches compare the two this way). A failed build is written down beside where the
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import torch
 
@@ -29,13 +30,21 @@ NEEDS = ("avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_bf16")
 FLAGS = ["-O3", "-std=c++20", "-fPIC", "-shared", "-fopenmp",
          "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vbmi", "-mavx512bf16", "-mfma"]
 
-Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (x, packed, scales by block) -> y
+Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Kernels(Protocol):
+    """``torch.ops.parrot``, as built from ``int4_decode.cpp``."""
+
+    int4_rows_mm: Kernel  # (x [m, k] bf16, packed codes, scales by block) -> [m, n] bf16
+    int8_row_mm: Kernel  # (x [1, k] bf16, q [n, k] int8, scale [n] bf16) -> [1, n] bf16
+
 _lock = threading.Lock()
 _state: dict[str, object] = {}  # "op": the loaded op; "building": the build thread; "why": why there is none
 
 
-def row_kernel() -> Kernel | None:
-    """``torch.ops.parrot.int4_rows_mm`` where it is built for this machine, else None (and, the first
+def kernels() -> Kernels | None:
+    """``torch.ops.parrot`` where it is built for this machine, else None (and, the first
     time, the build started in the background where it can be built)."""
     op = _state.get("op")
     if op is not None or "why" in _state:
@@ -60,13 +69,13 @@ def row_kernel() -> Kernel | None:
         return None
 
 
-def wait_until_built(timeout: float | None = None) -> Kernel | None:
-    """``row_kernel()``, after the background build (if one runs) has finished or ``timeout`` passed."""
-    row_kernel()
+def wait_until_built(timeout: float | None = None) -> Kernels | None:
+    """``kernels()``, after the background build (if one runs) has finished or ``timeout`` passed."""
+    kernels()
     building = _state.get("building")
     if isinstance(building, threading.Thread):
         building.join(timeout)
-    return row_kernel()
+    return kernels()
 
 
 def unavailable() -> str | None:
@@ -140,9 +149,9 @@ def _build_quietly() -> None:
         _state["op"] = op
 
 
-def _load(library: Path) -> Kernel:
+def _load(library: Path) -> Kernels:
     torch.ops.load_library(str(library))
-    return torch.ops.parrot.int4_rows_mm
+    return torch.ops.parrot  # type: ignore[return-value]
 
 
 def _compiler() -> str:
@@ -163,13 +172,13 @@ def main() -> None:
     """Build the kernel now where it can run here (the Makefile's set-up calls this), saying what happened."""
     reason = unavailable()
     if reason:
-        print(f"parrot's int4 decode kernel is not built: {reason}; torch's kernel runs instead")
+        print(f"parrot's CPU kernels are not built: {reason}; torch's kernels run instead")
     elif library_path().exists():
-        print(f"parrot's int4 decode kernel: {library_path()} (built before)")
+        print(f"parrot's CPU kernels: {library_path()} (built before)")
     else:
         try:
             path = build()
         except subprocess.CalledProcessError as error:
-            print(f"parrot's int4 decode kernel did not compile (torch's kernel runs instead):\n{error.stderr}")
+            print(f"parrot's CPU kernels did not compile (torch's kernels run instead):\n{error.stderr}")
         else:
-            print(f"parrot's int4 decode kernel: {path}")
+            print(f"parrot's CPU kernels: {path}")

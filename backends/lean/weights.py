@@ -162,14 +162,13 @@ class QuantizedRows:
 
 
 def _embedding_and_head(model: Any, read: _Reader) -> tuple[torch.Tensor | Int8 | Int4, Matmul]:
-    """The token table and the output head. The head is the largest single matrix: under int4 it is
-    4-bit where its rows can also serve as the table (``head_method``), else int8 rows, as GGUF files
-    keep it at 8 bits or more. Quantized, the table is the head's own rows when they are tied (one
-    copy for both) and readable, else int8 rows of its own."""
+    """The token table and the output head. The head is the largest single matrix; it is quantized
+    as ``head_method`` says (8 bits: GGUF files, too, keep it at 6 bits or more). Quantized, the table
+    is the head's own rows when they are tied (one copy for both), else int8 rows of its own."""
     sizes = (read.shape.vocab, read.shape.hidden)
     table = _checked(model.get_input_embeddings().weight, sizes, "embed_tokens")
     output = _checked(model.get_output_embeddings().weight, sizes, "lm_head")
-    method = head_method(read.method, *sizes)
+    method = head_method(read.method)
 
     def head(begin: int = 0, end: int = read.shape.vocab) -> Matmul:
         return matmul_for(output[begin:end].to(read.dtype), method)

@@ -9,9 +9,9 @@ time, so no float copy of the model (or of its largest matrix) ever exists:
 - ``int8``: the 4-bit types as above (they lose nothing), every other product in int8 per row.
 - ``none``: dense, in the computation's dtype (a full-precision copy: only when asked for).
 
-Under ``int4`` the output head is 4-bit too where its rows can serve as the token table
-(``quantize.head_method``), else 8 bits unless the file has it in 4 (as llama.cpp runs it); the token
-table is the tied head's own rows, else int8 rows. Llama files hold their query and key rows in the order
+The output head stays at 8 bits unless the file has it in 4 (as llama.cpp runs it;
+``quantize.head_method`` says why); the token table is a tied head's own rows (int8, or int4 where
+they can be read back), else int8 rows. Llama files hold their query and key rows in the order
 llama.cpp's rotary kernel wants (pairs interleaved); they are put back in transformers' order.
 """
 
@@ -213,7 +213,7 @@ def _layout(method: str, kinds: list, head: bool, rows: int, columns: int) -> st
     if fits_int4 and all_four_bit:
         return "int4"
     if head:
-        return head_method(method, rows, columns)
+        return head_method(method)
     if method == "int4" and fits_int4:
         return "int4"
     return "int8"

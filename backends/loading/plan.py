@@ -70,9 +70,9 @@ def plan_load(source: ModelSource, device: str = "auto", dtype: str = "auto", qu
 def _scale_order(method: str) -> str:
     """A quantized copy holds its 4-bit scales in the order its kernel reads (``lean.quantize.Int4``):
     parrot's, where it is built, has a copy of its own, so that neither order is converted at each load."""
-    from ..lean.native import row_kernel
+    from ..lean.native import kernels
 
-    return "-by-block" if method != "none" and row_kernel() is not None else ""
+    return "-by-block" if method != "none" and kernels() is not None else ""
 
 
 def _config_on_disk(source: ModelSource) -> dict[str, Any] | None:

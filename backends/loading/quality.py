@@ -12,7 +12,7 @@ The check runs once per model, in a background thread, while the decoder rests (
 one matrix product at a time, so a reply waits for one product at most. No full-precision copy of
 the model is built: the reference (and a layout not in use) is read one product at a time from the
 source -- the mapped GGUF file, or the transformers model -- when the pass reaches it. The result is
-kept beside the fast-start copies (``FILE_NAME``), where the next load's plan reads it.
+kept beside the fast-start copies (``quality.json``), where the next load's plan reads it.
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ METHODS = ("int4", "int8")
 # Perplexity cost allowed for each layout. 3% is about what llama.cpp's Q4_0 costs a 7B model against
 # f16 on wikitext, the 4-bit cost people accept when they pick a 4-bit file; int8 should cost nearly nothing.
 LIMITS = {"int4": 0.03, "int8": 0.01}
-# The check measures the products as this version builds them (v2: the output head 4-bit under int4);
-# a result from before is measured again.
-FILE_NAME = "quality-v2.json"
+FILE_NAME = "quality.json"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from backends.errors import ModelUnavailable, UsageError
-from backends.lean.native import row_kernel
+from backends.lean.native import kernels
 from backends.loading import fast_start
 from backends.loading import models as loading
 from backends.loading.cache import cache_dir
@@ -21,7 +21,7 @@ def test_the_plan_is_frozen_and_says_everything_before_loading(tiny_llama):
     assert (plan.device, plan.dtype, plan.quantize, plan.lean) == ("cpu", "bfloat16", "int8", True)
     assert plan.fast_start is not None and plan.fast_start.parent == cache_dir(plan.source)
     # Where parrot's int4 kernel runs, a copy of its own (its 4-bit scales in the kernel's order).
-    order = "-by-block" if row_kernel() is not None else ""
+    order = "-by-block" if kernels() is not None else ""
     assert plan.fast_start.name.endswith(f"bfloat16-int8{order}")
     assert plan_load(plan.source, device="cpu", dtype="bf16", quantize="none").fast_start.name.endswith("bfloat16-none")
     with pytest.raises(dataclasses.FrozenInstanceError):

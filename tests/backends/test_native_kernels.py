@@ -1,6 +1,7 @@
-"""One token's 4-bit products on parrot's own kernel (backends/lean/native.py): the same numbers as
-torch's kernel on the same packed weights, a build that fails leaving torch's kernel in place, and the
-output head held in 4 bits under int4 with its rows serving as the token table."""
+"""parrot's own kernels for quantized products (backends/lean/native.py): the same numbers as torch's
+kernels on the same weights (4-bit for any number of rows, 8-bit for one), a build that fails leaving
+torch's kernels in place, and the output head: 8-bit, its rows the token table, a GGUF file's 4-bit
+head kept."""
 
 import subprocess
 import sys
@@ -48,6 +49,24 @@ def test_products_equal_torchs_kernel_on_the_same_weights(rows, columns, count):
 
 
 @needs_kernel
+@pytest.mark.parametrize("rows, columns", [(8, 64), (200, 576), (1024, 896)])
+def test_one_row_int8_products_equal_torchs_kernel(rows, columns):
+    assert native.wait_until_built(timeout=120) is not None
+    torch.manual_seed(rows)
+    m = Int8.quantize(torch.randn(rows, columns) * 0.05, bias=torch.randn(rows))
+    assert m.kernel is not None
+    for scale in (1.0, 30.0):
+        x = (torch.randn(1, columns) * scale).to(torch.bfloat16)
+        theirs = (torch.ops.aten._weight_int8pack_mm(x, m.q, m.scale) + m.bias).float()
+        ours = m(x).float()
+        assert torch.allclose(ours, theirs, rtol=2 ** -7, atol=2 ** -7 * theirs.abs().max().item())
+    # Rows not in eights, or several rows of x: torch's kernel.
+    assert Int8.quantize(torch.randn(12, 64)).kernel is None
+    many = torch.randn(3, columns, dtype=torch.bfloat16)
+    assert torch.equal(m(many), torch.ops.aten._weight_int8pack_mm(many, m.q, m.scale) + m.bias)
+
+
+@needs_kernel
 def test_the_traced_step_runs_the_kernel_and_a_copy_keeps_its_scales_by_block():
     native.wait_until_built(timeout=120)
     m = Int4.quantize(torch.randn(128, 64))
@@ -83,7 +102,7 @@ def test_a_kernel_that_does_not_build_leaves_torchs_kernel_and_is_not_built_agai
     assert native.wait_until_built(timeout=60) is None
     assert native.failure_path().exists() and "failed" in native._state["why"]
     monkeypatch.setattr(native, "_state", {})  # a later start reads the failure instead of building
-    assert native.row_kernel() is None and "building" not in native._state
+    assert native.kernels() is None and "building" not in native._state
     m = Int4.quantize(torch.randn(64, 32))
     x = torch.randn(1, 32, dtype=torch.bfloat16)
     assert m.scales_by_block is None and torch.equal(m(x), torch_product(m, x))
@@ -99,12 +118,12 @@ def test_the_setup_step_says_what_it_built_or_why_not():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     if WHY_NOT is None:
-        assert "parrot's int4 decode kernel: " in done.stdout and native.library_path().exists()
+        assert "parrot's CPU kernels: " in done.stdout and native.library_path().exists()
     else:
         assert f"is not built: {WHY_NOT}" in done.stdout
 
 
-# -- the output head under int4 ------------------------------------------------------------------
+# -- the output head ----------------------------------------------------------------------------
 
 def tiny_tied_model(vocab: int):
     config = AutoConfig.for_model("llama", vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -114,45 +133,38 @@ def tiny_tied_model(vocab: int):
     return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).eval()
 
 
+@pytest.mark.parametrize("method", ["int4", "int8"])
+def test_the_head_stays_8_bit_and_its_rows_are_the_token_table(method):
+    decoder = LeanDecoder.from_model(tiny_tied_model(256), method)
+    assert head_method(method) == "int8" and head_method("none") == "none"
+    assert isinstance(decoder.weights.head, Int8) and decoder.weights.embed is decoder.weights.head
+
+
 @pytest.mark.skipif(not blocks_of_64(), reason="torch packs 4-bit rows its own way here")
-def test_under_int4_the_head_is_4_bit_and_its_rows_are_the_token_table():
-    decoder = LeanDecoder.from_model(tiny_tied_model(256), "int4")
-    head = decoder.weights.head
-    assert isinstance(head, Int4) and decoder.weights.embed is head  # one copy for both
-    ids = torch.tensor([[5, 70, 200]])
-    table = decoder.weights.embed[ids].float()
-    reference = tiny_tied_model(256).get_input_embeddings().weight[ids].float()
-    groups = reference.view(1, 3, -1, 32)
-    step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(32, -1)  # one 4-bit step per group
-    assert ((table - reference).abs() <= 0.5 * step + 2 ** -6 * reference.abs().max()).all()
-    # The fast-start copy keeps the tie, and answers the same.
+@pytest.mark.parametrize("method", ["int4", "int8"])
+def test_a_gguf_files_own_4_bit_table_is_the_head_and_the_table_in_one_copy(tmp_path, method):
+    path = tmp_path / "padded.gguf"
+    write_tiny_gguf(path, "qwen2", Kind.Q4_K, sizes={"vocab": 448}, reference=False)
+    file = GgufFile(path)
+    shape = shape_from_config(gguf_config(file))
+    expected = torch.from_numpy(quants.dequantize(file.raw("token_embd.weight").numpy(), Kind.Q4_K))
+    weights = read_weights(file, shape, method, torch.bfloat16)
+    assert isinstance(weights.head, Int4) and weights.embed is weights.head
+    held = weights.head(torch.eye(shape.hidden, dtype=torch.bfloat16)).float().T
+    assert torch.allclose(held, expected, atol=2 ** -6 * expected.abs().max())  # Q4_K's codes, kept
+    ids = torch.tensor([[3, 100, 447]])
+    assert torch.allclose(weights.embed[ids].float(), held[ids[0]].unsqueeze(0), atol=2 ** -7 * expected.abs().max())
+    # The fast-start copy keeps the tie and answers the same.
+    decoder = LeanDecoder(shape, weights, method)
     again = LeanDecoder.from_export(*decoder.export())
     assert again.weights.head is again.weights.embed
     prompt = torch.tensor([[1, 2, 3, 4]])
     assert torch.equal(decoder(prompt, decoder.new_cache(8)), again(prompt, again.new_cache(8)))
 
 
-def test_the_head_stays_8_bit_under_int8_and_where_rows_are_not_in_blocks_of_64():
-    assert isinstance(LeanDecoder.from_model(tiny_tied_model(256), "int8").weights.head, Int8)
-    assert head_method("int4", 400, 64) == "int8" and head_method("none", 256, 64) == "none"
-    decoder = LeanDecoder.from_model(tiny_tied_model(400), "int4")
-    assert isinstance(decoder.weights.head, Int8) and decoder.weights.embed is decoder.weights.head
-
-
-@pytest.mark.skipif(not blocks_of_64(), reason="torch packs 4-bit rows its own way here")
-def test_a_gguf_files_6_bit_table_becomes_the_4_bit_head_and_table_under_int4(tmp_path):
-    path = tmp_path / "padded.gguf"
+def test_a_6_bit_table_becomes_an_8_bit_head_under_int4(tmp_path):
+    path = tmp_path / "six.gguf"
     write_tiny_gguf(path, "qwen2", Kind.Q4_K, embedding_kind=Kind.Q6_K, sizes={"vocab": 448}, reference=False)
     file = GgufFile(path)
-    shape = shape_from_config(gguf_config(file))
-    expected = torch.from_numpy(quants.dequantize(file.raw("token_embd.weight").numpy(), Kind.Q6_K))
-    four = read_weights(file, shape, "int4", torch.bfloat16)
-    assert isinstance(four.head, Int4) and four.embed is four.head
-    groups = expected.view(448, -1, 32)
-    step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(32, -1)
-    held = four.head(torch.eye(shape.hidden, dtype=torch.bfloat16)).float().T
-    assert ((held - expected).abs() <= 0.5 * step + 2 ** -6 * expected.abs().max()).all()
-    ids = torch.tensor([[3, 100, 447]])
-    assert torch.allclose(four.embed[ids].float(), held[ids[0]].unsqueeze(0), atol=2 ** -7 * expected.abs().max())
-    eight = read_weights(file, shape, "int8", torch.bfloat16)
-    assert isinstance(eight.head, Int8) and eight.embed is eight.head
+    weights = read_weights(file, shape_from_config(gguf_config(file)), "int4", torch.bfloat16)
+    assert isinstance(weights.head, Int8) and weights.embed is weights.head
