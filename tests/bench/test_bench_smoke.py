@@ -86,3 +86,13 @@ def test_startup_bench_runs(tiny_llama):
     rows = {line.split("  ")[0]: line for line in out.splitlines()}
     for row in ("parrot --help", "app first paint", "model ready (parrot)"):
         assert row in rows and "nan" not in rows[row], out
+
+
+def test_kernels_bench_runs():
+    from backends.lean import native
+
+    if native.unavailable() is not None:
+        pytest.skip(f"parrot's kernels cannot run here: {native.unavailable()}")
+    out = run_bench("kernels.py", "--rows", "1", "3", "--runs", "1", "--shapes", "128x64")
+    lines = [line.split() for line in out.splitlines() if line.strip().startswith("128x64")]
+    assert [(line[1], line[2]) for line in lines] == [("1", "int4"), ("1", "int8"), ("3", "int4")]
