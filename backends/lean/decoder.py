@@ -65,15 +65,16 @@ class LeanDecoder:
         self.activity = Activity()
 
     @classmethod
-    def from_model(cls, model: Any, quantize: str = "none") -> "LeanDecoder":
-        """Read (and quantize) the weights of a transformers model; the model is left as it was."""
+    def from_model(cls, model: Any, quantize: str = "none", head4: bool = False) -> "LeanDecoder":
+        """Read (and quantize) the weights of a transformers model; the model is left as it was.
+        ``head4``: a 4-bit output head under int4 (``quantize.head_method``)."""
         shape = shape_from_config(model.config.to_dict())
         assert shape is not None, f"{model.config.model_type}: not covered by the lean decoder"
         if shape.positions == "rope":
             shape = replace(shape, rope_scaling=float(model.model.rotary_emb.attention_scaling))
         # The packed int8/int4 kernels take bf16 activations; unquantized, compute in the weights' dtype.
         dtype = torch.bfloat16 if quantize != "none" else model.get_input_embeddings().weight.dtype
-        return cls(shape, READERS[shape.arch](model, shape, dtype, quantize), quantize)
+        return cls(shape, READERS[shape.arch](model, shape, dtype, quantize, head4=head4), quantize)
 
     # -- saving and loading the ready-to-run copy -------------------------------------------------
 

@@ -209,13 +209,22 @@ def _by_group(scales_by_block: torch.Tensor) -> torch.Tensor:
     return scales_by_block.transpose(0, 1).contiguous().view(groups, blocks * 64, 2)
 
 
-def head_method(method: str) -> str:
+def head_method(method: str, rows: int, columns: int, four_bit: bool = False) -> str:
     """How the output head is quantized under ``method`` (the one place that decides): int8 rows, or
-    none. Not int4, though it would be the fastest (a 4-bit head took the Qwen2.5-Coder-1.5B shape from
-    0.86x to 1.02x llama.cpp's speed): the embedded SmolLM2's perplexity on the quality check's code
-    sample rose by 5.4% with it, against -0.2% with an 8-bit head, and llama.cpp keeps heads at 6 bits
-    or more for the same reason. A GGUF file's own 4-bit head stays 4-bit (``gguf_weights._layout``)."""
+    none; int4 only where ``four_bit`` asks for it, under int4, and its rows can serve as the token table
+    (``head_fits_four_bits``). A 4-bit head is the fastest (it took the Qwen2.5-Coder-1.5B shape from
+    0.94x to 1.16x llama.cpp's speed), but the embedded SmolLM2's perplexity on the quality check's code
+    sample rose by 5.4% with it, against -0.2% with an 8-bit head (llama.cpp keeps heads at 6 bits or
+    more): the quality check measures it apart, and ``auto`` takes it only where that passes. A GGUF
+    file's own 4-bit head stays 4-bit (``gguf_weights._layout``)."""
+    if method == "int4" and four_bit and head_fits_four_bits(rows, columns):
+        return "int4"
     return "int8" if method != "none" else "none"
+
+
+def head_fits_four_bits(rows: int, columns: int) -> bool:
+    """Whether a head of this shape can be held in 4 bits with its rows read back (``Int4.rows_readable``)."""
+    return rows % 64 == 0 and columns % INT4_GROUP == 0 and blocks_of_64()
 
 
 def table_rows(product: Matmul) -> bool:

@@ -67,8 +67,9 @@ class _Reader:
     """Checks and converts tensors for one model: dtype of the computation, quantization method.
     With ``around``, products are built only when called (``quantize.Lazy``), inside ``around()``."""
 
-    def __init__(self, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None) -> None:
-        self.shape, self.dtype, self.method, self.around = shape, dtype, method, around
+    def __init__(self, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None,
+                 head4: bool = False) -> None:
+        self.shape, self.dtype, self.method, self.around, self.head4 = shape, dtype, method, around, head4
 
     def tensor(self, tensor: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:
         return _checked(tensor, shape, name).to(self.dtype)
@@ -100,9 +101,11 @@ def _conv1d(module: Any, shape: tuple[int, int], name: str) -> tuple[torch.Tenso
     return _checked(module.weight, (shape[1], shape[0]), f"{name}.weight").t().contiguous(), module.bias, shape, name
 
 
-def read_llama_like(model: Any, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None) -> Weights:
-    """Llama, Qwen2 and Qwen3: rotary positions, RMSNorm, gated SiLU MLP."""
-    read = _Reader(shape, dtype, method, around)
+def read_llama_like(model: Any, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None,
+                    head4: bool = False) -> Weights:
+    """Llama, Qwen2 and Qwen3: rotary positions, RMSNorm, gated SiLU MLP. ``head4``: a 4-bit output head
+    where ``head_method`` allows it."""
+    read = _Reader(shape, dtype, method, around, head4)
     hidden, dim, inter = shape.hidden, shape.head_dim, shape.intermediate
     q_size, kv_size = shape.heads * dim, shape.kv_heads * dim
     inner = model.model
@@ -128,9 +131,10 @@ def read_llama_like(model: Any, shape: Shape, dtype: torch.dtype, method: str, a
                    inner.rotary_emb.inv_freq.detach().float().clone())
 
 
-def read_gpt2(model: Any, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None) -> Weights:
+def read_gpt2(model: Any, shape: Shape, dtype: torch.dtype, method: str, around: Around | None = None,
+              head4: bool = False) -> Weights:
     """GPT-2 (codeparrot): learned positions, LayerNorm with biases, GELU MLP, Conv1D weights."""
-    read = _Reader(shape, dtype, method, around)
+    read = _Reader(shape, dtype, method, around, head4)
     hidden, inter = shape.hidden, shape.intermediate
     body = model.transformer
     assert len(body.h) == shape.layers, f"expected {shape.layers} layers, found {len(body.h)}"
@@ -163,12 +167,12 @@ class QuantizedRows:
 
 def _embedding_and_head(model: Any, read: _Reader) -> tuple[torch.Tensor | Int8 | Int4, Matmul]:
     """The token table and the output head. The head is the largest single matrix; it is quantized
-    as ``head_method`` says (8 bits: GGUF files, too, keep it at 6 bits or more). Quantized, the table
+    as ``head_method`` says (8 bits unless a 4-bit head was asked for and fits). Quantized, the table
     is the head's own rows when they are tied (one copy for both), else int8 rows of its own."""
     sizes = (read.shape.vocab, read.shape.hidden)
     table = _checked(model.get_input_embeddings().weight, sizes, "embed_tokens")
     output = _checked(model.get_output_embeddings().weight, sizes, "lm_head")
-    method = head_method(read.method)
+    method = head_method(read.method, *sizes, read.head4)
 
     def head(begin: int = 0, end: int = read.shape.vocab) -> Matmul:
         return matmul_for(output[begin:end].to(read.dtype), method)

@@ -119,7 +119,7 @@ def _check_quality(loaded: LoadedModel, progress: OnProgress | None) -> None:
         return
     name = loaded.source.name
     loaded.quality = quality.stored(loaded.source)
-    note = quality.weights_note(loaded.quantize, loaded.plan.asked, loaded.quality, True)
+    note = quality.weights_note(loaded.quantize, loaded.plan.asked, loaded.quality, True, loaded.plan.head4)
     if note and progress:
         progress(f"{name}: {note}")
     if loaded.quality is None and loaded.quantize != "none":
@@ -129,6 +129,8 @@ def _check_quality(loaded: LoadedModel, progress: OnProgress | None) -> None:
             if loaded.plan.asked == "auto" and result.choice() != loaded.quantize:
                 choice = "bf16" if result.choice() == "none" else result.choice()
                 note += f"; the next start uses {choice} weights ({result.summary()})"
+            elif loaded.plan.asked == "auto" and result.head4() != loaded.plan.head4:
+                note += f"; the next start uses a 4-bit output head ({result.summary()})"
             if progress:
                 loaded.fast.activity.at_next_call(lambda: progress(note))
 

@@ -48,7 +48,7 @@ def load_gguf(source: ModelSource, plan: "LoadPlan", progress: OnProgress | None
         # other at every operation's end: 50 s against 14 s on a busy 2-core machine).
         with thread_count_kept():
             torch.set_num_threads(1)
-            weights = read_weights(file, shape, plan.quantize, plan.torch_dtype)
+            weights = read_weights(file, shape, plan.quantize, plan.torch_dtype, head4=plan.head4)
     except BaseException:
         job.cancel()
         raise

@@ -49,16 +49,16 @@ INT4_ROWS_AT_ONCE = 8192
 
 
 def read_weights(file: GgufFile, shape: Shape, method: str, dtype: torch.dtype,
-                 around: Around | None = None) -> Weights:
+                 around: Around | None = None, head4: bool = False) -> Weights:
     """The lean decoder's weights of ``file`` under ``method`` (int4, int8 or none). With ``around``,
     every product (and the token table) is read from the file only when used (the quality check)."""
-    reader = _Reader(file, shape, method, dtype, around)
+    reader = _Reader(file, shape, method, dtype, around, head4)
     layers = [reader.layer(i) for i in range(shape.layers)]
     head_name = "output.weight" if "output.weight" in file.tensors else "token_embd.weight"
     head = reader.product([head_name], head=True)
     if around is not None:
-        embed: torch.Tensor | Int8 | Int4 = _FileRows(file, "token_embd.weight", _table_layout(file, method, head_name),
-                                                      dtype)
+        table = _table_layout(file, method, head_name, head4)
+        embed: torch.Tensor | Int8 | Int4 = _FileRows(file, "token_embd.weight", table, dtype)
     elif method == "none":
         embed = reader.floats("token_embd.weight").to(dtype)
     elif table_rows(head) and head_name == "token_embd.weight":
@@ -84,8 +84,10 @@ def return_free_memory() -> None:
 
 
 class _Reader:
-    def __init__(self, file: GgufFile, shape: Shape, method: str, dtype: torch.dtype, around: Around | None) -> None:
+    def __init__(self, file: GgufFile, shape: Shape, method: str, dtype: torch.dtype, around: Around | None,
+                 head4: bool = False) -> None:
         self.file, self.shape, self.method, self.dtype, self.around = file, shape, method, dtype, around
+        self.head4 = head4
 
     def floats(self, name: str) -> torch.Tensor:
         entry = self.file.tensors[name]
@@ -118,14 +120,14 @@ class _Reader:
         entries = [self.file.tensors[name] for name in names]
         columns, total = entries[0].columns, sum(entry.rows for entry in entries)
         if self.around is not None:
-            eager = _Reader(self.file, self.shape, self.method, self.dtype, None)
+            eager = _Reader(self.file, self.shape, self.method, self.dtype, None, self.head4)
             return LazyRows(lambda begin, end: eager.product(names, head, (begin, end)), total, self.around)
         first, last = rows or (0, total)
         count = last - first
         bias = self._bias(names)
         bias = None if bias is None else bias[first:last]
         # Decided for the whole product, so that each slice is stored as the whole would be.
-        layout = layout or _layout(self.method, [entry.kind for entry in entries], head, total, columns)
+        layout = layout or _layout(self.method, [entry.kind for entry in entries], head, total, columns, self.head4)
         if layout == "int4" and count > INT4_ROWS_AT_ONCE and count % 64 == 0:
             return self._int4_in_parts(names, head, first, last, bias)
         if layout == "int4":
@@ -205,7 +207,7 @@ class _Reader:
         return torch.arange(heads * dim).view(heads, dim // 2, 2).transpose(1, 2).reshape(-1)
 
 
-def _layout(method: str, kinds: list, head: bool, rows: int, columns: int) -> str:
+def _layout(method: str, kinds: list, head: bool, rows: int, columns: int, head4: bool = False) -> str:
     """How one product is stored: int4, int8 or dense (see the module docstring)."""
     fits_int4 = columns % INT4_GROUP == 0 and rows % 16 == 0
     all_four_bit = all(kind in FOUR_BIT for kind in kinds)
@@ -214,7 +216,7 @@ def _layout(method: str, kinds: list, head: bool, rows: int, columns: int) -> st
     if fits_int4 and all_four_bit:
         return "int4"
     if head:
-        return head_method(method)
+        return head_method(method, rows, columns, head4)
     if method == "int4" and fits_int4:
         return "int4"
     return "int8"
@@ -235,13 +237,13 @@ class _FileRows:
         return rows.to(self.dtype).reshape(*ids.shape, -1)
 
 
-def _table_layout(file: GgufFile, method: str, head_name: str) -> str:
+def _table_layout(file: GgufFile, method: str, head_name: str, head4: bool = False) -> str:
     """The token table's layout as ``read_weights`` holds it: a tied head's own rows where they can be
     read back (``table_rows``), else int8 rows (dense unquantized)."""
     if method == "none":
         return "dense"
     entry = file.tensors["token_embd.weight"]
-    head_layout = _layout(method, [entry.kind], True, entry.rows, entry.columns)
+    head_layout = _layout(method, [entry.kind], True, entry.rows, entry.columns, head4)
     tied_int4 = head_name == "token_embd.weight" and head_layout == "int4"
     return "int4" if tied_int4 and entry.rows % 64 == 0 and blocks_of_64() else "int8"
 

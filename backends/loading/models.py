@@ -94,7 +94,7 @@ class LoadedModel:
         from .quality import weights_note
 
         pending = self.check is not None and not self.check.done.is_set()
-        note = weights_note(self.quantize, self.plan.asked, self.quality, pending)
+        note = weights_note(self.quantize, self.plan.asked, self.quality, pending, self.plan.head4)
         facts = {"weights": note} if note else {}
         if self.quality is not None:
             facts["perplexity"] = self.quality.summary()
@@ -160,7 +160,7 @@ def load(source: ModelSource, device: str = "auto", dtype: str = "auto", progres
         plan = plan_load(source, plan.device, plan.dtype, quantize, lean, config=model.config.to_dict())
     from ..lean import LeanDecoder
 
-    fast = LeanDecoder.from_model(model, plan.quantize) if plan.lean else None
+    fast = LeanDecoder.from_model(model, plan.quantize, plan.head4) if plan.lean else None
     return LoadedModel(plan, model, tokenizer, context_window(model.config), eos_token_ids(model, tokenizer), fast)
 
 

@@ -33,6 +33,7 @@ class LoadPlan:
     lean: bool  # a lean decoder (``backends.lean``) runs the chat
     fast_start: Path | None  # the ready copy of the lean decoder (CPU only), read if there, else written
     asked: str = "auto"  # the quantization asked for (``quantize`` is what it came to)
+    head4: bool = False  # int4 with a 4-bit output head: only under auto, where the quality check passed it
 
     @property
     def torch_dtype(self) -> Any:
@@ -60,11 +61,20 @@ def plan_load(source: ModelSource, device: str = "auto", dtype: str = "auto", qu
 
     fast_ok = (device == "cpu" or device.startswith("cuda")) and supported_config(config)
     method = choose_quantize(quantize, source, device, dtype, fast_ok)
+    head4 = quantize == "auto" and method == "int4" and _head4_passed(source)
     runs_lean = fast_ok and lean
     base = cache_dir(source) if device == "cpu" and runs_lean else None
-    name = f"decoder-v{FAST_START_FORMAT}-{dtype}-{method}{_scale_order(method)}"
+    name = f"decoder-v{FAST_START_FORMAT}-{dtype}-{method}{'-head4' if head4 else ''}{_scale_order(method)}"
     fast_start = base / name if base is not None else None
-    return LoadPlan(source, device, dtype, method, runs_lean, fast_start, quantize)
+    return LoadPlan(source, device, dtype, method, runs_lean, fast_start, quantize, head4)
+
+
+def _head4_passed(source: ModelSource) -> bool:
+    """Whether the quality check passed a 4-bit output head for ``source`` (it has not run: no)."""
+    from .quality import stored
+
+    checked = stored(source)
+    return checked is not None and checked.head4()
 
 
 def _scale_order(method: str) -> str:

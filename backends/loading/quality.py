@@ -2,17 +2,18 @@
 against the full-precision ones.
 
 The text ships with parrot (``held_out_code.txt``, written for it, so no model was trained on it).
-Its first ``TOKENS`` tokens go through the model three ways -- the reference (bf16 weights; for a
-GGUF file, the file's own weights, as llama.cpp runs them), int4 and int8 -- and each perplexity is
-set against the reference's. ``--quantize auto`` then runs int4 where that costs at most
-``LIMITS["int4"]``, else int8 within ``LIMITS["int8"]``, else full precision; the load line and
-/settings say which, and what it costs.
+Its first ``TOKENS`` tokens go through the model three or four ways -- the reference (bf16 weights;
+for a GGUF file, the file's own weights, as llama.cpp runs them), int4 (with an 8-bit output head),
+int8, and where the head can be held in 4 bits, int4 with a 4-bit head ("int4-head") -- and each
+perplexity is set against the reference's. ``--quantize auto`` then runs int4 where that costs at most
+``LIMITS["int4"]``, with the 4-bit head where that, too, stays within it; else int8 within
+``LIMITS["int8"]``, else full precision; the load line and /settings say which, and what it costs.
 
 The check runs once per model, in a background thread, while the decoder rests (``lean.activity``):
 one matrix product at a time, so a reply waits for one product at most. No full-precision copy of
 the model is built: the reference (and a layout not in use) is read one product at a time from the
 source -- the mapped GGUF file, or the transformers model -- when the pass reaches it. The result is
-kept beside the fast-start copies (``quality.json``), where the next load's plan reads it.
+kept beside the fast-start copies (``FILE_NAME``), where the next load's plan reads it.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ if TYPE_CHECKING:
 HELD_OUT = Path(__file__).with_name("held_out_code.txt")
 TOKENS = 256
 METHODS = ("int4", "int8")
+HEAD4 = "int4-head"  # int4 with a 4-bit output head (``lean.quantize.head_method``), measured apart
 # Perplexity cost allowed for each layout. 3% is about what llama.cpp's Q4_0 costs a 7B model against
 # f16 on wikitext, the 4-bit cost people accept when they pick a 4-bit file; int8 should cost nearly nothing.
 LIMITS = {"int4": 0.03, "int8": 0.01}
-FILE_NAME = "quality.json"
+# v2 measures a 4-bit output head as well: a result from before is measured again, once.
+FILE_NAME = "quality-v2.json"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Quality:
 
     reference: str  # what the layouts are set against: "bf16" or "the file's weights"
     tokens: int
-    perplexity: dict[str, float]  # "reference", "int4", "int8"
+    perplexity: dict[str, float]  # "reference", "int4", "int8", and "int4-head" where it was measured
 
     def cost(self, method: str) -> float:
         """How much higher ``method``'s perplexity is than the reference's (0.004 = +0.4%)."""
@@ -57,22 +60,29 @@ class Quality:
         """The smallest layout within its limit, else "none" (full precision)."""
         return next((m for m in METHODS if self.cost(m) <= LIMITS[m]), "none")
 
+    def head4(self) -> bool:
+        """Whether int4 is chosen and a 4-bit output head, too, stays within int4's limit."""
+        return self.choice() == "int4" and HEAD4 in self.perplexity and self.cost(HEAD4) <= LIMITS["int4"]
+
     def summary(self) -> str:
         """Every layout's cost, for /settings."""
         costs = ", ".join(f"{m} {_percent(self.cost(m))}" for m in METHODS)
+        if HEAD4 in self.perplexity:
+            costs += f", int4 with a 4-bit head {_percent(self.cost(HEAD4))}"
         return f"{costs} against {self.reference} ({self.tokens} tokens of parrot's code sample)"
 
 
-def weights_note(method: str, asked: str, quality: Quality | None, pending: bool) -> str | None:
+def weights_note(method: str, asked: str, quality: Quality | None, pending: bool, head4: bool = False) -> str | None:
     """What the load line and status bar say about the weights: their layout, and what it costs (and,
-    where ``auto`` chose a larger layout, what int4 would have cost)."""
+    where ``auto`` chose a larger layout, what int4 would have cost). ``head4``: int4 with a 4-bit head."""
     if method == "none":  # said only where the check chose it (not where it was asked for, or fp32)
         if asked != "auto" or quality is None or quality.choice() != "none":
             return None
         return f"bf16 weights (int4 would cost {_percent(quality.cost('int4'))})"
+    label = "int4 weights and head" if head4 and method == "int4" else f"{method} weights"
     if quality is None:
-        return f"{method} weights, perplexity cost measured when idle" if pending else f"{method} weights"
-    note = f"{method} weights, perplexity {_percent(quality.cost(method))}"
+        return f"{label}, perplexity cost measured when idle" if pending else label
+    note = f"{label}, perplexity {_percent(quality.cost(HEAD4 if head4 and HEAD4 in quality.perplexity else method))}"
     if asked == "auto" and method != "int4":
         note += f" (int4 would cost {_percent(quality.cost('int4'))})"
     return note
@@ -177,17 +187,23 @@ def measure(loaded: "LoadedModel") -> Quality:
     ids = loaded.tokenizer(HELD_OUT.read_text(encoding="utf-8"), add_special_tokens=False).input_ids[:TOKENS]
     import torch
 
+    from ..lean.quantize import head_fits_four_bits
+
     source, build = _weights_source(loaded)
-    reference = build("none", torch.float32, around)
+    reference = build("none", torch.float32, around, False)
     results = {"reference": perplexity(type(live)(live.shape, reference, "none"), ids)}
-    for method in METHODS:
-        weights = _gated(live.weights, around) if live.quantize == method else build(method, torch.bfloat16, around)
-        results[method] = perplexity(type(live)(live.shape, weights, method), ids)
+    running = HEAD4 if loaded.plan.head4 else live.quantize
+    layouts = [("int4", "int4", False), ("int8", "int8", False)]
+    if head_fits_four_bits(live.shape.vocab, live.shape.hidden):
+        layouts.append((HEAD4, "int4", True))
+    for key, method, head4 in layouts:
+        weights = _gated(live.weights, around) if running == key else build(method, torch.bfloat16, around, head4)
+        results[key] = perplexity(type(live)(live.shape, weights, method), ids)
     return Quality(source, len(ids), results)
 
 
-def _weights_source(loaded: "LoadedModel") -> tuple[str, Callable[[str, Any, Any], Any]]:
-    """What the reference is, and ``build(method, dtype, around)``: lazily read weights in that layout.
+def _weights_source(loaded: "LoadedModel") -> tuple[str, Callable[[str, Any, Any, bool], Any]]:
+    """What the reference is, and ``build(method, dtype, around, head4)``: lazily read weights in that layout.
     The reference computes in float32, so that its weights are the source's exactly (a GGUF block's
     float16 scale times its code needs more bits than bfloat16 has)."""
     shape = loaded.fast.shape
@@ -196,11 +212,13 @@ def _weights_source(loaded: "LoadedModel") -> tuple[str, Callable[[str, Any, Any
         from .gguf_weights import read_weights
 
         file = GgufFile(gguf_path(loaded.source))
-        return "the file's weights", lambda method, dtype, around: read_weights(file, shape, method, dtype, around)
+        return "the file's weights", lambda method, dtype, around, head4: read_weights(file, shape, method, dtype,
+                                                                                      around, head4)
     from ..lean.weights import READERS
 
     model = loaded.model
-    return "full precision", lambda method, dtype, around: READERS[shape.arch](model, shape, dtype, method, around)
+    return "full precision", lambda method, dtype, around, head4: READERS[shape.arch](model, shape, dtype, method,
+                                                                                    around, head4)
 
 
 def _gated(weights: Any, around: Any) -> Any:

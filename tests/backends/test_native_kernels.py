@@ -134,10 +134,26 @@ def tiny_tied_model(vocab: int):
 
 
 @pytest.mark.parametrize("method", ["int4", "int8"])
-def test_the_head_stays_8_bit_and_its_rows_are_the_token_table(method):
+def test_the_head_is_8_bit_unless_a_4_bit_head_is_asked_for_under_int4(method):
     decoder = LeanDecoder.from_model(tiny_tied_model(256), method)
-    assert head_method(method) == "int8" and head_method("none") == "none"
     assert isinstance(decoder.weights.head, Int8) and decoder.weights.embed is decoder.weights.head
+    assert head_method(method, 256, 64) == "int8" and head_method("none", 256, 64, True) == "none"
+    assert head_method("int4", 400, 64, True) == "int8", "rows not in blocks of 64"
+    four = LeanDecoder.from_model(tiny_tied_model(256), method, head4=True)
+    if method == "int8" or not blocks_of_64():
+        assert isinstance(four.weights.head, Int8)
+        return
+    head = four.weights.head
+    assert isinstance(head, Int4) and four.weights.embed is head  # one copy for both
+    ids = torch.tensor([[5, 70, 200]])
+    reference = tiny_tied_model(256).get_input_embeddings().weight[ids].float()
+    groups = reference.view(1, 3, -1, 32)
+    step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(32, -1)  # one 4-bit step per group
+    assert ((four.weights.embed[ids].float() - reference).abs() <= 0.5 * step + 2 ** -6 * reference.abs().max()).all()
+    again = LeanDecoder.from_export(*four.export())
+    assert again.weights.head is again.weights.embed
+    prompt = torch.tensor([[1, 2, 3, 4]])
+    assert torch.equal(four(prompt, four.new_cache(8)), again(prompt, again.new_cache(8)))
 
 
 @pytest.mark.skipif(not blocks_of_64(), reason="torch packs 4-bit rows its own way here")
@@ -162,9 +178,19 @@ def test_a_gguf_files_own_4_bit_table_is_the_head_and_the_table_in_one_copy(tmp_
     assert torch.equal(decoder(prompt, decoder.new_cache(8)), again(prompt, again.new_cache(8)))
 
 
-def test_a_6_bit_table_becomes_an_8_bit_head_under_int4(tmp_path):
+def test_a_6_bit_table_becomes_an_8_bit_head_or_where_asked_a_4_bit_one(tmp_path):
     path = tmp_path / "six.gguf"
     write_tiny_gguf(path, "qwen2", Kind.Q4_K, embedding_kind=Kind.Q6_K, sizes={"vocab": 448}, reference=False)
     file = GgufFile(path)
-    weights = read_weights(file, shape_from_config(gguf_config(file)), "int4", torch.bfloat16)
+    shape = shape_from_config(gguf_config(file))
+    weights = read_weights(file, shape, "int4", torch.bfloat16)
     assert isinstance(weights.head, Int8) and weights.embed is weights.head
+    if not blocks_of_64():
+        return
+    four = read_weights(file, shape, "int4", torch.bfloat16, head4=True)
+    assert isinstance(four.head, Int4) and four.embed is four.head
+    expected = torch.from_numpy(quants.dequantize(file.raw("token_embd.weight").numpy(), Kind.Q6_K))
+    groups = expected.view(448, -1, 32)
+    step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(32, -1)
+    held = four.head(torch.eye(shape.hidden, dtype=torch.bfloat16)).float().T
+    assert ((held - expected).abs() <= 0.5 * step + 2 ** -6 * expected.abs().max()).all()

@@ -13,6 +13,7 @@ from gguf import GGMLQuantizationType as Kind
 
 from backends.base import Message
 from backends.lean.activity import QUIET, Activity
+from backends.lean.quantize import Int4, Int8, blocks_of_64
 from backends.loading.models import resolve
 from backends.loading.plan import plan_load
 from backends.loading.quality import quality_file
@@ -70,13 +71,15 @@ def test_settings_show_the_layout_and_what_each_costs(gguf):
     assert re.search(r"weights\s+" + FIGURE, shown) and re.search(r"perplexity\s+int4 [+-]\d", shown)
 
 
-def write_result(source, int4: float, int8: float) -> None:
-    """A stored check whose int4 and int8 perplexities cost ``int4`` and ``int8`` (0.06 = +6%)."""
+def write_result(source, int4: float, int8: float, head4: float | None = None) -> None:
+    """A stored check whose int4 and int8 perplexities cost ``int4`` and ``int8`` (0.06 = +6%), and int4
+    with a 4-bit head ``head4`` where given."""
     path = quality_file(source)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"reference": "the file's weights", "tokens": 256,
-                                "perplexity": {"reference": 10.0, "int4": 10.0 * (1 + int4),
-                                               "int8": 10.0 * (1 + int8)}}))
+    perplexity = {"reference": 10.0, "int4": 10.0 * (1 + int4), "int8": 10.0 * (1 + int8)}
+    if head4 is not None:
+        perplexity["int4-head"] = 10.0 * (1 + head4)
+    path.write_text(json.dumps({"reference": "the file's weights", "tokens": 256, "perplexity": perplexity}))
 
 
 def test_auto_takes_int8_where_int4_costs_too_much_and_says_why(gguf):
@@ -135,3 +138,39 @@ def test_a_chat_during_the_check_still_answers(gguf, tmp_path):
     reply = backend.stream([Message("user", "def add(a, b):")], GenerationSettings(greedy=True, max_new_tokens=8))
     assert isinstance(reply.finish(), str)
     assert loaded.check.done.wait(120) and re.fullmatch(FIGURE, backend.describe().weights)
+
+
+@pytest.fixture(scope="module")
+def head_sized_gguf(tmp_path_factory):
+    """A tiny file whose 6-bit token table (tied head) has rows in blocks of 64: a 4-bit head fits it."""
+    path = tmp_path_factory.mktemp("head4") / "tiny-head.gguf"
+    write_tiny_gguf(path, "qwen2", Kind.Q4_K, embedding_kind=Kind.Q6_K, sizes={"vocab": 448}, reference=False)
+    return path
+
+
+@pytest.mark.skipif(not blocks_of_64(), reason="torch packs 4-bit rows its own way here")
+def test_the_check_measures_a_4_bit_head_apart_and_auto_takes_it_only_where_it_passes(head_sized_gguf):
+    lines: list[str] = []
+    backend, loaded = loaded_backend(head_sized_gguf, lines)
+    assert not loaded.plan.head4 and isinstance(loaded.fast.weights.head, Int8), "8-bit until measured"
+    assert loaded.check.done.wait(120)
+    measured = json.loads(quality_file(loaded.source).read_text())["perplexity"]
+    assert set(measured) == {"reference", "int4", "int8", "int4-head"}
+    assert "int4 with a 4-bit head" in backend.describe().perplexity
+
+    source = resolve(str(head_sized_gguf))
+    write_result(source, int4=0.01, int8=0.001, head4=0.02)
+    plan = plan_load(source, "cpu", "bfloat16")
+    assert plan.quantize == "int4" and plan.head4 and "-head4" in plan.fast_start.name
+    assert not plan_load(source, "cpu", "bfloat16", "int4").head4, "asked for int4: the 8-bit head"
+    again: list[str] = []
+    second, loaded_again = loaded_backend(head_sized_gguf, again)
+    head = loaded_again.fast.weights.head
+    assert isinstance(head, Int4) and loaded_again.fast.weights.embed is head
+    assert again[-1] == "tiny-head.gguf: int4 weights and head, perplexity +2.0%"
+    assert second.stream([Message("user", "hi")], GenerationSettings(greedy=True, max_new_tokens=3)).finish()
+
+    write_result(source, int4=0.01, int8=0.001, head4=0.05)  # the head costs too much: 8 bits
+    assert not plan_load(source, "cpu", "bfloat16").head4
+    _, third = loaded_backend(head_sized_gguf, [])
+    assert isinstance(third.fast.weights.head, Int8)
