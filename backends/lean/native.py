@@ -151,6 +151,10 @@ def _build_quietly() -> None:
 
 def _load(library: Path) -> Kernels:
     torch.ops.load_library(str(library))
+    # Their output shapes, for torch.export and torch.compile (which trace with tensors holding no data).
+    torch.library.register_fake("parrot::int4_rows_mm")(
+        lambda x, packed, scales: x.new_empty((x.shape[0], packed.shape[0])))
+    torch.library.register_fake("parrot::int8_row_mm")(lambda x, q, scale: x.new_empty((1, q.shape[0])))
     return torch.ops.parrot  # type: ignore[return-value]
 
 

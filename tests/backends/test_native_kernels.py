@@ -194,3 +194,20 @@ def test_a_6_bit_table_becomes_an_8_bit_head_or_where_asked_a_4_bit_one(tmp_path
     step = ((groups.amax(-1) - groups.amin(-1)) / 15).repeat_interleave(32, -1)
     held = four.head(torch.eye(shape.hidden, dtype=torch.bfloat16)).float().T
     assert ((held - expected).abs() <= 0.5 * step + 2 ** -6 * expected.abs().max()).all()
+
+
+@needs_kernel
+def test_torch_export_traces_the_kernels_by_their_output_shapes():
+    native.wait_until_built(timeout=120)
+    four, eight = Int4.quantize(torch.randn(128, 64)), Int8.quantize(torch.randn(64, 128))
+    assert four.kernel is not None and eight.kernel is not None
+
+    class Both(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return eight(four(x))
+
+    x = torch.randn(1, 64, dtype=torch.bfloat16)
+    exported = torch.export.export(Both(), (x,))
+    text = str(exported.graph)
+    assert "parrot.int4_rows_mm" in text and "parrot.int8_row_mm" in text
+    assert torch.equal(exported.module()(x), Both()(x))

@@ -93,6 +93,6 @@ def test_kernels_bench_runs():
 
     if native.unavailable() is not None:
         pytest.skip(f"parrot's kernels cannot run here: {native.unavailable()}")
-    out = run_bench("kernels.py", "--rows", "1", "3", "--runs", "1", "--shapes", "128x64")
+    out = run_bench("quantized_kernels.py", "--rows", "1", "3", "--runs", "1", "--shapes", "128x64")
     lines = [line.split() for line in out.splitlines() if line.strip().startswith("128x64")]
     assert [(line[1], line[2]) for line in lines] == [("1", "int4"), ("1", "int8"), ("3", "int4")]

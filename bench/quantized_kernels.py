@@ -1,6 +1,9 @@
 """parrot's CPU kernels against torch's, on the same quantized weights, in one run.
 
-    .venv/bin/python bench/kernels.py [--rows 1 4 512] [--runs 5] [--shapes NxK ...]
+(Not named kernels.py: a script's folder comes first on sys.path, and transformers imports a package
+called ``kernels``.)
+
+    .venv/bin/python bench/quantized_kernels.py [--rows 1 4 512] [--runs 5] [--shapes NxK ...]
 
 For each weight shape (by default those of Qwen2.5-Coder-0.5B and 1.5B: attention, feed-forward and
 the output head) and each count of input rows: the 4-bit product on parrot's kernel
