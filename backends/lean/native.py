@@ -39,8 +39,9 @@ class Kernels(Protocol):
     int4_rows_mm: Kernel  # (x [m, k] bf16, packed codes, scales by block) -> [m, n] bf16
     int8_row_mm: Kernel  # (x [1, k] bf16, q [n, k] int8, scale [n] bf16) -> [1, n] bf16
 
+
 _lock = threading.Lock()
-_state: dict[str, object] = {}  # "op": the loaded op; "building": the build thread; "why": why there is none
+_state: dict[str, object] = {}  # "op": the loaded ops; "building": the build thread; "why": why there are none
 
 
 def kernels() -> Kernels | None:
@@ -58,10 +59,15 @@ def kernels() -> Kernels | None:
             return None
         library = library_path()
         if library.exists():
-            _state["op"] = _load(library)
+            try:
+                _state["op"] = _load(library)
+            except (OSError, RuntimeError) as error:  # a damaged file: torch's kernels, and a line saying why
+                _state["why"] = f"{library} does not load: {str(error).splitlines()[0] if str(error) else error!r}"
+                return None
             return _state["op"]  # type: ignore[return-value]
         if failure_path().exists():
-            _state["why"] = failure_path().read_text(errors="replace").strip().splitlines()[-1:] or ["it failed"]
+            lines = failure_path().read_text(errors="replace").strip().splitlines()
+            _state["why"] = lines[-1] if lines else "the build failed"
             return None
         thread = threading.Thread(target=_build_quietly, name="parrot-kernel-build", daemon=True)
         _state["building"] = thread

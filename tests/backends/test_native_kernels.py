@@ -101,6 +101,7 @@ def test_a_kernel_that_does_not_build_leaves_torchs_kernel_and_is_not_built_agai
     monkeypatch.setenv("CXX", "false")  # a compiler that always fails
     assert native.wait_until_built(timeout=60) is None
     assert native.failure_path().exists() and "failed" in native._state["why"]
+    assert isinstance(native._state["why"], str)
     monkeypatch.setattr(native, "_state", {})  # a later start reads the failure instead of building
     assert native.kernels() is None and "building" not in native._state
     m = Int4.quantize(torch.randn(64, 32))
@@ -211,3 +212,15 @@ def test_torch_export_traces_the_kernels_by_their_output_shapes():
     text = str(exported.graph)
     assert "parrot.int4_rows_mm" in text and "parrot.int8_row_mm" in text
     assert torch.equal(exported.module()(x), Both()(x))
+
+
+def test_a_damaged_library_leaves_torchs_kernels_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setattr(native, "_folder", lambda: tmp_path)
+    monkeypatch.setattr(native, "unavailable", lambda: None)
+    native.library_path().parent.mkdir(parents=True)
+    native.library_path().write_bytes(b"not a shared library")
+    assert native.kernels() is None and "does not load" in native._state["why"]
+    m = Int8.quantize(torch.randn(64, 64))
+    x = torch.randn(1, 64, dtype=torch.bfloat16)
+    assert m.kernel is None and torch.equal(m(x), torch.ops.aten._weight_int8pack_mm(x, m.q, m.scale))
