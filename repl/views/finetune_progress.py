@@ -51,12 +51,14 @@ class ForegroundProgress:
         if not text or text == self._last_note:
             return
         self._last_note = text
-        if self.bar is not None and self.tty:
-            # The bar's line is cleared here rather than by tqdm.write, which leaves it when a Ctrl-C lands
-            # while the bar is being drawn; the note then starts its own line, and the bar is drawn below it.
+        if self.tty:
+            # The line is cleared here rather than by tqdm.write, which leaves the bar when a Ctrl-C lands
+            # while it is being drawn -- or while tqdm draws it for the first time, before ``self.bar``
+            # is even set; the note then starts its own line, and the bar is drawn below it.
             self.stream.write(f"\r\x1b[2K{text}\n")
             self.stream.flush()
-            self.bar.refresh()
+            if self.bar is not None:
+                self.bar.refresh()
         elif self.bar is not None:
             self.bar.write(text, file=self.stream)
         else:

@@ -160,3 +160,23 @@ def test_a_missing_data_folder_is_reported_before_anything_starts(ctx, tmp_path)
         run(f"/finetune js --data {tmp_path / 'nowhere'}", ctx)
     assert "--data hub, a .parquet file or a folder" in str(error.value)
     assert ctx.finetune_job is None
+
+
+def test_a_note_in_a_terminal_starts_its_own_line_even_before_the_bar_is_known():
+    """A Ctrl-C can land while tqdm draws the bar for the first time, before the view holds it: the
+    note must not run onto that drawn bar."""
+    import io
+    import re
+
+    from repl.views.finetune_progress import ForegroundProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    view = ForegroundProgress(screen)
+    screen.write("\rtraining:   3%|█     | 14/500 [00:00<?, ?step/s]")  # drawn; view.bar not yet set
+    view.note("stopping after the current step")
+    parts = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", part) for part in re.split(r"[\r\n]+", screen.getvalue())]
+    assert "stopping after the current step" in parts
