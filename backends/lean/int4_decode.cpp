@@ -15,6 +15,7 @@
 // Each further row of x reads the block again from the CPU's cache, not from memory.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -116,9 +117,14 @@ at::Tensor int4_rows_mm(const at::Tensor& x_in, const at::Tensor& packed, const 
   const uint8_t* w = packed.data_ptr<uint8_t>();
   const uint32_t* sz = reinterpret_cast<const uint32_t*>(scales.data_ptr());
   uint16_t* ys = reinterpret_cast<uint16_t*>(y.data_ptr());
-  at::parallel_for(0, n / kBlock, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t block = begin; block < end; ++block) {
-      for (int64_t row = 0; row < m; ++row) {
+  // Tasks are (block, slice of rows): a prompt's rows are shared among the threads too, so that a
+  // product with few blocks (576 rows: 9) keeps both cores busy; a thread's tasks go block by block.
+  constexpr int64_t kRowsPerTask = 16;
+  const int64_t slices = (m + kRowsPerTask - 1) / kRowsPerTask;
+  at::parallel_for(0, (n / kBlock) * slices, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t block = task / slices, first = (task % slices) * kRowsPerTask;
+      for (int64_t row = first; row < std::min(m, first + kRowsPerTask); ++row) {
         block_of_rows(w, sz, xs + row * k, sums.data() + row * (k / kGroup), k, block, ys + row * n);
       }
     }
