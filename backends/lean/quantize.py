@@ -213,7 +213,7 @@ def head_method(method: str, rows: int, columns: int, four_bit: bool = False) ->
     """How the output head is quantized under ``method`` (the one place that decides): int8 rows, or
     none; int4 only where ``four_bit`` asks for it, under int4, and its rows can serve as the token table
     (``head_fits_four_bits``). A 4-bit head is the fastest (it took the Qwen2.5-Coder-1.5B shape from
-    0.94x to 1.16x llama.cpp's speed), but the embedded SmolLM2's perplexity on the quality check's code
+    0.94x to 1.10x llama.cpp's speed), but the embedded SmolLM2's perplexity on the quality check's code
     sample rose by 5.7% with it, against -0.7% with an 8-bit head (llama.cpp keeps heads at 6 bits or
     more): the quality check measures it apart, and ``auto`` takes it only where that passes. A GGUF
     file's own 4-bit head stays 4-bit (``gguf_weights._layout``)."""
