@@ -168,14 +168,8 @@ class Int4:
         """Scales and zeros in torch's kernel's order, [k / 32, n, 2]."""
         return self.scales_and_zeros if self.scales_by_block is None else _by_group(self.scales_by_block)
 
-    @property
-    def rows_readable(self) -> bool:
-        """Whether ``self[rows]`` can read rows back: in the blocks-of-64 layout, which ``pack_int4``
-        writes itself (elsewhere torch's packing op lays rows out its own way)."""
-        return self.rows_in_blocks
-
     def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
-        """Rows of the weight in bf16 (``rows_readable`` only): the token embedding, stored once with a
+        """Rows of the weight in bf16 (``rows_in_blocks`` only): the token embedding, stored once with a
         tied int4 head. Row r is nibble r // 32 % 2 of byte r % 32 in block r // 64 (see ``pack_int4``)."""
         n, k = self.packed.shape[0], self.packed.shape[1] * 2
         blocks = self.packed.view(n // 64, k, 32)
@@ -186,15 +180,19 @@ class Int4:
             held = self.scales_by_block[rows // 64, :, rows % 64]  # [*rows, k / 32, 2]
         else:
             held = self.scales_and_zeros[:, rows].movedim(0, -2)
-        scale, zero = held.unbind(-1)
-        grouped = (codes.view(*codes.shape[:-1], k // INT4_GROUP, INT4_GROUP).to(torch.bfloat16) - 8) \
-            * scale.unsqueeze(-1) + zero.unsqueeze(-1)
-        return grouped.view(codes.shape)
+        return _weights_of_codes(codes, *held.unbind(-1), torch.bfloat16)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         if self.scales_by_block is not None:
             return _with_bias({"packed": self.packed, "scales_by_block": self.scales_by_block}, self.bias)
         return _with_bias({"packed": self.packed, "scales_and_zeros": self.scales_and_zeros}, self.bias)
+
+
+def _weights_of_codes(codes: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The weights ``(code - 8) * scale + zero`` of 4-bit ``codes`` ([..., k]), one scale and zero per
+    group of ``INT4_GROUP`` ([..., k / INT4_GROUP]), in ``dtype``."""
+    grouped = codes.view(*codes.shape[:-1], -1, INT4_GROUP).to(dtype) - 8
+    return (grouped * scale.unsqueeze(-1).to(dtype) + zero.unsqueeze(-1).to(dtype)).view(codes.shape)
 
 
 def _by_block(scales_and_zeros: torch.Tensor) -> torch.Tensor:
@@ -223,22 +221,20 @@ def head_method(method: str, rows: int, columns: int, four_bit: bool = False) ->
 
 
 def head_fits_four_bits(rows: int, columns: int) -> bool:
-    """Whether a head of this shape can be held in 4 bits with its rows read back (``Int4.rows_readable``)."""
+    """Whether a head of this shape can be held in 4 bits with its rows read back (``Int4.rows_in_blocks``)."""
     return rows % 64 == 0 and columns % INT4_GROUP == 0 and blocks_of_64()
 
 
 def table_rows(product: Matmul) -> bool:
     """Whether a tied head's product can also give the token table's rows (``product[ids]``)."""
-    return isinstance(product, Int8) or (isinstance(product, Int4) and product.rows_readable)
+    return isinstance(product, Int8) or (isinstance(product, Int4) and product.rows_in_blocks)
 
 
 def round_trip(rows: torch.Tensor, method: str) -> torch.Tensor:
     """``rows`` ([n, k]) as quantizing them by rows under ``method`` (int4 or int8) gives them back:
     the quality check's token table, read a few rows at a time."""
     if method == "int4" and rows.shape[-1] % INT4_GROUP == 0:
-        codes, scale, zero = int4_codes(rows)
-        grouped = (codes.view(rows.shape[0], -1, INT4_GROUP).float() - 8) * scale.unsqueeze(-1) + zero.unsqueeze(-1)
-        return grouped.view(rows.shape)
+        return _weights_of_codes(*int4_codes(rows), torch.float32)
     table = Int8.quantize(rows)
     return table[torch.arange(rows.shape[0])]
 
